@@ -1,0 +1,132 @@
+"""Errors of the gateway. Domain errors carry no HTTP status: `api/errors.py` maps them.
+
+GatewayError
+├── StoreError                 the store cannot be opened or migrated
+├── CatalogError               config/actions.yaml is malformed (every problem listed at once)
+├── UnknownAction              an action name the catalog does not list
+├── InvalidParams              params (or context) fail the action's schema; names the field
+├── TokenError                 a resolution token is refused
+│   ├── TokenMissing           no token where the action needs one
+│   ├── TokenMalformed         not a token at all
+│   ├── TokenForged            the signature does not match
+│   ├── TokenExpired           past its expiry
+│   ├── WrongEntityType        bound to another entity type than the action targets
+│   └── WrongTokenKind         a match token where a no_match one is needed, or the reverse
+├── IdentityMismatch           a creation's params differ from the identity its token binds
+├── IdempotencyConflict        the idempotency key was used with another payload
+├── ActionNotFound             no action with that id (or not visible to the caller)
+├── AuthError                  authentication and authorisation
+│   ├── NotAuthenticated       no key, unknown key or revoked key
+│   └── Forbidden              the key's role or scopes do not allow the request
+├── InvalidKeyRequest          a key cannot be created as asked (role, scopes, name)
+├── PromotionRefused           a rollout promotion fails the readiness rules; says why
+├── ApprovalError              an approval decision cannot be recorded
+└── ErpError                   the ERP connector failed
+    └── ErpOperationFailed     the ERP refused or failed one operation
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises on purpose.
+
+    `field` names the offending input (dotted path, e.g. `params.iban`) when there is one.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class StoreError(GatewayError):
+    """The store cannot be opened or migrated."""
+
+
+class CatalogError(GatewayError):
+    """The action catalog is invalid; `problems` lists every problem with file and path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid action catalog:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+class UnknownAction(GatewayError):
+    """The catalog lists no action of that name."""
+
+
+class InvalidParams(GatewayError):
+    """The request's params or context fail the action's schema."""
+
+
+class TokenError(GatewayError):
+    """A resolution token is refused; subclasses say why."""
+
+
+class TokenMissing(TokenError):
+    """The action needs a resolution token and none was given."""
+
+
+class TokenMalformed(TokenError):
+    """The token is not a Canon resolution token."""
+
+
+class TokenForged(TokenError):
+    """The token's signature does not match its content."""
+
+
+class TokenExpired(TokenError):
+    """The token is past its expiry."""
+
+
+class WrongEntityType(TokenError):
+    """The token is bound to another entity type than the action's target."""
+
+
+class WrongTokenKind(TokenError):
+    """A match token where the action needs a no_match token, or the reverse."""
+
+
+class IdentityMismatch(GatewayError):
+    """A creation's params describe another identity than its no_match token."""
+
+
+class IdempotencyConflict(GatewayError):
+    """The idempotency key was already used with another payload."""
+
+
+class ActionNotFound(GatewayError):
+    """No action with that id is visible to the caller."""
+
+
+class AuthError(GatewayError):
+    """Authentication or authorisation failed."""
+
+
+class NotAuthenticated(AuthError):
+    """No API key, an unknown one, or a revoked one."""
+
+
+class Forbidden(AuthError):
+    """The key is valid but its role or scopes do not allow the request."""
+
+
+class InvalidKeyRequest(GatewayError):
+    """A key cannot be created as asked."""
+
+
+class PromotionRefused(GatewayError):
+    """A rollout promotion fails the readiness rules."""
+
+
+class ApprovalError(GatewayError):
+    """An approval decision cannot be recorded (own action, duplicate approver, decided)."""
+
+
+class ErpError(GatewayError):
+    """The ERP connector failed."""
+
+
+class ErpOperationFailed(ErpError):
+    """The ERP refused or failed one operation."""

@@ -1,0 +1,184 @@
+"""Tables of the gateway's store: actions and their steps, approvals, audit, labels, keys, rollout.
+
+Idempotency lives in the `actions` table itself: `(requested_by, idempotency_key)` is unique, so
+two concurrent submissions of one key cannot both insert, whatever the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every database (SQLite keeps no time zone: store naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[list[Any]]
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Action(Base):
+    __tablename__ = "actions"
+    __table_args__ = (UniqueConstraint("requested_by", "idempotency_key", name="uq_actions_idem"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    action_type: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    requested_by: Mapped[str] = mapped_column(String(32), ForeignKey("api_keys.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    target: Mapped[dict[str, Any]]
+    params: Mapped[dict[str, Any]]
+    context: Mapped[dict[str, Any]]
+    risk: Mapped[str] = mapped_column(String(16))
+    phase: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[dict[str, Any]]
+    flags: Mapped[list[Any]]
+    summary: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+    steps: Mapped[list[WorkflowStep]] = relationship(
+        back_populates="action", order_by="WorkflowStep.position", lazy="selectin"
+    )
+    approval: Mapped[Approval | None] = relationship(back_populates="action", lazy="selectin")
+
+
+class WorkflowStep(Base):
+    __tablename__ = "workflow_steps"
+    __table_args__ = (UniqueConstraint("action_id", "position", name="uq_steps_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[str] = mapped_column(String(36), ForeignKey("actions.id"), index=True)
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(String(100))
+    operation: Mapped[str] = mapped_column(String(100))
+    compensation: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(24))
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    result: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    action: Mapped[Action] = relationship(back_populates="steps")
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    action_id: Mapped[str] = mapped_column(String(36), ForeignKey("actions.id"), unique=True)
+    required: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+
+    action: Mapped[Action] = relationship(back_populates="approval")
+    decisions: Mapped[list[ApprovalDecision]] = relationship(
+        back_populates="approval", order_by="ApprovalDecision.id", lazy="selectin"
+    )
+
+
+class ApprovalDecision(Base):
+    __tablename__ = "approval_decisions"
+    __table_args__ = (UniqueConstraint("approval_id", "approver", name="uq_decision_approver"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    approval_id: Mapped[str] = mapped_column(String(36), ForeignKey("approvals.id"), index=True)
+    approver: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(24))
+    comment: Mapped[str] = mapped_column(Text)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+    approval: Mapped[Approval] = relationship(back_populates="decisions")
+
+
+class AuditEntry(Base):
+    """One link of the hash chain; `seq` is assigned under the `audit_head` row lock."""
+
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    action_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last link, one row (id 1): its lock serialises appends."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Label(Base):
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(50), index=True)
+    canonical_id: Mapped[str | None] = mapped_column(String(200))
+    query: Mapped[dict[str, Any]]
+    label: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(40))
+    action_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+
+
+class RolloutState(Base):
+    __tablename__ = "rollout_state"
+
+    action_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[str] = mapped_column(String(100))
