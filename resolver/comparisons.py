@@ -1,0 +1,110 @@
+"""Comparison levels, twice: as splink SQL for training and as Python for the serving path.
+
+Both sides of a level must agree on every pair (the parity test holds them to it), so each
+level kind is defined here once, in both forms, next to each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+
+from resolver.profiles import ComparisonSpec, LevelSpec
+
+Predicate = Callable[[str, str], bool]
+
+
+def _q(column: str, side: str) -> str:
+    return f'"{column}_{side}"'
+
+
+def _tokens_sql(column: str, side: str) -> str:
+    return f"list_distinct(string_split({_q(column, side)}, ' '))"
+
+
+def level_sql(level: LevelSpec, column: str) -> str:
+    """The splink SQL condition of a level on normalised column values."""
+    col = level.column or column
+    left, right = _q(col, "l"), _q(col, "r")
+    if level.kind == "exact":
+        return f"{left} = {right}"
+    if level.kind == "jaro_winkler":
+        return f"jaro_winkler_similarity({left}, {right}) >= {level.threshold}"
+    if level.kind == "levenshtein":
+        return f"levenshtein({left}, {right}) <= {level.distance}"
+    if level.kind == "prefix":
+        n = level.length
+        return f"substr({left}, 1, {n}) = substr({right}, 1, {n})"
+    tl, tr = _tokens_sql(col, "l"), _tokens_sql(col, "r")
+    if level.kind == "token_subset":
+        return f"(list_has_all({tl}, {tr}) OR list_has_all({tr}, {tl}))"
+    # token_jaccard
+    union = f"list_distinct(list_concat({tl}, {tr}))"
+    return f"len(list_intersect({tl}, {tr})) / len({union}) >= {level.threshold}"
+
+
+def level_predicate(level: LevelSpec) -> Predicate:
+    """The Python twin of `level_sql`: the same truth on the same two non-null values."""
+    if level.kind == "exact":
+        return lambda a, b: a == b
+    if level.kind == "jaro_winkler":
+        threshold = float(level.threshold or 0.0)
+        return lambda a, b: JaroWinkler.similarity(a, b) >= threshold
+    if level.kind == "levenshtein":
+        distance = int(level.distance or 0)
+        return lambda a, b: Levenshtein.distance(a, b) <= distance
+    if level.kind == "prefix":
+        n = int(level.length or 1)
+        return lambda a, b: a[:n] == b[:n]
+    if level.kind == "token_subset":
+
+        def subset(a: str, b: str) -> bool:
+            sa, sb = set(a.split(" ")), set(b.split(" "))
+            return sa <= sb or sb <= sa
+
+        return subset
+    threshold = float(level.threshold or 0.0)
+
+    def jaccard(a: str, b: str) -> bool:
+        sa, sb = set(a.split(" ")), set(b.split(" "))
+        return len(sa & sb) / len(sa | sb) >= threshold
+
+    return jaccard
+
+
+def level_columns(spec: ComparisonSpec) -> list[str]:
+    """The columns a comparison reads, main column first."""
+    cols = [spec.column]
+    for level in spec.levels:
+        if level.column and level.column not in cols:
+            cols.append(level.column)
+    return cols
+
+
+def splink_comparison(name: str, spec: ComparisonSpec) -> dict[str, Any]:
+    """A splink comparison dict: null level, the profile's levels, else."""
+    main = spec.column
+    levels: list[dict[str, Any]] = [
+        {
+            "sql_condition": f"{_q(main, 'l')} IS NULL OR {_q(main, 'r')} IS NULL",
+            "label_for_charts": "missing",
+            "is_null_level": True,
+        }
+    ]
+    for level in spec.levels:
+        entry: dict[str, Any] = {
+            "sql_condition": level_sql(level, main),
+            "label_for_charts": level.label or level.kind,
+        }
+        if level.tf:
+            entry["tf_adjustment_column"] = level.column or main
+            entry["tf_adjustment_weight"] = 1.0
+        levels.append(entry)
+    levels.append({"sql_condition": "ELSE", "label_for_charts": "different"})
+    return {
+        "output_column_name": name,
+        "comparison_description": f"{name} on {main}",
+        "comparison_levels": levels,
+    }

@@ -1,0 +1,106 @@
+"""Loading ERP extracts (CSV) into normalised frames, one per entity type."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from resolver.errors import ExtractError
+from resolver.normalise import name_sorted, normalise_series, tax_root
+from resolver.profiles import EntityTypeSpec
+
+DELETED_FLAG = "D_E_L_E_T_"
+RECNO = "R_E_C_N_O_"
+
+
+def extract_path(data_dir: Path, spec: EntityTypeSpec) -> Path:
+    """Where an entity type's extract lives: `<table>.csv` (any case) in the data folder."""
+    for candidate in (data_dir / f"{spec.table}.csv", data_dir / f"{spec.table.lower()}.csv"):
+        if candidate.exists():
+            return candidate
+    raise ExtractError(f"{data_dir / (spec.table + '.csv')}: extract not found for {spec.table}")
+
+
+def read_extract(path: Path, spec: EntityTypeSpec) -> pd.DataFrame:
+    """Read a CSV extract as strings, check its columns and drop soft-deleted rows.
+
+    Protheus pads CHAR fields with blanks, so every value is stripped; extra columns and
+    any column order are accepted; rows marked `D_E_L_E_T_ = '*'` are ignored; of two live
+    rows with one key, the later (higher R_E_C_N_O_) wins.
+    """
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh), None)
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding="utf-8", skipinitialspace=False
+        )
+    except UnicodeDecodeError as e:
+        raise ExtractError(f"{path}: not UTF-8 text (byte {e.start}): re-export as UTF-8") from e
+    except (pd.errors.ParserError, csv.Error) as e:
+        raise ExtractError(f"{path}: malformed CSV: {str(e).strip()}") from e
+    except pd.errors.EmptyDataError as e:
+        raise ExtractError(f"{path}: empty file, expected a header row") from e
+    if not header:
+        raise ExtractError(f"{path}: empty file, expected a header row")
+    frame.columns = [str(c).strip().upper() for c in frame.columns]
+    if frame.columns.duplicated().any():
+        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise ExtractError(f"{path}: column {dupes[0]} appears twice in the header")
+    for key in spec.native_key:
+        if key not in frame.columns:
+            raise ExtractError(f"{path}: missing key column {key}")
+    for col in sorted(spec.columns()):
+        if col not in frame.columns:
+            raise ExtractError(f"{path}: the profile names column {col}, absent from the file")
+    frame = frame.apply(lambda s: s.str.strip())
+    if DELETED_FLAG in frame.columns:
+        frame = frame[frame[DELETED_FLAG] != "*"]
+    if RECNO in frame.columns:
+        recno = pd.to_numeric(frame[RECNO], errors="coerce")
+        frame = (
+            frame.assign(_recno=recno).sort_values("_recno", kind="stable").drop(columns="_recno")
+        )
+    return frame.reset_index(drop=True)
+
+
+def canonical_ids(frame: pd.DataFrame, spec: EntityTypeSpec) -> pd.Series:
+    """Vectorised `spec.canonical_id.format(**row)` over a frame."""
+    template = spec.canonical_id
+    out = pd.Series([template] * len(frame), index=frame.index, dtype=object)
+    for key in spec.native_key:
+        out = out.combine(frame[key], lambda t, v, k=key: t.replace("{" + k + "}", v))
+    return out
+
+
+def normalised_frame(raw: pd.DataFrame, spec: EntityTypeSpec) -> pd.DataFrame:
+    """One row per canonical id: `unique_id`, the normalised role and derived columns, and
+    the raw key and display columns (prefixed `raw_`)."""
+    out = pd.DataFrame(index=raw.index)
+    out["unique_id"] = canonical_ids(raw, spec)
+    for role, cols in spec.roles.items():
+        merged = raw[cols[0]]
+        for col in cols[1:]:
+            merged = merged.where(merged != "", raw[col])
+        out[role] = normalise_series(role, merged)
+    if "name" in out:
+        out["name_sorted"] = pd.Series(
+            [name_sorted(v) for v in out["name"].tolist()], index=out.index, dtype=object
+        )
+    if "tax_id" in out:
+        out["tax_root"] = pd.Series(
+            [tax_root(v) for v in out["tax_id"].tolist()], index=out.index, dtype=object
+        )
+    for col in dict.fromkeys([*spec.native_key, *spec.display, spec.blocked_flag or ""]):
+        if col:
+            out[f"raw_{col}"] = raw[col]
+    # Several rows per key (purchase-order items, re-inserted rows): keep the latest row.
+    out = out.drop_duplicates("unique_id", keep="last")
+    return out.reset_index(drop=True)
+
+
+def load_entity_type(data_dir: Path, spec: EntityTypeSpec) -> pd.DataFrame:
+    """Read and normalise one entity type's extract."""
+    path = extract_path(data_dir, spec)
+    return normalised_frame(read_extract(path, spec), spec)

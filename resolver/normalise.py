@@ -1,0 +1,282 @@
+"""Normalisation of field values, the same for training, serving and queries.
+
+Every function maps a raw value to a canonical string, or None when nothing usable is left;
+each is idempotent (normalising a normalised value changes nothing).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+import pandas as pd
+from stdnum import vatin
+from stdnum.br import cnpj, cpf
+from stdnum.ch import uid
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_DIGITS = re.compile(r"\D+")
+_BLANK_LIKE = {"", ".", "-", "--", "n/a", "na", "nan", "none", "null", "0", "00000000", "0000000"}
+
+#: Legal forms in pt/es/de/fr/en, as tokens after punctuation is folded (s.a. -> "sa").
+LEGAL_FORMS = frozenset(
+    "ltda ltd limitada sa me epp eireli mei ss ag gmbh kg ohg ug se inc incorporated corp "
+    "corporation llc llp plc co sarl sas srl spa sl slu bv nv ab oy as aps".split()
+)
+#: Words that carry no identity: articles and conjunctions in pt/es/de/fr/en.
+STOPWORDS = frozenset("de da do das dos e y and the of und der die das et la le les del".split())
+#: Abbreviations seen in ERP masters, expanded to the word they stand for.
+ABBREVIATIONS = {
+    "ind": "industria",
+    "inds": "industrias",
+    "indl": "industrial",
+    "com": "comercio",
+    "coml": "comercial",
+    "cia": "companhia",
+    "distrib": "distribuidora",
+    "dist": "distribuidora",
+    "distr": "distribuidora",
+    "serv": "servicos",
+    "svcs": "services",
+    "transp": "transportes",
+    "imp": "importacao",
+    "exp": "exportacao",
+    "emp": "empreendimentos",
+    "part": "participacoes",
+    "adm": "administracao",
+    "eng": "engenharia",
+    "tec": "tecnologia",
+    "mfg": "manufacturing",
+    "intl": "international",
+    "natl": "national",
+    "bros": "brothers",
+    "assoc": "associates",
+    "mgmt": "management",
+    "svc": "service",
+    "techn": "technik",
+    "hdl": "handel",
+}
+_ADDRESS_ABBREVIATIONS = {
+    "r": "rua",
+    "av": "avenida",
+    "avda": "avenida",
+    "rod": "rodovia",
+    "al": "alameda",
+    "pca": "praca",
+    "trav": "travessa",
+    "est": "estrada",
+    "str": "strasse",
+    "st": "street",
+    "rd": "road",
+    "ave": "avenue",
+    "blvd": "boulevard",
+    "n": "",
+    "no": "",
+    "nr": "",
+}
+
+
+def fold(value: object) -> str:
+    """Lower-case, strip accents and fold every run of punctuation to one space."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    text = unicodedata.normalize("NFKD", str(value))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = text.replace("ß", "ss").replace("&", " e ")
+    return _NON_ALNUM.sub(" ", text).strip()
+
+
+def _join_initials(tokens: list[str]) -> list[str]:
+    """Rejoin runs of single letters: 's a' (from S.A. or S/A) -> 'sa', 'a b c' -> 'abc'."""
+    out: list[str] = []
+    run: list[str] = []
+    for tok in tokens + [""]:
+        if len(tok) == 1 and tok.isalpha() and tok not in ("e", "y"):
+            run.append(tok)
+            continue
+        if run:
+            out.append("".join(run))
+            run = []
+        if tok:
+            out.append(tok)
+    return out
+
+
+def _blank(text: str) -> bool:
+    return text in _BLANK_LIKE
+
+
+def name(value: object) -> str | None:
+    """Company or person name: accents, case, punctuation, legal forms and stopwords removed,
+    abbreviations expanded. 'IND. COM. SOUZA LTDA.' -> 'industria comercio souza'."""
+    text = fold(value)
+    if _blank(text):
+        return None
+    tokens = [ABBREVIATIONS.get(t, t) for t in _join_initials(text.split())]
+    core = [t for t in tokens if t not in LEGAL_FORMS and t not in STOPWORDS]
+    if not core:
+        # A name made only of legal forms or stopwords keeps them rather than vanishing.
+        core = [t for t in tokens if t]
+    return " ".join(core) or None
+
+
+def name_sorted(normalised_name: str | None) -> str | None:
+    """The distinct words of a normalised name in alphabetical order (order-insensitive key)."""
+    if not normalised_name:
+        return None
+    return " ".join(sorted(set(normalised_name.split())))
+
+
+def tax_id(value: object) -> str | None:
+    """Tax id as upper-case letters and digits: '12.345.678/0001-95' -> '12345678000195',
+    'CHE-123.456.789 MWST' -> 'CHE123456789'. Leading zeros lost by spreadsheets are restored
+    for Brazilian ids (13 digits -> CNPJ, 10 digits -> CPF)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = re.sub(r"[^0-9A-Za-z]", "", str(value)).upper()
+    if text.startswith("CHE") and len(text) >= 12:
+        text = text[:12]
+    if text.isdigit():
+        if set(text) == {"0"}:
+            return None
+        if len(text) == 13:
+            text = "0" + text
+        elif len(text) == 10:
+            text = "0" + text
+    return text or None
+
+
+def tax_root(normalised_tax_id: str | None) -> str | None:
+    """The 8-digit CNPJ root shared by every branch of one company; None for other ids."""
+    if normalised_tax_id and len(normalised_tax_id) == 14 and normalised_tax_id.isdigit():
+        return normalised_tax_id[:8]
+    return None
+
+
+def tax_id_kind(normalised_tax_id: str | None) -> str | None:
+    """What a tax id is, if it is valid: 'cnpj', 'cpf', 'ch_uid', 'vat'; None if invalid."""
+    if not normalised_tax_id:
+        return None
+    if normalised_tax_id.isdigit():
+        if len(normalised_tax_id) == 14 and cnpj.is_valid(normalised_tax_id):
+            return "cnpj"
+        if len(normalised_tax_id) == 11 and cpf.is_valid(normalised_tax_id):
+            return "cpf"
+        return None
+    if normalised_tax_id.startswith("CHE") and uid.is_valid(normalised_tax_id):
+        return "ch_uid"
+    if vatin.is_valid(normalised_tax_id):
+        return "vat"
+    return None
+
+
+def email(value: object) -> str | None:
+    """E-mail address: trimmed, lower-case; None unless it has one '@' with text on both sides."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip().lower().removeprefix("mailto:")
+    local, sep, domain = text.partition("@")
+    if not sep or not local or "." not in domain or "@" in domain or " " in text:
+        return None
+    return text
+
+
+def phone(value: object) -> str | None:
+    """Phone number as its last 8 digits: country and area codes are written so inconsistently
+    that only the subscriber part compares reliably."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    digits = _DIGITS.sub("", str(value))
+    if len(digits) < 6 or set(digits) == {"0"}:
+        return None
+    return digits[-8:]
+
+
+def postcode(value: object) -> str | None:
+    """Postcode as upper-case letters and digits: '01310-100' -> '01310100'."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = re.sub(r"[^0-9A-Za-z]", "", str(value)).upper()
+    if not text or set(text) == {"0"}:
+        return None
+    return text
+
+
+def place(value: object) -> str | None:
+    """City or country name: folded like a name, without removing any word."""
+    text = fold(value)
+    return None if _blank(text) else text
+
+
+def state(value: object) -> str | None:
+    """State or canton code, upper-case."""
+    text = fold(value).upper().replace(" ", "")
+    return None if _blank(text.lower()) else text
+
+
+def address(value: object) -> str | None:
+    """Street address: folded, street-type abbreviations expanded, house-number markers dropped."""
+    text = fold(value)
+    if _blank(text):
+        return None
+    tokens = [_ADDRESS_ABBREVIATIONS.get(t, t) for t in text.split()]
+    return " ".join(t for t in tokens if t) or None
+
+
+def birth_date(value: object) -> str | None:
+    """Date as YYYYMMDD from YYYYMMDD, YYYY-MM-DD, DD/MM/YYYY or DD.MM.YYYY."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    m = re.fullmatch(r"(\d{4})-?(\d{2})-?(\d{2})(?:[T ].*)?", text)
+    if m:
+        return "".join(m.groups())
+    m = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", text)
+    if m:
+        day, month, year = m.groups()
+        return f"{year}{int(month):02d}{int(day):02d}"
+    return None
+
+
+def code(value: object) -> str | None:
+    """An ERP code or number compared as written but for surrounding blanks and leading zeros."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip().upper()
+    return (text.lstrip("0") or "0") if text else None
+
+
+#: The normaliser of each role.
+ROLE_NORMALISERS: dict[str, Callable[[object], str | None]] = {
+    "name": name,
+    "tax_id": tax_id,
+    "address": address,
+    "city": place,
+    "state": state,
+    "postcode": postcode,
+    "country": place,
+    "phone": phone,
+    "email": email,
+    "birth_date": birth_date,
+    "number": code,
+    "branch": code,
+}
+
+
+def normalise_series(role: str, values: pd.Series) -> pd.Series:
+    """Normalise a column: each distinct raw value is normalised once (masters repeat a lot)."""
+    fn = ROLE_NORMALISERS[role]
+    raw = values.tolist()
+    mapping = {u: fn(u) for u in set(raw)}
+    return pd.Series([mapping[v] for v in raw], index=values.index, dtype=object)
+
+
+def normalise_record(record: dict[str, object]) -> dict[str, str | None]:
+    """Normalise a query given by roles, adding the derived columns."""
+    out: dict[str, str | None] = {role: ROLE_NORMALISERS[role](v) for role, v in record.items()}
+    if "name" in out:
+        out["name_sorted"] = name_sorted(out["name"])
+    if "tax_id" in out:
+        out["tax_root"] = tax_root(out["tax_id"])
+    return out

@@ -1,0 +1,182 @@
+"""ERP profiles: entity types, native keys, field roles, comparisons and blocking rules."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from resolver.errors import ProfileError
+
+#: Roles the resolver knows how to normalise; a profile maps each to the ERP's own columns.
+ROLES: tuple[str, ...] = (
+    "name",
+    "tax_id",
+    "address",
+    "city",
+    "state",
+    "postcode",
+    "country",
+    "phone",
+    "email",
+    "birth_date",
+    "number",
+    "branch",
+)
+#: Columns derived from roles during normalisation (role -> derived columns).
+DERIVED: dict[str, tuple[str, ...]] = {"name": ("name_sorted",), "tax_id": ("tax_root",)}
+
+DEFAULT_PROFILE = Path(__file__).resolve().parent.parent / "config" / "profiles" / "protheus.yaml"
+
+_PLACEHOLDER = re.compile(r"{([A-Za-z0-9_]+)}")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LevelSpec(_Frozen):
+    """One comparison level, above the null level and before the catch-all else level."""
+
+    kind: Literal["exact", "jaro_winkler", "levenshtein", "prefix", "token_subset", "token_jaccard"]
+    column: str | None = Field(default=None, description="defaults to the comparison's column")
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    distance: int | None = Field(default=None, ge=0)
+    length: int | None = Field(default=None, ge=1)
+    tf: bool = False
+    label: str | None = None
+
+    @model_validator(mode="after")
+    def _parameters_fit_kind(self) -> LevelSpec:
+        needs = {
+            "jaro_winkler": "threshold",
+            "token_jaccard": "threshold",
+            "levenshtein": "distance",
+            "prefix": "length",
+        }
+        wanted = needs.get(self.kind)
+        if wanted is not None and getattr(self, wanted) is None:
+            raise ValueError(f"level kind {self.kind!r} needs {wanted!r}")
+        if self.tf and self.kind != "exact":
+            raise ValueError("term-frequency adjustment (tf) is only supported on exact levels")
+        return self
+
+
+class ComparisonSpec(_Frozen):
+    """A splink comparison on one column: a null level, the given levels, then else."""
+
+    column: str
+    levels: list[LevelSpec] = Field(min_length=1)
+
+
+class DecisionSpec(_Frozen):
+    """Default decision rule of an entity type, until a calibration replaces the threshold."""
+
+    threshold: float = Field(default=0.99, gt=0.0, lt=1.0)
+    margin: float = Field(default=5.0, ge=0.0, description="match-weight gap to the runner-up")
+
+
+class EntityTypeSpec(_Frozen):
+    """An ERP entity type: where it lives, how it is keyed, and how its records are compared."""
+
+    table: str
+    native_key: list[str] = Field(min_length=1)
+    canonical_id: str
+    matching: Literal["probabilistic", "key"] = "probabilistic"
+    party: bool = Field(default=True, description="competes in queries that give no entity type")
+    roles: dict[str, list[str]]
+    display: list[str] = Field(default_factory=list)
+    blocked_flag: str | None = None
+    comparisons: list[str] = Field(default_factory=list)
+    blocking_rules: list[list[str]] = Field(default_factory=list)
+    em_blocking_rules: list[list[str]] = Field(default_factory=list)
+    deterministic_rules: list[list[str]] = Field(default_factory=list)
+    deterministic_recall: float = Field(default=0.7, gt=0.0, le=1.0)
+    decision: DecisionSpec = Field(default_factory=DecisionSpec)
+
+    def columns(self) -> set[str]:
+        """Every ERP column the entity type reads from its extract."""
+        cols = set(self.native_key) | set(self.display)
+        for sources in self.roles.values():
+            cols.update(sources)
+        if self.blocked_flag:
+            cols.add(self.blocked_flag)
+        return cols
+
+    def role_of_column(self) -> dict[str, str]:
+        """Map each ERP column used by a role to that role (lets queries use ERP field names)."""
+        return {col.upper(): role for role, cols in self.roles.items() for col in cols}
+
+    def available_columns(self) -> set[str]:
+        """Normalised columns this entity type has: its roles and what derives from them."""
+        out = set(self.roles)
+        for role in self.roles:
+            out.update(DERIVED.get(role, ()))
+        return out
+
+
+class Profile(_Frozen):
+    """One ERP's profile: its comparison library and entity types."""
+
+    erp: str
+    comparisons: dict[str, ComparisonSpec] = Field(default_factory=dict)
+    entity_types: dict[str, EntityTypeSpec]
+
+
+def _problems(profile: Profile) -> list[str]:
+    out: list[str] = []
+    for et_name, et in profile.entity_types.items():
+        where = f"entity_types.{et_name}"
+        for role in et.roles:
+            if role not in ROLES:
+                out.append(f"{where}.roles.{role}: unknown role (known: {', '.join(ROLES)})")
+        for field in _PLACEHOLDER.findall(et.canonical_id):
+            if field not in et.native_key:
+                out.append(f"{where}.canonical_id: {{{field}}} is not a native_key field")
+        available = et.available_columns()
+        for comp in et.comparisons:
+            spec = profile.comparisons.get(comp)
+            if spec is None:
+                out.append(f"{where}.comparisons: {comp!r} is not defined under comparisons")
+                continue
+            cols = {spec.column} | {lv.column for lv in spec.levels if lv.column}
+            for col in sorted(cols - available):
+                out.append(f"{where}.comparisons.{comp}: column {col!r} needs a role it lacks")
+        for key in ("blocking_rules", "em_blocking_rules", "deterministic_rules"):
+            for i, rule in enumerate(getattr(et, key)):
+                for col in rule:
+                    if col not in available:
+                        out.append(f"{where}.{key}[{i}]: {col!r} is not a column of {et_name}")
+        if et.matching == "probabilistic" and not et.comparisons:
+            out.append(f"{where}.comparisons: a probabilistic entity type needs comparisons")
+    return out
+
+
+def load_profile(path: Path | None = None) -> Profile:
+    """Read and validate a profile; every problem in the file is reported at once."""
+    path = path or DEFAULT_PROFILE
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ProfileError(f"{path}: profile file not found") from e
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ProfileError(f"{path}: not valid YAML: {e}") from e
+    try:
+        profile = Profile.model_validate(raw)
+    except ValidationError as e:
+        lines = [
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in e.errors()
+        ]
+        raise ProfileError(f"{path}: " + "; ".join(lines)) from e
+    problems = _problems(profile)
+    if problems:
+        raise ProfileError(f"{path}: " + "; ".join(problems))
+    return profile
+
+
+def canonical_id(spec: EntityTypeSpec, row: dict[str, str]) -> str:
+    """Serialise a record's native key as the ERP's own canonical id."""
+    return spec.canonical_id.format(**{k: row.get(k, "") for k in spec.native_key})

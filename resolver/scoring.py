@@ -1,0 +1,155 @@
+"""The serving-path scorer: a trained splink model compiled to Python over normalised values.
+
+For the same pair of normalised records it gives splink's own match weight (the parity test
+holds it to 1e-6): the same levels in the same order, the same clamped weights, the same
+term-frequency adjustment.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from resolver.comparisons import Predicate, level_predicate
+from resolver.profiles import LevelSpec
+from resolver.types import FieldExplanation
+
+Record = dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class CompiledLevel:
+    label: str
+    column: str
+    predicate: Predicate
+    match_weight: float
+    tf_column: str | None
+    tf_log2_u_exact: float
+    tf_weight: float
+    tf_min_u: float
+
+
+@dataclass(frozen=True)
+class CompiledComparison:
+    name: str
+    column: str
+    levels: tuple[CompiledLevel, ...]
+    else_label: str
+    else_weight: float
+
+
+@dataclass(frozen=True)
+class Score:
+    """A pair's match weight and the level each comparison reached."""
+
+    match_weight: float
+    explanation: tuple[FieldExplanation, ...]
+
+    @property
+    def probability(self) -> float:
+        return match_probability(self.match_weight)
+
+
+def match_probability(match_weight: float) -> float:
+    """splink's probability from a match weight: 1 / (1 + 2^-w)."""
+    if match_weight < -1000:
+        return 0.0
+    return 1.0 / (1.0 + math.pow(2.0, -match_weight)) if match_weight < 1000 else 1.0
+
+
+class CompiledModel:
+    """One entity type's trained model, ready to score query/record pairs in memory."""
+
+    def __init__(self, compiled: dict[str, Any], tf_tables: dict[str, dict[str, float]]):
+        self.prior_match_weight: float = float(compiled["prior_match_weight"])
+        self.tf_tables = tf_tables
+        comparisons = []
+        for comp in compiled["comparisons"]:
+            levels: list[CompiledLevel] = []
+            else_label, else_weight = "different", 0.0
+            for level in comp["levels"]:
+                if level["null"]:
+                    continue
+                if level["else"]:
+                    else_label, else_weight = level["label"], float(level["match_weight"])
+                    continue
+                spec = LevelSpec.model_validate(level["level"])
+                tf = level["tf"]
+                levels.append(
+                    CompiledLevel(
+                        label=level["label"],
+                        column=spec.column or comp["column"],
+                        predicate=level_predicate(spec),
+                        match_weight=float(level["match_weight"]),
+                        tf_column=tf["column"] if tf else None,
+                        tf_log2_u_exact=math.log2(tf["u_exact"]) if tf else 0.0,
+                        tf_weight=float(tf["weight"]) if tf else 0.0,
+                        tf_min_u=float(tf["min_u"]) if tf else 0.0,
+                    )
+                )
+            comparisons.append(
+                CompiledComparison(
+                    comp["name"], comp["column"], tuple(levels), else_label, else_weight
+                )
+            )
+        self.comparisons: tuple[CompiledComparison, ...] = tuple(comparisons)
+
+    def columns(self) -> list[str]:
+        """Every normalised column the model reads."""
+        cols: list[str] = []
+        for comp in self.comparisons:
+            for col in [comp.column, *(lv.column for lv in comp.levels)]:
+                if col not in cols:
+                    cols.append(col)
+        return cols
+
+    def _tf_adjustment(self, level: CompiledLevel, a: str, b: str) -> float:
+        table = self.tf_tables.get(level.tf_column or "", {})
+        tf_l, tf_r = table.get(a), table.get(b)
+        if tf_l is None and tf_r is None:
+            return 0.0
+        left = tf_l if tf_l is not None else tf_r
+        right = tf_r if tf_r is not None else tf_l
+        u = max(left or 0.0, right or 0.0, level.tf_min_u)
+        return level.tf_weight * (level.tf_log2_u_exact - math.log2(u))
+
+    def score(self, query: Record, record: Record, explain: bool = True) -> Score:
+        """Match weight of a pair, with the level reached per comparison."""
+        total = self.prior_match_weight
+        parts: list[FieldExplanation] = []
+        for comp in self.comparisons:
+            a, b = query.get(comp.column), record.get(comp.column)
+            if a is None or b is None:
+                if explain:
+                    parts.append(
+                        FieldExplanation(
+                            comparison=comp.name,
+                            level="missing",
+                            match_weight=0.0,
+                            query_value=a,
+                            candidate_value=b,
+                        )
+                    )
+                continue
+            label, weight = comp.else_label, comp.else_weight
+            for level in comp.levels:
+                va, vb = query.get(level.column), record.get(level.column)
+                if va is None or vb is None or not level.predicate(va, vb):
+                    continue
+                label, weight = level.label, level.match_weight
+                if level.tf_column is not None:
+                    weight += self._tf_adjustment(level, va, vb)
+                break
+            total += weight
+            if explain:
+                parts.append(
+                    FieldExplanation(
+                        comparison=comp.name,
+                        level=label,
+                        match_weight=round(weight, 6),
+                        query_value=a,
+                        candidate_value=b,
+                    )
+                )
+        return Score(total, tuple(parts))

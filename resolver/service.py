@@ -1,0 +1,232 @@
+"""`Resolver`: the online resolve path over the serving indexes of a trained workdir."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from resolver.calibrated import CalibrationTable, EntityCalibration, load_active
+from resolver.decision import decide
+from resolver.errors import QueryError
+from resolver.index import ServingIndex
+from resolver.normalise import normalise_record
+from resolver.profiles import ROLES, EntityTypeSpec, Profile, load_profile
+from resolver.scoring import CompiledModel
+from resolver.types import Candidate, Decision, Resolution, ResolveQuery
+from resolver.workdir import current_model_dir
+
+TOP_PER_TYPE = 10
+RETURNED = 5
+
+
+@dataclass
+class _EntityType:
+    name: str
+    spec: EntityTypeSpec
+    index: ServingIndex
+    model: CompiledModel | None
+
+
+class Resolver:
+    """Resolves queries against one trained model version and one calibration version."""
+
+    def __init__(self, model_dir: Path, calibration: CalibrationTable):
+        self.model_dir = model_dir
+        manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
+        self.model_version: str = manifest["model_version"]
+        self.profile: Profile = load_profile(model_dir / "profile.yaml")
+        self.calibration = calibration
+        self.entity_types: dict[str, _EntityType] = {}
+        for name, spec in self.profile.entity_types.items():
+            frame = pd.read_parquet(model_dir / f"records_{name}.parquet")
+            model = None
+            if spec.matching == "probabilistic":
+                compiled = json.loads((model_dir / f"compiled_{name}.json").read_text("utf-8"))
+                tf = json.loads((model_dir / f"tf_{name}.json").read_text("utf-8"))
+                model = CompiledModel(compiled, tf)
+                columns = list(dict.fromkeys([*model.columns(), *spec.available_columns()]))
+            else:
+                columns = list(spec.available_columns())
+            self.entity_types[name] = _EntityType(name, spec, ServingIndex(frame, columns), model)
+
+    # -- query parsing -------------------------------------------------------------------
+    def _roles(
+        self, record: dict[str, object], spec: EntityTypeSpec, et: str, strict: bool
+    ) -> dict[str, object]:
+        by_column = spec.role_of_column()
+        out: dict[str, object] = {}
+        for key, value in record.items():
+            role = key if key in ROLES and key in spec.roles else by_column.get(key.upper())
+            if role is None and not strict:
+                continue
+            if role is None:
+                known = ", ".join(sorted(spec.roles))
+                raise QueryError(f"record.{key}: not a field of {et} (roles: {known})")
+            if value not in (None, ""):
+                out[role] = value
+        return out
+
+    def _targets(self, query: ResolveQuery) -> list[str]:
+        if query.entity_type is not None:
+            if query.entity_type not in self.entity_types:
+                known = ", ".join(self.entity_types)
+                raise QueryError(f"entity_type: unknown {query.entity_type!r} (known: {known})")
+            return [query.entity_type]
+        owners = set()
+        for key in query.record:
+            if key not in ROLES:
+                owners |= {
+                    n
+                    for n, e in self.entity_types.items()
+                    if key.upper() in e.spec.role_of_column()
+                }
+        if owners:
+            return sorted(owners)
+        parties = [n for n, e in self.entity_types.items() if e.spec.party]
+        for key in query.record:
+            if not any(key in self.entity_types[n].spec.roles for n in parties):
+                raise QueryError(f"record.{key}: no entity type has this field")
+        return parties
+
+    # -- resolve -------------------------------------------------------------------------
+    def resolve(self, query: ResolveQuery) -> Resolution:
+        """Resolve one query to a canonical id, or halt with the candidates and the reason."""
+        targets = self._targets(query)
+        candidates: list[Candidate] = []
+        identity: dict[str, str | None] = {}
+        query_tax: str | None = None
+        for name in targets:
+            et = self.entity_types[name]
+            roles = self._roles(dict(query.record), et.spec, name, strict=len(targets) == 1)
+            normalised = normalise_record(roles)
+            identity = identity or {k: normalised.get(k) for k in ("name", "tax_id")}
+            query_tax = query_tax or normalised.get("tax_id")
+            candidates.extend(self._score(et, normalised))
+        candidates.sort(key=lambda c: c.match_weight, reverse=True)
+        return self._decide(query, targets, candidates, identity, query_tax)
+
+    def _score(self, et: _EntityType, query: dict[str, str | None]) -> list[Candidate]:
+        found = []
+        if et.model is None:
+            for i in et.index.candidates_by_key(query):
+                found.append(self._candidate(et, i, 50.0, 1.0, []))
+            return found
+        scored = []
+        for i in et.index.candidates(query):
+            score = et.model.score(query, et.index.record(i))
+            scored.append((score.match_weight, i, score))
+        scored.sort(key=lambda t: t[0], reverse=True)
+        for _, i, score in scored[:TOP_PER_TYPE]:
+            found.append(
+                self._candidate(
+                    et, i, score.match_weight, score.probability, list(score.explanation)
+                )
+            )
+        return found
+
+    def _candidate(
+        self, et: _EntityType, i: int, weight: float, probability: float, explanation: list
+    ) -> Candidate:
+        return Candidate(
+            entity_type=et.name,
+            canonical_id=et.index.ids[i],
+            native_key=et.index.raw(i, et.spec.native_key),
+            display=dict(et.index.raw(i, et.spec.display)),
+            match_weight=round(weight, 6),
+            probability=probability,
+            explanation=explanation,
+        )
+
+    def _calibration(self, name: str) -> EntityCalibration:
+        found = self.calibration.entity_types.get(name)
+        if found is not None:
+            return found
+        d = self.entity_types[name].spec.decision
+        return EntityCalibration(threshold=d.threshold, margin=d.margin)
+
+    def _decide(
+        self,
+        query: ResolveQuery,
+        targets: list[str],
+        candidates: list[Candidate],
+        identity: dict[str, str | None],
+        query_tax: str | None,
+    ) -> Resolution:
+        entity_type = query.entity_type
+        probability, threshold, margin, conflict = 0.0, 1.0, 0.0, False
+        if candidates:
+            top = candidates[0]
+            cal = self._calibration(top.entity_type)
+            spec = self.entity_types[top.entity_type].spec
+            margin = cal.margin if cal.margin is not None else spec.decision.margin
+            gap = top.match_weight - candidates[1].match_weight if len(candidates) > 1 else 99.0
+            probability = cal.mapping.probability(top.match_weight, min(gap, 99.0))
+            threshold = cal.threshold
+            conflict = _tax_conflict(candidates, query_tax)
+        verdict = decide(candidates, probability, threshold, margin, conflict)
+        canonical = None
+        if verdict.decision is Decision.MATCH:
+            canonical = candidates[0].canonical_id
+            entity_type = candidates[0].entity_type
+        elif len(targets) == 1:
+            entity_type = targets[0]
+        return Resolution(
+            id=query.id,
+            decision=verdict.decision,
+            entity_type=entity_type,
+            canonical_id=canonical,
+            candidates=candidates[:RETURNED],
+            reason=verdict.reason,
+            distinguishing_fields=_distinguishing(candidates)
+            if verdict.decision is Decision.AMBIGUOUS
+            else [],
+            model_version=self.model_version,
+            calibration_version=self.calibration.version,
+            query_identity=identity,
+        )
+
+
+def _part(candidate: Candidate, comparison: str) -> tuple[str | None, float]:
+    for part in candidate.explanation:
+        if part.comparison == comparison or part.comparison.endswith("_" + comparison):
+            return part.candidate_value, part.match_weight
+    return None, 0.0
+
+
+#: How much more a name must agree with another record than with the tax id's owner before
+#: the query is taken to name one record and identify another.
+NAME_CONFLICT_BITS = 3.0
+
+
+def _tax_conflict(candidates: list[Candidate], query_tax: str | None) -> bool:
+    """True when the query's tax id contradicts the record its other fields point to."""
+    if not query_tax or not candidates:
+        return False
+    top_tax, _ = _part(candidates[0], "tax_id")
+    if top_tax and top_tax != query_tax:
+        return True
+    _, top_name = _part(candidates[0], "name")
+    for other in candidates[1:RETURNED]:
+        other_tax, _ = _part(other, "tax_id")
+        _, other_name = _part(other, "name")
+        if other_tax and other_tax != query_tax and other_name > top_name + NAME_CONFLICT_BITS:
+            return True
+    return False
+
+
+def _distinguishing(candidates: list[Candidate]) -> list[str]:
+    """Fields whose values differ between the two best candidates: what would tell them apart."""
+    if len(candidates) < 2:
+        return []
+    a, b = candidates[0], candidates[1]
+    if a.entity_type != b.entity_type:
+        return ["entity_type"]
+    return [k for k in a.display if a.display.get(k) != b.display.get(k)]
+
+
+def load_resolver(workdir: Path) -> Resolver:
+    """The resolver of a workdir's active model and calibration."""
+    return Resolver(current_model_dir(workdir), load_active(workdir))

@@ -1,0 +1,229 @@
+"""Training one splink model per entity type (DuckDB backend) and compiling it for serving."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+from splink import DuckDBAPI, Linker, block_on
+
+from resolver.comparisons import level_columns, splink_comparison
+from resolver.errors import ModelError
+from resolver.profiles import EntityTypeSpec, Profile
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What training one entity type did, for the summary table."""
+
+    entity_type: str
+    rows: int
+    candidate_pairs: int
+    seconds: float
+    parameters: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def model_columns(profile: Profile, spec: EntityTypeSpec) -> list[str]:
+    """The normalised columns a model reads: unique_id and every comparison's columns."""
+    cols = ["unique_id"]
+    for comp in spec.comparisons:
+        for col in level_columns(profile.comparisons[comp]):
+            if col not in cols:
+                cols.append(col)
+    for rule in spec.blocking_rules + spec.em_blocking_rules + spec.deterministic_rules:
+        for col in rule:
+            if col not in cols:
+                cols.append(col)
+    return cols
+
+
+def settings_for(profile: Profile, spec: EntityTypeSpec) -> dict[str, Any]:
+    """The splink settings dict of an entity type."""
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "unique_id",
+        "comparisons": [splink_comparison(c, profile.comparisons[c]) for c in spec.comparisons],
+        "blocking_rules_to_generate_predictions": [
+            block_on(*rule).get_blocking_rule("duckdb").as_dict() for rule in spec.blocking_rules
+        ],
+        "retain_matching_columns": True,
+        "retain_intermediate_calculation_columns": True,
+    }
+
+
+def new_linker(
+    profile: Profile, spec: EntityTypeSpec, frame: pd.DataFrame, settings: dict[str, Any] | None
+) -> tuple[Linker, DuckDBAPI]:
+    """A splink linker over a frame's model columns, on a fresh in-memory DuckDB."""
+    con = duckdb.connect()
+    db_api = DuckDBAPI(connection=con)
+    table = frame[model_columns(profile, spec)]
+    sdf = db_api.register(table, table_name="master")
+    linker = Linker(sdf, settings or settings_for(profile, spec), log_level=logging.ERROR)
+    return linker, db_api
+
+
+def train_linker(
+    name: str, profile: Profile, spec: EntityTypeSpec, frame: pd.DataFrame, seed: int = 42
+) -> tuple[Linker, TrainingReport]:
+    """Estimate the prior (deterministic rules), u (random sampling) and m (EM per rule)."""
+    started = time.perf_counter()
+    linker, _ = new_linker(profile, spec, frame, None)
+    warnings: list[str] = []
+    n = len(frame)
+    if spec.deterministic_rules:
+        try:
+            linker.training.estimate_probability_two_random_records_match(
+                [block_on(*r) for r in spec.deterministic_rules], recall=spec.deterministic_recall
+            )
+        except Exception as e:  # splink raises bare Exceptions on degenerate data
+            warnings.append(f"prior left at its default: {e}")
+    # A master without duplicates gives a prior of 0 (log-odds −∞): floor it at one matching
+    # pair in the whole table, which is what "no duplicate seen" honestly says.
+    floor = 1.0 / max(n * (n - 1) / 2, 1.0)
+    prior = linker._settings_obj._probability_two_random_records_match
+    linker._settings_obj._probability_two_random_records_match = min(max(prior, floor), 0.5)
+    max_pairs = min(5e6, max(1e5, n * (n - 1) / 2))
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    for rule in spec.em_blocking_rules:
+        # A failed EM session can leave splink's settings without the comparisons it set
+        # aside, so each one starts from a copy that is put back if it fails.
+        saved = copy.deepcopy(linker._settings_obj)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(*rule), estimate_without_term_frequencies=True
+            )
+        except Exception as e:  # no pairs in the block, or EM diverged: keep the others
+            linker._settings_obj = saved
+            first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            warnings.append(f"EM blocked on {'+'.join(rule)} skipped: {first_line[:160]}")
+    smooth_parameters(linker)
+    report = TrainingReport(
+        entity_type=name,
+        rows=n,
+        candidate_pairs=count_candidate_pairs(linker),
+        seconds=time.perf_counter() - started,
+        parameters=level_weights(linker),
+        warnings=warnings,
+    )
+    return linker, report
+
+
+#: Share of each comparison's m mass spread evenly over its levels (see `smooth_parameters`).
+M_SMOOTHING = 0.02
+#: u of a level never seen among random pairs: rarer than anything the sample could show.
+U_UNSEEN = 1e-6
+
+
+def smooth_parameters(linker: Linker) -> None:
+    """Keep every level's weight finite and modest.
+
+    EM on a master with few true duplicates leaves levels it never saw among matches with
+    m ≈ 0, i.e. a weight of −100 bits or worse: one typo in a city would then veto a record
+    for ever. Mixing 2 % of uniform mass into m bounds any level at a handful of bits, which is
+    what real-world mess deserves. The smoothed values are written back into the splink model,
+    so splink's own predictions and the compiled serving path stay the same model.
+    """
+    for comparison in linker._settings_obj.comparisons:
+        levels = [lv for lv in comparison.comparison_levels if not lv.is_null_level]
+        k = len(levels)
+        for level in levels:
+            m = level.m_probability
+            m = 0.0 if m is None else float(m)
+            level.m_probability = (1.0 - M_SMOOTHING) * m + M_SMOOTHING / k
+            if level.u_probability is None or float(level.u_probability) <= 0.0:
+                level.u_probability = U_UNSEEN
+
+
+def count_candidate_pairs(linker: Linker) -> int:
+    """How many pairs the prediction blocking rules generate over the master (exact count)."""
+    records = linker.blocking_analysis.count_comparisons_from_blocking_rules(
+        record_sample_proportion=1.0
+    )
+    return int(records[-1]["cumulative_comparison_count"]) if records else 0
+
+
+def level_weights(linker: Linker) -> dict[str, list[tuple[str, float]]]:
+    """Match weight of each non-null level, per comparison, as trained."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for comparison in linker._settings_obj.comparisons:
+        rows = []
+        for level in comparison.comparison_levels:
+            if level.is_null_level:
+                continue
+            mw = level._match_weight
+            rows.append((level.label_for_charts, float(mw) if mw is not None else math.nan))
+        out[comparison.output_column_name] = rows
+    return out
+
+
+def compile_model(linker: Linker, profile: Profile, spec: EntityTypeSpec) -> dict[str, Any]:
+    """The trained parameters the serving path needs, as plain JSON: prior, and per level its
+    match weight and term-frequency adjustment, in splink's evaluation order."""
+    settings = linker._settings_obj
+    comparisons = []
+    for comparison, comp_name in zip(settings.comparisons, spec.comparisons, strict=True):
+        comp_spec = profile.comparisons[comp_name]
+        levels: list[dict[str, Any]] = []
+        user_levels = iter(comp_spec.levels)
+        for level in comparison.comparison_levels:
+            mw = level._match_weight
+            entry: dict[str, Any] = {
+                "label": level.label_for_charts,
+                "null": bool(level.is_null_level),
+                "else": bool(level._is_else_level),
+                "match_weight": float(mw) if mw is not None else 0.0,
+                "m": None if level.is_null_level else level.m_probability,
+                "u": None if level.is_null_level else level.u_probability,
+                "level": None,
+                "tf": None,
+            }
+            if not level.is_null_level and not level._is_else_level:
+                entry["level"] = next(user_levels).model_dump()
+                if level._has_tf_adjustments and level._tf_adjustment_weight != 0:
+                    entry["tf"] = {
+                        "column": level._tf_adjustment_input_column_name,
+                        "u_exact": level._u_probability_corresponding_to_exact_match(
+                            comparison.comparison_levels
+                        ),
+                        "weight": float(level._tf_adjustment_weight),
+                        "min_u": float(level._tf_minimum_u_value),
+                    }
+            levels.append(entry)
+        comparisons.append({"name": comp_name, "column": comp_spec.column, "levels": levels})
+    prior = settings._probability_two_random_records_match
+    if not 0.0 < prior < 1.0:
+        raise ModelError(f"trained prior {prior} is not a probability")
+    return {
+        "prior": prior,
+        "prior_match_weight": math.log2(prior / (1.0 - prior)),
+        "comparisons": comparisons,
+    }
+
+
+def term_frequencies(linker: Linker, columns: list[str]) -> dict[str, dict[str, float]]:
+    """splink's term-frequency tables of the master, as value -> relative frequency."""
+    out: dict[str, dict[str, float]] = {}
+    for col in columns:
+        df = linker.table_management.compute_tf_table(col).as_pandas_dataframe()
+        out[col] = dict(zip(df[col].astype(str), df[f"tf_{col}"].astype(float), strict=True))
+    return out
+
+
+def tf_columns(compiled: dict[str, Any]) -> list[str]:
+    """Columns whose term frequencies the compiled model uses."""
+    cols: list[str] = []
+    for comp in compiled["comparisons"]:
+        for level in comp["levels"]:
+            if level["tf"] and level["tf"]["column"] not in cols:
+                cols.append(level["tf"]["column"])
+    return cols

@@ -1,0 +1,156 @@
+"""The trained model on disk: `<workdir>/models/<version>/`, switched atomically via `CURRENT`.
+
+A training run writes into a hidden temporary folder and renames it into place only when
+every entity type is trained, so a failure leaves the workdir as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from resolver.errors import ModelError
+from resolver.extracts import extract_path, normalised_frame, read_extract
+from resolver.profiles import Profile, load_profile
+from resolver.training import (
+    TrainingReport,
+    compile_model,
+    model_columns,
+    term_frequencies,
+    tf_columns,
+    train_linker,
+)
+
+MODELS = "models"
+CURRENT = "CURRENT"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """A finished training run: its model version, where it lives, and one report per type."""
+
+    model_version: str
+    path: Path
+    reports: list[TrainingReport]
+    seconds: float
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_frames(data_dir: Path, profile: Profile) -> dict[str, pd.DataFrame]:
+    """Read and normalise every entity type's extract; an error stops before any write."""
+    if not data_dir.is_dir():
+        raise ModelError(f"{data_dir}: data folder not found")
+    frames = {}
+    for name, spec in profile.entity_types.items():
+        frames[name] = normalised_frame(read_extract(extract_path(data_dir, spec), spec), spec)
+    return frames
+
+
+def train_workdir(
+    data_dir: Path,
+    workdir: Path,
+    profile_path: Path | None = None,
+    *,
+    seed: int = 42,
+    progress: Progress | None = None,
+) -> TrainingSummary:
+    """Train every entity type of a profile on a folder of extracts and activate the model."""
+    started = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    profile = load_profile(profile_path)
+    profile_text = (profile_path or _default_profile_path()).read_text(encoding="utf-8")
+    say("loading extracts")
+    frames = load_frames(data_dir, profile)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MODELS).mkdir(exist_ok=True)
+    digest = hashlib.sha256(profile_text.encode())
+    for name in sorted(frames):
+        digest.update(pd.util.hash_pandas_object(frames[name], index=False).values.tobytes())
+    version = f"{profile.erp}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{digest.hexdigest()[:8]}"
+    tmp = Path(tempfile.mkdtemp(dir=workdir / MODELS, prefix=".tmp-"))
+    reports: list[TrainingReport] = []
+    try:
+        (tmp / "profile.yaml").write_text(profile_text, encoding="utf-8")
+        with duckdb.connect(str(tmp / "master.duckdb")) as con:
+            for name, frame in frames.items():
+                con.register("frame_view", frame)
+                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame_view')
+                con.unregister("frame_view")
+        for name, spec in profile.entity_types.items():
+            frame = frames[name]
+            frame.to_parquet(tmp / f"records_{name}.parquet", index=False)
+            if spec.matching != "probabilistic":
+                reports.append(TrainingReport(name, len(frame), 0, 0.0))
+                continue
+            if len(frame) < 2:
+                raise ModelError(f"{name}: {len(frame)} live record(s); training needs at least 2")
+            say(f"training {name} ({len(frame):,} records)")
+            linker, report = train_linker(name, profile, spec, frame, seed=seed)
+            compiled = compile_model(linker, profile, spec)
+            tf = term_frequencies(linker, tf_columns(compiled))
+            (tmp / f"compiled_{name}.json").write_text(json.dumps(compiled), encoding="utf-8")
+            (tmp / f"tf_{name}.json").write_text(json.dumps(tf), encoding="utf-8")
+            (tmp / f"splink_{name}.json").write_text(
+                json.dumps(linker.misc.save_model_to_json()), encoding="utf-8"
+            )
+            reports.append(report)
+        manifest: dict[str, Any] = {
+            "model_version": version,
+            "erp": profile.erp,
+            "trained_at": datetime.now(UTC).isoformat(),
+            "data_dir": str(data_dir),
+            "entity_types": list(profile.entity_types),
+            "model_columns": {
+                n: model_columns(profile, s)
+                for n, s in profile.entity_types.items()
+                if s.matching == "probabilistic"
+            },
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        final = workdir / MODELS / version
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _atomic_write(workdir / CURRENT, version + "\n")
+    return TrainingSummary(version, final, reports, time.perf_counter() - started)
+
+
+def _default_profile_path() -> Path:
+    from resolver.profiles import DEFAULT_PROFILE
+
+    return DEFAULT_PROFILE
+
+
+def current_model_dir(workdir: Path) -> Path:
+    """The folder of the active model; a readable error when there is none."""
+    pointer = workdir / CURRENT
+    if not pointer.exists():
+        raise ModelError(f"{workdir}: no trained model here; run `canon train` first")
+    path = workdir / MODELS / pointer.read_text(encoding="utf-8").strip()
+    if not (path / "manifest.json").exists():
+        raise ModelError(f"{path}: the active model is incomplete or missing")
+    return path
