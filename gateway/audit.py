@@ -1,0 +1,147 @@
+"""The audit log: append-only, each entry chained to the previous one by SHA-256.
+
+hash(n) = SHA-256(hash(n-1) + canonical JSON of {seq, at, kind, action_id, actor, data}); the
+first entry chains to 64 zeros, and the `audit_head` row keeps the last seq and hash, so that an
+edited, deleted (even the last), inserted or re-ordered entry breaks the chain where it happened.
+Entries are appended inside the caller's transaction: an entry exists exactly when the state
+change it describes was committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.store import AuditEntry, AuditHead, utcnow
+
+GENESIS_HASH = "0" * 64
+HEAD_ID = 1
+VERIFY_BATCH = 1000
+
+
+def canonical_json(value: Any) -> str:
+    """One text per value: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+    """The hash an entry must carry, given the previous entry's hash."""
+    body = {
+        "seq": entry.seq,
+        "at": entry.at,
+        "kind": entry.kind,
+        "action_id": entry.action_id,
+        "actor": entry.actor,
+        "data": json.loads(entry.data),
+    }
+    return hashlib.sha256((prev_hash + canonical_json(body)).encode("utf-8")).hexdigest()
+
+
+def append(
+    session: Session,
+    kind: str,
+    data: dict[str, Any] | None = None,
+    *,
+    action_id: str | None = None,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> AuditEntry:
+    """Add an entry at the end of the chain (in the caller's transaction)."""
+    # The head row's lock serialises appends across processes and databases.
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
+    ).scalar_one()
+    entry = AuditEntry(
+        seq=head.seq + 1,
+        at=(now or utcnow()).isoformat(),
+        kind=kind,
+        action_id=action_id,
+        actor=actor,
+        data=canonical_json(json.loads(canonical_json(data or {}))),
+        prev_hash=head.hash,
+    )
+    entry.hash = entry_hash(head.hash, entry)
+    session.add(entry)
+    head.seq, head.hash = entry.seq, entry.hash
+    session.flush()
+    return entry
+
+
+def as_dict(entry: AuditEntry) -> dict[str, Any]:
+    """An entry as JSON values, for review."""
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        "kind": entry.kind,
+        "action_id": entry.action_id,
+        "actor": entry.actor,
+        "data": json.loads(entry.data),
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+
+
+def entries(
+    session: Session, *, action_id: str | None = None, after_seq: int = 0, limit: int = 100
+) -> list[AuditEntry]:
+    """Entries in chain order, optionally of one action, after a sequence number."""
+    query = select(AuditEntry).where(AuditEntry.seq > after_seq)
+    if action_id is not None:
+        query = query.where(AuditEntry.action_id == action_id)
+    return list(session.scalars(query.order_by(AuditEntry.seq).limit(limit)))
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """The verdict on the chain: how many entries checked and the first bad one, if any."""
+
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify(session: Session) -> AuditVerification:
+    """Walk the chain from the start; stop at the first entry that breaks it."""
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    while True:
+        batch = entries(session, after_seq=expected_seq - 1, limit=VERIFY_BATCH)
+        for entry in batch:
+            bad = _check(entry, expected_seq, prev_hash)
+            if bad is not None:
+                return AuditVerification(False, checked, bad[0], bad[1])
+            expected_seq, prev_hash, checked = expected_seq + 1, entry.hash, checked + 1
+        if len(batch) < VERIFY_BATCH:
+            break
+    head = session.get(AuditHead, HEAD_ID)
+    if head is None:
+        return AuditVerification(False, checked, None, "the audit head row is missing")
+    if head.seq != checked:
+        return AuditVerification(
+            False, checked, checked + 1, f"entries {checked + 1}..{head.seq} are missing (deleted)"
+        )
+    if head.hash != prev_hash:
+        return AuditVerification(
+            False, checked, checked or None, "the last entry does not match the chain's head"
+        )
+    return AuditVerification(True, checked)
+
+
+def _check(entry: AuditEntry, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
+    if entry.seq != expected_seq:
+        return expected_seq, f"entry {expected_seq} is missing (deleted); next is {entry.seq}"
+    if entry.prev_hash != prev_hash:
+        return entry.seq, f"entry {entry.seq} does not follow entry {entry.seq - 1} (re-ordered?)"
+    try:
+        recomputed = entry_hash(prev_hash, entry)
+    except ValueError:
+        return entry.seq, f"entry {entry.seq} holds unreadable data (edited)"
+    if recomputed != entry.hash:
+        return entry.seq, f"entry {entry.seq} does not match its hash (edited)"
+    return None
