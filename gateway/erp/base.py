@@ -1,0 +1,70 @@
+"""The ERP connector interface: the only way the gateway reads from or writes to an ERP.
+
+Chosen in `api/` and passed in (as httpx chooses a transport), so the same gateway code runs
+against the local ledger, the sandbox ERP over HTTP, or a real Protheus, SAP or Oracle.
+Records are given in the gateway's vocabulary of field roles (`name`, `tax_id`, `amount`,
+`currency`, `supplier_name`, `delivery_date`, …); each connector maps its ERP's fields to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErpRecord(BaseModel):
+    """One record as the ERP holds it now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entity_type: str
+    canonical_id: str
+    fields: dict[str, Any] = Field(default_factory=dict)
+    deleted: bool = False
+
+
+class ErpOperation(BaseModel):
+    """One write to the ERP; the idempotency key makes running it twice a no-op."""
+
+    model_config = ConfigDict(frozen=True)
+
+    operation: str
+    entity_type: str
+    canonical_id: str | None
+    params: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str = Field(min_length=1, max_length=200)
+
+
+class ErpResult(BaseModel):
+    """What the ERP did for one operation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str
+    operation: str
+    canonical_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErpConnector(Protocol):
+    """Read records, run operations idempotently, and look operations up by key."""
+
+    def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
+        """The record, or None when the ERP has no record of that id."""
+        ...
+
+    def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
+        """Past values of `field` around this record (e.g. its supplier's past PO totals)."""
+        ...
+
+    def run(self, operation: ErpOperation) -> ErpResult:
+        """Run the operation once: a known idempotency key returns the first result.
+
+        Raises ErpOperationFailed when the ERP refuses it (nothing was changed).
+        """
+        ...
+
+    def lookup(self, idempotency_key: str) -> ErpResult | None:
+        """The result of the operation run with this key, or None if it never ran."""
+        ...
