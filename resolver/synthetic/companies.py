@@ -1,0 +1,214 @@
+"""Company and person-as-supplier records: their facts, and how they are written.
+
+`draw_companies` decides the facts (name body, legal form, tax number, city, street,
+CEP, phone, e-mail); `render_companies` writes them the way Protheus users do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from resolver.synthetic import geo, names, taxid, vocab
+from resolver.synthetic.frame import Frame, filled
+from resolver.synthetic.geo import Cities, IntArray
+from resolver.synthetic.names import BR_COMPANY, BR_PERSON, CH_COMPANY, NamePools
+from resolver.synthetic.text import ObjArray, apply_case, as_objects, short_name
+
+TAX_NONE, TAX_CNPJ, TAX_CPF, TAX_UID = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Numbers:
+    """Every tax number of the run comes from these pools, so none is issued twice."""
+
+    cnpj_roots: taxid.NumberPool
+    cpf_bases: taxid.NumberPool
+    uid_bases: taxid.NumberPool
+
+
+def make_numbers(rng: np.random.Generator, suppliers: int) -> Numbers:
+    """Pools sized for `suppliers` plus the proportional customers and employees."""
+    companies = int(suppliers * 1.75) + 2_000
+    people = int(suppliers * 0.5) + 2_000
+    uid = taxid.unique_ints(rng, 10_000_000, 100_000_000, companies // 10 + 2_000)
+    return Numbers(
+        cnpj_roots=taxid.NumberPool.draw(rng, 100_000, 100_000_000, companies),
+        cpf_bases=taxid.NumberPool.draw(rng, 1_000_000, 1_000_000_000, people),
+        # A base whose check digit would be 10 has no valid UID.
+        uid_bases=taxid.NumberPool(uid[taxid.uid_check_digit(uid) != 10]),
+    )
+
+
+def tax_facts(rng: np.random.Generator, numbers: Numbers, origin: IntArray) -> Frame:
+    """Kind, base, branch and check digits of each record's tax number."""
+    n = len(origin)
+    kind = np.full(n, TAX_NONE, dtype=np.int64)
+    base = np.zeros(n, dtype=np.int64)
+    kind[origin == BR_COMPANY] = TAX_CNPJ
+    kind[origin == BR_PERSON] = TAX_CPF
+    swiss = np.flatnonzero((origin == CH_COMPANY) & (rng.random(n) < 0.7))
+    kind[swiss] = TAX_UID
+    for code, pool in (
+        (TAX_CNPJ, numbers.cnpj_roots),
+        (TAX_CPF, numbers.cpf_bases),
+        (TAX_UID, numbers.uid_bases),
+    ):
+        mask = kind == code
+        base[mask] = pool.take(int(mask.sum()))
+    branch = np.where(kind == TAX_CNPJ, 1, 0).astype(np.int64)
+    return {
+        "tax_kind": kind,
+        "tax_base": base,
+        "tax_branch": branch,
+        "tax_check": check_digits(kind, base, branch),
+    }
+
+
+def check_digits(kind: IntArray, base: IntArray, branch: IntArray) -> IntArray:
+    """The correct check digits for each record's number (UID: its single digit)."""
+    out = np.zeros(len(kind), dtype=np.int64)
+    for code in (TAX_CNPJ, TAX_CPF, TAX_UID):
+        mask = kind == code
+        if not mask.any():
+            continue
+        if code == TAX_CNPJ:
+            out[mask] = taxid.cnpj_check_digits(base[mask], branch[mask])
+        elif code == TAX_CPF:
+            out[mask] = taxid.cpf_check_digits(base[mask])
+        else:
+            out[mask] = taxid.uid_check_digit(base[mask])
+    return out
+
+
+def draw_companies(
+    rng: np.random.Generator, pools: NamePools, cities: Cities, numbers: Numbers, origin: IntArray
+) -> Frame:
+    """The facts of `len(origin)` new, unrelated companies (or self-employed people)."""
+    n = len(origin)
+    body, legal = names.company_bodies(rng, pools, origin)
+    city = geo.draw_cities(rng, cities, origin)
+    streets = geo.draw_streets(rng, pools, n)
+    person = origin == BR_PERSON
+    mobile = rng.random(n) < np.where(person, 0.8, 0.15)
+    locals_ = rng.choice(as_objects(vocab.EMAIL_LOCALS), size=n).tolist()
+    domains = geo.company_domains(body, origin).tolist()
+    email = as_objects([f"{lo}@{d}" for lo, d in zip(locals_, domains, strict=True)])
+    if person.any():
+        email[person] = geo.personal_emails(rng, body[person])
+    return {
+        "origin": origin,
+        "body": body,
+        "legal": legal,
+        **tax_facts(rng, numbers, origin),
+        "city": city,
+        "cep": geo.draw_ceps(rng, cities, city),
+        "street": streets.street,
+        "prefix": streets.prefix,
+        "number": streets.number,
+        "complement": streets.complement,
+        "phone": geo.draw_phones(rng, n, mobile),
+        "email": email,
+    }
+
+
+def relocate(
+    rng: np.random.Generator, pools: NamePools, cities: Cities, frame: Frame, city: IntArray
+) -> None:
+    """Move records to `city`: new street, CEP and phone there (in place)."""
+    n = len(city)
+    streets = geo.draw_streets(rng, pools, n)
+    frame["city"] = city
+    frame["cep"] = geo.draw_ceps(rng, cities, city)
+    frame["street"], frame["prefix"] = streets.street, streets.prefix
+    frame["number"], frame["complement"] = streets.number, streets.complement
+    frame["phone"] = geo.draw_phones(rng, n, rng.random(n) < 0.15)
+
+
+@dataclass(frozen=True)
+class Blanks:
+    """Share of records keyed without each field."""
+
+    email: float = 0.15
+    phone: float = 0.08
+    address: float = 0.05
+    cep: float = 0.08
+    taxid: float = 0.0
+
+
+def render_companies(
+    rng: np.random.Generator, pools: NamePools, cities: Cities, f: Frame, blanks: Blanks
+) -> Frame:
+    """Written columns (name, short name, tax id, address…) for the facts in `f`."""
+    n = len(f["origin"])
+    upper = rng.random(n) < 0.45
+    plain = rng.random(n) < np.where(upper, 0.55, 0.15)
+    legal = names.written_legal(rng, f["legal"])
+    full = as_objects(
+        [f"{b} {lg}" if lg else b for b, lg in zip(f["body"].tolist(), legal.tolist(), strict=True)]
+    )
+    cgc, digits = written_taxids(rng, f)
+    address = apply_case(
+        geo.written_streets(
+            rng,
+            pools,
+            geo.Streets(f["street"], f["prefix"], f["number"], f["complement"]),
+            f["origin"],
+        ),
+        upper,
+        plain,
+    )
+    email = f["email"].copy()
+    shout = rng.random(n) < 0.08
+    email[shout] = [e.upper() for e in email[shout].tolist()]
+    out: Frame = {
+        "name": apply_case(full, upper, plain),
+        "short": apply_case(
+            as_objects(
+                [
+                    short_name(b, o == BR_PERSON)
+                    for b, o in zip(f["body"].tolist(), f["origin"].tolist(), strict=True)
+                ]
+            ),
+            upper,
+            plain,
+        ),
+        "cgc": cgc,
+        "tax_digits": digits,
+        "address": address,
+        "city_written": geo.written_cities(rng, cities, f["city"]),
+        "state": cities.state[f["city"]],
+        "cep_written": geo.written_ceps(rng, f["cep"]),
+        "phone_written": geo.written_phones(rng, cities, f["city"], f["phone"]),
+        "email_written": email,
+    }
+    for column, share in (
+        ("email_written", blanks.email), ("phone_written", blanks.phone),
+        ("address", blanks.address), ("cep_written", blanks.cep), ("cgc", blanks.taxid),
+    ):  # fmt: skip
+        out[column][rng.random(n) < share] = ""
+    out["tax_digits"][out["cgc"] == ""] = ""
+    return out
+
+
+def written_taxids(rng: np.random.Generator, f: Frame) -> tuple[ObjArray, ObjArray]:
+    """(as keyed, digits only) tax ids; ~40 % punctuated, foreign without one blank."""
+    n = len(f["tax_kind"])
+    written, digits = filled(n, ""), filled(n, "")
+    punct = rng.random(n) < 0.4
+    kind, base, branch, check = f["tax_kind"], f["tax_base"], f["tax_branch"], f["tax_check"]
+    for code in (TAX_CNPJ, TAX_CPF):
+        m = kind == code
+        if m.any():
+            if code == TAX_CNPJ:
+                w, d = taxid.cnpj_strings(base[m], branch[m], check[m], punct[m])
+            else:
+                w, d = taxid.cpf_strings(base[m], check[m], punct[m])
+            written[m], digits[m] = w, d
+    m = kind == TAX_UID
+    if m.any():
+        uids = taxid.uid_strings(base[m], check[m])
+        written[m] = uids
+        digits[m] = as_objects([u.replace("-", "").replace(".", "") for u in uids.tolist()])
+    return written, digits

@@ -1,0 +1,138 @@
+"""Brazilian CNPJ/CPF and Swiss UID numbers, computed for whole arrays at once.
+
+The check-digit arithmetic is the one of python-stdnum (`stdnum.br.cnpj`,
+`stdnum.br.cpf`, `stdnum.ch.uid`); the tests hold these functions equal to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from resolver.synthetic.text import ObjArray
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_CNPJ_W1 = np.array([5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2], dtype=np.int64)
+_CNPJ_W2 = np.array([6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2], dtype=np.int64)
+_CPF_W1 = np.arange(10, 1, -1, dtype=np.int64)
+_CPF_W2 = np.arange(11, 1, -1, dtype=np.int64)
+_UID_W = np.array([5, 4, 3, 2, 7, 6, 5, 4], dtype=np.int64)
+
+
+def _digits(values: IntArray, width: int) -> IntArray:
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return (values[:, None] // powers[None, :]) % 10
+
+
+def _mod11(digits: IntArray, weights: IntArray) -> IntArray:
+    return (11 - (digits @ weights) % 11) % 11 % 10
+
+
+def cnpj_check_digits(root: IntArray, branch: IntArray) -> IntArray:
+    """The two check digits (as 0..99) of CNPJ root (8 digits) + branch (4 digits)."""
+    digits = _digits(root * 10_000 + branch, 12)
+    d1 = _mod11(digits, _CNPJ_W1)
+    d2 = _mod11(np.column_stack([digits, d1]), _CNPJ_W2)
+    return d1 * 10 + d2
+
+
+def cpf_check_digits(base: IntArray) -> IntArray:
+    """The two check digits (as 0..99) of a 9-digit CPF base."""
+    digits = _digits(base, 9)
+    d1 = _mod11(digits, _CPF_W1)
+    d2 = _mod11(np.column_stack([digits, d1]), _CPF_W2)
+    return d1 * 10 + d2
+
+
+def uid_check_digit(base: IntArray) -> IntArray:
+    """Swiss UID check digit of an 8-digit base; 10 means the base has no valid UID."""
+    return (11 - (_digits(base, 8) @ _UID_W) % 11) % 11
+
+
+def spoil(check: IntArray, rng: np.random.Generator) -> IntArray:
+    """Check digits that are certainly wrong: the last digit moved by 1..9."""
+    shift = rng.integers(1, 10, size=len(check))
+    return (check // 10) * 10 + (check % 10 + shift) % 10
+
+
+def cnpj_strings(
+    root: IntArray, branch: IntArray, check: IntArray, punctuated: BoolArray
+) -> tuple[ObjArray, ObjArray]:
+    """(as written, digits only) for each CNPJ; as written is '12.345.678/0001-95' where
+    `punctuated`, raw digits elsewhere."""
+    raw = [
+        f"{r:08d}{b:04d}{c:02d}"
+        for r, b, c in zip(root.tolist(), branch.tolist(), check.tolist(), strict=True)
+    ]
+    written = [
+        f"{d[:2]}.{d[2:5]}.{d[5:8]}/{d[8:12]}-{d[12:]}" if p else d
+        for d, p in zip(raw, punctuated.tolist(), strict=True)
+    ]
+    return _objects(written), _objects(raw)
+
+
+def cpf_strings(
+    base: IntArray, check: IntArray, punctuated: BoolArray
+) -> tuple[ObjArray, ObjArray]:
+    """(as written, digits only) for each CPF; '123.456.789-09' where `punctuated`."""
+    raw = [f"{b:09d}{c:02d}" for b, c in zip(base.tolist(), check.tolist(), strict=True)]
+    written = [
+        f"{d[:3]}.{d[3:6]}.{d[6:9]}-{d[9:]}" if p else d
+        for d, p in zip(raw, punctuated.tolist(), strict=True)
+    ]
+    return _objects(written), _objects(raw)
+
+
+def uid_strings(base: IntArray, check: IntArray) -> ObjArray:
+    """'CHE-123.456.789' from 8-digit bases and their check digits."""
+    return _objects(
+        [
+            f"CHE-{b // 100000:03d}.{b // 100 % 1000:03d}.{b % 100:02d}{c}"
+            for b, c in zip(base.tolist(), check.tolist(), strict=True)
+        ]
+    )
+
+
+def _objects(items: list[str]) -> ObjArray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+class NumberPool:
+    """Unique random numbers handed out in order, so no tax id is ever issued twice.
+
+    Drawing all of them up front keeps the result independent of the order in which
+    the tables ask for numbers.
+    """
+
+    def __init__(self, values: IntArray) -> None:
+        self._values = values
+        self._next = 0
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, low: int, high: int, size: int) -> NumberPool:
+        """A pool of `size` distinct numbers in [low, high)."""
+        return cls(unique_ints(rng, low, high, size))
+
+    def take(self, count: int) -> IntArray:
+        """The next `count` unused numbers."""
+        if self._next + count > len(self._values):
+            raise ValueError("number pool exhausted; the size estimate is too small")
+        out = self._values[self._next : self._next + count]
+        self._next += count
+        return out
+
+
+def unique_ints(rng: np.random.Generator, low: int, high: int, size: int) -> IntArray:
+    """`size` distinct integers in [low, high), in random order."""
+    found = np.empty(0, dtype=np.int64)
+    while len(found) < size:
+        draw = np.concatenate(
+            [found, rng.integers(low, high, size=int((size - len(found)) * 1.1) + 64)]
+        )
+        _, first = np.unique(draw, return_index=True)
+        found = draw[np.sort(first)]
+    return found[:size].astype(np.int64)
