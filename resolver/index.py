@@ -70,6 +70,10 @@ class ServingIndex:
         """Raw ERP values of record i (key and display fields)."""
         return {f: self._raw[f][i] for f in fields if f in self._raw}
 
+    def raw_column(self, field: str) -> list[str]:
+        """All raw values of one ERP field, in record order."""
+        return self._raw.get(field, [""] * self.size)
+
     def candidates(self, query: Record) -> list[int]:
         """Record positions worth scoring for a normalised query."""
         found: dict[int, None] = {}

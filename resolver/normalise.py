@@ -17,7 +17,8 @@ from stdnum.ch import uid
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _DIGITS = re.compile(r"\D+")
-_BLANK_LIKE = {"", ".", "-", "--", "n/a", "na", "nan", "none", "null", "0", "00000000", "0000000"}
+#: Values clerks type for "nothing" (compared after folding, without spaces).
+_BLANK_LIKE = frozenset({"", "na", "nan", "none", "null", "nil", "xxx", "sn", "semnome"})
 
 #: Legal forms in pt/es/de/fr/en, as tokens after punctuation is folded (s.a. -> "sa").
 LEGAL_FORMS = frozenset(
@@ -104,7 +105,8 @@ def _join_initials(tokens: list[str]) -> list[str]:
 
 
 def _blank(text: str) -> bool:
-    return text in _BLANK_LIKE
+    compact = text.replace(" ", "")
+    return compact in _BLANK_LIKE or set(compact) == {"0"}
 
 
 def name(value: object) -> str | None:
@@ -117,8 +119,9 @@ def name(value: object) -> str | None:
     core = [t for t in tokens if t not in LEGAL_FORMS and t not in STOPWORDS]
     if not core:
         # A name made only of legal forms or stopwords keeps them rather than vanishing.
-        core = [t for t in tokens if t]
-    return " ".join(core) or None
+        core = tokens
+    # Initials that a removed word separated ("a e b") join now, as they would next time.
+    return " ".join(_join_initials(core)) or None
 
 
 def name_sorted(normalised_name: str | None) -> str | None:
@@ -211,8 +214,8 @@ def place(value: object) -> str | None:
 
 def state(value: object) -> str | None:
     """State or canton code, upper-case."""
-    text = fold(value).upper().replace(" ", "")
-    return None if _blank(text.lower()) else text
+    text = fold(value)
+    return None if _blank(text) else text.upper().replace(" ", "")
 
 
 def address(value: object) -> str | None:

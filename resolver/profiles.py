@@ -29,6 +29,9 @@ ROLES: tuple[str, ...] = (
 #: Columns derived from roles during normalisation (role -> derived columns).
 DERIVED: dict[str, tuple[str, ...]] = {"name": ("name_sorted",), "tax_id": ("tax_root",)}
 
+#: Derived columns holding distinct words, which token levels compare as sets.
+DISTINCT_WORD_COLUMNS: tuple[str, ...] = ("name_sorted",)
+
 DEFAULT_PROFILE = Path(__file__).resolve().parent.parent / "config" / "profiles" / "protheus.yaml"
 
 _PLACEHOLDER = re.compile(r"{([A-Za-z0-9_]+)}")
@@ -60,6 +63,11 @@ class LevelSpec(_Frozen):
         wanted = needs.get(self.kind)
         if wanted is not None and getattr(self, wanted) is None:
             raise ValueError(f"level kind {self.kind!r} needs {wanted!r}")
+        if self.kind.startswith("token_") and self.column not in DISTINCT_WORD_COLUMNS:
+            raise ValueError(
+                f"level kind {self.kind!r} needs a column of distinct words: "
+                + ", ".join(DISTINCT_WORD_COLUMNS)
+            )
         if self.tf and self.kind != "exact":
             raise ValueError("term-frequency adjustment (tf) is only supported on exact levels")
         return self

@@ -92,7 +92,7 @@ def train_linker(
     floor = 1.0 / max(n * (n - 1) / 2, 1.0)
     prior = linker._settings_obj._probability_two_random_records_match
     linker._settings_obj._probability_two_random_records_match = min(max(prior, floor), 0.5)
-    max_pairs = min(5e6, max(1e5, n * (n - 1) / 2))
+    max_pairs = min(2e6, max(1e5, n * (n - 1) / 2))
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     for rule in spec.em_blocking_rules:
         # A failed EM session can leave splink's settings without the comparisons it set

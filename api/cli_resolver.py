@@ -1,0 +1,254 @@
+"""`canon sample | train | resolve | evaluate`: the resolver's commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from resolver import (
+    Evaluation,
+    Resolution,
+    ResolveQuery,
+    Resolver,
+    ResolverError,
+    evaluate,
+    generate_sample,
+    load_resolver,
+    parse_expected,
+    parse_queries,
+    train_workdir,
+)
+
+err = Console(stderr=True)
+out = Console()
+
+WorkdirOpt = Annotated[Path, typer.Option("--workdir", "-w", help="Canon's working folder")]
+
+
+def fail(message: str) -> NoReturn:
+    """One readable line on stderr and exit code 2: how every command reports bad input."""
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def readable_errors() -> Iterator[None]:
+    try:
+        yield
+    except ResolverError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"{e.filename or ''}: {e.strerror or e}")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _token_signer() -> Callable[[Resolution], str | None]:
+    from api.settings import get_settings
+    from gateway.tokens import TokenSigner
+
+    settings = get_settings()
+    signer = TokenSigner(settings.token_secret.get_secret_value(), settings.token_ttl_seconds)
+    return signer.issue
+
+
+def resolution_json(resolution: Resolution, token: str | None) -> dict[str, Any]:
+    """The resolve response: the Resolution plus its resolution token (match and no_match)."""
+    body = resolution.model_dump(mode="json")
+    body["resolution_token"] = token
+    return body
+
+
+def sample(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write data/, truth/, queries")],
+    suppliers: Annotated[int, typer.Option(min=10, help="number of suppliers")] = 2000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+) -> None:
+    """Write a seeded, Protheus-shaped sample master with ground truth and agent queries."""
+    with readable_errors(), _progress() as bar:
+        task = bar.add_task("generating", total=None)
+
+        def tick(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        summary = generate_sample(out_dir, suppliers=suppliers, seed=seed, progress=tick)
+    err.print(f"wrote {out_dir}: {summary}", highlight=False)
+
+
+def train(
+    data: Annotated[Path, typer.Option("--data", help="folder of ERP extracts (CSV)")],
+    workdir: WorkdirOpt = Path("var"),
+    profile: Annotated[Path | None, typer.Option(help="ERP profile YAML")] = None,
+    seed: Annotated[int, typer.Option(help="seed of u sampling")] = 42,
+) -> None:
+    """Train one splink model per entity type and build the serving index."""
+    with readable_errors(), err.status("training") as status:
+        summary = train_workdir(data, workdir, profile, seed=seed, progress=status.update)
+    table = Table(title=f"model {summary.model_version} ({summary.seconds:.1f} s)")
+    for col in ("entity type", "rows", "candidate pairs", "seconds", "match weights per level"):
+        table.add_column(
+            col, justify="right" if col in ("rows", "candidate pairs", "seconds") else "left"
+        )
+    for r in summary.reports:
+        weights = "; ".join(
+            f"{comp}: " + " ".join(f"{w:+.1f}" for _, w in levels)
+            for comp, levels in r.parameters.items()
+        )
+        table.add_row(
+            r.entity_type, f"{r.rows:,}", f"{r.candidate_pairs:,}", f"{r.seconds:.1f}", weights
+        )
+    out.print(table)
+    for r in summary.reports:
+        for warning in r.warnings:
+            err.print(f"[yellow]note[/yellow] {r.entity_type}: {warning}", highlight=False)
+
+
+def _atomic_lines(path: Path, lines: Iterator[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def resolve(
+    workdir: WorkdirOpt = Path("var"),
+    input_file: Annotated[Path | None, typer.Option("--input", help="queries, JSON lines")] = None,
+    output: Annotated[Path | None, typer.Option(help="results, JSON lines")] = None,
+    json_query: Annotated[str | None, typer.Option("--json", help="one query as JSON")] = None,
+) -> None:
+    """Resolve queries to canonical ERP ids; ambiguous or unknown ones halt."""
+    if (json_query is None) == (input_file is None):
+        fail("give either --json '{...}' or --input FILE (with --output FILE)")
+    with readable_errors():
+        resolver = load_resolver(workdir)
+        issue = _token_signer()
+        if json_query is not None:
+            try:
+                query = ResolveQuery.model_validate_json(json_query)
+            except ValidationError as e:
+                first = e.errors()[0]
+                fail(f"--json: {'.'.join(str(p) for p in first['loc']) or 'query'}: {first['msg']}")
+            result = resolver.resolve(query)
+            out.print_json(json.dumps(resolution_json(result, issue(result))))
+            return
+        assert input_file is not None
+        if output is None:
+            fail("--input needs --output FILE")
+        queries = parse_queries(input_file)
+        _resolve_all(resolver, queries, output, issue)
+
+
+def _resolve_all(
+    resolver: Resolver,
+    queries: list[ResolveQuery],
+    output: Path,
+    issue: Callable[[Resolution], str | None],
+) -> None:
+    counts: dict[str, int] = {}
+    with _progress() as bar:
+        task = bar.add_task("resolving", total=len(queries))
+
+        def lines() -> Iterator[str]:
+            for n, query in enumerate(queries, start=1):
+                try:
+                    result = resolver.resolve(query)
+                except ResolverError as e:
+                    raise ResolverError(f"query {n} (id {query.id}): {e}") from e
+                counts[result.decision.value] = counts.get(result.decision.value, 0) + 1
+                bar.advance(task)
+                yield json.dumps(resolution_json(result, issue(result)), ensure_ascii=False)
+
+        _atomic_lines(output, lines())
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    err.print(f"resolved {len(queries)} queries into {output} ({summary})", highlight=False)
+
+
+def evaluate_cmd(
+    workdir: WorkdirOpt = Path("var"),
+    queries: Annotated[Path, typer.Option(help="queries, JSON lines")] = Path("queries.jsonl"),
+    truth: Annotated[Path, typer.Option(help="expected outcomes, JSON lines")] = Path(
+        "expected.jsonl"
+    ),
+) -> None:
+    """Match precision, coverage and halt rate by query kind, beside the naive baseline."""
+    with readable_errors():
+        resolver = load_resolver(workdir)
+        parsed = parse_queries(queries)
+        expected = parse_expected(truth)
+        with _progress() as bar:
+            task = bar.add_task("evaluating", total=len(parsed))
+            result = evaluate(resolver, parsed, expected, progress=lambda: bar.advance(task))
+    print_evaluation(result)
+
+
+def print_evaluation(result: Evaluation) -> None:
+    """The evaluation table: per kind, then overall precision / coverage / halt rate."""
+    table = Table(title="evaluation (Canon | naive baseline: best fuzzy name match ≥ 90)")
+    for col in ("kind", "expect", "n", "right", "wrong", "halted", "base right", "base wrong"):
+        table.add_column(col, justify="left" if col in ("kind", "expect") else "right")
+    for kind in sorted(result.canon, key=lambda k: (result.expected_by_kind[k], k)):
+        c, b = result.canon[kind], result.baseline[kind]
+        table.add_row(
+            kind,
+            result.expected_by_kind[kind],
+            str(c.n),
+            str(c.right),
+            str(c.wrong),
+            str(c.halted),
+            str(b.right),
+            str(b.wrong),
+        )
+    out.print(table)
+    summary = Table(title="summary")
+    for col in ("", "match precision", "coverage", "halt rate", "matches", "queries"):
+        summary.add_column(col, justify="right")
+    for label, tallies in (("Canon", result.canon), ("baseline", result.baseline)):
+        s = Evaluation.summary(tallies, result.expected_by_kind)
+        summary.add_row(
+            label,
+            f"{s['precision']:.2%}",
+            f"{s['coverage']:.2%}",
+            f"{s['halt_rate']:.2%}",
+            f"{s['matches']:.0f}",
+            f"{s['queries']:.0f}",
+        )
+    out.print(summary)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the resolver's commands to the `canon` app."""
+    app.command("sample")(sample)
+    app.command("train")(train)
+    app.command("resolve")(resolve)
+    app.command("evaluate")(evaluate_cmd)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use the `canon` command")
