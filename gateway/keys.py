@@ -45,11 +45,12 @@ class Principal:
     name: str
     role: Role
     scopes: tuple[str, ...]
+    kind: str = "key"
 
     @property
     def actor(self) -> str:
         """How the audit log names this principal."""
-        return f"key:{self.key_id}"
+        return f"{self.kind}:{self.key_id}"
 
     def may_resolve(self) -> bool:
         """Agents need the `resolve` scope; people's roles may always look things up."""
@@ -62,6 +63,10 @@ class Principal:
             for scope in self.scopes
             if scope.startswith("actions:")
         )
+
+
+#: Whoever runs the CLI on the store's host: an admin, audited as `cli:operator`.
+LOCAL_OPERATOR = Principal("operator", "local operator", Role.ADMIN, (), kind="cli")
 
 
 def _hash(secret: str) -> str:
@@ -104,7 +109,7 @@ def create_key(
     scopes: Sequence[str] = (),
     *,
     actions: Collection[str] | None = None,
-    actor: str = "cli",
+    actor: str = LOCAL_OPERATOR.actor,
 ) -> tuple[Principal, str]:
     """Store a new key; return its principal and the full key (never retrievable again)."""
     parsed = _check_request(name, role, scopes, actions)
@@ -129,7 +134,9 @@ def create_key(
     return _principal(row), f"{KEY_PREFIX}_{key_id}_{secret}"
 
 
-def revoke_key(session: Session, id_or_name: str, *, actor: str = "cli") -> list[str]:
+def revoke_key(
+    session: Session, id_or_name: str, *, actor: str = LOCAL_OPERATOR.actor
+) -> list[str]:
     """Revoke the active key(s) with this id or name; return the ids revoked."""
     rows = session.scalars(
         select(ApiKey)

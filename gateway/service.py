@@ -1,0 +1,316 @@
+"""`Gateway`: the gate's operations, each one call for the API or the CLI to make.
+
+It holds what the operations need (store, catalog, token signer, ERP connector, rules, clock),
+checks who may do what, commits state before the side effect it authorises, and audits every
+request, decision and refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from gateway import audit
+from gateway.actions import (
+    ActionRequest,
+    IdentityNormaliser,
+    Proposal,
+    find_existing,
+    insert_action,
+    payload_hash,
+    recent_count,
+    summary_of,
+    validate_request,
+)
+from gateway.approvals import record_decision
+from gateway.catalog import Catalog, Phase
+from gateway.erp.base import ErpConnector, ErpRecord
+from gateway.errors import (
+    ActionNotFound,
+    Forbidden,
+    GatewayError,
+    IdempotencyConflict,
+    PromotionRefused,
+)
+from gateway.keys import Principal, Role
+from gateway.monitoring import amount_flag, burst_flag
+from gateway.policy import Execute, decide
+from gateway.rollout import PromotionRules, Readiness, RolloutChange, effective_phase, readiness
+from gateway.rollout import set_phase as store_phase
+from gateway.store import Action, Store, utcnow
+from gateway.tokens import TokenSigner
+from gateway.views import ActionView, action_view
+from gateway.workflow import run_workflow
+from resolver.types import Resolution, ResolveQuery
+
+UNSUPERVISED = (Phase.AUTONOMOUS, Phase.HIGH_VOLUME)
+REVIEWERS = (Role.APPROVER, Role.STEWARD, Role.ADMIN)
+
+
+class EntityResolver(Protocol):
+    """Anything that resolves a query (the trained `resolver.Resolver`)."""
+
+    def resolve(self, query: ResolveQuery) -> Resolution: ...
+
+
+class ResolveResponse(Resolution):
+    """A resolution, and for `match` or `no_match` the token an action must carry."""
+
+    resolution_token: str | None = None
+
+
+@dataclass(frozen=True)
+class GateRules:
+    """Limits of the gate that deployments tune."""
+
+    promotion: PromotionRules = field(default_factory=PromotionRules)
+    burst_window_seconds: int = 60
+    burst_max_actions: int = 30
+    amount_z_threshold: float = 3.5
+    approval_ttl_seconds: int | None = 7 * 24 * 3600
+
+
+def _require(principal: Principal, roles: tuple[Role, ...], what: str) -> None:
+    if principal.role not in roles:
+        raise Forbidden(f"a {principal.role.value} key may not {what}")
+
+
+class Gateway:
+    """The one way an agent's intent reaches the ERP."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        catalog: Catalog,
+        signer: TokenSigner,
+        connector: ErpConnector,
+        normalise_identity: IdentityNormaliser,
+        rules: GateRules | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store, self.catalog, self.signer = store, catalog, signer
+        self.connector, self.normalise_identity = connector, normalise_identity
+        self.rules, self.clock = rules or GateRules(), clock
+
+    # -- resolve ---------------------------------------------------------------------------
+    def resolve(
+        self, principal: Principal, resolver: EntityResolver, query: ResolveQuery
+    ) -> ResolveResponse:
+        """Resolve a query and sign the outcome; audited."""
+        if not principal.may_resolve():
+            raise Forbidden("this key lacks the `resolve` scope")
+        resolution = resolver.resolve(query)
+        token = self.signer.issue(resolution)
+        with self.store.transaction() as session:
+            audit.append(
+                session,
+                "resolve",
+                {"decision": resolution.decision.value, "entity_type": resolution.entity_type,
+                 "canonical_id": resolution.canonical_id, "token_issued": token is not None,
+                 "model_version": resolution.model_version,
+                 "calibration_version": resolution.calibration_version},
+                actor=principal.actor,
+                now=self.clock(),
+            )  # fmt: skip
+        return ResolveResponse(**resolution.model_dump(), resolution_token=token)
+
+    # -- actions ---------------------------------------------------------------------------
+    def submit(self, principal: Principal, request: ActionRequest) -> ActionView:
+        """Validate, classify and store a proposed action; run it if the policy says so."""
+        try:
+            view, run = self._submit(principal, request)
+        except GatewayError as e:
+            detail = {"action": request.action, "idempotency_key": request.idempotency_key}
+            self.record_refusal(principal, "action.refused", e, detail)
+            raise
+        if run:
+            run_workflow(self.store, self.connector, view.id, self.clock)
+            return self.status(principal, view.id)
+        return view
+
+    def _submit(self, principal: Principal, request: ActionRequest) -> tuple[ActionView, bool]:
+        spec = self.catalog.get(request.action)
+        if not principal.may_propose(spec.name):
+            raise Forbidden(f"this key may not propose {spec.name}", field="action")
+        digest = payload_hash(request)
+        with self.store.transaction() as session:
+            existing = find_existing(session, principal.key_id, request.idempotency_key)
+            if existing is not None:
+                return self._replay(existing, digest), False
+        proposal = validate_request(self.catalog, self.signer, self.normalise_identity, request)
+        record = self._record(proposal)
+        try:
+            return self._store_new(principal, proposal, record)
+        except IntegrityError:
+            # A concurrent submission with the same key won the insert: answer with its action.
+            with self.store.transaction() as session:
+                winner = find_existing(session, principal.key_id, request.idempotency_key)
+                if winner is None:
+                    raise
+                return self._replay(winner, digest), False
+
+    def _store_new(
+        self, principal: Principal, proposal: Proposal, record: ErpRecord | None
+    ) -> tuple[ActionView, bool]:
+        spec, ttl = proposal.spec, self.rules.approval_ttl_seconds
+        with self.store.transaction() as session:
+            now = self.clock()
+            phase = effective_phase(session, spec)
+            flags: list[str] = []
+            if phase in UNSUPERVISED:
+                since = now - timedelta(seconds=self.rules.burst_window_seconds)
+                recent = recent_count(session, principal.key_id, since)
+                flags = self._flags(proposal, record, recent)
+            stops = ["the target is deleted in the ERP"] if record and record.deleted else []
+            outcome = decide(spec.risk, phase, flags, stops)
+            action = insert_action(
+                session,
+                requested_by=principal.key_id,
+                proposal=proposal,
+                phase=phase,
+                outcome=outcome,
+                flags=flags,
+                summary=summary_of(proposal, record, flags, outcome),
+                now=now,
+                approval_ttl=timedelta(seconds=ttl) if ttl else None,
+            )
+            data = {
+                "action": spec.name,
+                "idempotency_key": action.idempotency_key,
+                "phase": phase.value,
+                "status": action.status,
+                **{k: getattr(action, k) for k in ("target", "params", "context", "flags")},
+                **{k: getattr(action, k) for k in ("outcome", "summary")},
+            }
+            audit.append(
+                session,
+                "action.requested",
+                data,
+                action_id=action.id,
+                actor=principal.actor,
+                now=now,
+            )
+            return action_view(action), isinstance(outcome, Execute)
+
+    @staticmethod
+    def _replay(existing: Action, digest: str) -> ActionView:
+        if existing.payload_hash != digest:
+            raise IdempotencyConflict(
+                "this idempotency key was already used with another payload",
+                field="idempotency_key",
+            )
+        return action_view(existing, replayed=True)
+
+    def _record(self, proposal: Proposal) -> ErpRecord | None:
+        canonical_id = proposal.claims.canonical_id
+        if canonical_id is None:
+            return None
+        return self.connector.read_record(proposal.spec.target.entity_type, canonical_id)
+
+    def _flags(self, proposal: Proposal, record: ErpRecord | None, recent: int) -> list[str]:
+        rules = self.rules
+        flags = [burst_flag(recent + 1, rules.burst_max_actions + 1, rules.burst_window_seconds)]
+        source = proposal.spec.monitoring.amount
+        canonical_id = proposal.claims.canonical_id
+        if source and canonical_id:
+            namespace, _, name = source.partition(".")
+            values: dict[str, Any] = proposal.params if namespace == "params" else {}
+            if namespace == "record" and record is not None:
+                values = record.fields
+            amount = values.get(name)
+            if isinstance(amount, int | float | str) and _is_number(amount):
+                history = self.connector.value_history(
+                    proposal.spec.target.entity_type, canonical_id, name
+                )
+                flags.append(amount_flag(float(amount), history, rules.amount_z_threshold))
+        return [f for f in flags if f]
+
+    def status(self, principal: Principal, action_id: str) -> ActionView:
+        """An action's state, for its requester and for reviewers."""
+        with self.store.transaction() as session:
+            action = session.get(Action, action_id)
+            if action is None or (
+                principal.role not in REVIEWERS and action.requested_by != principal.key_id
+            ):
+                raise ActionNotFound(f"no action {action_id}", field="id")
+            return action_view(action)
+
+    def decide(
+        self, principal: Principal, action_id: str, approve: bool, reason: str, comment: str = ""
+    ) -> ActionView:
+        """Record an approver's decision; run the action once it is fully approved."""
+        try:
+            with self.store.transaction() as session:
+                action = session.execute(
+                    select(Action).where(Action.id == action_id).with_for_update()
+                ).scalar_one_or_none()
+                if action is None:
+                    raise ActionNotFound(f"no action {action_id}", field="id")
+                record_decision(session, action, principal, approve, reason, comment, self.clock())
+                run = action.status == "approved"
+        except GatewayError as e:
+            self.record_refusal(principal, "approval.refused", e, {"action_id": action_id})
+            raise
+        if run:
+            run_workflow(self.store, self.connector, action_id, self.clock)
+        return self.status(principal, action_id)
+
+    # -- audit and rollout -----------------------------------------------------------------
+    def audit_entries(
+        self, principal: Principal, action_id: str | None, after_seq: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Audit entries in chain order, for reviewers."""
+        _require(principal, REVIEWERS, "read the audit log")
+        with self.store.transaction() as session:
+            found = audit.entries(session, action_id=action_id, after_seq=after_seq, limit=limit)
+            return [audit.as_dict(e) for e in found]
+
+    def verify_audit(self, principal: Principal) -> audit.AuditVerification:
+        """Walk the audit chain and report the first bad entry."""
+        _require(principal, REVIEWERS, "verify the audit log")
+        with self.store.transaction() as session:
+            return audit.verify(session)
+
+    def set_phase(self, principal: Principal, action: str, phase: Phase) -> RolloutChange:
+        """Change an action type's phase (admins); a refused promotion is audited, then raised."""
+        _require(principal, (Role.ADMIN,), "change rollout phases")
+        spec = self.catalog.get(action)
+        with self.store.transaction() as session:
+            change = store_phase(
+                session, spec, phase, self.rules.promotion, actor=principal.actor, now=self.clock()
+            )
+        if change.refused:
+            raise PromotionRefused(f"{action} stays {change.before.value}: {change.refused}")
+        return change
+
+    def readiness(self, principal: Principal, action: str | None = None) -> list[Readiness]:
+        """Promotion evidence per action type (or for one)."""
+        _require(principal, (Role.ADMIN, Role.STEWARD), "read rollout readiness")
+        specs = [self.catalog.get(action)] if action else list(self.catalog.actions.values())
+        with self.store.transaction() as session:
+            return [readiness(session, spec, self.rules.promotion) for spec in specs]
+
+    def record_refusal(
+        self, principal: Principal | None, kind: str, error: Exception, detail: dict[str, Any]
+    ) -> None:
+        """Audit a refused request (only of authenticated callers: anonymous noise is not kept)."""
+        if principal is None:
+            return
+        data = {**detail, "error": type(error).__name__, "message": str(error),
+                "field": getattr(error, "field", None)}  # fmt: skip
+        with self.store.transaction() as session:
+            audit.append(session, kind, data, actor=principal.actor, now=self.clock())
+
+
+def _is_number(value: int | float | str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
