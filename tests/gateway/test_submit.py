@@ -97,7 +97,7 @@ def test_autonomous_low_risk_runs_through_the_ledger(
     gate: Gateway, key: KeyMaker, ledger: LocalLedgerConnector
 ) -> None:
     gate.set_phase(LOCAL_OPERATOR, "purchase_order.update_delivery_date", Phase.READ_ONLY)
-    _force_phase(gate, "purchase_order.update_delivery_date", Phase.AUTONOMOUS)
+    force_phase(gate, "purchase_order.update_delivery_date", Phase.AUTONOMOUS)
     req = request(
         gate, "purchase_order.update_delivery_date", params={"delivery_date": "2026-06-01"}
     )
@@ -112,7 +112,7 @@ def test_autonomous_low_risk_runs_through_the_ledger(
     assert view.steps[0].result["data"]["before"]["delivery_date"] == "2026-05-01"
 
 
-def _force_phase(gate: Gateway, action: str, phase: Phase) -> None:
+def force_phase(gate: Gateway, action: str, phase: Phase) -> None:
     """Set a phase without readiness evidence (tests of what a phase does, not of promotion)."""
     with gate.store.transaction() as session:
         set_phase(session, gate.catalog.get(action), phase, PromotionRules(min_proposals=0,
@@ -194,7 +194,7 @@ def test_idempotency_keys_are_per_agent(gate: Gateway, key: KeyMaker, store: Sto
 def test_concurrent_submissions_create_one_action_and_one_erp_write(
     gate: Gateway, key: KeyMaker, ledger: LocalLedgerConnector, store: Store
 ) -> None:
-    _force_phase(gate, "ticket.close", Phase.AUTONOMOUS)
+    force_phase(gate, "ticket.close", Phase.AUTONOMOUS)
     agent = key()
     req = request(
         gate, "ticket.close", tok=token(gate, entity_type="ticket", canonical_id="TKT:4711"),
