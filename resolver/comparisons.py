@@ -105,6 +105,10 @@ def splink_comparison(name: str, spec: ComparisonSpec) -> dict[str, Any]:
             entry["tf_adjustment_weight"] = 1.0
         levels.append(entry)
     levels.append({"sql_condition": "ELSE", "label_for_charts": "different"})
+    if spec.fixed_m is not None:
+        for entry, m in zip(levels[1:], spec.fixed_m, strict=True):
+            entry["m_probability"] = m
+            entry["fix_m_probability"] = True
     return {
         "output_column_name": name,
         "comparison_description": f"{name} on {main}",

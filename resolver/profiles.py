@@ -74,17 +74,32 @@ class LevelSpec(_Frozen):
 
 
 class ComparisonSpec(_Frozen):
-    """A splink comparison on one column: a null level, the given levels, then else."""
+    """A splink comparison on one column: a null level, the given levels, then else.
+
+    `fixed_m` pins P(level | same record) for each level and else, from domain knowledge,
+    where EM cannot learn it: EM over a master cannot tell a branch (another record that
+    shares the name and the CNPJ root) from a legacy duplicate (the same record keyed again).
+    """
 
     column: str
     levels: list[LevelSpec] = Field(min_length=1)
+    fixed_m: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _fixed_m_fits(self) -> ComparisonSpec:
+        if self.fixed_m is not None:
+            if len(self.fixed_m) != len(self.levels) + 1:
+                raise ValueError("fixed_m needs one value per level plus one for else")
+            if any(not 0.0 < m < 1.0 for m in self.fixed_m) or abs(sum(self.fixed_m) - 1) > 1e-9:
+                raise ValueError("fixed_m values must be in (0, 1) and sum to 1")
+        return self
 
 
 class DecisionSpec(_Frozen):
     """Default decision rule of an entity type, until a calibration replaces the threshold."""
 
-    threshold: float = Field(default=0.99, gt=0.0, lt=1.0)
-    margin: float = Field(default=5.0, ge=0.0, description="match-weight gap to the runner-up")
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    margin: float = Field(default=3.0, ge=0.0, description="match-weight gap to the runner-up")
 
 
 class EntityTypeSpec(_Frozen):

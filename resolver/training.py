@@ -136,6 +136,11 @@ def smooth_parameters(linker: Linker) -> None:
     for comparison in linker._settings_obj.comparisons:
         levels = [lv for lv in comparison.comparison_levels if not lv.is_null_level]
         k = len(levels)
+        if getattr(comparison.comparison_levels[-1], "_fix_m_probability", False):
+            levels = [lv for lv in levels if lv.u_probability is None]
+            for level in levels:
+                level.u_probability = U_UNSEEN
+            continue
         for level in levels:
             m = level.m_probability
             m = 0.0 if m is None else float(m)
