@@ -118,6 +118,20 @@ class Catalog:
         self.get(name)
         return self.params_models[name]
 
+    def describe(self) -> list[dict[str, Any]]:
+        """Every action as agents see it: target, risk, params' JSON schema, steps."""
+        return [
+            {
+                "action": name,
+                "description": spec.description,
+                "target": spec.target.model_dump(),
+                "risk": spec.risk.value,
+                "params_schema": self.params_models[name].model_json_schema(),
+                "steps": [step.model_dump() for step in spec.steps],
+            }
+            for name, spec in self.actions.items()
+        ]
+
 
 def _semantic_problems(name: str, spec: ActionSpec) -> list[str]:
     """Rules pydantic cannot express alone: names, identities, compensations, templates."""

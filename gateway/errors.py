@@ -38,6 +38,8 @@ class GatewayError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+        #: Set once the refusal has its audit entry, so that no layer writes a second one.
+        self.audited = False
 
 
 class StoreError(GatewayError):

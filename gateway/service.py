@@ -37,7 +37,7 @@ from gateway.errors import (
     IdempotencyConflict,
     PromotionRefused,
 )
-from gateway.keys import Principal, Role
+from gateway.keys import Principal, Role, authenticate
 from gateway.monitoring import amount_flag, burst_flag
 from gateway.policy import Execute, decide
 from gateway.rollout import PromotionRules, Readiness, RolloutChange, effective_phase, readiness
@@ -286,7 +286,9 @@ class Gateway:
                 session, spec, phase, self.rules.promotion, actor=principal.actor, now=self.clock()
             )
         if change.refused:
-            raise PromotionRefused(f"{action} stays {change.before.value}: {change.refused}")
+            refusal = PromotionRefused(f"{action} stays {change.before.value}: {change.refused}")
+            refusal.audited = True  # as `rollout.refused`, in the transaction above
+            raise refusal
         return change
 
     def readiness(self, principal: Principal, action: str | None = None) -> list[Readiness]:
@@ -300,12 +302,19 @@ class Gateway:
         self, principal: Principal | None, kind: str, error: Exception, detail: dict[str, Any]
     ) -> None:
         """Audit a refused request (only of authenticated callers: anonymous noise is not kept)."""
-        if principal is None:
+        if principal is None or getattr(error, "audited", False):
             return
         data = {**detail, "error": type(error).__name__, "message": str(error),
                 "field": getattr(error, "field", None)}  # fmt: skip
         with self.store.transaction() as session:
             audit.append(session, kind, data, actor=principal.actor, now=self.clock())
+        if isinstance(error, GatewayError):
+            error.audited = True
+
+    def authenticate(self, presented: str | None) -> Principal:
+        """The principal of an API key, or NotAuthenticated."""
+        with self.store.transaction() as session:
+            return authenticate(session, presented)
 
 
 def _is_number(value: int | float | str) -> bool:

@@ -1,0 +1,104 @@
+"""`create_app(settings)`: the HTTP front door of the resolver and the gate."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.limits import BodySizeLimit
+from api.routes import actions, admin, audit, health, resolve
+from api.settings import Settings
+from gateway import (
+    EntityResolver,
+    ErpConnector,
+    GateRules,
+    Gateway,
+    LocalLedgerConnector,
+    PromotionRules,
+    Store,
+    TokenSigner,
+    load_catalog,
+)
+from resolver import ResolverError, load_resolver
+from resolver.normalise import normalise_record
+
+log = logging.getLogger("canon.api")
+
+DESCRIPTION = """
+Canon lets AI agents act on an ERP safely. An agent **resolves** what it means to a canonical
+ERP id (`POST /v1/resolve`), then **proposes an action** on that id by its resolution token
+(`POST /v1/actions`). The gate decides by configuration whether the action runs, waits for
+human approval, or is only recorded; every step is in a tamper-evident audit log.
+
+Every endpoint but `/healthz` and `/readyz` needs an API key: `Authorization: Bearer <key>`.
+Errors are `application/problem+json`, with the offending `field` when there is one.
+"""
+
+
+def rules_from(settings: Settings) -> GateRules:
+    """The gate's tunable limits, from settings."""
+    return GateRules(
+        promotion=PromotionRules(
+            min_proposals=settings.promotion_min_proposals,
+            min_approval_rate=settings.promotion_min_approval_rate,
+        ),
+        burst_window_seconds=settings.burst_window_seconds,
+        burst_max_actions=settings.burst_max_actions,
+        amount_z_threshold=settings.amount_z_threshold,
+    )
+
+
+def build_gateway(settings: Settings, connector: ErpConnector | None = None) -> Gateway:
+    """The gateway over the settings' store, catalog, secret and (default: local ledger) ERP."""
+    return Gateway(
+        store=Store.open(settings.store_url),
+        catalog=load_catalog(settings.actions_file),
+        signer=TokenSigner(settings.token_secret.get_secret_value(), settings.token_ttl_seconds),
+        connector=connector or LocalLedgerConnector(settings.ledger_file),
+        normalise_identity=normalise_record,
+        rules=rules_from(settings),
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    connector: ErpConnector | None = None,
+    resolver: EntityResolver | None = None,
+) -> FastAPI:
+    """The API app. The ERP connector defaults to the local ledger in the workdir; the resolver
+    to the workdir's trained model (the app starts without one, and says so in /readyz)."""
+    gateway = build_gateway(settings, connector)
+    resolver_error: str | None = None
+    if resolver is None:
+        try:
+            resolver = load_resolver(settings.workdir)
+        except (ResolverError, OSError) as e:
+            resolver_error = str(e)
+            log.warning("resolver not loaded: %s", e)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        gateway.store.close()
+
+    app = FastAPI(
+        title="Canon",
+        version="0.1.0",
+        summary="Resolve-before-write: the gate between AI agents and an ERP",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.gateway = gateway
+    app.state.resolver = resolver
+    app.state.resolver_error = resolver_error
+    errors.install(app)
+    for router in (health.router, resolve.router, actions.router, audit.router, admin.router):
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
