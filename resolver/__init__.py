@@ -1,5 +1,8 @@
 """Canon's resolver: ERP extracts → splink models → a serving index that resolves agent queries."""
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 from resolver.calibrated import CalibrationTable, EntityCalibration, Mapping, load_active
 from resolver.errors import ExtractError, ModelError, ProfileError, QueryError, ResolverError
 from resolver.evaluation import Evaluation, Expected, evaluate, parse_expected, parse_queries
@@ -7,6 +10,9 @@ from resolver.profiles import DEFAULT_PROFILE, Profile, load_profile
 from resolver.service import Resolver, load_resolver
 from resolver.types import Candidate, Decision, FieldExplanation, Resolution, ResolveQuery
 from resolver.workdir import TrainingSummary, current_model_dir, train_workdir
+
+if TYPE_CHECKING:
+    from resolver.synthetic import SampleSummary
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -27,7 +33,6 @@ __all__ = [
     "ResolveQuery",
     "Resolver",
     "ResolverError",
-    "SampleSummary",
     "TrainingSummary",
     "current_model_dir",
     "evaluate",
@@ -41,10 +46,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # The sample generator pulls in Faker; load it only for the commands that generate.
-    if name in ("generate_sample", "SampleSummary"):
-        from resolver import synthetic
+def generate_sample(out_dir: Path, **options: Any) -> SampleSummary:
+    """Write a seeded Protheus-shaped sample (see `resolver.synthetic.generate_sample`)."""
+    # Imported here: the generator pulls in Faker, which only `canon sample` needs.
+    from resolver.synthetic import generate_sample as generate
 
-        return getattr(synthetic, name)
-    raise AttributeError(f"module 'resolver' has no attribute {name!r}")
+    return generate(out_dir, **options)

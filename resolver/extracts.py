@@ -62,7 +62,8 @@ def read_extract(path: Path, spec: EntityTypeSpec) -> pd.DataFrame:
         frame = (
             frame.assign(_recno=recno).sort_values("_recno", kind="stable").drop(columns="_recno")
         )
-    return frame.reset_index(drop=True)
+    result: pd.DataFrame = frame.reset_index(drop=True)
+    return result
 
 
 def canonical_ids(frame: pd.DataFrame, spec: EntityTypeSpec) -> pd.Series:

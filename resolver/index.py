@@ -9,7 +9,7 @@ by inverse document frequency, so a typo in one word still finds the record by a
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 
 import numpy as np
@@ -97,13 +97,14 @@ class ServingIndex:
             return []
         postings.sort(key=lambda kv: len(kv[1]))
         usable = [kv for kv in postings if len(kv[1]) <= MAX_POSTING] or postings[:1]
-        scores: Counter[int] = Counter()
+        scores: dict[int, float] = defaultdict(float)
         n = max(self.size, 1)
         for key, hits in usable:
             weight = math.log(1 + n / len(hits)) * (1.0 if key.startswith("w:") else 0.5)
             for i in hits[:MAX_POSTING].tolist():
                 scores[i] += weight
-        return [i for i, _ in scores.most_common(NAME_CANDIDATES)]
+        best = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:NAME_CANDIDATES]
+        return [i for i, _ in best]
 
     def candidates_by_key(self, query: Record) -> list[int]:
         """Records whose key roles (number, branch) equal every one the query gives."""
@@ -116,5 +117,5 @@ class ServingIndex:
         branch = query.get("branch")
         branches = self._values.get("branch")
         if branch is None or branches is None:
-            return hits.tolist()
+            return [int(i) for i in hits]
         return [i for i in hits.tolist() if branches[i] == branch]

@@ -37,4 +37,5 @@ def splink_match_weights(
     predictions = linker.inference.predict_between(
         left, right, blocking_rules_to_generate_predictions=["1=1"], warning_mode="never"
     ).as_pandas_dataframe()
-    return predictions[["unique_id_l", "unique_id_r", "match_weight"]]
+    result: pd.DataFrame = predictions[["unique_id_l", "unique_id_r", "match_weight"]]
+    return result

@@ -15,7 +15,7 @@ from resolver.index import ServingIndex
 from resolver.normalise import normalise_record
 from resolver.profiles import ROLES, EntityTypeSpec, Profile, load_profile
 from resolver.scoring import CompiledModel
-from resolver.types import Candidate, Decision, Resolution, ResolveQuery
+from resolver.types import Candidate, Decision, FieldExplanation, Resolution, ResolveQuery
 from resolver.workdir import current_model_dir
 
 TOP_PER_TYPE = 10
@@ -128,7 +128,12 @@ class Resolver:
         return found
 
     def _candidate(
-        self, et: _EntityType, i: int, weight: float, probability: float, explanation: list
+        self,
+        et: _EntityType,
+        i: int,
+        weight: float,
+        probability: float,
+        explanation: list[FieldExplanation],
     ) -> Candidate:
         return Candidate(
             entity_type=et.name,

@@ -86,7 +86,7 @@ def train_workdir(
     (workdir / MODELS).mkdir(exist_ok=True)
     digest = hashlib.sha256(profile_text.encode())
     for name in sorted(frames):
-        digest.update(pd.util.hash_pandas_object(frames[name], index=False).values.tobytes())
+        digest.update(pd.util.hash_pandas_object(frames[name], index=False).to_numpy().tobytes())
     version = f"{profile.erp}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{digest.hexdigest()[:8]}"
     tmp = Path(tempfile.mkdtemp(dir=workdir / MODELS, prefix=".tmp-"))
     reports: list[TrainingReport] = []
