@@ -1,5 +1,7 @@
 """Canon's resolver: ERP extracts → splink models → a serving index that resolves agent queries."""
 
+from __future__ import annotations
+
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
