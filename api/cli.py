@@ -18,6 +18,7 @@ def _register() -> None:
     from api import cli_resolver
 
     cli_resolver.register(app)
+    __import__("api.cli_gateway", fromlist=["register"]).register(app)
 
 
 def main() -> None:

@@ -1,0 +1,222 @@
+"""`canon serve | keys | audit | rollout`: the gate's commands.
+
+Every command that touches the store takes `--workdir W` (the default SQLite store lives there)
+or uses `CANON_DATABASE_URL`. Output meant for scripts goes to stdout, messages to stderr; bad
+input is one readable line on stderr and exit code 2; a refusal by the rules is exit code 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from api.settings import Settings
+    from gateway import Store
+
+err = Console(stderr=True)
+out = Console()
+
+WorkdirOpt = Annotated[
+    Path | None,
+    typer.Option("--workdir", "-w", help="Canon's working folder (default: CANON_WORKDIR or var)"),
+]
+
+keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="Review and verify the audit log.", no_args_is_help=True)
+rollout_app = typer.Typer(help="Rollout phases per action type.", no_args_is_help=True)
+
+
+def say(message: str) -> None:
+    """A message for the human, on stderr, never wrapped."""
+    err.print(message, highlight=False, soft_wrap=True, markup=False)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One readable line on stderr, then exit (2: bad input; 1: refused by the rules)."""
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=code)
+
+
+@contextmanager
+def readable_errors() -> Iterator[None]:
+    """Turn the errors a user can cause into one line on stderr."""
+    from gateway import GatewayError
+    from gateway.errors import PromotionRefused
+
+    try:
+        yield
+    except PromotionRefused as e:
+        fail(e.message, code=1)
+    except GatewayError as e:
+        fail(e.message)
+    except ValidationError as e:
+        first = e.errors()[0]
+        fail(f"settings: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+    except OSError as e:
+        fail(f"{e.filename or ''}: {e.strerror or e}")
+
+
+def _settings(workdir: Path | None) -> Settings:
+    from api.settings import Settings
+
+    settings = Settings()
+    return settings.model_copy(update={"workdir": workdir}) if workdir else settings
+
+
+@contextmanager
+def _store(workdir: Path | None) -> Iterator[Store]:
+    from gateway import Store
+
+    store = Store.open(_settings(workdir).store_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def serve(
+    workdir: WorkdirOpt = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+) -> None:
+    """Run the HTTP API (resolve, actions, audit, rollout)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    with readable_errors():
+        settings = _settings(workdir)
+        app = create_app(settings)
+        resolved_host, resolved_port = host or settings.host, port or settings.port
+        say(f"canon: serving on http://{resolved_host}:{resolved_port}")
+    uvicorn.run(app, host=resolved_host, port=resolved_port, log_level="info")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="Who or what holds the key")],
+    role: Annotated[str, typer.Option("--role", help="agent | approver | steward | admin")],
+    scopes: Annotated[
+        list[str] | None,
+        typer.Option("--scopes", help="resolve, actions:<name|entity.*|*> (repeat or comma-list)"),
+    ] = None,
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Create an API key and print it, alone, on stdout: it is shown this once only."""
+    from gateway import create_key, load_catalog
+
+    parsed = [s.strip() for item in scopes or [] for s in item.split(",") if s.strip()]
+    with readable_errors():
+        settings = _settings(workdir)
+        actions = list(load_catalog(settings.actions_file).actions)
+        with _store(workdir) as store:
+            with store.transaction() as session:
+                principal, key = create_key(session, name, role, parsed, actions=actions)
+    say(
+        f"created {principal.role.value} key {principal.key_id} ({principal.name}); "
+        "store it now, it will not be shown again"
+    )
+    typer.echo(key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id or name")],
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Revoke a key (by id, or every active key of that name)."""
+    from gateway import revoke_key
+
+    with readable_errors(), _store(workdir) as store:
+        with store.transaction() as session:
+            revoked = revoke_key(session, key)
+    if not revoked:
+        fail(f"no active key with id or name {key!r}")
+    say(f"revoked {', '.join(revoked)}")
+
+
+@audit_app.command("verify")
+def audit_verify(workdir: WorkdirOpt = None) -> None:
+    """Walk the audit chain; name the first edited, deleted or re-ordered entry."""
+    from gateway.audit import verify
+
+    with readable_errors(), _store(workdir) as store:
+        with store.transaction() as session:
+            verdict = verify(session)
+    if not verdict.ok:
+        fail(f"audit log broken at entry {verdict.first_bad_seq}: {verdict.problem}", code=1)
+    out.print(f"audit log intact: {verdict.entries} entries", highlight=False)
+
+
+@rollout_app.command("set")
+def rollout_set(
+    action: Annotated[str, typer.Argument(help="Action type, e.g. purchase_order.close")],
+    phase: Annotated[str, typer.Argument(help="read_only | supervised | autonomous | high_volume")],
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Change an action type's phase; a promotion needs the readiness evidence."""
+    from api.app import rules_from
+    from gateway import LOCAL_OPERATOR, Phase, load_catalog
+    from gateway.errors import PromotionRefused
+    from gateway.rollout import set_phase
+    from gateway.store import utcnow
+
+    try:
+        target = Phase(phase)
+    except ValueError:
+        fail(f"unknown phase {phase!r} (use {' | '.join(p.value for p in Phase)})")
+    with readable_errors():
+        settings = _settings(workdir)
+        spec = load_catalog(settings.actions_file).get(action)
+        with _store(workdir) as store:
+            with store.transaction() as session:
+                change = set_phase(session, spec, target, rules_from(settings).promotion,
+                                   actor=LOCAL_OPERATOR.actor, now=utcnow())  # fmt: skip
+        if change.refused:
+            raise PromotionRefused(f"{action} stays {change.before.value}: {change.refused}")
+    say(f"{action}: {change.before.value} -> {change.after.value}")
+
+
+@rollout_app.command("readiness")
+def rollout_readiness(
+    action: Annotated[str | None, typer.Argument(help="One action type (default: all)")] = None,
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Per action type: phase, approval rate without change, wrong-entity rejections."""
+    from api.app import rules_from
+    from gateway import load_catalog
+    from gateway.rollout import readiness
+
+    with readable_errors():
+        settings = _settings(workdir)
+        catalog = load_catalog(settings.actions_file)
+        specs = [catalog.get(action)] if action else list(catalog.actions.values())
+        rules = rules_from(settings).promotion
+        with _store(workdir) as store:
+            with store.transaction() as session:
+                rows = [readiness(session, spec, rules) for spec in specs]
+    table = Table("action", "phase", "proposals", "approved unchanged", "wrong entity", "ready",
+                  "why", title=f"promotion needs ≥{rules.min_approval_rate:.0%} over "
+                  f"≥{rules.min_proposals} proposals, no wrong-entity rejection")  # fmt: skip
+    for r in rows:
+        rate = "-" if r.approval_rate is None else f"{r.approval_rate:.1%}"
+        table.add_row(r.action_type, r.phase.value, str(r.proposals), rate, str(r.wrong_entity),
+                      "yes" if r.ready else "no", r.reason)  # fmt: skip
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the gate's commands to the `canon` app."""
+    app.command("serve")(serve)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(rollout_app, name="rollout")
