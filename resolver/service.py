@@ -214,11 +214,13 @@ def _tax_conflict(candidates: list[Candidate], query_tax: str | None) -> bool:
     if top_tax and top_tax != query_tax:
         return True
     _, top_name = _part(candidates[0], "name")
-    for other in candidates[1:RETURNED]:
+    for other in candidates[1:]:
         other_tax, _ = _part(other, "tax_id")
         _, other_name = _part(other, "name")
+        if other_tax == query_tax and top_tax != query_tax:
+            return True  # the tax id belongs to another record than the one chosen
         if other_tax and other_tax != query_tax and other_name > top_name + NAME_CONFLICT_BITS:
-            return True
+            return True  # the name belongs to another record than the tax id's owner
     return False
 
 
