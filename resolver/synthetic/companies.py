@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from resolver.synthetic import geo, names, taxid, vocab
+from resolver.synthetic import fmt, geo, names, taxid, vocab
 from resolver.synthetic.frame import Frame, filled
 from resolver.synthetic.geo import Cities, IntArray
 from resolver.synthetic.names import BR_COMPANY, BR_PERSON, CH_COMPANY, NamePools
@@ -89,12 +89,11 @@ def draw_companies(
     n = len(origin)
     body, legal = names.company_bodies(rng, pools, origin)
     city = geo.draw_cities(rng, cities, origin)
-    streets = geo.draw_streets(rng, pools, n)
+    streets = geo.draw_streets(rng, n)
     person = origin == BR_PERSON
     mobile = rng.random(n) < np.where(person, 0.8, 0.15)
-    locals_ = rng.choice(as_objects(vocab.EMAIL_LOCALS), size=n).tolist()
-    domains = geo.company_domains(body, origin).tolist()
-    email = as_objects([f"{lo}@{d}" for lo, d in zip(locals_, domains, strict=True)])
+    mailbox = as_objects(vocab.EMAIL_LOCALS)[rng.integers(0, len(vocab.EMAIL_LOCALS), size=n)]
+    email = mailbox + "@" + geo.company_domains(body, origin)
     if person.any():
         email[person] = geo.personal_emails(rng, body[person])
     return {
@@ -118,7 +117,7 @@ def relocate(
 ) -> None:
     """Move records to `city`: new street, CEP and phone there (in place)."""
     n = len(city)
-    streets = geo.draw_streets(rng, pools, n)
+    streets = geo.draw_streets(rng, n)
     frame["city"] = city
     frame["cep"] = geo.draw_ceps(rng, cities, city)
     frame["street"], frame["prefix"] = streets.street, streets.prefix
@@ -145,9 +144,7 @@ def render_companies(
     upper = rng.random(n) < 0.45
     plain = rng.random(n) < np.where(upper, 0.55, 0.15)
     legal = names.written_legal(rng, f["legal"])
-    full = as_objects(
-        [f"{b} {lg}" if lg else b for b, lg in zip(f["body"].tolist(), legal.tolist(), strict=True)]
-    )
+    full = fmt.choose(legal != "", f["body"] + " " + legal, f["body"])
     cgc, digits = written_taxids(rng, f)
     address = apply_case(
         geo.written_streets(
@@ -162,18 +159,12 @@ def render_companies(
     email = f["email"].copy()
     shout = rng.random(n) < 0.08
     email[shout] = [e.upper() for e in email[shout].tolist()]
+    person = f["origin"] == BR_PERSON
+    short = fmt.per_unique(f["body"], short_name)
+    short[person] = fmt.per_unique(f["body"][person], lambda b: short_name(b, person=True))
     out: Frame = {
         "name": apply_case(full, upper, plain),
-        "short": apply_case(
-            as_objects(
-                [
-                    short_name(b, o == BR_PERSON)
-                    for b, o in zip(f["body"].tolist(), f["origin"].tolist(), strict=True)
-                ]
-            ),
-            upper,
-            plain,
-        ),
+        "short": apply_case(short, upper, plain),
         "cgc": cgc,
         "tax_digits": digits,
         "address": address,
@@ -208,7 +199,6 @@ def written_taxids(rng: np.random.Generator, f: Frame) -> tuple[ObjArray, ObjArr
             written[m], digits[m] = w, d
     m = kind == TAX_UID
     if m.any():
-        uids = taxid.uid_strings(base[m], check[m])
-        written[m] = uids
-        digits[m] = as_objects([u.replace("-", "").replace(".", "") for u in uids.tolist()])
+        written[m] = taxid.uid_strings(base[m], check[m])
+        digits[m] = fmt.per_unique(written[m], lambda u: u.replace("-", "").replace(".", ""))
     return written, digits

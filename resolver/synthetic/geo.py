@@ -12,8 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from resolver.synthetic import vocab
-from resolver.synthetic.names import BR_COMPANY, BR_PERSON, CH_COMPANY, US_COMPANY, NamePools
+from resolver.synthetic import fmt, vocab
+from resolver.synthetic.names import (
+    BR_COMPANY,
+    BR_PERSON,
+    CH_COMPANY,
+    DE_COMPANY,
+    US_COMPANY,
+    NamePools,
+)
 from resolver.synthetic.text import ObjArray, as_objects, strip_accents
 
 IntArray = npt.NDArray[np.int64]
@@ -42,7 +49,11 @@ class Cities:
 def build_cities() -> Cities:
     """The city table from the fixed vocabulary."""
     br = vocab.BR_CITIES
-    foreign = [(vocab.CH_CITIES, CH_COMPANY), (vocab.DE_CITIES, 3), (vocab.US_CITIES, US_COMPANY)]
+    foreign = [
+        (vocab.CH_CITIES, CH_COMPANY),
+        (vocab.DE_CITIES, DE_COMPANY),
+        (vocab.US_CITIES, US_COMPANY),
+    ]
     names = [c[0] for c in br] + [c[0] for group, _ in foreign for c in group]
     variants = np.array(
         [[n, strip_accents(n).upper(), strip_accents(n), n.upper()] for n in names], dtype=object
@@ -100,13 +111,11 @@ def draw_ceps(rng: np.random.Generator, cities: Cities, city: IntArray) -> IntAr
 
 def written_ceps(rng: np.random.Generator, cep: IntArray) -> ObjArray:
     """'01310-100' or '01310100'; blank where unknown."""
-    dash = (rng.random(len(cep)) < 0.5).tolist()
-    return as_objects(
-        [
-            "" if c < 0 else (f"{c // 1000:05d}-{c % 1000:03d}" if d else f"{c:08d}")
-            for c, d in zip(cep.tolist(), dash, strict=True)
-        ]
-    )
+    known = np.maximum(cep, 0)
+    head, tail = fmt.padded(known // 1000, 5), fmt.padded(known % 1000, 3)
+    out = fmt.choose(rng.random(len(cep)) < 0.5, head + "-" + tail, head + tail)
+    out[cep < 0] = ""
+    return out
 
 
 def draw_phones(rng: np.random.Generator, size: int, mobile: BoolArray) -> IntArray:
@@ -116,28 +125,41 @@ def draw_phones(rng: np.random.Generator, size: int, mobile: BoolArray) -> IntAr
     return np.where(mobile, cell, land)
 
 
-_BR_PHONE_STYLES = (
-    "({d}) {a}-{b}", "{d} {a}-{b}", "{d}{a}{b}", "(0{d}) {a}-{b}", "+55 {d} {a}-{b}",
-    "{d}-{a}{b}", "{a}-{b}",
-)  # fmt: skip
-
-
 def written_phones(
     rng: np.random.Generator, cities: Cities, city: IntArray, number: IntArray
 ) -> ObjArray:
     """Phones in the formats people really type, foreign ones in international form."""
-    style = rng.choice(
-        len(_BR_PHONE_STYLES), size=len(city), p=[0.3, 0.2, 0.15, 0.08, 0.1, 0.07, 0.1]
-    )
-    prefix = cities.phone_prefix[city].tolist()
-    out = []
-    for s, p, num, c in zip(style.tolist(), prefix, number.tolist(), city.tolist(), strict=True):
-        head, tail = divmod(num, 10_000)
-        if c >= cities.n_br:
-            out.append(f"{p} {head % 1000:03d} {tail // 100:02d} {tail % 100:02d}")
+    style = rng.choice(7, size=len(city), p=[0.3, 0.2, 0.15, 0.08, 0.1, 0.07, 0.1])
+    style[city >= cities.n_br] = 7
+    d = cities.phone_prefix[city]
+    a, b = fmt.decimal(number // 10_000), fmt.padded(number % 10_000, 4)
+    out = np.empty(len(city), dtype=object)
+    for s in range(8):
+        i = np.flatnonzero(style == s)
+        if not len(i):
+            continue
+        di, ai, bi = d[i], a[i], b[i]
+        if s == 0:
+            out[i] = "(" + di + ") " + ai + "-" + bi
+        elif s == 1:
+            out[i] = di + " " + ai + "-" + bi
+        elif s == 2:
+            out[i] = di + ai + bi
+        elif s == 3:
+            out[i] = "(0" + di + ") " + ai + "-" + bi
+        elif s == 4:
+            out[i] = "+55 " + di + " " + ai + "-" + bi
+        elif s == 5:
+            out[i] = di + "-" + ai + bi
+        elif s == 6:
+            out[i] = ai + "-" + bi
         else:
-            out.append(_BR_PHONE_STYLES[s].format(d=p, a=head, b=f"{tail:04d}"))
-    return as_objects(out)
+            head, tail = number[i] // 10_000 % 1000, number[i] % 10_000
+            out[i] = (
+                di + " " + fmt.padded(head, 3) + " " + fmt.padded(tail // 100, 2) + " "
+                + fmt.padded(tail % 100, 2)
+            )  # fmt: skip
+    return out
 
 
 @dataclass(frozen=True)
@@ -150,22 +172,27 @@ class Streets:
     complement: IntArray
 
 
-def draw_streets(rng: np.random.Generator, pools: NamePools, size: int) -> Streets:
+def draw_streets(rng: np.random.Generator, size: int) -> Streets:
     """Address facts for `size` records (the pool used depends on the origin when written)."""
     weights = np.array([w for *_, w in vocab.BR_STREET_PREFIXES], dtype=np.float64)
+    round_number = rng.integers(1, 200, size=size) * 10
     return Streets(
         street=rng.integers(0, 1 << 30, size=size),
         prefix=rng.choice(len(weights), size=size, p=weights / weights.sum()),
-        number=np.where(
-            rng.random(size) < 0.8,
-            rng.integers(1, 3000, size=size),
-            rng.integers(1, 200, size=size) * 10,
-        ),
+        number=np.where(rng.random(size) < 0.8, rng.integers(1, 3000, size=size), round_number),
         complement=rng.integers(0, len(vocab.BR_COMPLEMENTS), size=size),
     )
 
 
-_SEPARATORS = (", ", ", ", " ", ", nº ", ", N. ", ", ")
+_SEPARATORS = as_objects([", ", ", ", " ", ", nº ", ", N. ", ", "])
+# Prefix spellings per prefix: the full word, then abbreviations cycled to three columns.
+_PREFIXES = np.array(
+    [
+        [full, *[shorts[k % len(shorts)] for k in range(3)]]
+        for full, shorts, _ in vocab.BR_STREET_PREFIXES
+    ],
+    dtype=object,
+)
 
 
 def written_streets(
@@ -173,58 +200,78 @@ def written_streets(
 ) -> ObjArray:
     """'Rua José Bonifácio, 123 - Sala 12' / 'AV. PAULISTA 1000' / 'Bahnhofstrasse 12'."""
     size = len(origin)
-    abbreviate = (rng.random(size) < 0.4).tolist()
-    sep = rng.integers(0, len(_SEPARATORS), size=size).tolist()
-    prefixes = vocab.BR_STREET_PREFIXES
-    br_names = pools.br_streets[streets.street % len(pools.br_streets)].tolist()
-    ch_names = pools.ch_streets[streets.street % len(pools.ch_streets)].tolist()
-    us_names = pools.us_streets[streets.street % len(pools.us_streets)].tolist()
-    short_pick = (streets.street // 7).tolist()
-    out = []
-    for i, (o, pre, num, comp) in enumerate(
-        zip(origin.tolist(), streets.prefix.tolist(), streets.number.tolist(),
-            streets.complement.tolist(), strict=True)
-    ):  # fmt: skip
-        if o == US_COMPANY:
-            out.append(f"{num} {us_names[i]}")
-        elif o > BR_PERSON:
-            out.append(f"{ch_names[i]} {num}")
-        else:
-            full, shorts, _ = prefixes[pre]
-            head = shorts[short_pick[i] % len(shorts)] if abbreviate[i] else full
-            out.append(
-                f"{head} {br_names[i]}{_SEPARATORS[sep[i]]}{num}{vocab.BR_COMPLEMENTS[comp]}"
-            )
-    return as_objects(out)
+    spelling = np.where(rng.random(size) < 0.4, 1 + streets.street % 3, 0)
+    sep = rng.integers(0, len(_SEPARATORS), size=size)
+    number = fmt.decimal(streets.number)
+    out = (
+        _PREFIXES[streets.prefix, spelling] + " " + pools.br_streets[streets.street % len(pools.br_streets)]
+        + _SEPARATORS[sep] + number + as_objects(vocab.BR_COMPLEMENTS)[streets.complement]
+    )  # fmt: skip
+    us = np.flatnonzero(origin == US_COMPANY)
+    out[us] = number[us] + " " + pools.us_streets[streets.street[us] % len(pools.us_streets)]
+    europe = np.flatnonzero((origin > BR_PERSON) & (origin != US_COMPANY))
+    out[europe] = (
+        pools.ch_streets[streets.street[europe] % len(pools.ch_streets)] + " " + number[europe]
+    )
+    return out  # type: ignore[no-any-return]
+
+
+def _slug_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {}
+    for code in range(0x250):
+        char = chr(code)
+        plain = strip_accents(char).lower()
+        table[code] = "".join(c for c in plain if c.isascii() and c.isalnum()) or None
+    return table
+
+
+_SLUG = _slug_table()
 
 
 def slug(text: str) -> str:
     """Domain-safe lowercase ASCII of a name: 'Silva & Filhos' → 'silvafilhos'."""
-    return "".join(ch for ch in strip_accents(text).lower() if ch.isalnum())
+    return text.translate(_SLUG)
+
+
+def _domain_stem(body: str) -> str:
+    return slug("".join(body.split(" ")[:2]))[:24]
+
+
+_TLD = {
+    BR_COMPANY: "com.br",
+    BR_PERSON: "com.br",
+    CH_COMPANY: "ch",
+    DE_COMPANY: "de",
+    US_COMPANY: "com",
+}
 
 
 def company_domains(bodies: ObjArray, origin: IntArray) -> ObjArray:
     """A plausible web domain per company from the first two words of its name."""
-    tld = {BR_COMPANY: "com.br", CH_COMPANY: "ch", 3: "de", US_COMPANY: "com"}
-    return as_objects(
-        [
-            f"{slug(''.join(b.split(' ')[:2]))[:24]}.{tld.get(o, 'com.br')}"
-            for b, o in zip(bodies.tolist(), origin.tolist(), strict=True)
-        ]
-    )
+    tld = as_objects([_TLD[o] for o in range(5)])
+    return fmt.per_unique(bodies, _domain_stem) + "." + tld[origin]  # type: ignore[no-any-return]
+
+
+def _local_part(name: str) -> str:
+    words = slug_words(name)
+    return f"{words[0]}.{words[-1]}" if len(words) > 1 else words[0]
 
 
 def personal_emails(rng: np.random.Generator, names: ObjArray) -> ObjArray:
     """'maria.santos87@gmail.com'-style addresses for people."""
-    domains = rng.choice(as_objects(vocab.PERSONAL_DOMAINS), size=len(names)).tolist()
-    digits = rng.integers(1, 100, size=len(names)).tolist()
-    with_digits = (rng.random(len(names)) < 0.6).tolist()
-    out = []
-    for name, dom, num, use in zip(names.tolist(), domains, digits, with_digits, strict=True):
-        words = slug_words(name)
-        local = f"{words[0]}.{words[-1]}" if len(words) > 1 else words[0]
-        out.append(f"{local}{num if use else ''}@{dom}")
-    return as_objects(out)
+    n = len(names)
+    domains = as_objects(vocab.PERSONAL_DOMAINS)[
+        rng.integers(0, len(vocab.PERSONAL_DOMAINS), size=n)
+    ]
+    digits = fmt.choose(
+        rng.random(n) < 0.6, fmt.decimal(rng.integers(1, 100, size=n)), as_objects([""] * n)
+    )
+    return fmt.per_unique(names, _local_part) + digits + "@" + domains  # type: ignore[no-any-return]
+
+
+def work_emails(names: ObjArray, domains: ObjArray) -> ObjArray:
+    """'first.last@domain' for people at a company."""
+    return fmt.per_unique(names, _local_part) + "@" + domains  # type: ignore[no-any-return]
 
 
 def slug_words(name: str) -> list[str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from resolver.synthetic import companies, geo, names, taxid
+from resolver.synthetic import companies, fmt, geo, names, taxid
 from resolver.synthetic.companies import TAX_CNPJ, TAX_CPF, Blanks, Numbers
 from resolver.synthetic.frame import Frame, concat, filled, length, take
 from resolver.synthetic.geo import Cities, IntArray
@@ -134,7 +134,7 @@ def build_master(
     generic = _generic_companies(rng, pools, cities, numbers, clusters)
     a = concat([base, generic])
     n_a = length(a)
-    a["entity"] = as_objects([f"{entity_prefix}{i:07d}" for i in range(n_a)])
+    a["entity"] = entity_prefix + fmt.padded(np.arange(n_a), 7)
     regular = np.arange(n_a) < n_base
     claims = _Claims(rng, regular)
     is_br = a["origin"] == BR_COMPANY
@@ -149,21 +149,14 @@ def build_master(
     a["blocked"] = rng.random(n_a) < plan.blocked
 
     looks = _label(take(a, look_src), "lookalike")
-    looks["entity"] = as_objects([f"{entity_prefix}{n_a + i:07d}" for i in range(len(look_src))])
+    looks["source"] = look_src
+    looks["entity"] = entity_prefix + fmt.padded(n_a + np.arange(len(look_src)), 7)
     looks.update(companies.tax_facts(rng, numbers, looks["origin"]))
     looks["body"] = as_objects(
         _lookalike_bodies(rng, looks["body"].tolist(), looks["origin"].tolist())
     )
-    looks["email"] = as_objects(
-        [
-            f"{e.split('@')[0]}@{d}"
-            for e, d in zip(
-                looks["email"].tolist(),
-                geo.company_domains(looks["body"], looks["origin"]).tolist(),
-                strict=True,
-            )
-        ]
-    )
+    mailbox = as_objects([e.split("@")[0] for e in looks["email"].tolist()])
+    looks["email"] = mailbox + "@" + geo.company_domains(looks["body"], looks["origin"])
     moved = np.where(
         looks["origin"] <= BR_PERSON,
         geo.other_city(rng, cities, looks["city"], np.ones(len(look_src), dtype=np.int64)),
@@ -172,6 +165,7 @@ def build_master(
     companies.relocate(rng, pools, cities, looks, moved)
 
     dups = _label(take(a, dup_src), "legacy_duplicate", a["entity"][dup_src])
+    dups["source"] = dup_src
     dups["blocked"] = rng.random(len(dup_src)) < 0.6
     dups["deleted"][: n_dup // 5] = True  # clean-ups that deleted some duplicates
 
@@ -228,12 +222,7 @@ def _branches(
     first = np.repeat(np.cumsum(per_branch) - per_branch, per_branch)
     loja = np.arange(len(src), dtype=np.int64) - first + 2
     frame = _label(take(holders, src), "branch")
-    frame["entity"] = as_objects(
-        [
-            f"{e}/{lj:02d}"
-            for e, lj in zip(holders["entity"][src].tolist(), loja.tolist(), strict=True)
-        ]
-    )
+    frame["entity"] = holders["entity"][src] + "/" + fmt.padded(loja, 2)
     frame["loja"], frame["parent"] = loja, src
     frame["tax_branch"] = loja.copy()
     frame["blocked"] = rng.random(len(src)) < 0.03
@@ -259,6 +248,7 @@ def _finish(rng: np.random.Generator, pools: NamePools, cities: Cities, table: F
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n)
     facts = take(table, order)
+    facts["related"] = filled(n, "")
     for column in ("parent", "source"):
         link = facts[column]
         facts[column] = np.where(link >= 0, position[np.maximum(link, 0)], -1)

@@ -100,14 +100,12 @@ def person_names(rng: np.random.Generator, pools: NamePools, origin: IntArray) -
         second = np.where(
             single & (rng.random(k) < 0.25), _pick(rng, pools.br_first, k), ""
         ).tolist()
-        particle = np.where(
-            rng.random(k) < 0.35, rng.choice(as_objects(vocab.BR_PARTICLES), size=k), ""
-        ).tolist()
         last = _pick(rng, pools.br_last, k, pools.br_last_weights).tolist()
         last2 = np.where(
             rng.random(k) < 0.55, _pick(rng, pools.br_last, k, pools.br_last_weights), ""
         ).tolist()
-        parts = zip(first, second, particle, last, last2, strict=True)
+        # Faker's surnames carry their own particles ('da Rosa', 'das Neves').
+        parts = zip(first, second, last, last2, strict=True)
         _fill(out, br, [" ".join(p for p in row if p) for row in parts])
     for code, firsts, lasts in (
         (CH_COMPANY, pools.ch_first, pools.ch_last),

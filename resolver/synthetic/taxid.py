@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from resolver.synthetic import fmt
 from resolver.synthetic.text import ObjArray
 
 IntArray = npt.NDArray[np.int64]
@@ -62,43 +63,39 @@ def cnpj_strings(
 ) -> tuple[ObjArray, ObjArray]:
     """(as written, digits only) for each CNPJ; as written is '12.345.678/0001-95' where
     `punctuated`, raw digits elsewhere."""
-    raw = [
-        f"{r:08d}{b:04d}{c:02d}"
-        for r, b, c in zip(root.tolist(), branch.tolist(), check.tolist(), strict=True)
-    ]
-    written = [
-        f"{d[:2]}.{d[2:5]}.{d[5:8]}/{d[8:12]}-{d[12:]}" if p else d
-        for d, p in zip(raw, punctuated.tolist(), strict=True)
-    ]
-    return _objects(written), _objects(raw)
+    a, b, c = (
+        fmt.padded(root // 1_000_000, 2),
+        fmt.padded(root // 1000 % 1000, 3),
+        fmt.padded(root % 1000, 3),
+    )
+    tail, dv = fmt.padded(branch, 4), fmt.padded(check, 2)
+    raw = a + b + c + tail + dv
+    pretty = a + "." + b + "." + c + "/" + tail + "-" + dv
+    return fmt.choose(punctuated, pretty, raw), raw
 
 
 def cpf_strings(
     base: IntArray, check: IntArray, punctuated: BoolArray
 ) -> tuple[ObjArray, ObjArray]:
     """(as written, digits only) for each CPF; '123.456.789-09' where `punctuated`."""
-    raw = [f"{b:09d}{c:02d}" for b, c in zip(base.tolist(), check.tolist(), strict=True)]
-    written = [
-        f"{d[:3]}.{d[3:6]}.{d[6:9]}-{d[9:]}" if p else d
-        for d, p in zip(raw, punctuated.tolist(), strict=True)
-    ]
-    return _objects(written), _objects(raw)
+    a, b, c = (
+        fmt.padded(base // 1_000_000, 3),
+        fmt.padded(base // 1000 % 1000, 3),
+        fmt.padded(base % 1000, 3),
+    )
+    dv = fmt.padded(check, 2)
+    raw = a + b + c + dv
+    return fmt.choose(punctuated, a + "." + b + "." + c + "-" + dv, raw), raw
 
 
 def uid_strings(base: IntArray, check: IntArray) -> ObjArray:
     """'CHE-123.456.789' from 8-digit bases and their check digits."""
-    return _objects(
-        [
-            f"CHE-{b // 100000:03d}.{b // 100 % 1000:03d}.{b % 100:02d}{c}"
-            for b, c in zip(base.tolist(), check.tolist(), strict=True)
-        ]
+    a, b, c = (
+        fmt.padded(base // 100_000, 3),
+        fmt.padded(base // 100 % 1000, 3),
+        fmt.padded(base % 100, 2),
     )
-
-
-def _objects(items: list[str]) -> ObjArray:
-    out = np.empty(len(items), dtype=object)
-    out[:] = items
-    return out
+    return "CHE-" + a + "." + b + "." + c + fmt.decimal(check)  # type: ignore[no-any-return]
 
 
 class NumberPool:

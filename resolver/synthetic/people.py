@@ -1,0 +1,201 @@
+"""Employees (SRA) and contacts (SU5), with the people who are both and the employees
+whose CPF or e-mail turns up on a supplier (conflict of interest)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from resolver.synthetic import fmt, geo, names, taxid, vocab
+from resolver.synthetic.companies import TAX_CPF, Numbers
+from resolver.synthetic.frame import Frame, concat, filled, length, take
+from resolver.synthetic.geo import Cities, IntArray
+from resolver.synthetic.masters import Master
+from resolver.synthetic.names import BR_PERSON, NamePools
+from resolver.synthetic.text import ObjArray, apply_case, as_objects
+
+FILIAIS = ("01", "02", "03")
+_FILIAL_HOME = ("São Paulo", "Campinas", "Curitiba")  # where each branch's staff live
+
+
+def _cased(rng: np.random.Generator, values: ObjArray, p_upper: float) -> ObjArray:
+    upper = rng.random(len(values)) < p_upper
+    plain = rng.random(len(values)) < np.where(upper, 0.6, 0.2)
+    return apply_case(values, upper, plain)
+
+
+def _numbered(rng: np.random.Generator, group: IntArray) -> IntArray:
+    """1, 2, 3… within each group, in random order (matrícula or contact code)."""
+    order = np.lexsort((rng.random(len(group)), group))
+    rank = np.empty(len(group), dtype=np.int64)
+    counts = np.bincount(group)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    rank[order] = np.arange(len(group)) - starts
+    return rank + 1
+
+
+def _with_stale(rng: np.random.Generator, frame: Frame, key: str, share: float) -> Frame:
+    """Delete some rows outright and add deleted stale copies before live ones."""
+    n = length(frame)
+    # People in two roles and planted defects stay live: the queries and tests rely on them.
+    plain = (frame["role"] == "original") & (frame["defect"] == "")
+    frame["deleted"][plain & (rng.random(n) < share / 2)] = True
+    live = np.flatnonzero(~frame["deleted"])
+    copies = take(frame, rng.choice(live, size=max(1, round(n * share / 2)), replace=False))
+    copies["deleted"][:] = True
+    copies["role"][:] = "stale_copy"
+    copies["defect"][:] = ""
+    table = concat([frame, copies])
+    order = np.lexsort((~table["deleted"], table[key], table["filial"]))
+    return take(table, order)
+
+
+def build_employees(
+    rng: np.random.Generator, pools: NamePools, cities: Cities, numbers: Numbers, rows: int
+) -> Frame:
+    """Employees of the three branches: name, CPF, birth date, e-mail, home town, status."""
+    n = max(3, round(rows / 1.004))
+    origin = np.full(n, BR_PERSON, dtype=np.int64)
+    body = names.person_names(rng, pools, origin)
+    filial = rng.choice(3, size=n, p=[0.55, 0.3, 0.15]).astype(np.int64)
+    home = np.array([int(np.flatnonzero(cities.names == c)[0]) for c in _FILIAL_HOME])
+    city = np.where(rng.random(n) < 0.7, home[filial], geo.draw_cities(rng, cities, origin))
+    base = numbers.cpf_bases.take(n)
+    born = np.datetime64("1960-01-01") + rng.integers(0, 16_000, size=n).astype("timedelta64[D]")
+    corporate = geo.work_emails(body, filled(n, vocab.EMPLOYER_DOMAIN))
+    roll = rng.random(n)
+    email = fmt.choose(roll < 0.7, corporate, geo.personal_emails(rng, body))
+    email[roll > 0.9] = ""
+    status = rng.choice(as_objects(["", "F", "A", "D"]), size=n, p=[0.86, 0.04, 0.03, 0.07])
+    frame: Frame = {
+        "filial": filial,
+        "mat": _numbered(rng, filial),
+        "body": body,
+        "cpf_base": base,
+        "cpf_check": taxid.cpf_check_digits(base),
+        "birth": fmt.per_unique(
+            np.datetime_as_string(born).astype(object), lambda d: d.replace("-", "")
+        ),
+        "email": email,
+        "city": city,
+        "status": status,
+        "entity": "P" + fmt.padded(np.arange(n), 7),
+        "role": filled(n, "original"),
+        "deleted": np.zeros(n, dtype=bool),
+        "defect": filled(n, ""),
+        "related": filled(n, ""),
+    }
+    return frame
+
+
+def build_contacts(
+    rng: np.random.Generator,
+    pools: NamePools,
+    cities: Cities,
+    companies: list[Master],
+    employees: Frame,
+    rows: int,
+) -> Frame:
+    """Contacts at supplier and customer companies; ~5 % of employees are contacts too."""
+    both = rng.choice(
+        np.flatnonzero(~employees["deleted"] & (employees["role"] == "original")),
+        size=min(max(12, round(length(employees) * 0.05)), rows // 3),
+        replace=False,
+    )
+    employees["role"][both] = "person_both_roles"
+    n = rows - len(both)
+    n_new = max(1, round(n / 1.004))
+    pick = [m.facts for m in companies]
+    sizes = np.array([length(f) for f in pick])
+    which = rng.choice(len(pick), size=n_new, p=sizes / sizes.sum())
+    origin = np.empty(n_new, dtype=np.int64)
+    city = np.empty(n_new, dtype=np.int64)
+    email = np.empty(n_new, dtype=object)
+    for i, facts in enumerate(pick):
+        mask = which == i
+        row = rng.integers(0, length(facts), size=int(mask.sum()))
+        origin[mask], city[mask] = facts["origin"][row], facts["city"][row]
+        email[mask] = facts["email"][row]
+    body = np.concatenate([names.person_names(rng, pools, origin), employees["body"][both]])
+    city = np.concatenate([city, employees["city"][both]])
+    origin = np.concatenate([np.minimum(origin, 4), np.full(len(both), BR_PERSON)])
+    domain = fmt.per_unique(email, lambda e: e.split("@")[-1])
+    work = geo.work_emails(body[:n_new], domain)
+    # The employee, as somebody's contact, is reached at a private address.
+    email = np.concatenate([work, geo.personal_emails(rng, body[n_new:])])
+    streets = geo.draw_streets(rng, len(body))
+    mobile = geo.draw_phones(rng, len(body), np.ones(len(body), dtype=bool))
+    land = geo.draw_phones(rng, len(body), np.zeros(len(body), dtype=bool))
+    total = len(body)
+    frame: Frame = {
+        "filial": np.zeros(total, dtype=np.int64),
+        "code": rng.permutation(total).astype(np.int64) + 1,
+        "body": body,
+        "name": _cased(rng, body, 0.4),
+        "email": email,
+        "phone": geo.written_phones(rng, cities, city, land),
+        "mobile": geo.written_phones(rng, cities, city, mobile),
+        "address": geo.written_streets(rng, pools, streets, origin),
+        "city": city,
+        "entity": np.concatenate(
+            ["K" + fmt.padded(np.arange(n_new), 7), employees["entity"][both]]
+        ),
+        "role": np.concatenate([filled(n_new, "original"), filled(len(both), "person_both_roles")]),
+        "deleted": np.zeros(total, dtype=bool),
+        "defect": filled(total, ""),
+    }
+    for column, share in (("email", 0.12), ("phone", 0.15), ("mobile", 0.35), ("address", 0.2)):
+        frame[column][rng.random(total) < share] = ""
+    empty = rng.choice(n_new, size=max(1, n_new // 100), replace=False)
+    for column in ("email", "phone", "mobile"):
+        frame[column][empty] = ""
+    frame["defect"][empty] = "blank_contact_data"
+    return _with_stale(rng, frame, "code", 0.01)
+
+
+def plant_conflicts(
+    rng: np.random.Generator, employees: Frame, suppliers: Master, supplier_ids: ObjArray
+) -> list[tuple[int, int, str]]:
+    """Employees who are (or share an e-mail with) a live supplier: (employee row, supplier
+    row, defect) for each planted case; both rows name the other as related."""
+    facts, written = suppliers.facts, suppliers.written
+    plain = (facts["role"] == "original") & ~facts["deleted"] & (facts["defect"] == "")
+    free = np.flatnonzero((employees["role"] == "original") & ~employees["deleted"])
+    count = max(2, round(length(employees) * 0.003))
+    chosen = rng.choice(free, size=min(2 * count, len(free)), replace=False)
+    persons = rng.permutation(np.flatnonzero(plain & (facts["tax_kind"] == TAX_CPF)))[:count]
+    firms = rng.permutation(np.flatnonzero(plain & (facts["origin"] == names.BR_COMPANY)))[:count]
+    planted: list[tuple[int, int, str]] = []
+    for emp, sup in zip(chosen[:count].tolist(), persons.tolist(), strict=False):
+        # The supplier is the employee: same person, same CPF.
+        employees["body"][emp] = facts["body"][sup]
+        employees["cpf_base"][emp] = facts["tax_base"][sup]
+        employees["cpf_check"][emp] = facts["tax_check"][sup]
+        employees["entity"][emp] = facts["entity"][sup]
+        words = geo.slug_words(str(facts["body"][sup]))
+        employees["email"][emp] = f"{words[0]}.{words[-1]}@{vocab.EMPLOYER_DOMAIN}"
+        planted.append((emp, sup, "conflict_of_interest_cpf"))
+    for emp, sup in zip(chosen[count:].tolist(), firms.tolist(), strict=False):
+        address = geo.personal_emails(rng, employees["body"][[emp]])[0]
+        employees["email"][emp] = address
+        written["email_written"][sup] = address
+        facts["email"][sup] = address
+        planted.append((emp, sup, "conflict_of_interest_email"))
+    for emp, sup, defect in planted:
+        employees["defect"][emp] = defect
+        employees["related"][emp] = supplier_ids[sup]
+        facts["defect"][sup] = defect
+        filial, mat = int(employees["filial"][emp]), int(employees["mat"][emp])
+        facts["related"][sup] = f"SRA:{filial + 1:02d}:{mat:06d}"
+    return planted
+
+
+def finish_employees(rng: np.random.Generator, cities: Cities, employees: Frame) -> Frame:
+    """Written columns and deleted rows, after conflicts have been planted."""
+    n = length(employees)
+    employees["name"] = _cased(rng, employees["body"], 0.75)
+    punct = rng.random(n) < 0.2
+    employees["cpf"], employees["cpf_digits"] = taxid.cpf_strings(
+        employees["cpf_base"], employees["cpf_check"], punct
+    )
+    employees["city_written"] = geo.written_cities(rng, cities, employees["city"])
+    return _with_stale(rng, employees, "mat", 0.01)
