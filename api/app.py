@@ -49,6 +49,7 @@ def rules_from(settings: Settings) -> GateRules:
         burst_window_seconds=settings.burst_window_seconds,
         burst_max_actions=settings.burst_max_actions,
         amount_z_threshold=settings.amount_z_threshold,
+        approval_ttl_seconds=settings.approval_ttl_seconds,
     )
 
 

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     burst_window_seconds: int = Field(default=60, gt=0)
     burst_max_actions: int = Field(default=30, gt=0)
     amount_z_threshold: float = Field(default=3.5, gt=0.0)
+    approval_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

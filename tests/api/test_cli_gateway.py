@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import typer
 from sqlalchemy import create_engine, text
@@ -133,3 +136,30 @@ def test_console_script_prints_the_key_alone(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("\n") == 1 and result.stdout.startswith("canon_")
     assert (tmp_path / "canon.sqlite").exists()
+
+
+def test_canon_serve_answers_on_the_given_port(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANON_")}
+    canon_bin = Path(sys.executable).parent / "canon"
+    server = subprocess.Popen(
+        [str(canon_bin), "serve", "--workdir", str(tmp_path), "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                assert time.monotonic() < deadline, "canon serve did not start"
+                time.sleep(0.2)
+        assert health.json() == {"status": "ok"}
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 503  # no model yet
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
