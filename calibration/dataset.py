@@ -1,0 +1,198 @@
+"""Training data of a calibration: each labelled query re-resolved, its top candidate labelled.
+
+The resolver turns the top candidate's match weight and margin into P(correct) and decides
+`match` only when that P reaches the threshold *and* the margin gate passes *and* the query's tax
+id does not contradict the candidate. The last two halt whatever P says, so P decides only on the
+*decidable* rows; that is the population calibration fits and measures (the others are kept,
+flagged, for counts and for the auto-resolution rate's denominator).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from calibration.errors import LabelError
+from calibration.labels import Label
+from resolver import (
+    CalibrationTable,
+    Decision,
+    EntityCalibration,
+    Mapping,
+    Resolution,
+    ResolverError,
+    current_model_dir,
+    load_profile,
+)
+from resolver import Resolver as _Resolver
+
+#: The margin the resolver uses when a query's top candidate stands alone.
+LONE_MARGIN = 99.0
+#: A probe calibration: P = 1 for every candidate and no margin gate, so that the only reason
+#: left for the resolver to halt is a tax-id conflict — which is how we observe it.
+_PROBE = EntityCalibration(
+    threshold=1e-12, margin=0.0, mapping=Mapping(kind="logistic", intercept=500.0)
+)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One labelled query's top candidate, with the features the resolver will compute."""
+
+    entity_type: str
+    query_id: str
+    canonical_id: str
+    match_weight: float
+    margin: float
+    raw_probability: float
+    correct: bool
+    decidable: bool
+    derived: bool = False
+
+
+@dataclass
+class TrainingSet:
+    """Observations of every labelled query whose top candidate's label is known."""
+
+    model_version: str
+    margins: dict[str, float]
+    observations: list[Observation] = field(default_factory=list)
+    labels: int = 0
+    queries: int = 0
+    unknown: int = 0
+    no_candidates: int = 0
+
+    def of_type(self, entity_type: str) -> list[Observation]:
+        return [o for o in self.observations if o.entity_type == entity_type]
+
+    def entity_types(self) -> list[str]:
+        return sorted({o.entity_type for o in self.observations})
+
+
+def probe_resolver(workdir: Path) -> _Resolver:
+    """The workdir's active model with the probe calibration (see `_PROBE`)."""
+    model_dir = current_model_dir(workdir)
+    profile = load_profile(model_dir / "profile.yaml")
+    probe = CalibrationTable(
+        version="probe", entity_types=dict.fromkeys(profile.entity_types, _PROBE)
+    )
+    return _Resolver(model_dir, probe)
+
+
+def check_labels(labels: list[Label], resolver: _Resolver, source: str) -> None:
+    """Every entity type and canonical id a label names must exist in the active model."""
+    known = {name: set(et.index.ids) for name, et in resolver.entity_types.items()}
+    problems: list[str] = []
+    for n, label in enumerate(labels, start=1):
+        if label.entity_type is not None and label.entity_type not in known:
+            names = ", ".join(sorted(known))
+            problems.append(f"row {n}: unknown entity type {label.entity_type!r} (known: {names})")
+        elif label.canonical_id is not None and label.entity_type is not None:
+            if label.canonical_id not in known[label.entity_type]:
+                problems.append(
+                    f"row {n}: {label.canonical_id!r} is not a {label.entity_type} of model"
+                    f" {resolver.model_version}"
+                )
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise LabelError(f"{source}: {problems[0]}{more}")
+
+
+def _verdicts(labels: list[Label]) -> tuple[dict[tuple[str, str], bool], set[str], set[str]]:
+    """(query, id) → correct? (latest wins); queries with no right candidate; with a right one."""
+    latest: dict[tuple[str, str | None], Label] = {}
+    for label in sorted(labels, key=lambda x: x.labelled_at):
+        latest[(label.query_key, label.canonical_id)] = label
+    pairs: dict[tuple[str, str], bool] = {}
+    none_right: set[str] = set()
+    some_right: set[str] = set()
+    for (key, cid), label in latest.items():
+        if cid is None:
+            none_right.add(key)
+            continue
+        pairs[(key, cid)] = label.label == "correct"
+        if label.label == "correct":
+            some_right.add(key)
+    return pairs, none_right, some_right
+
+
+def derive_label(
+    key: str,
+    top_id: str,
+    pairs: dict[tuple[str, str], bool],
+    none_right: set[str],
+    some_right: set[str],
+) -> tuple[bool | None, bool]:
+    """The top candidate's label and whether it was derived rather than given.
+
+    Given for (query, id) → that label. Otherwise: the query has no right candidate → wrong;
+    another id is right → wrong (one query means one record); else unknown (None).
+    """
+    if (key, top_id) in pairs:
+        return pairs[(key, top_id)], False
+    if key in none_right or key in some_right:
+        return False, True
+    return None, False
+
+
+def top_features(resolution: Resolution) -> tuple[float, float, float]:
+    """The top candidate's match weight, margin to the runner-up (capped) and raw probability."""
+    cands = resolution.candidates
+    gap = cands[0].match_weight - cands[1].match_weight if len(cands) > 1 else LONE_MARGIN
+    return cands[0].match_weight, min(gap, LONE_MARGIN), cands[0].probability
+
+
+def build_training_set(
+    workdir: Path,
+    labels: list[Label],
+    source: str,
+    margins: dict[str, float] | None = None,
+) -> TrainingSet:
+    """Re-resolve every labelled query with the active model and label its top candidate."""
+    try:
+        resolver = probe_resolver(workdir)
+    except ResolverError as e:
+        raise LabelError(f"{workdir}: {e}") from e
+    check_labels(labels, resolver, source)
+    gates = {
+        name: (margins or {}).get(name, et.spec.decision.margin)
+        for name, et in resolver.entity_types.items()
+    }
+    out = TrainingSet(model_version=resolver.model_version, margins=gates, labels=len(labels))
+    pairs, none_right, some_right = _verdicts(labels)
+    queries: dict[str, Label] = {}
+    for label in labels:
+        queries.setdefault(label.query_key, label)
+    by_type: dict[str, int] = defaultdict(int)
+    for key, label in queries.items():
+        out.queries += 1
+        try:
+            resolution = resolver.resolve(label.query)
+        except ResolverError as e:
+            raise LabelError(f"{source}: query {label.query.id}: {e}") from e
+        if not resolution.candidates:
+            out.no_candidates += 1
+            continue
+        top = resolution.candidates[0]
+        correct, derived = derive_label(key, top.canonical_id, pairs, none_right, some_right)
+        if correct is None:
+            out.unknown += 1
+            continue
+        weight, margin, raw = top_features(resolution)
+        conflict = resolution.decision is Decision.AMBIGUOUS
+        by_type[top.entity_type] += 1
+        out.observations.append(
+            Observation(
+                entity_type=top.entity_type,
+                query_id=str(label.query.id),
+                canonical_id=top.canonical_id,
+                match_weight=weight,
+                margin=margin,
+                raw_probability=raw,
+                correct=correct,
+                decidable=margin >= gates[top.entity_type] and not conflict,
+                derived=derived,
+            )
+        )
+    return out
