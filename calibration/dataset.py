@@ -9,7 +9,6 @@ flagged, for counts and for the auto-resolution rate's denominator).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +56,7 @@ class TrainingSet:
 
     model_version: str
     margins: dict[str, float]
+    default_thresholds: dict[str, float]
     observations: list[Observation] = field(default_factory=list)
     labels: int = 0
     queries: int = 0
@@ -159,12 +159,12 @@ def build_training_set(
         name: (margins or {}).get(name, et.spec.decision.margin)
         for name, et in resolver.entity_types.items()
     }
-    out = TrainingSet(model_version=resolver.model_version, margins=gates, labels=len(labels))
+    defaults = {n: et.spec.decision.threshold for n, et in resolver.entity_types.items()}
+    out = TrainingSet(resolver.model_version, gates, defaults, labels=len(labels))
     pairs, none_right, some_right = _verdicts(labels)
     queries: dict[str, Label] = {}
     for label in labels:
         queries.setdefault(label.query_key, label)
-    by_type: dict[str, int] = defaultdict(int)
     for key, label in queries.items():
         out.queries += 1
         try:
@@ -181,7 +181,6 @@ def build_training_set(
             continue
         weight, margin, raw = top_features(resolution)
         conflict = resolution.decision is Decision.AMBIGUOUS
-        by_type[top.entity_type] += 1
         out.observations.append(
             Observation(
                 entity_type=top.entity_type,
