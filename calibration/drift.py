@@ -33,7 +33,8 @@ _FLOOR = 1e-4
 DriftStatus = Literal["stable", "watch", "refit", "too_few"]
 
 
-def _bin_counts(edges: Sequence[float], weights: Sequence[float]) -> list[int]:
+def bin_counts(edges: Sequence[float], weights: Sequence[float]) -> list[int]:
+    """How many weights fall in each bin: (-inf, e0], (e0, e1], …, (e_last, inf)."""
     index = np.searchsorted(np.asarray(edges, dtype=float), np.asarray(weights, dtype=float))
     return [int(v) for v in np.bincount(index, minlength=len(edges) + 1)]
 
@@ -44,13 +45,13 @@ def score_histogram(weights: Sequence[float], bins: int = DRIFT_BINS) -> Histogr
         return Histogram(edges=[], counts=[0])
     quantiles = np.quantile(np.asarray(weights, dtype=float), np.linspace(0, 1, bins + 1)[1:-1])
     edges = sorted({round(float(q), 6) for q in quantiles})
-    return Histogram(edges=edges, counts=_bin_counts(edges, weights))
+    return Histogram(edges=edges, counts=bin_counts(edges, weights))
 
 
 def psi(baseline: Histogram, weights: Sequence[float]) -> float:
     """Population stability index of `weights` against the baseline histogram."""
     expected = np.asarray(baseline.counts, dtype=float)
-    actual = np.asarray(_bin_counts(baseline.edges, weights), dtype=float)
+    actual = np.asarray(bin_counts(baseline.edges, weights), dtype=float)
     e = np.maximum(expected / max(expected.sum(), 1.0), _FLOOR)
     a = np.maximum(actual / max(actual.sum(), 1.0), _FLOOR)
     return float(np.sum((a - e) * np.log(a / e)))

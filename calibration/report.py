@@ -1,0 +1,222 @@
+"""The steward's report: one static HTML page (inline SVG, no scripts) of a calibration version —
+per-type table, reliability diagrams, precision/coverage curves, what changed since the previous
+version, and drift against recent resolves. The notebook shows the same pieces."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+from calibration.drift import DriftRow, bin_counts, drift
+from calibration.record import CalibrationVersion, TypeReport
+from calibration.svg import histogram_svg, reliability_svg, threshold_svg
+from resolver import Resolution
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entity type's decision rule before and after a version."""
+
+    entity_type: str
+    threshold_before: float
+    threshold_after: float
+    source_before: str
+    source_after: str
+    coverage_before: float | None
+    coverage_after: float | None
+
+
+def in_force(version: CalibrationVersion | None, report: TypeReport) -> tuple[float, str]:
+    """The threshold a version applies to a type, and where it comes from."""
+    if version is None or report.entity_type not in version.table.entity_types:
+        return report.default_threshold, "profile default"
+    entry = version.table.entity_types[report.entity_type]
+    own = version.types.get(report.entity_type)
+    if own is not None and own.status == "calibrated":
+        return entry.threshold, version.version
+    return entry.threshold, f"kept from {version.parent}"
+
+
+def changes(new: CalibrationVersion, old: CalibrationVersion | None) -> list[Change]:
+    """Per entity type of `new`: the rule of `old` (None: the profile defaults) and of `new`."""
+    out = []
+    for name, report in sorted(new.types.items()):
+        before, src_before = in_force(old, report)
+        after, src_after = in_force(new, report)
+        old_report = old.types.get(name) if old is not None else None
+        out.append(
+            Change(
+                entity_type=name,
+                threshold_before=before,
+                threshold_after=after,
+                source_before=src_before,
+                source_after=src_after,
+                coverage_before=old_report.coverage if old_report else None,
+                coverage_after=report.coverage if report.status == "calibrated" else None,
+            )
+        )
+    return out
+
+
+def _pct(v: float | None, digits: int = 1) -> str:
+    return "—" if v is None else f"{v:.{digits}%}"
+
+
+def _num(v: float | None, digits: int = 4) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+SUMMARY_HEADER = (
+    "entity type", "status", "method", "labelled", "decidable", "correct", "wrong",
+    "ECE before", "ECE after", "Brier before", "Brier after", "target", "threshold",
+    "auto-resolution", "auto / wrong", "upper bound", "default rule auto / wrong",
+    "labels needed",
+)  # fmt: skip
+
+
+def summary_rows(version: CalibrationVersion) -> list[list[str]]:
+    """The per-type table, as printed by `canon calibrate` and shown in the report."""
+    rows = []
+    for name, r in sorted(version.types.items()):
+        rows.append(
+            [
+                name, r.status.replace("_", " "), r.method or "—", str(r.rows), str(r.decidable),
+                str(r.correct), str(r.wrong), _num(r.ece_before), _num(r.ece_after),
+                _num(r.brier_before), _num(r.brier_after), _pct(r.target_error, 2),
+                _num(r.threshold), _pct(r.coverage if r.status == "calibrated" else None),
+                f"{r.auto} / {r.wrong_at_threshold}" if r.status == "calibrated" else "—",
+                _pct(r.upper_bound, 2), f"{r.default_auto} / {r.default_wrong}",
+                "—" if r.labels_needed is None else str(r.labels_needed),
+            ]
+        )  # fmt: skip
+    return rows
+
+
+_CSS = """
+body{font-family:sans-serif;margin:2em;color:#222;max-width:1200px}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+.figs{display:flex;flex-wrap:wrap;gap:1em}.note{color:#555;font-size:13px}
+.refit{color:#c53030;font-weight:bold}.watch{color:#b7791f}
+"""
+
+
+def _drift_section(version: CalibrationVersion, recent: Sequence[Resolution]) -> str:
+    rows: list[DriftRow] = drift(version, recent)
+    table = _table(
+        ("entity type", "recent resolves", "PSI", "status", "note"),
+        [[r.entity_type, r.recent, _num(r.psi, 3), r.status, r.note] for r in rows],
+    )
+    figures = []
+    for name, report in sorted(version.types.items()):
+        if report.histogram is None:
+            continue
+        weights = [
+            r.candidates[0].match_weight
+            for r in recent
+            if r.candidates and r.candidates[0].entity_type == name
+        ]
+        counts = bin_counts(report.histogram.edges, weights)  # the PSI's own binning
+        figures.append(histogram_svg(report.histogram.edges, report.histogram.counts, counts, name))
+    due = [r.entity_type for r in rows if r.status == "refit"]
+    verdict = (
+        f'<p class="refit">Re-fit due for: {escape(", ".join(due))}</p>'
+        if due
+        else '<p class="note">No entity type needs a re-fit.</p>'
+    )
+    return (
+        f"<h2>Drift: recent resolves against calibration time</h2>{verdict}{table}"
+        f'<div class="figs">{"".join(figures)}</div>'
+    )
+
+
+def render_report(
+    version: CalibrationVersion,
+    previous: CalibrationVersion | None = None,
+    recent: Sequence[Resolution] | None = None,
+) -> str:
+    """The whole report as one HTML page."""
+    c = version.counts
+    meta = _table(
+        ("", ""),
+        [
+            ["version", version.version],
+            ["created", version.created_at.isoformat()],
+            ["model version", version.model_version],
+            ["active when fitted", version.parent],
+            ["labels file", version.labels_file],
+            ["labels sha-256", version.labels_sha256],
+            ["labels", f"{c.labels} ({', '.join(f'{k}: {v}' for k, v in c.by_label.items())})"],
+            ["sources", ", ".join(f"{k}: {v}" for k, v in c.by_source.items())],
+            ["queries / used / unknown / no candidates",
+             f"{c.queries} / {c.used} / {c.unknown} / {c.no_candidates}"],
+        ],
+    )  # fmt: skip
+    change_rows = [
+        [ch.entity_type, _num(ch.threshold_before), ch.source_before, _num(ch.threshold_after),
+         ch.source_after, _pct(ch.coverage_before), _pct(ch.coverage_after)]
+        for ch in changes(version, previous)
+    ]  # fmt: skip
+    per_type = []
+    for name, r in sorted(version.types.items()):
+        figs = reliability_svg(r.reliability_before, r.reliability_after, f"{name}: reliability")
+        if r.curve:
+            figs += threshold_svg(r.curve, r.threshold, r.target_error, f"{name}: threshold")
+        per_type.append(
+            f"<h3>{escape(name)}</h3><p>{escape(r.reason)}</p>"
+            f'<p class="note">margin gate {r.margin:g} bits; default threshold '
+            f"{r.default_threshold:g}; {r.derived} labels derived; {r.folds} folds</p>"
+            f'<div class="figs">{figs}</div>'
+        )
+    drift_html = _drift_section(version, recent) if recent is not None else ""
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Calibration {escape(version.version)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>Calibration {escape(version.version)}</h1>{meta}"
+        "<h2>Per entity type</h2>"
+        '<p class="note">Metrics on held-out folds, over the decidable rows (those the margin'
+        " gate and the tax-id check leave to the probability). Auto-resolution rate: share of"
+        " the type's labelled queries that would be decided <code>match</code>.</p>"
+        f"{_table(SUMMARY_HEADER, summary_rows(version))}"
+        f"<h2>What changed since {escape(previous.version if previous else 'the defaults')}</h2>"
+        + _table(
+            (
+                "entity type",
+                "threshold before",
+                "from",
+                "threshold after",
+                "from",
+                "auto-resolution before",
+                "after",
+            ),
+            change_rows,
+        )  # fmt: skip
+        + f"{drift_html}<h2>Figures</h2>{''.join(per_type)}</body></html>"
+    )
+
+
+def write_report(path: Path, html: str) -> Path:
+    """Write the page atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(html)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
