@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from calibration import write_simulated_labels
 from resolver import (
     Evaluation,
     Resolution,
@@ -93,6 +94,7 @@ def sample(
             bar.update(task, description=stage, completed=done, total=total)
 
         summary = generate_sample(out_dir, suppliers=suppliers, seed=seed, progress=tick)
+        write_simulated_labels(out_dir)
     err.print(f"wrote {out_dir}: {summary}", highlight=False)
 
 
