@@ -1,10 +1,12 @@
 """Training data of a calibration: each labelled query re-resolved, its top candidate labelled.
 
 The resolver turns the top candidate's match weight and margin into P(correct) and decides
-`match` only when that P reaches the threshold *and* the margin gate passes *and* the query's tax
-id does not contradict the candidate. The last two halt whatever P says, so P decides only on the
-*decidable* rows; that is the population calibration fits and measures (the others are kept,
-flagged, for counts and for the auto-resolution rate's denominator).
+`match` only when that P reaches the threshold *and* the margin gate passes *and* no other rule
+halts it (a tax id contradicting the candidate, too little corroborating evidence, …). Those
+halt whatever P says, so P decides only on the *decidable* rows; that is the population
+calibration fits and measures (the others are kept, flagged, for counts and for the
+auto-resolution rate's denominator). The other rules are observed, not re-implemented: a probe
+calibration with P = 1 and no margin gate leaves them as the resolver's only reasons to halt.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from resolver import Resolver as _Resolver
 
 #: The margin the resolver uses when a query's top candidate stands alone.
 LONE_MARGIN = 99.0
-#: A probe calibration: P = 1 for every candidate and no margin gate, so that the only reason
-#: left for the resolver to halt is a tax-id conflict — which is how we observe it.
+#: A probe calibration: P = 1 for every candidate and no margin gate, so that the resolver halts
+#: only for its other rules (tax-id conflict, corroboration) — which is how we observe them.
 _PROBE = EntityCalibration(
     threshold=1e-12, margin=0.0, mapping=Mapping(kind="logistic", intercept=500.0)
 )
@@ -180,7 +182,7 @@ def build_training_set(
             out.unknown += 1
             continue
         weight, margin, raw = top_features(resolution)
-        conflict = resolution.decision is Decision.AMBIGUOUS
+        held = resolution.decision is Decision.AMBIGUOUS  # by a rule other than P and margin
         out.observations.append(
             Observation(
                 entity_type=top.entity_type,
@@ -190,7 +192,7 @@ def build_training_set(
                 margin=margin,
                 raw_probability=raw,
                 correct=correct,
-                decidable=margin >= gates[top.entity_type] and not conflict,
+                decidable=margin >= gates[top.entity_type] and not held,
                 derived=derived,
             )
         )

@@ -8,13 +8,16 @@ through that same mapping, so the metrics measure exactly what the resolver will
 - floor (no wrong label at all, the usual state of a clean type): Laplace's estimate
   (n+1)/(n+2) from the lowest labelled weight up.
 
-Below the lowest labelled weight no label vouches for anything, so every mapping falls back to
-splink's own probability there (never above the fitted value): an unseen, weaker query cannot
-borrow the confidence earned by stronger ones.
+Below the lowest labelled weight no label vouches for anything, so the isotonic and floor
+mappings fall back to splink's own probability there (never above the fitted value): an unseen,
+weaker query cannot borrow the confidence earned by stronger ones. A logistic mapping falls
+with the weight by construction; one that would not (a non-positive slope) is replaced by the
+floor.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -78,6 +81,8 @@ def _logistic(w: np.ndarray, m: np.ndarray, y: np.ndarray) -> Mapping:
     model = LogisticRegression(C=1.0, max_iter=1000)
     model.fit(np.column_stack([w, m]), y.astype(int))
     a, b = (float(v) for v in model.coef_[0])
+    if a <= 0.0:
+        return _floor(w, y)
     return Mapping(
         kind="logistic", coef_weight=a, coef_margin=b, intercept=float(model.intercept_[0])
     )
@@ -119,17 +124,19 @@ def fit_calibrator(
     m = np.asarray(margins, dtype=float)
     y = np.asarray(correct, dtype=bool)
     method = choose_method(list(y))
-    minority = int(min(y.sum(), (~y).sum()))
     held_out = np.asarray([_SPLINK.probability(float(v), 0.0) for v in w])
-    folds = 0
-    if method == "floor" and len(y) >= 2:
-        folds = min(FOLDS, len(y))
+    folds = min(FOLDS, len(y))
+    if folds < 2:
+        return Fit(method, fit_once(method, w, m, y), [float(v) for v in held_out], 0)
+    if method == "floor":
         splits = KFold(folds, shuffle=True, random_state=seed).split(w)
-    elif method != "floor" and minority >= 2:
-        folds = min(FOLDS, minority)
-        splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(w, y)
     else:
-        splits = iter(())
+        # With fewer wrong labels than folds some folds get none; stratifying still spreads
+        # them as evenly as they go (scikit-learn warns about it, which is expected here).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            strat = StratifiedKFold(folds, shuffle=True, random_state=seed)
+            splits = iter(list(strat.split(w, y)))
     for train, test in splits:
         fold_map = fit_once(method, w[train], m[train], y[train])
         held_out[test] = predict(fold_map, w[test], m[test])
