@@ -5,8 +5,8 @@ through that same mapping, so the metrics measure exactly what the resolver will
 
 - isotonic (enough labels of both classes): scikit-learn's isotonic regression over the weight;
 - logistic (few labels, Platt scaling): sigmoid(a·weight + b·margin + c);
-- floor (no wrong label at all, the usual state of a clean type): Laplace's estimate
-  (n+1)/(n+2) from the lowest labelled weight up.
+- floor (no wrong label at all, the usual state of a clean type): from the lowest labelled
+  weight up, Laplace's estimate (n+1)/(n+2) or splink's probability, whichever is higher.
 
 Below the lowest labelled weight no label vouches for anything, so the isotonic and floor
 mappings fall back to splink's own probability there (never above the fitted value): an unseen,
@@ -33,6 +33,8 @@ ISOTONIC_MIN_ROWS = 100
 ISOTONIC_MIN_CLASS = 5
 #: How far below the lowest labelled weight the splink fallback is drawn, in bits.
 FLOOR_SPAN = 24
+#: Above this many bits splink's probability is 1 to twelve digits.
+SATURATION = 40
 
 _SPLINK = Mapping(kind="identity")
 
@@ -93,8 +95,13 @@ def _floor(w: np.ndarray, y: np.ndarray) -> Mapping:
     if not len(right):
         return _SPLINK
     x0 = float(right.min())
-    fx, fy = _floor_below(x0, (len(right) + 1) / (len(right) + 2))
-    return Mapping(kind="isotonic", x=[*fx, x0], y=[*fy, (len(right) + 1) / (len(right) + 2)])
+    laplace = (len(right) + 1) / (len(right) + 2)
+    fx, fy = _floor_below(x0, laplace)
+    # From the lowest labelled weight up, no label contradicts splink either: where it is more
+    # confident than Laplace's estimate, keep it (drawn every half bit; it saturates by +40).
+    ux = [x0 + k / 2 for k in range(2 * SATURATION)]
+    uy = [max(laplace, _SPLINK.probability(x, 0.0)) for x in ux]
+    return Mapping(kind="isotonic", x=fx + ux, y=fy + uy)
 
 
 def fit_once(method: Method, w: np.ndarray, m: np.ndarray, y: np.ndarray) -> Mapping:
