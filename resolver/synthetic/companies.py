@@ -161,7 +161,7 @@ def render_companies(
     email[shout] = [e.upper() for e in email[shout].tolist()]
     person = f["origin"] == BR_PERSON
     short = fmt.per_unique(f["body"], short_name)
-    short[person] = fmt.per_unique(f["body"][person], lambda b: short_name(b, person=True))
+    short[person] = fmt.each(f["body"][person], lambda b: short_name(b, person=True))
     out: Frame = {
         "name": apply_case(full, upper, plain),
         "short": apply_case(short, upper, plain),

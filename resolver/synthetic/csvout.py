@@ -27,7 +27,10 @@ def _quoted(column: list[str]) -> list[str]:
     joined = "\x00".join(column)
     if not any(ch in joined for ch in _SPECIAL):
         return column
-    return [_quote(v) for v in column]
+    return [
+        '"' + v.replace('"', '""') + '"' if ("," in v or '"' in v or "\n" in v or "\r" in v) else v
+        for v in column
+    ]
 
 
 def write_csv(path: Path, columns: Mapping[str, ObjArray]) -> int:

@@ -43,7 +43,7 @@ class Cities:
     @property
     def names(self) -> ObjArray:
         """The accented, title-case spelling of each city."""
-        return self.variants[:, 0]  # type: ignore[no-any-return]
+        return self.variants[:, 0]
 
 
 def build_cities() -> Cities:
@@ -98,7 +98,7 @@ def other_city(
 def written_cities(rng: np.random.Generator, cities: Cities, city: IntArray) -> ObjArray:
     """'São Paulo' / 'SAO PAULO' / 'Sao Paulo' / 'SÃO PAULO' as keyed."""
     style = rng.choice(4, size=len(city), p=[0.4, 0.35, 0.15, 0.1])
-    return cities.variants[city, style]  # type: ignore[no-any-return]
+    return cities.variants[city, style]
 
 
 def draw_ceps(rng: np.random.Generator, cities: Cities, city: IntArray) -> IntArray:
@@ -203,10 +203,9 @@ def written_streets(
     spelling = np.where(rng.random(size) < 0.4, 1 + streets.street % 3, 0)
     sep = rng.integers(0, len(_SEPARATORS), size=size)
     number = fmt.decimal(streets.number)
-    out = (
-        _PREFIXES[streets.prefix, spelling] + " " + pools.br_streets[streets.street % len(pools.br_streets)]
-        + _SEPARATORS[sep] + number + as_objects(vocab.BR_COMPLEMENTS)[streets.complement]
-    )  # fmt: skip
+    name = pools.br_streets[streets.street % len(pools.br_streets)]
+    complement = as_objects(vocab.BR_COMPLEMENTS)[streets.complement]
+    out = _PREFIXES[streets.prefix, spelling] + " " + name + _SEPARATORS[sep] + number + complement
     us = np.flatnonzero(origin == US_COMPANY)
     out[us] = number[us] + " " + pools.us_streets[streets.street[us] % len(pools.us_streets)]
     europe = np.flatnonzero((origin > BR_PERSON) & (origin != US_COMPANY))
@@ -266,12 +265,12 @@ def personal_emails(rng: np.random.Generator, names: ObjArray) -> ObjArray:
     digits = fmt.choose(
         rng.random(n) < 0.6, fmt.decimal(rng.integers(1, 100, size=n)), as_objects([""] * n)
     )
-    return fmt.per_unique(names, _local_part) + digits + "@" + domains  # type: ignore[no-any-return]
+    return fmt.each(names, _local_part) + digits + "@" + domains  # type: ignore[no-any-return]
 
 
 def work_emails(names: ObjArray, domains: ObjArray) -> ObjArray:
     """'first.last@domain' for people at a company."""
-    return fmt.per_unique(names, _local_part) + "@" + domains  # type: ignore[no-any-return]
+    return fmt.each(names, _local_part) + "@" + domains  # type: ignore[no-any-return]
 
 
 def slug_words(name: str) -> list[str]:

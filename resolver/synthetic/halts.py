@@ -33,10 +33,6 @@ def _halt(ctx: Context, kind: str, typed: bool, record: dict[str, str], ids: lis
     return Query(kind, entity_type, record, "halt", sorted(set(ids))[:_MAX_CANDIDATES])
 
 
-def _with_core(ctx: Context, core: str) -> list[str]:
-    return ctx.lookup.ids_with_core(core, SUPPLIER)
-
-
 def branch_no_city(ctx: Context, count: int) -> list[Query]:
     """The name of a supplier with several live branches, and nothing to pick one."""
     f, ids = ctx.suppliers.facts, ctx.supplier_ids
@@ -65,7 +61,7 @@ def lookalike_name_only(ctx: Context, count: int) -> list[Query]:
         named = r if ctx.coin() else src
         record = {"name": some_name(ctx, f, w, named)}
         candidates = [str(ids[r]), str(ids[src])]
-        candidates += _with_core(ctx, name_key(str(f["body"][named])))
+        candidates += ctx.lookup.ids_with_core(SUPPLIER, named, SUPPLIER)
         out.append(_halt(ctx, "lookalike_name_only", ctx.coin(0.7), record, candidates))
     return out
 
@@ -76,8 +72,7 @@ def person_both_roles(ctx: Context, count: int) -> list[Query]:
     pool = np.flatnonzero(~e["deleted"] & (e["role"] == "person_both_roles"))
     out = []
     for r in targets(ctx.rng, pool, count, lambda r: True):
-        entity = str(e["entity"][r])
-        ids = ctx.lookup.same_entity(EMPLOYEE, entity) + ctx.lookup.same_entity(CONTACT, entity)
+        ids = ctx.lookup.same_entity(EMPLOYEE, r) + ctx.lookup.same_entity(EMPLOYEE, r, CONTACT)
         if len(ids) < 2:
             continue
         record = {"name": person_text(ctx, str(e["body"][r]))}
@@ -87,28 +82,20 @@ def person_both_roles(ctx: Context, count: int) -> list[Query]:
 
 def taxid_contradiction(ctx: Context, count: int) -> list[Query]:
     """Name and city of one supplier with the valid tax id of another."""
-    f, w = ctx.suppliers.facts, ctx.suppliers.written
+    f, w, lookup = ctx.suppliers.facts, ctx.suppliers.written, ctx.lookup
     pool = live_rows(f, COMPANY_ROLES)
-    taxed = pool[w["tax_digits"][pool] != ""]
-    lookup = ctx.lookup
-    owners = targets(ctx.rng, taxed, count, lambda r: lookup.unique_tax(str(w["tax_digits"][r])))
+    owners = targets(ctx.rng, pool, count, lambda r: lookup.unique("tax", SUPPLIER, r))
+    named = targets(ctx.rng, pool, count, lambda r: lookup.unique_name_city(SUPPLIER, r))
     out = []
-    for r in targets(
-        ctx.rng,
-        pool,
-        count,
-        lambda r: lookup.unique_name_city(name_key(str(f["body"][r])), int(f["city"][r])),
-    ):
-        other = owners[len(out) % len(owners)] if owners else -1
-        if other < 0 or f["entity"][other] == f["entity"][r]:
+    for r, other in zip(named, owners, strict=False):
+        if f["entity"][other] == f["entity"][r]:
             continue
         record = {
             "name": some_name(ctx, f, w, r),
             "city": city_text(ctx, int(f["city"][r])),
             "tax_id": tax_text(ctx, str(w["tax_digits"][other])),
         }
-        ids = lookup.same_entity(SUPPLIER, str(f["entity"][r]))
-        ids += lookup.same_entity(SUPPLIER, str(f["entity"][other]))
+        ids = lookup.same_entity(SUPPLIER, r) + lookup.same_entity(SUPPLIER, other)
         out.append(_halt(ctx, "taxid_contradiction", ctx.coin(0.7), record, ids))
     return out
 
@@ -116,14 +103,14 @@ def taxid_contradiction(ctx: Context, count: int) -> list[Query]:
 def unknown(ctx: Context, count: int) -> list[Query]:
     """A company that is in no master: fresh name, a city, sometimes a valid new CNPJ."""
     out: list[Query] = []
-    for _ in range(count * 50):
+    bodies, legals = names.novel_bodies(ctx.rng, ctx.pools, count * 20)
+    for i in range(len(bodies)):
         if len(out) == count:
             break
-        origin = np.full(1, names.BR_COMPANY, dtype=np.int64)
-        body, legal = names.company_bodies(ctx.rng, ctx.pools, origin)
+        body, legal = bodies[[i]], legals[[i]]
         core = name_key(str(body[0]))
         city = int(ctx.rng.choice(ctx.cities.n_br, p=ctx.cities.weight))
-        if core in ctx.lookup.all_cores or not ctx.lookup.isolated(core, city, ""):
+        if core in ctx.lookup.all_cores or not ctx.lookup.isolated_name(core, city):
             continue
         facts = {"body": body, "legal": legal}
         record = {"name": clean_name(ctx, facts, 0), "city": city_text(ctx, city)}
@@ -144,12 +131,12 @@ def name_only_common(ctx: Context, count: int) -> list[Query]:
     generic = pool[f["role"][pool] == "common_name"]
 
     def shared(r: int) -> bool:
-        return lookup.entities_with_core(name_key(str(f["body"][r])), SUPPLIER) >= 3
+        return lookup.entities_with_core(SUPPLIER, r, SUPPLIER) >= 3
 
     rows = targets(ctx.rng, generic, count, shared) or targets(ctx.rng, pool, count, shared)
     out = []
     for r in rows:
         record = {"name": some_name(ctx, f, w, r)}
-        ids = _with_core(ctx, name_key(str(f["body"][r])))
+        ids = lookup.ids_with_core(SUPPLIER, r, SUPPLIER)
         out.append(_halt(ctx, "name_only_common", ctx.coin(0.7), record, ids))
     return out

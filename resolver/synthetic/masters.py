@@ -62,7 +62,7 @@ class _Claims:
         candidates = self._order[~self._used[self._order]]
         if mask is not None:
             candidates = candidates[mask[candidates]]
-        chosen = candidates[:count]
+        chosen: IntArray = candidates[:count]
         self._used[chosen] = True
         return chosen
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from resolver.synthetic import names
-from resolver.synthetic.lookup import CONTACT, CUSTOMER, EMPLOYEE, SUPPLIER
+from resolver.synthetic.lookup import CONTACT, CUSTOMER, EMPLOYEE, SUPPLIER, IntArray
 from resolver.synthetic.querykit import (
     Context,
     Query,
@@ -24,31 +24,27 @@ COMPANY_ROLES = ("original", "common_name", "also_customer", "also_supplier")
 
 
 def _match(
-    ctx: Context, kind: str, entity_type: str, null: bool, record: dict[str, str], entity: str
+    ctx: Context, kind: str, entity_type: str, null: bool, record: dict[str, str], row: int
 ) -> Query:
-    ids = ctx.lookup.same_entity(entity_type, entity)
+    ids = ctx.lookup.same_entity(entity_type, row)
     return Query(kind, None if null else entity_type, record, "match", ids)
 
 
-def _supplier_taxed(ctx: Context) -> np.ndarray:
+def _supplier_taxed(ctx: Context) -> IntArray:
     rows = live_rows(ctx.suppliers.facts, COMPANY_ROLES)
-    return rows[ctx.suppliers.written["tax_digits"][rows] != ""]
+    taxed: IntArray = rows[ctx.suppliers.written["tax_digits"][rows] != ""]
+    return taxed
 
 
 def _taxid_queries(ctx: Context, count: int, kind: str) -> list[Query]:
     f, w = ctx.suppliers.facts, ctx.suppliers.written
     rows = targets(
-        ctx.rng,
-        _supplier_taxed(ctx),
-        count,
-        lambda r: ctx.lookup.unique_tax(str(w["tax_digits"][r])),
+        ctx.rng, _supplier_taxed(ctx), count, lambda r: ctx.lookup.unique("tax", SUPPLIER, r)
     )
     out = []
     for r in rows:
         tax = str(w["tax_digits"][r])
-        null = kind != "field_names" and ctx.maybe_null(
-            ctx.lookup.unique_tax(tax, single_type=True)
-        )
+        null = kind != "field_names" and ctx.maybe_null(ctx.lookup.unique("tax", SUPPLIER, r, True))
         if kind == "clean_name_taxid":
             record = {"name": some_name(ctx, f, w, r), "tax_id": tax_text(ctx, tax)}
         elif kind == "taxid_only":
@@ -57,7 +53,7 @@ def _taxid_queries(ctx: Context, count: int, kind: str) -> list[Query]:
             record = {"A2_NOME": str(w["name"][r]), "A2_CGC": str(w["cgc"][r]) or tax}
             if ctx.coin():
                 record["A2_MUN"] = str(w["city_written"][r])
-        out.append(_match(ctx, kind, SUPPLIER, null, record, str(f["entity"][r])))
+        out.append(_match(ctx, kind, SUPPLIER, null, record, r))
     return out
 
 
@@ -77,9 +73,7 @@ def field_names(ctx: Context, count: int) -> list[Query]:
 
 
 def _name_city_ok(ctx: Context, row: int) -> bool:
-    f = ctx.suppliers.facts
-    core, city, entity = name_key(str(f["body"][row])), int(f["city"][row]), str(f["entity"][row])
-    return ctx.lookup.unique_name_city(core, city) and ctx.lookup.isolated(core, city, entity)
+    return ctx.lookup.unique_name_city(SUPPLIER, row) and ctx.lookup.isolated(SUPPLIER, row)
 
 
 def _abbreviated(ctx: Context, row: int) -> str:
@@ -116,7 +110,7 @@ def _name_city_queries(ctx: Context, count: int, kind: str) -> list[Query]:
         record = {"name": name, "city": city_text(ctx, int(f["city"][r]))}
         if kind == "abbrev_name_city" or ctx.coin():
             record["state"] = str(ctx.cities.state[int(f["city"][r])])
-        out.append(_match(ctx, kind, SUPPLIER, ctx.maybe_null(True), record, str(f["entity"][r])))
+        out.append(_match(ctx, kind, SUPPLIER, ctx.maybe_null(True), record, r))
     return out
 
 
@@ -135,55 +129,43 @@ def branch_with_city(ctx: Context, count: int) -> list[Query]:
     return _name_city_queries(ctx, count, "branch_with_city")
 
 
-def lookalike_with_taxid(ctx: Context, count: int) -> list[Query]:
-    """A look-alike company's name with its own tax id."""
-    f, w = ctx.suppliers.facts, ctx.suppliers.written
-    pool = live_rows(f, ("lookalike",))
-    pool = pool[w["tax_digits"][pool] != ""]
+def _name_taxid(
+    ctx: Context, count: int, kind: str, entity_type: str, roles: tuple[str, ...]
+) -> list[Query]:
+    master = ctx.suppliers if entity_type == SUPPLIER else ctx.customers
+    f, w = master.facts, master.written
+    lookup = ctx.lookup
     out = []
     for r in targets(
-        ctx.rng, pool, count, lambda r: ctx.lookup.unique_tax(str(w["tax_digits"][r]))
+        ctx.rng, live_rows(f, roles), count, lambda r: lookup.unique("tax", entity_type, r)
     ):
-        tax = str(w["tax_digits"][r])
-        null = ctx.maybe_null(ctx.lookup.unique_tax(tax, single_type=True))
-        record = {"name": some_name(ctx, f, w, r), "tax_id": tax_text(ctx, tax)}
-        out.append(_match(ctx, "lookalike_with_taxid", SUPPLIER, null, record, str(f["entity"][r])))
+        null = ctx.maybe_null(lookup.unique("tax", entity_type, r, single_type=True))
+        record = {"name": some_name(ctx, f, w, r), "tax_id": tax_text(ctx, str(w["tax_digits"][r]))}
+        out.append(_match(ctx, kind, entity_type, null, record, r))
     return out
+
+
+def lookalike_with_taxid(ctx: Context, count: int) -> list[Query]:
+    """A look-alike company's name with its own tax id."""
+    return _name_taxid(ctx, count, "lookalike_with_taxid", SUPPLIER, ("lookalike",))
 
 
 def customer_name_taxid(ctx: Context, count: int) -> list[Query]:
     """A customer's name and CNPJ/CPF."""
-    f, w = ctx.customers.facts, ctx.customers.written
-    pool = live_rows(f, COMPANY_ROLES)
-    pool = pool[w["tax_digits"][pool] != ""]
-    out = []
-    for r in targets(
-        ctx.rng, pool, count, lambda r: ctx.lookup.unique_tax(str(w["tax_digits"][r]))
-    ):
-        tax = str(w["tax_digits"][r])
-        null = ctx.maybe_null(ctx.lookup.unique_tax(tax, single_type=True))
-        record = {"name": some_name(ctx, f, w, r), "tax_id": tax_text(ctx, tax)}
-        out.append(_match(ctx, "customer_name_taxid", CUSTOMER, null, record, str(f["entity"][r])))
-    return out
+    return _name_taxid(ctx, count, "customer_name_taxid", CUSTOMER, COMPANY_ROLES)
 
 
 def employee_name_cpf(ctx: Context, count: int) -> list[Query]:
     """An employee's name with the CPF, or with birth date and home town."""
-    e = ctx.employees
-    pool = live_rows(e, ("original",))
-    people = ctx.lookup.table_rows(EMPLOYEE)
-    keys = [
-        (name_key(str(e["body"][r])), str(e["birth"][r]), int(e["city"][r]))
-        for r in people.tolist()
-    ]
+    e, lookup = ctx.employees, ctx.lookup
     seen: dict[tuple[str, str, int], int] = {}
-    for key in keys:
+    rows = lookup.table_rows(EMPLOYEE)
+    cores = lookup.core_of(EMPLOYEE, rows).tolist()
+    for key in zip(cores, e["birth"][rows].tolist(), e["city"][rows].tolist(), strict=True):
         seen[key] = seen.get(key, 0) + 1
     out = []
-    for r in targets(
-        ctx.rng, pool, count, lambda r: ctx.lookup.unique_tax(str(e["cpf_digits"][r]))
-    ):
-        cpf = str(e["cpf_digits"][r])
+    pool = live_rows(e, ("original",))
+    for r in targets(ctx.rng, pool, count, lambda r: lookup.unique("tax", EMPLOYEE, r)):
         name = person_text(ctx, str(e["body"][r]))
         key = (name_key(str(e["body"][r])), str(e["birth"][r]), int(e["city"][r]))
         if ctx.coin(0.35) and seen.get(key, 0) == 1:
@@ -195,50 +177,39 @@ def employee_name_cpf(ctx: Context, count: int) -> list[Query]:
             }
             null = False
         else:
-            record = {"name": name, "tax_id": tax_text(ctx, cpf)}
-            null = ctx.maybe_null(ctx.lookup.unique_tax(cpf, single_type=True))
-        out.append(_match(ctx, "employee_name_cpf", EMPLOYEE, null, record, str(e["entity"][r])))
+            record = {"name": name, "tax_id": tax_text(ctx, str(e["cpf_digits"][r]))}
+            null = ctx.maybe_null(lookup.unique("tax", EMPLOYEE, r, single_type=True))
+        out.append(_match(ctx, "employee_name_cpf", EMPLOYEE, null, record, r))
     return out
 
 
 def contact_name_email(ctx: Context, count: int) -> list[Query]:
     """A contact's name and e-mail."""
-    c = ctx.contacts
-    pool = live_rows(c, ("original",))
-    pool = pool[c["email"][pool] != ""]
+    c, lookup = ctx.contacts, ctx.lookup
     out = []
-    for r in targets(ctx.rng, pool, count, lambda r: ctx.lookup.unique_email(str(c["email"][r]))):
+    pool = live_rows(c, ("original",))
+    for r in targets(ctx.rng, pool, count, lambda r: lookup.unique("email", CONTACT, r)):
         email = str(c["email"][r])
-        null = ctx.maybe_null(ctx.lookup.unique_email(email, single_type=True))
+        null = ctx.maybe_null(lookup.unique("email", CONTACT, r, single_type=True))
         record = {
             "name": person_text(ctx, str(c["body"][r])),
             "email": email.lower() if ctx.coin(0.8) else email.upper(),
         }
-        out.append(_match(ctx, "contact_name_email", CONTACT, null, record, str(c["entity"][r])))
+        out.append(_match(ctx, "contact_name_email", CONTACT, null, record, r))
     return out
 
 
 def short_name_postcode(ctx: Context, count: int) -> list[Query]:
     """A supplier's short name (A2_NREDUZ-like) and its CEP."""
-    f, w = ctx.suppliers.facts, ctx.suppliers.written
-    pool = live_rows(f, COMPANY_ROLES)
-    cep = np.array([c.replace("-", "") for c in w["cep_written"].tolist()], dtype=object)
-    pool = pool[cep[pool] != ""]
+    f, w, lookup = ctx.suppliers.facts, ctx.suppliers.written, ctx.lookup
     out = []
-    for r in targets(ctx.rng, pool, count, lambda r: ctx.lookup.unique_cep(str(cep[r]))):
+    pool = live_rows(f, COMPANY_ROLES)
+    for r in targets(ctx.rng, pool, count, lambda r: lookup.unique("cep", SUPPLIER, r)):
         short = str(w["short"][r])
         record = {
             "name": short if ctx.coin() else strip_accents(short).title(),
-            "postcode": cep_text(ctx, str(cep[r])),
+            "postcode": cep_text(ctx, str(w["cep_written"][r]).replace("-", "")),
         }
-        out.append(
-            _match(
-                ctx,
-                "short_name_postcode",
-                SUPPLIER,
-                ctx.maybe_null(True),
-                record,
-                str(f["entity"][r]),
-            )
-        )
+        null = ctx.maybe_null(True)
+        out.append(_match(ctx, "short_name_postcode", SUPPLIER, null, record, r))
     return out

@@ -220,6 +220,17 @@ def company_bodies(
     return bodies, legal
 
 
+def novel_bodies(
+    rng: np.random.Generator, pools: NamePools, size: int
+) -> tuple[ObjArray, IntArray]:
+    """Brazilian-style names no master uses: immigrant surnames (drawn from the US pool,
+    which Brazilian companies never get) with a Brazilian activity."""
+    last = _pick(rng, pools.us_last, size)
+    acts = as_objects([a for a, _ in vocab.BR_ACTIVITIES])
+    families = [vocab.LEGAL_LTDA, vocab.LEGAL_SA, vocab.LEGAL_ME, vocab.LEGAL_EPP]
+    return last + " " + _pick(rng, acts, size), _legal(rng, size, families, [0.6, 0.15, 0.15, 0.1])
+
+
 def generic_bodies(rng: np.random.Generator, clusters: int) -> ObjArray:
     """Names such as 'Comercial São José' that several unrelated companies carry."""
     heads = rng.choice(as_objects(vocab.BR_GENERIC_HEADS), size=clusters).tolist()

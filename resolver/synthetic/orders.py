@@ -7,7 +7,6 @@ import numpy as np
 
 from resolver.synthetic import fmt
 from resolver.synthetic.frame import Frame, filled, length
-from resolver.synthetic.geo import IntArray
 from resolver.synthetic.masters import Master
 from resolver.synthetic.names import BR_PERSON
 from resolver.synthetic.text import ObjArray, as_objects
@@ -48,9 +47,24 @@ def build_orders(rng: np.random.Generator, suppliers: Master, orders: int) -> Fr
     cod[missing] = int(facts["cod"].max()) + 1 + np.arange(len(missing))
     loja[missing] = 1
     foreign = facts["origin"][target] > BR_PERSON
-    currency = np.where(foreign, np.where(rng.random(orders) < 0.6, "2", "4"), "1")
-    approval = rng.choice(as_objects(["L", "B", "R"]), size=orders, p=[0.85, 0.12, 0.03])
-    deleted_order = rng.random(orders) < 0.007
+    currency = np.where(foreign, np.where(rng.random(orders) < 0.6, 1, 2), 0)
+    approval = rng.choice(3, size=orders, p=[0.85, 0.12, 0.03])
+    defect = filled(orders, "")
+    defect[open_blocked] = "open_po_blocked_supplier"
+    defect[missing] = "po_missing_supplier"
+    # Deleting an order the defects rely on would hide them.
+    deleted_order = (rng.random(orders) < 0.007) & (defect == "")
+    # Sorting orders before expanding items leaves the item rows in key order.
+    by_key = np.lexsort((num, filial))
+    filial, num, cod, loja, day = (
+        filial[by_key],
+        num[by_key],
+        cod[by_key],
+        loja[by_key],
+        day[by_key],
+    )
+    closed, currency, approval = closed[by_key], currency[by_key], approval[by_key]
+    deleted_order, defect, target = deleted_order[by_key], defect[by_key], target[by_key]
 
     items = rng.choice([1, 2, 3], size=orders, p=[0.5, 0.3, 0.2])
     head = np.repeat(np.arange(orders), items)
@@ -60,9 +74,9 @@ def build_orders(rng: np.random.Generator, suppliers: Master, orders: int) -> Fr
     quantity = np.where(whole, rng.integers(1, 500, size=n) * 100, rng.integers(10, 50_000, size=n))
     price = np.exp(rng.uniform(np.log(100), np.log(500_000), size=n)).astype(np.int64)
     total = (quantity * price + 50) // 100
-    dates = np.datetime_as_string(_FIRST_DAY + np.arange(_DAYS).astype("timedelta64[D]"))
-    day_text = as_objects([d.replace("-", "") for d in dates.tolist()])
-    frame: Frame = {
+    day_text = fmt.day_strings(_FIRST_DAY + np.arange(_DAYS).astype("timedelta64[D]"))
+    first_item = item == 1
+    return {
         "filial": filial[head],
         "num": num[head],
         "item": item,
@@ -73,20 +87,13 @@ def build_orders(rng: np.random.Generator, suppliers: Master, orders: int) -> Fr
         "cod": cod[head],
         "loja": loja[head],
         "issued": day_text[day[head]],
-        "approval": approval[head],
-        "closed": fmt.choose(closed[head], filled(n, "E"), filled(n, "")),
-        "currency": as_objects(currency.tolist())[head],
-        "deleted": deleted_order[head] | (rng.random(n) < 0.003),
+        "approval": as_objects(["L", "B", "R"])[approval[head]],
+        "closed": as_objects(["", "E"])[closed[head].astype(np.int64)],
+        "currency": as_objects(["1", "2", "4"])[currency[head]],
+        "deleted": deleted_order[head] | ((rng.random(n) < 0.003) & (defect[head] == "")),
         "supplier_row": target[head],
+        "defect": fmt.choose(first_item, defect[head], filled(n, "")),
     }
-    defect = filled(orders, "")
-    defect[open_blocked] = "open_po_blocked_supplier"
-    defect[missing] = "po_missing_supplier"
-    first_item = item == 1
-    frame["defect"] = fmt.choose(first_item, defect[head], filled(n, ""))
-    frame["deleted"][np.isin(head, np.concatenate([open_blocked, missing]))] = False
-    order = np.lexsort((frame["item"], frame["num"], frame["filial"]))
-    return {name: col[order] for name, col in frame.items()}
 
 
 def order_count(frame: Frame) -> int:

@@ -72,9 +72,7 @@ def build_employees(
         "body": body,
         "cpf_base": base,
         "cpf_check": taxid.cpf_check_digits(base),
-        "birth": fmt.per_unique(
-            np.datetime_as_string(born).astype(object), lambda d: d.replace("-", "")
-        ),
+        "birth": fmt.day_strings(born),
         "email": email,
         "city": city,
         "status": status,
@@ -164,28 +162,35 @@ def plant_conflicts(
     chosen = rng.choice(free, size=min(2 * count, len(free)), replace=False)
     persons = rng.permutation(np.flatnonzero(plain & (facts["tax_kind"] == TAX_CPF)))[:count]
     firms = rng.permutation(np.flatnonzero(plain & (facts["origin"] == names.BR_COMPANY)))[:count]
-    planted: list[tuple[int, int, str]] = []
-    for emp, sup in zip(chosen[:count].tolist(), persons.tolist(), strict=False):
-        # The supplier is the employee: same person, same CPF.
-        employees["body"][emp] = facts["body"][sup]
-        employees["cpf_base"][emp] = facts["tax_base"][sup]
-        employees["cpf_check"][emp] = facts["tax_check"][sup]
-        employees["entity"][emp] = facts["entity"][sup]
-        words = geo.slug_words(str(facts["body"][sup]))
-        employees["email"][emp] = f"{words[0]}.{words[-1]}@{vocab.EMPLOYER_DOMAIN}"
-        planted.append((emp, sup, "conflict_of_interest_cpf"))
-    for emp, sup in zip(chosen[count:].tolist(), firms.tolist(), strict=False):
-        address = geo.personal_emails(rng, employees["body"][[emp]])[0]
-        employees["email"][emp] = address
-        written["email_written"][sup] = address
-        facts["email"][sup] = address
-        planted.append((emp, sup, "conflict_of_interest_email"))
-    for emp, sup, defect in planted:
-        employees["defect"][emp] = defect
-        employees["related"][emp] = supplier_ids[sup]
-        facts["defect"][sup] = defect
-        filial, mat = int(employees["filial"][emp]), int(employees["mat"][emp])
-        facts["related"][sup] = f"SRA:{filial + 1:02d}:{mat:06d}"
+    # The supplier is the employee: same person, same CPF.
+    emp, sup = chosen[: len(persons)], persons
+    employees["body"][emp] = facts["body"][sup]
+    employees["cpf_base"][emp] = facts["tax_base"][sup]
+    employees["cpf_check"][emp] = facts["tax_check"][sup]
+    employees["entity"][emp] = facts["entity"][sup]
+    employees["email"][emp] = geo.work_emails(
+        facts["body"][sup], filled(len(sup), vocab.EMPLOYER_DOMAIN)
+    )
+    # The employee's private e-mail is the contact address of a supplier firm.
+    mail_emp = chosen[count:][: len(firms)]
+    mail_sup = firms[: len(mail_emp)]
+    address = geo.personal_emails(rng, employees["body"][mail_emp])
+    employees["email"][mail_emp] = address
+    written["email_written"][mail_sup] = address
+    facts["email"][mail_sup] = address
+    emp_rows = np.concatenate([emp, mail_emp])
+    sup_rows = np.concatenate([sup, mail_sup])
+    kinds = ["conflict_of_interest_cpf"] * len(emp) + ["conflict_of_interest_email"] * len(mail_emp)
+    employees["defect"][emp_rows] = as_objects(kinds)
+    employees["related"][emp_rows] = supplier_ids[sup_rows]
+    facts["defect"][sup_rows] = as_objects(kinds)
+    facts["related"][sup_rows] = (
+        "SRA:"
+        + fmt.padded(employees["filial"][emp_rows] + 1, 2)
+        + ":"
+        + fmt.padded(employees["mat"][emp_rows], 6)
+    )
+    planted = list(zip(emp_rows.tolist(), sup_rows.tolist(), kinds, strict=True))
     return planted
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from resolver.synthetic import companies, masters, orders, people, queries, tables
 from resolver.synthetic.csvout import write_csv
 from resolver.synthetic.frame import concat, filled, length, take
-from resolver.synthetic.geo import build_cities
+from resolver.synthetic.geo import IntArray, build_cities
 from resolver.synthetic.lookup import CONTACT, CUSTOMER, EMPLOYEE, SUPPLIER, Lookup, Part
 from resolver.synthetic.masters import Defect, Master
 from resolver.synthetic.names import BR_COMPANY, build_pools
@@ -22,6 +22,7 @@ Progress = Callable[[str, int, int], None]
 
 MIN_SUPPLIERS = 100
 MAX_SUPPLIERS = 1_080_000  # A2_COD has six digits
+_TABLES = ("SA2010", "SA1010", "SRA010", "SU5010", "SC7010")
 _STEPS = ("pools", "SA2010", "SA1010", "SRA010", "SU5010", "SC7010", "truth", "queries")
 
 README = """\
@@ -55,7 +56,7 @@ class SampleSummary:
     paths: Mapping[str, Path]
 
 
-def _shared_customers(rng: np.random.Generator, suppliers: Master, customers: int) -> ObjArray:
+def _shared_customers(rng: np.random.Generator, suppliers: Master, customers: int) -> IntArray:
     f = suppliers.facts
     plain = (f["role"] == "original") & ~f["deleted"] & (f["defect"] == "")
     rows = np.flatnonzero(plain & (f["origin"] == BR_COMPANY) & (f["parent"] < 0))
@@ -126,13 +127,14 @@ def generate_sample(
     done("SC7010")
 
     data = out_dir / "data"
-    paths = {
-        "SA2010": data / "SA2010.csv", "SA1010": data / "SA1010.csv", "SRA010": data / "SRA010.csv",
-        "SU5010": data / "SU5010.csv", "SC7010": data / "SC7010.csv",
-        "entities": out_dir / "truth" / "entities.csv", "defects": out_dir / "truth" / "defects.csv",
-        "queries": out_dir / "queries.jsonl", "expected": out_dir / "expected.jsonl",
-        "readme": out_dir / "README.txt",
-    }  # fmt: skip
+    paths = {table: data / f"{table}.csv" for table in _TABLES}
+    paths.update(
+        entities=out_dir / "truth" / "entities.csv",
+        defects=out_dir / "truth" / "defects.csv",
+        queries=out_dir / "queries.jsonl",
+        expected=out_dir / "expected.jsonl",
+        readme=out_dir / "README.txt",
+    )
     rows = {
         "SA2010": write_csv(paths["SA2010"], tables.supplier_columns(streams[7], sa2)),
         "SA1010": write_csv(paths["SA1010"], tables.customer_columns(streams[7], sa1)),
@@ -153,7 +155,7 @@ def generate_sample(
         tables.truth_rows(EMPLOYEE, sra_ids, employees),
         tables.truth_rows(CONTACT, su5_ids, contacts),
     ]
-    write_csv(paths["entities"], concat(truth))  # type: ignore[arg-type]
+    write_csv(paths["entities"], concat(truth))
     defects: list[Defect] = [
         *tables.defect_rows(SUPPLIER, sa2_ids, sa2.facts),
         *tables.defect_rows(CUSTOMER, sa1_ids, sa1.facts),

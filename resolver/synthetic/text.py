@@ -105,7 +105,15 @@ _KEYBOARD_NEIGHBOURS = {
 
 
 def typo(text: str, rng: np.random.Generator, edits: int = 1) -> str:
-    """Apply `edits` keyboard slips (substitute, drop, double, swap), never on the first letter."""
+    """Apply `edits` keyboard slips (substitute, drop, double, swap), never on the first letter;
+    the result always differs from `text` when it has a letter after the first character."""
+    out = _slips(text, rng, edits)
+    while out == text and any(ch.isalpha() for ch in text[1:]):
+        out = _slips(text, rng, 1)
+    return out
+
+
+def _slips(text: str, rng: np.random.Generator, edits: int) -> str:
     chars = list(text)
     for _ in range(edits):
         letters = [i for i in range(1, len(chars)) if chars[i].isalpha()]
