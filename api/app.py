@@ -23,8 +23,7 @@ from gateway import (
     TokenSigner,
     load_catalog,
 )
-from resolver import ResolverError, load_resolver
-from resolver.normalise import normalise_record
+from resolver import ResolverError, load_resolver, normalise_record
 
 log = logging.getLogger("canon.api")
 

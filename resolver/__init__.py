@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from resolver.calibrated import CalibrationTable, EntityCalibration, Mapping, load_active
 from resolver.errors import ExtractError, ModelError, ProfileError, QueryError, ResolverError
 from resolver.evaluation import Evaluation, Expected, evaluate, parse_expected, parse_queries
+from resolver.normalise import normalise_record
 from resolver.profiles import DEFAULT_PROFILE, Profile, load_profile
 from resolver.service import Resolver, load_resolver
 from resolver.types import Candidate, Decision, FieldExplanation, Resolution, ResolveQuery
@@ -42,6 +43,7 @@ __all__ = [
     "load_active",
     "load_profile",
     "load_resolver",
+    "normalise_record",
     "parse_expected",
     "parse_queries",
     "train_workdir",

@@ -22,6 +22,7 @@ def decide(
     threshold: float,
     margin: float,
     tax_id_conflict: bool,
+    corroborated: bool = True,
 ) -> Verdict:
     """Decide on candidates sorted best first; `probability` is the top one's calibrated P.
 
@@ -47,6 +48,11 @@ def decide(
         return Verdict(
             Decision.AMBIGUOUS,
             f"best candidate's probability {probability:.4f} is below the threshold {threshold}",
+        )
+    if not corroborated:
+        return Verdict(
+            Decision.AMBIGUOUS,
+            f"only one field agrees with {top.canonical_id}: a name alone never identifies a record",
         )
     if gap is not None and gap < margin:
         runner = candidates[1]

@@ -268,7 +268,7 @@ def code(value: object) -> str | None:
     """An ERP code or number compared as written but for surrounding blanks and leading zeros."""
     if value is None or (isinstance(value, float) and value != value):
         return None
-    text = str(value).strip().upper()
+    text = re.sub(r"\s+", "", str(value)).upper()
     return (text.lstrip("0") or "0") if text else None
 
 

@@ -100,6 +100,15 @@ class DecisionSpec(_Frozen):
 
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     margin: float = Field(default=3.0, ge=0.0, description="match-weight gap to the runner-up")
+    min_evidence: int = Field(
+        default=2,
+        ge=0,
+        description="agreeing fields a match needs; an identifier (tax id…) counts for two",
+    )
+    identifiers: list[str] = Field(
+        default_factory=lambda: ["tax_id"],
+        description="comparisons whose agreement alone identifies a record",
+    )
 
 
 class EntityTypeSpec(_Frozen):

@@ -161,7 +161,7 @@ class Resolver:
         query_tax: str | None,
     ) -> Resolution:
         entity_type = query.entity_type
-        probability, threshold, margin, conflict = 0.0, 1.0, 0.0, False
+        probability, threshold, margin, conflict, corroborated = 0.0, 1.0, 0.0, False, True
         if candidates:
             top = candidates[0]
             cal = self._calibration(top.entity_type)
@@ -171,7 +171,8 @@ class Resolver:
             probability = cal.mapping.probability(top.match_weight, min(gap, 99.0))
             threshold = cal.threshold
             conflict = _tax_conflict(candidates, query_tax)
-        verdict = decide(candidates, probability, threshold, margin, conflict)
+            corroborated = _evidence(top, spec.decision.identifiers) >= spec.decision.min_evidence
+        verdict = decide(candidates, probability, threshold, margin, conflict, corroborated)
         canonical = None
         if verdict.decision is Decision.MATCH:
             canonical = candidates[0].canonical_id
@@ -222,6 +223,18 @@ def _tax_conflict(candidates: list[Candidate], query_tax: str | None) -> bool:
         if other_tax and other_tax != query_tax and other_name > top_name + NAME_CONFLICT_BITS:
             return True  # the name belongs to another record than the tax id's owner
     return False
+
+
+def _evidence(candidate: Candidate, identifiers: list[str]) -> int:
+    """How many fields agree with the query: each agreeing comparison counts one, an
+    identifier two. Key-matched entity types (no explanation) are identified by their key."""
+    if not candidate.explanation:
+        return 99
+    return sum(
+        2 if part.comparison in identifiers else 1
+        for part in candidate.explanation
+        if part.match_weight > 0 and part.level not in ("missing", "different")
+    )
 
 
 def _distinguishing(candidates: list[Candidate]) -> list[str]:

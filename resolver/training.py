@@ -87,9 +87,10 @@ def train_linker(
             )
         except Exception as e:  # splink raises bare Exceptions on degenerate data
             warnings.append(f"prior left at its default: {e}")
-    # A master without duplicates gives a prior of 0 (log-odds −∞): floor it at one matching
-    # pair in the whole table, which is what "no duplicate seen" honestly says.
-    floor = 1.0 / max(n * (n - 1) / 2, 1.0)
+    # A master without duplicates gives a prior of 0 (log-odds −∞). Floor it at 1/n: the odds
+    # that a query names one given record when it names one of the n, which is what the
+    # serving path asks; a dedupe over such a master has nothing to find either way.
+    floor = 1.0 / max(n, 2)
     prior = linker._settings_obj._probability_two_random_records_match
     linker._settings_obj._probability_two_random_records_match = min(max(prior, floor), 0.5)
     max_pairs = min(2e6, max(1e5, n * (n - 1) / 2))
