@@ -52,7 +52,8 @@ def decide(
     if not corroborated:
         return Verdict(
             Decision.AMBIGUOUS,
-            f"only one field agrees with {top.canonical_id}: a name alone never identifies a record",
+            f"only one field agrees with {top.canonical_id}: a name alone never identifies"
+            " a record",
         )
     if gap is not None and gap < margin:
         runner = candidates[1]
