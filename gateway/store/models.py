@@ -114,6 +114,8 @@ class Approval(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
 
     action: Mapped[Action] = relationship(back_populates="approval")
     decisions: Mapped[list[ApprovalDecision]] = relationship(
@@ -122,8 +124,12 @@ class Approval(Base):
 
 
 class ApprovalDecision(Base):
+    """One approver's word on one version (payload hash) of an action."""
+
     __tablename__ = "approval_decisions"
-    __table_args__ = (UniqueConstraint("approval_id", "approver", name="uq_decision_approver"),)
+    __table_args__ = (
+        UniqueConstraint("approval_id", "approver", "payload_hash", name="uq_decision_approver"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     approval_id: Mapped[str] = mapped_column(String(36), ForeignKey("approvals.id"), index=True)
@@ -132,6 +138,7 @@ class ApprovalDecision(Base):
     reason: Mapped[str] = mapped_column(String(24))
     comment: Mapped[str] = mapped_column(Text)
     payload_hash: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
     created_at: Mapped[datetime]
 
     approval: Mapped[Approval] = relationship(back_populates="decisions")
@@ -182,3 +189,84 @@ class RolloutState(Base):
     phase: Mapped[str] = mapped_column(String(16))
     changed_at: Mapped[datetime]
     changed_by: Mapped[str] = mapped_column(String(100))
+
+
+class PortalUser(Base):
+    """A person who decides approvals in the portal, by email link or in Slack."""
+
+    __tablename__ = "portal_users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    slack_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action_scopes: Mapped[list[Any]]
+    notify_group: Mapped[str] = mapped_column(String(50))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class PortalSession(Base):
+    """A portal login; the cookie holds a secret whose SHA-256 is the id."""
+
+    __tablename__ = "portal_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("portal_users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ApprovalNotification(Base):
+    """Outbox of approval messages (email, Slack): committed before it is sent."""
+
+    __tablename__ = "approval_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    approval_id: Mapped[str] = mapped_column(String(36), ForeignKey("approvals.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ref: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime]
+
+
+class ConsumedLink(Base):
+    """A used approval link (email): its token id, so that it never decides twice."""
+
+    __tablename__ = "consumed_links"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    approval_id: Mapped[str] = mapped_column(String(36), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    consumed_at: Mapped[datetime]
+
+
+class ActionCallback(Base):
+    """A webhook an agent registered for its action's outcome (signed when delivered)."""
+
+    __tablename__ = "action_callbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[str] = mapped_column(String(36), ForeignKey("actions.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(64))
+    registered_by: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_status: Mapped[str | None] = mapped_column(String(24))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
