@@ -28,9 +28,7 @@ def upgrade() -> None:
         batch.add_column(_ts("notified_at", nullable=True))
         batch.add_column(_ts("escalated_at", nullable=True))
     with op.batch_alter_table("approval_decisions") as batch:
-        batch.add_column(
-            sa.Column("channel", sa.String(16), nullable=False, server_default="api")
-        )
+        batch.add_column(sa.Column("channel", sa.String(16), nullable=False, server_default="api"))
         batch.drop_constraint("uq_decision_approver", type_="unique")
         batch.create_unique_constraint(
             "uq_decision_approver", ["approval_id", "approver", "payload_hash"]
