@@ -83,7 +83,9 @@ def resolution_json(resolution: Resolution, token: str | None) -> dict[str, Any]
 
 def sample(
     out_dir: Annotated[Path, typer.Option("--out", help="folder to write data/, truth/, queries")],
-    suppliers: Annotated[int, typer.Option(min=10, help="number of suppliers")] = 2000,
+    suppliers: Annotated[
+        int, typer.Option(min=100, max=1_080_000, help="number of suppliers")
+    ] = 2000,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
 ) -> None:
     """Write a seeded, Protheus-shaped sample master with ground truth and agent queries."""
@@ -95,7 +97,13 @@ def sample(
 
         summary = generate_sample(out_dir, suppliers=suppliers, seed=seed, progress=tick)
         write_simulated_labels(out_dir)
-    err.print(f"wrote {out_dir}: {summary}", highlight=False)
+    table = Table(title=f"sample in {out_dir} (seed {summary.seed})")
+    for col in ("file", "rows", "soft-deleted"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for name, rows in summary.rows.items():
+        table.add_row(f"data/{name}.csv", f"{rows:,}", f"{summary.deleted_rows.get(name, 0):,}")
+    table.add_row("queries.jsonl / expected.jsonl", f"{summary.queries:,}", "")
+    err.print(table)
 
 
 def train(
