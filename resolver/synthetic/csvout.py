@@ -12,7 +12,8 @@ from pathlib import Path
 
 from resolver.synthetic.text import ObjArray
 
-_SPECIAL = (",", '"', "\n", "\r")
+# What pandas (the csv module, line terminator "\n") quotes; a lone "\r" it leaves bare.
+_SPECIAL = (",", '"', "\n")
 _CHUNK = 200_000
 
 
@@ -28,7 +29,7 @@ def _quoted(column: list[str]) -> list[str]:
     if not any(ch in joined for ch in _SPECIAL):
         return column
     return [
-        '"' + v.replace('"', '""') + '"' if ("," in v or '"' in v or "\n" in v or "\r" in v) else v
+        '"' + v.replace('"', '""') + '"' if ("," in v or '"' in v or "\n" in v) else v
         for v in column
     ]
 

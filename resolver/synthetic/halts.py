@@ -84,11 +84,11 @@ def taxid_contradiction(ctx: Context, count: int) -> list[Query]:
     """Name and city of one supplier with the valid tax id of another."""
     f, w, lookup = ctx.suppliers.facts, ctx.suppliers.written, ctx.lookup
     pool = live_rows(f, COMPANY_ROLES)
-    owners = targets(ctx.rng, pool, count, lambda r: lookup.unique("tax", SUPPLIER, r))
-    named = targets(ctx.rng, pool, count, lambda r: lookup.unique_name_city(SUPPLIER, r))
-    out = []
+    owners = targets(ctx.rng, pool, count + 5, lambda r: lookup.unique("tax", SUPPLIER, r))
+    named = targets(ctx.rng, pool, count + 5, lambda r: lookup.unique_name_city(SUPPLIER, r))
+    out: list[Query] = []
     for r, other in zip(named, owners, strict=False):
-        if f["entity"][other] == f["entity"][r]:
+        if f["entity"][other] == f["entity"][r] or len(out) == count:
             continue
         record = {
             "name": some_name(ctx, f, w, r),
