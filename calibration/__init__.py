@@ -7,7 +7,14 @@ writes it (see `calibration.versions`). scikit-learn and scipy are imported only
 
 from calibration.calibrate import DEFAULT_TARGET, calibrate, calibrate_type
 from calibration.dataset import Observation, TrainingSet, build_training_set
-from calibration.drift import DriftRow, drift, psi, read_resolutions, score_histogram
+from calibration.drift import (
+    DriftRow,
+    bin_counts,
+    drift,
+    psi,
+    read_resolutions,
+    score_histogram,
+)
 from calibration.errors import CalibrationError, LabelError, ResolutionsError, VersionError
 from calibration.fitting import Fit, fit_calibrator
 from calibration.labels import (
@@ -31,6 +38,7 @@ from calibration.metrics import (
 from calibration.record import DEFAULT_VERSION, CalibrationVersion, TypeReport
 from calibration.report import SUMMARY_HEADER, changes, render_report, summary_rows, write_report
 from calibration.simulate import simulated_labels, write_simulated_labels
+from calibration.svg import histogram_svg, reliability_svg, threshold_svg
 from calibration.versions import (
     activate,
     active_version,
@@ -61,6 +69,7 @@ __all__ = [
     "activate",
     "active_version",
     "approval_labels",
+    "bin_counts",
     "brier",
     "build_training_set",
     "calibrate",
@@ -70,6 +79,7 @@ __all__ = [
     "drift",
     "ece",
     "fit_calibrator",
+    "histogram_svg",
     "history",
     "labels_needed",
     "list_versions",
@@ -79,6 +89,7 @@ __all__ = [
     "read_labels",
     "read_resolutions",
     "reliability_curve",
+    "reliability_svg",
     "render_report",
     "rollback",
     "save_version",
@@ -86,6 +97,7 @@ __all__ = [
     "simulated_labels",
     "summary_rows",
     "threshold_curve",
+    "threshold_svg",
     "write_labels",
     "write_report",
     "write_simulated_labels",
