@@ -75,7 +75,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f'<div class="wide"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 SUMMARY_HEADER = (
@@ -110,7 +113,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 .figs{display:flex;flex-wrap:wrap;gap:1em}.note{color:#555;font-size:13px}
-.refit{color:#c53030;font-weight:bold}.watch{color:#b7791f}
+.refit{color:#c53030;font-weight:bold}.wide{overflow-x:auto}
 """
 
 
@@ -151,7 +154,7 @@ def render_report(
     """The whole report as one HTML page."""
     c = version.counts
     meta = _table(
-        ("", ""),
+        ("", "value"),
         [
             ["version", version.version],
             ["created", version.created_at.isoformat()],
@@ -188,8 +191,10 @@ def render_report(
         f"<h1>Calibration {escape(version.version)}</h1>{meta}"
         "<h2>Per entity type</h2>"
         '<p class="note">Metrics on held-out folds, over the decidable rows (those the margin'
-        " gate and the tax-id check leave to the probability). Auto-resolution rate: share of"
-        " the type's labelled queries that would be decided <code>match</code>.</p>"
+        " gate and the resolver's other rules — tax-id conflict, corroboration — leave to the"
+        " probability). Auto-resolution rate: share of the type's labelled queries that would"
+        " be decided <code>match</code>. Default rule: splink's probability against the"
+        " profile's threshold.</p>"
         f"{_table(SUMMARY_HEADER, summary_rows(version))}"
         f"<h2>What changed since {escape(previous.version if previous else 'the defaults')}</h2>"
         + _table(

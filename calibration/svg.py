@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -48,11 +49,13 @@ def _axes(
         f'<text transform="translate(12,{H / 2:.0f}) rotate(-90)" text-anchor="middle" '
         f'font-size="11">{escape(ylabel)}</text>',
     ]
+    # enough digits that neighbouring ticks differ, however narrow the range
+    digits = max(2, math.ceil(-math.log10(max((f.x1 - f.x0) / ticks, 1e-9))) + 1)
     for i in range(ticks + 1):
         vx = f.x0 + (f.x1 - f.x0) * i / ticks
         vy = f.y0 + (f.y1 - f.y0) * i / ticks
         if x_ticks:
-            parts.append(_text(f.x(vx), H - PAD + 14, f"{vx:.2f}", size=9))
+            parts.append(_text(f.x(vx), H - PAD + 14, f"{vx:.{digits}f}", size=9))
         parts.append(_text(PAD - 4, f.y(vy) + 3, f"{vy:.2f}", anchor="end", size=9))
     return parts
 
@@ -65,10 +68,11 @@ def _line(f: _Frame, pts: Sequence[tuple[float, float]], color: str, dash: str =
     return f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"{extra}/>'
 
 
-def _legend(items: Sequence[tuple[str, str]]) -> list[str]:
+def _legend(items: Sequence[tuple[str, str]], bottom: bool = False) -> list[str]:
     out = []
+    first = H - PAD - 8 - 14 * (len(items) - 1) if bottom else PAD + 12
     for i, (label, color) in enumerate(items):
-        y = PAD + 12 + 14 * i
+        y = first + 14 * i
         out.append(f'<rect x="{PAD + 8}" y="{y - 8}" width="10" height="10" fill="{color}"/>')
         out.append(_text(PAD + 22, y + 1, label, anchor="start", size=10))
     return out
@@ -118,7 +122,8 @@ def threshold_svg(
         parts.append(_line(f, [(chosen, 0.0), (chosen, 1.0)], "#555", dash="2 2"))
         parts.append(_text(f.x(chosen), PAD - 4, f"chosen {chosen:.4f}", size=10))
     parts += _legend(
-        [("precision", AFTER), ("auto-resolution rate", THIRD), ("1 − target error", "#c53030")]
+        [("precision", AFTER), ("auto-resolution rate", THIRD), ("1 − target error", "#c53030")],
+        bottom=True,
     )
     return _svg(parts, title)
 
