@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from calibration import read_labels, write_labels
+from calibration import Label, read_labels, write_labels
 from resolver import load_resolver, parse_queries
 from tests.calibration.conftest import SAMPLE
 
@@ -72,7 +72,7 @@ def assert_readable_failure(proc: subprocess.CompletedProcess[str], fragment: st
     assert fragment in lines[0]
 
 
-def _unknown_id(labels: list, path: Path) -> Path:
+def _unknown_id(labels: list[Label], path: Path) -> Path:
     labels[0] = labels[0].model_copy(update={"canonical_id": "SA2::999999:99"})
     return write_labels(path, labels)
 
