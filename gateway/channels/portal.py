@@ -1,0 +1,181 @@
+"""Portal users and their sessions: argon2-hashed passwords, server-side sessions, CSRF tokens.
+
+A portal user is a person who decides approvals (role `approver` or `admin`), optionally limited
+to action types; the same person is reached by email (their address) and in Slack (their Slack
+user id), and decides as `user:<id>` on every channel, so that one person counts once.
+A session's cookie holds a random secret; the store keeps its SHA-256, the user, the expiry and
+the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway import audit
+from gateway.errors import InvalidKeyRequest, NotAuthenticated
+from gateway.keys import Principal, Role
+from gateway.store.models import PortalSession, PortalUser
+
+_HASHER = PasswordHasher()
+#: Verified against when the username is unknown, so that timing does not reveal which exist.
+_DUMMY_HASH = _HASHER.hash("canon-no-such-user")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,99}$")
+EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+MIN_PASSWORD = 12
+PORTAL_ROLES = (Role.APPROVER, Role.ADMIN)
+
+
+def _sha(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def user_principal(user: PortalUser) -> Principal:
+    """The principal a portal user decides as, on every channel."""
+    scopes = tuple(f"actions:{p}" for p in user.action_scopes)
+    return Principal(user.id, user.username, Role(user.role), scopes, kind="user")
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str = "approver",
+    display_name: str | None = None,
+    email: str | None = None,
+    slack_user_id: str | None = None,
+    action_scopes: list[str] | None = None,
+    notify_group: str = "approvers",
+    actions: list[str] | None = None,
+    actor: str,
+    now: datetime,
+) -> PortalUser:
+    """Add a portal user (audited); the password is kept only as its argon2 hash."""
+    username = username.strip().lower()
+    if not USERNAME.match(username):
+        raise InvalidKeyRequest("a username is 2-100 of a-z 0-9 . _ -", field="username")
+    if len(password) < MIN_PASSWORD:
+        message = f"a password has at least {MIN_PASSWORD} characters"
+        raise InvalidKeyRequest(message, field="password")
+    if role not in {r.value for r in PORTAL_ROLES}:
+        raise InvalidKeyRequest("a portal user is an approver or an admin", field="role")
+    if email is not None and not EMAIL.match(email):
+        raise InvalidKeyRequest(f"not an email address: {email!r}", field="email")
+    for pattern in action_scopes or []:
+        if actions is not None and not any(fnmatchcase(a, pattern) for a in actions):
+            raise InvalidKeyRequest(f"{pattern!r} names no action", field="action_scopes")
+    taken = select(PortalUser).where(PortalUser.username == username)
+    if session.scalars(taken).first() is not None:
+        raise InvalidKeyRequest(f"the username {username!r} is taken", field="username")
+    if slack_user_id and find_slack_user(session, slack_user_id) is not None:
+        raise InvalidKeyRequest("that Slack user belongs to another user", field="slack_user_id")
+    user = PortalUser(
+        id="u" + secrets.token_hex(8),
+        username=username,
+        display_name=(display_name or username).strip()[:200],
+        email=email,
+        slack_user_id=slack_user_id or None,
+        role=role,
+        action_scopes=list(action_scopes or []),
+        notify_group=notify_group,
+        password_hash=_HASHER.hash(password),
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    audit.append(
+        session,
+        "portal.user_created",
+        {"user_id": user.id, "username": username, "role": role, "email": email,
+         "slack_user_id": user.slack_user_id, "action_scopes": user.action_scopes,
+         "notify_group": notify_group},
+        actor=actor,
+        now=now,
+    )  # fmt: skip
+    return user
+
+
+def find_slack_user(session: Session, slack_user_id: str) -> PortalUser | None:
+    """The active portal user mapped to this Slack user."""
+    found = session.scalars(
+        select(PortalUser).where(PortalUser.slack_user_id == slack_user_id)
+    ).first()
+    return found if found is not None and found.disabled_at is None else None
+
+
+def active_user(session: Session, user_id: str) -> PortalUser | None:
+    """The portal user with this id, unless disabled."""
+    user = session.get(PortalUser, user_id)
+    return user if user is not None and user.disabled_at is None else None
+
+
+@dataclass(frozen=True)
+class PortalLogin:
+    """A signed-in portal user: the principal, the cookie secret and the CSRF token."""
+
+    principal: Principal
+    display_name: str
+    cookie: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def login(
+    session: Session, username: str, password: str, now: datetime, ttl: timedelta
+) -> PortalLogin:
+    """Check a password and open a session; every failure says the same and is audited."""
+    user = session.scalars(
+        select(PortalUser).where(PortalUser.username == username.strip().lower())
+    ).first()
+    try:
+        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        ok = user is not None and user.disabled_at is None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or user is None:
+        audit.append(session, "portal.login_failed", {"username": username[:100]}, now=now)
+        raise NotAuthenticated("unknown username or wrong password")
+    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    row = PortalSession(
+        id=_sha(cookie), user_id=user.id, csrf_token=csrf, created_at=now, expires_at=now + ttl
+    )
+    session.add(row)
+    principal = user_principal(user)
+    audit.append(session, "portal.login", {"user_id": user.id}, actor=principal.actor, now=now)
+    return PortalLogin(principal, user.display_name, cookie, csrf, row.expires_at)
+
+
+def resume(session: Session, cookie: str | None, now: datetime) -> PortalLogin:
+    """The login a session cookie belongs to, or NotAuthenticated."""
+    row = session.get(PortalSession, _sha(cookie)) if cookie else None
+    if row is None or row.revoked_at is not None or now >= row.expires_at:
+        raise NotAuthenticated("please sign in")
+    user = active_user(session, row.user_id)
+    if user is None:
+        raise NotAuthenticated("please sign in")
+    return PortalLogin(
+        user_principal(user), user.display_name, str(cookie), row.csrf_token, row.expires_at
+    )
+
+
+def logout(session: Session, cookie: str | None, now: datetime) -> None:
+    """End the session of this cookie (audited), if there is one."""
+    row = session.get(PortalSession, _sha(cookie)) if cookie else None
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
+        audit.append(session, "portal.logout", {}, actor=f"user:{row.user_id}", now=now)
+
+
+def csrf_ok(login: PortalLogin, presented: str | None) -> bool:
+    """Whether a form's CSRF token is this session's (constant-time)."""
+    return bool(presented) and secrets.compare_digest(login.csrf_token, str(presented))
