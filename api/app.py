@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.approvals_setup import build_approval_services, sweeping
 from api.limits import BodySizeLimit
-from api.routes import actions, admin, audit, health, resolve
+from api.routes import actions, admin, approvals, audit, health, portal, resolve, slack
 from api.settings import Settings
 from gateway import (
     EntityResolver,
@@ -81,9 +82,12 @@ def create_app(
             resolver_error = str(e)
             log.warning("resolver not loaded: %s", e)
 
+    approval_services = build_approval_services(settings, gateway)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with sweeping(approval_services):
+            yield
         gateway.store.close()
 
     app = FastAPI(
@@ -97,8 +101,11 @@ def create_app(
     app.state.gateway = gateway
     app.state.resolver = resolver
     app.state.resolver_error = resolver_error
+    app.state.approvals = approval_services
     errors.install(app)
     for router in (health.router, resolve.router, actions.router, audit.router, admin.router):
+        app.include_router(router)
+    for router in (approvals.router, portal.router, slack.router):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -10,13 +10,30 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "demo", "dev", "test"})
 DEMO_TOKEN_SECRET = "change-me"
 MIN_SECRET_LENGTH = 32
 REPO_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+
+
+class Rate(BaseModel):
+    """A sustained rate and the burst a token bucket holds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_second: float = Field(gt=0.0)
+    burst: int = Field(ge=1)
+
+
+DEFAULT_ROLE_RATES = {
+    "agent": Rate(per_second=20.0, burst=60),
+    "approver": Rate(per_second=5.0, burst=30),
+    "steward": Rate(per_second=10.0, burst=30),
+    "admin": Rate(per_second=10.0, burst=30),
+}
 
 
 class Settings(BaseSettings):
@@ -38,6 +55,24 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65_535)
+    # Rate limits, MCP transport checks and logs (api/ratelimit.py, api/mcp/, api/logging.py).
+    rate_limit_roles: dict[str, Rate] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLE_RATES),
+        description='Per key, by role: {"agent": {"per_second": 20, "burst": 60}, ...}',
+    )
+    rate_limit_actions: dict[str, Rate] = Field(
+        default_factory=dict,
+        description='Per key, by action name or pattern: {"supplier.*": {"per_second": 1, ...}}',
+    )
+    mcp_allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1:*", "localhost:*", "[::1]:*"],
+        description="Host headers the /mcp endpoint answers (DNS rebinding); `name:*` any port",
+    )
+    mcp_allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        description="Origin headers /mcp accepts from browsers; requests without Origin pass",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     actions_file: Path = Field(default=REPO_CONFIG_DIR / "actions.yaml")
     ledger_path: Path | None = Field(
         default=None, description="SQLite file of the local ledger ERP; default under the workdir"
@@ -48,6 +83,34 @@ class Settings(BaseSettings):
     burst_max_actions: int = Field(default=30, gt=0)
     amount_z_threshold: float = Field(default=3.5, gt=0.0)
     approval_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    # Approval channels (portal, email, Slack) and their clockwork.
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL of links in emails and Slack"
+    )
+    approval_escalate_after_seconds: int | None = Field(
+        default=5 * 24 * 3600, gt=0, description="Escalate a request still pending after this"
+    )
+    approval_notify_group: str = Field(default="approvers", min_length=1)
+    approval_escalation_group: str = Field(default="escalation", min_length=1)
+    approval_sweep_seconds: float = Field(
+        default=5.0,
+        ge=0.0,
+        description="How often the API process expires, escalates and "
+        "sends approval messages; 0 turns the background sweep off",
+    )
+    portal_session_ttl_seconds: int = Field(default=8 * 3600, gt=0)
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset: no email")
+    smtp_port: int = Field(default=25, ge=1, le=65_535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_from: str = "Canon approvals <canon@localhost>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0.0)
+    slack_bot_token: SecretStr | None = Field(default=None, description="unset: no Slack")
+    slack_signing_secret: SecretStr | None = None
+    slack_channel: str | None = None
+    slack_escalation_channel: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -58,6 +121,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CANON_TOKEN_SECRET is a placeholder or shorter than "
                 f"{MIN_SECRET_LENGTH} characters; set a real secret in production mode"
+            )
+        escalate = self.approval_escalate_after_seconds
+        if escalate is not None and escalate >= self.approval_ttl_seconds:
+            raise ValueError(
+                "CANON_APPROVAL_ESCALATE_AFTER_SECONDS must be shorter than "
+                "CANON_APPROVAL_TTL_SECONDS: a request escalates before it expires"
+            )
+        if self.slack_bot_token is not None and not (
+            self.slack_channel and self.slack_signing_secret
+        ):
+            raise ValueError(
+                "Slack needs CANON_SLACK_CHANNEL and CANON_SLACK_SIGNING_SECRET with the bot token"
             )
         return self
 

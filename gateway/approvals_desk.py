@@ -181,8 +181,13 @@ class ApprovalDesk:
         seen_hash: str | None = None,
         channel: str = "api",
         link: LinkClaims | None = None,
+        run_now: bool = True,
     ) -> ApprovalRequestView:
-        """Record a decision (committed, audited); run the action once fully approved."""
+        """Record a decision (committed, audited); run the action once fully approved.
+
+        With `run_now=False` the caller runs it later with `run_approved` (Slack must be
+        answered within 3 s, whatever the ERP's speed).
+        """
         now = self.gateway.clock()
         try:
             with self.gateway.store.transaction() as session:
@@ -203,10 +208,18 @@ class ApprovalDesk:
             if isinstance(e, ApprovalError):
                 self.expire(approval_id)  # settle it if it was refused for being past expiry
             raise
-        if run:
+        if run and run_now:
             run_workflow(self.gateway.store, self.gateway.connector, action_id, self.gateway.clock)
         with self.gateway.store.transaction() as session:
             return request_view(*self._load(session, approval_id))
+
+    def run_approved(self, approval_id: str) -> None:
+        """Run the action of an approved request (a no-op once it has been claimed)."""
+        with self.gateway.store.transaction() as session:
+            approval = session.get(Approval, approval_id)
+            action_id = approval.action_id if approval is not None else None
+        if action_id is not None:
+            run_workflow(self.gateway.store, self.gateway.connector, action_id, self.gateway.clock)
 
     def expire(self, approval_id: str) -> bool:
         """Settle a request past its expiry as `expired`; False when it is not due."""
@@ -298,7 +311,8 @@ class ApprovalDesk:
     def _slack_decide(self, principal: Principal, click: Interaction) -> SlackReply:
         try:
             view = self.decide(principal, click.approval_id, click.approve, click.reason,
-                               seen_hash=click.payload_hash, channel="slack")  # fmt: skip
+                               seen_hash=click.payload_hash, channel="slack",
+                               run_now=False)  # fmt: skip
         except GatewayError as e:
             return SlackReply(False, f"Not recorded: {e.message}")
         if view.status == "pending":

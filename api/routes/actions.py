@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from api.deps import GatewayDep, PrincipalDep
 from gateway import ActionRequest, ActionView
+from gateway.approvals_wait import wait_for_action
 
 router = APIRouter(prefix="/v1/actions", tags=["actions"])
 
@@ -34,6 +37,16 @@ def submit_action(
     return view
 
 
-@router.get("/{action_id}", response_model=ActionView, summary="An action's status")
-def action_status(action_id: str, principal: PrincipalDep, gateway: GatewayDep) -> ActionView:
-    return gateway.status(principal, action_id)
+@router.get(
+    "/{action_id}",
+    response_model=ActionView,
+    summary="An action's status",
+    description="With `wait=N`, answers once the action is settled or after N seconds (≤ 60).",
+)
+async def action_status(
+    action_id: str,
+    principal: PrincipalDep,
+    gateway: GatewayDep,
+    wait: Annotated[float, Query(ge=0, le=60, description="Long-poll for up to N seconds")] = 0,
+) -> ActionView:
+    return await wait_for_action(gateway, principal, action_id, wait)

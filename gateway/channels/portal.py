@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.errors import InvalidKeyRequest, NotAuthenticated
 from gateway.keys import Principal, Role
+from gateway.store import Store
 from gateway.store.models import PortalSession, PortalUser
 
 _HASHER = PasswordHasher()
@@ -143,7 +145,6 @@ def login(
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or user is None:
-        audit.append(session, "portal.login_failed", {"username": username[:100]}, now=now)
         raise NotAuthenticated("unknown username or wrong password")
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     row = PortalSession(
@@ -179,3 +180,41 @@ def logout(session: Session, cookie: str | None, now: datetime) -> None:
 def csrf_ok(login: PortalLogin, presented: str | None) -> bool:
     """Whether a form's CSRF token is this session's (constant-time)."""
     return bool(presented) and secrets.compare_digest(login.csrf_token, str(presented))
+
+
+class PortalSessions:
+    """Portal sign-in, session lookup and sign-out over the store, each one transaction."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime], ttl: timedelta) -> None:
+        self.store, self.clock, self.ttl = store, clock, ttl
+
+    def login(self, username: str, password: str) -> PortalLogin:
+        """Sign in (audited either way); NotAuthenticated on any failure."""
+        try:
+            with self.store.transaction() as session:
+                return login(session, username, password, self.clock(), self.ttl)
+        except NotAuthenticated:
+            with self.store.transaction() as session:
+                audit.append(session, "portal.login_failed", {"username": username[:100]},
+                             now=self.clock())  # fmt: skip
+            raise
+
+    def resume(self, cookie: str | None) -> PortalLogin | None:
+        """The signed-in user of a session cookie, or None."""
+        with self.store.transaction() as session:
+            try:
+                return resume(session, cookie, self.clock())
+            except NotAuthenticated:
+                return None
+
+    def logout(self, cookie: str | None) -> None:
+        """End a session."""
+        with self.store.transaction() as session:
+            logout(session, cookie, self.clock())
+
+    def refuse(self, login: PortalLogin | None, what: str, path: str) -> None:
+        """Audit a refused portal request (a form without a valid CSRF token)."""
+        actor = login.principal.actor if login else None
+        with self.store.transaction() as session:
+            data = {"reason": what, "path": path}
+            audit.append(session, "portal.refused", data, actor=actor, now=self.clock())
