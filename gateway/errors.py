@@ -22,7 +22,9 @@ GatewayError
 ├── PromotionRefused           a rollout promotion fails the readiness rules; says why
 ├── ApprovalError              an approval decision cannot be recorded
 └── ErpError                   the ERP connector failed
-    └── ErpOperationFailed     the ERP refused or failed one operation
+    ├── ErpOperationFailed     the ERP refused or failed one operation (nothing was changed)
+    │   └── ErpConflict        the record changed since it was read (stale ETag): never retried
+    └── ErpUnavailable         no answer, or an answer that does not say whether it ran (in doubt)
 """
 
 from __future__ import annotations
@@ -132,3 +134,15 @@ class ErpError(GatewayError):
 
 class ErpOperationFailed(ErpError):
     """The ERP refused or failed one operation."""
+
+
+class ErpConflict(ErpOperationFailed):
+    """The ERP refused a write because the record changed since it was read (HTTP 412)."""
+
+
+class ErpUnavailable(ErpError):
+    """The ERP did not answer, or answered without saying whether the operation ran.
+
+    The operation may or may not have happened: the workflow runner reads ERP state (by the
+    idempotency key) before it runs the operation again.
+    """
