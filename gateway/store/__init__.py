@@ -11,6 +11,7 @@ from gateway.store.models import (
     Base,
     Label,
     RolloutState,
+    WorkflowRun,
     WorkflowStep,
     utcnow,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Label",
     "RolloutState",
     "Store",
+    "WorkflowRun",
     "WorkflowStep",
     "create_store_engine",
     "migrate",

@@ -270,3 +270,27 @@ class ActionCallback(Base):
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class WorkflowRun(Base):
+    """The durable state of an action's workflow: direction, lease and retry clock.
+
+    A runner holds the lease (`owner`, until `lease_expires_at`) while it advances the workflow;
+    `epoch` grows at every claim, so that a runner whose lease was taken over notices it at its
+    next transition and stops. `report` keeps what a human must know when the run needs one.
+    """
+
+    __tablename__ = "workflow_runs"
+
+    action_id: Mapped[str] = mapped_column(String(36), ForeignKey("actions.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    cause: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(120))
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    lease_expires_at: Mapped[datetime | None]
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    report: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
