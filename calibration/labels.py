@@ -140,6 +140,21 @@ def _frame(path: Path) -> pd.DataFrame:
     raise LabelError(f"{path}: labels must be a .csv or .parquet file")
 
 
+def labels_from_records(records: Iterable[dict[str, Any]], source: str) -> list[Label]:
+    """Labels from rows of the table (the store's `labels` rows, a CSV's, a Parquet file's);
+    columns beyond `LABEL_COLUMNS` are ignored, and the first bad row is named in `source`."""
+    labels = []
+    for n, record in enumerate(records, start=1):
+        cells = {c: _cell(record.get(c)) for c in LABEL_COLUMNS}
+        try:
+            labels.append(Label.model_validate({k: v for k, v in cells.items() if v is not None}))
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "row"
+            raise LabelError(f"{source}: row {n}: {where}: {first['msg']}") from e
+    return labels
+
+
 def read_labels(path: Path) -> list[Label]:
     """Every label of a CSV or Parquet file; the first bad row is reported with its field."""
     frame = _frame(path)
@@ -147,16 +162,11 @@ def read_labels(path: Path) -> list[Label]:
     if missing:
         raise LabelError(f"{path}: missing column(s) {', '.join(missing)}")
     columns = [c for c in LABEL_COLUMNS if c in frame.columns]
-    labels = []
-    for n, values in enumerate(frame[columns].itertuples(index=False, name=None), start=1):
-        record = {c: _cell(v) for c, v in zip(columns, values, strict=True)}
-        try:
-            labels.append(Label.model_validate({k: v for k, v in record.items() if v is not None}))
-        except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "row"
-            raise LabelError(f"{path}: row {n}: {where}: {first['msg']}") from e
-    return labels
+    rows = (
+        dict(zip(columns, values, strict=True))
+        for values in frame[columns].itertuples(index=False, name=None)
+    )
+    return labels_from_records(rows, str(path))
 
 
 def write_labels(path: Path, labels: Iterable[Label]) -> Path:

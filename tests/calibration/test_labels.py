@@ -8,7 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from calibration import LABEL_COLUMNS, Label, LabelError, approval_labels, read_labels, write_labels
+from calibration import (
+    LABEL_COLUMNS,
+    Label,
+    LabelError,
+    approval_labels,
+    labels_from_records,
+    read_labels,
+    write_labels,
+)
 from resolver import ResolveQuery
 
 QUERY = ResolveQuery(id="q1", entity_type="supplier", record={"name": "Ação <Ltda>", "city": "SP"})
@@ -120,3 +128,11 @@ def test_approval_decisions_become_labels(outcome, reason, new_id, expected):
 def test_a_changed_target_needs_the_new_id():
     with pytest.raises(LabelError, match="new canonical id"):
         approval_labels(entity_type="supplier", query=QUERY, proposed_id="x", outcome="changed")
+
+
+def test_store_rows_become_labels_and_a_bad_one_names_the_source():
+    row = {**label().row(), "id": 7, "labelled_at": AT, "margin": None, "match_weight": 3.5}
+    (got,) = labels_from_records([row], "store labels")
+    assert got == label(margin=None, match_weight=3.5)
+    with pytest.raises(LabelError, match="store labels: row 2: label"):
+        labels_from_records([row, {**row, "label": "unsure"}], "store labels")
