@@ -45,7 +45,7 @@ from gateway.rollout import set_phase as store_phase
 from gateway.store import Action, Store, utcnow
 from gateway.tokens import TokenSigner
 from gateway.views import ActionView, action_view
-from gateway.workflow import run_workflow
+from gateway.workflow import WorkflowRunner
 from resolver.types import Resolution, ResolveQuery
 
 UNSUPERVISED = (Phase.AUTONOMOUS, Phase.HIGH_VOLUME)
@@ -93,10 +93,12 @@ class Gateway:
         normalise_identity: IdentityNormaliser,
         rules: GateRules | None = None,
         clock: Callable[[], datetime] = utcnow,
+        runner: WorkflowRunner | None = None,
     ) -> None:
         self.store, self.catalog, self.signer = store, catalog, signer
         self.connector, self.normalise_identity = connector, normalise_identity
         self.rules, self.clock = rules or GateRules(), clock
+        self.runner = runner or WorkflowRunner()
 
     # -- resolve ---------------------------------------------------------------------------
     def resolve(
@@ -130,7 +132,7 @@ class Gateway:
             self.record_refusal(principal, "action.refused", e, detail)
             raise
         if run:
-            run_workflow(self.store, self.connector, view.id, self.clock)
+            self.runner.run(self.store, self.connector, view.id, self.clock)
             return self.status(principal, view.id)
         return view
 
@@ -258,7 +260,7 @@ class Gateway:
             self.record_refusal(principal, "approval.refused", e, {"action_id": action_id})
             raise
         if run:
-            run_workflow(self.store, self.connector, action_id, self.clock)
+            self.runner.run(self.store, self.connector, action_id, self.clock)
         return self.status(principal, action_id)
 
     # -- audit and rollout -----------------------------------------------------------------

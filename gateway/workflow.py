@@ -1,26 +1,80 @@
-"""Running an approved action's steps, in order, through the ERP connector.
+"""Running an approved action's steps as a durable workflow: a small state machine on our store.
 
-Each step's intent is committed before its ERP call and its result after, and every call carries
-an idempotency key derived from the action and the step, so that a repeated run never writes
-twice. When a step fails, the completed steps are compensated in reverse order; a compensation
-that fails leaves the action `needs_attention`, with what was done and undone in its steps.
+Run (state `running`), step by step:   planned ─▶ running ─▶ succeeded
+                                                         ├─▶ in_doubt ─▶ (retried) ─▶ ...
+                                                         └─▶ failed ─▶ the run turns `compensating`
+Compensating, completed steps in reverse:  succeeded ─▶ compensating ─▶ compensated
+                                                                    └─▶ compensation_failed
+Action: approved ─▶ executing ─▶ succeeded | compensated | failed (nothing to undo)
+                                 | needs_attention (a compensation failed, or never confirmed)
+
+Each step's intent is committed (with its audit entry) before its ERP call and its result after;
+every call carries an idempotency key derived from the action and the step (`<action>:<n>`, and
+`<action>:<n>:undo` for its compensation). When the ERP does not say whether a call ran (timeout,
+reset, 5xx), the call is never simply sent again: the runner first looks the key up in the ERP
+and only re-sends it when the ERP has no record of it, within a bounded backoff (tenacity). A
+step still in doubt after that is left `in_doubt` and the run is retried later; after
+`max_claims` attempts, or when a compensation is refused, the action is `needs_attention` with
+the record of what was done, undone and still to undo (`gateway.workflow_report`).
+
+A crash at any point leaves a step `running`/`compensating` or between two steps; the next
+runner to claim the run (on start-up, or from the sweep, `gateway.workflow_sweeper`) reads the
+ERP by key and carries on in the same direction. Why our own state machine rather than DBOS:
+the actions, approvals, steps and audit chain already live in this store and must change in the
+same transactions as the workflow's state; a second engine would split that truth in two.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
+import threading
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.orm import Session
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from gateway import audit
 from gateway.catalog import ActionSpec
 from gateway.erp.base import ErpConnector, ErpOperation, ErpResult
-from gateway.errors import ErpError
-from gateway.store import Action, Store, WorkflowStep
+from gateway.errors import ErpError, ErpOperationFailed, ErpUnavailable
+from gateway.store import Action, Store, WorkflowRun, WorkflowStep
+from gateway.workflow_report import attention_report, describe
+from gateway.workflow_state import (
+    COMPENSATING,
+    RUNNING,
+    Lease,
+    LeaseLost,
+    claim,
+    due,
+    finish,
+    guard,
+    process_owner,
+    release,
+)
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("canon.workflow")
+
+
+@dataclass(frozen=True)
+class RunnerPolicy:
+    """How patient the runner is with the ERP, and how long it holds a run."""
+
+    lease_seconds: float = 60.0
+    call_attempts: int = 4
+    backoff_initial_seconds: float = 0.2
+    backoff_max_seconds: float = 5.0
+    retry_after_seconds: float = 5.0
+    retry_max_seconds: float = 300.0
+    max_claims: int = 20
+    start_grace_seconds: float = 5.0
+    #: Test hook of the crash tests: freeze the workflow's thread after this committed
+    #: transition (`<audit kind>` or `<audit kind>:<step>`, e.g. `step.succeeded:1`).
+    pause_at: str | None = None
 
 
 def plan_steps(action: Action, spec: ActionSpec) -> list[WorkflowStep]:
@@ -39,50 +93,38 @@ def plan_steps(action: Action, spec: ActionSpec) -> list[WorkflowStep]:
     ]
 
 
-def _claim(store: Store, action_id: str, now: datetime) -> bool:
-    """Move an approved action to `executing`; False if another runner has it already."""
-    with store.transaction() as session:
-        action = session.execute(
-            select(Action).where(Action.id == action_id).with_for_update()
-        ).scalar_one()
-        if action.status != "approved":
-            return False
-        action.status, action.updated_at = "executing", now
-        audit.append(session, "workflow.started", {}, action_id=action_id, actor="gateway", now=now)
-        return True
+@dataclass(frozen=True)
+class _Call:
+    position: int
+    undo: bool
+    operation: ErpOperation
+    fresh: bool  # the intent was just committed: nothing has been sent yet
 
 
-def _step_call(
-    store: Store, action_id: str, position: int, stage: str, now: datetime
-) -> tuple[ErpOperation, str]:
-    """Commit the intent of a step (or its compensation) and return the operation to run."""
-    with store.transaction() as session:
-        action = session.get_one(Action, action_id)
-        step = action.steps[position]
-        target_id = action.target.get("canonical_id") or _created_id(action)
-        if stage == "run":
-            name, key, params = step.operation, step.idempotency_key, dict(action.params)
-            step.status, step.started_at = "running", now
-        else:
-            name, key = str(step.compensation), f"{step.idempotency_key}:undo"
-            params = {"undo": step.operation, "result": step.result or {}}
-            step.status = "compensating"
-        operation = ErpOperation(
-            operation=name,
-            entity_type=str(action.target["entity_type"]),
-            canonical_id=target_id,
-            params=params,
-            idempotency_key=key,
-        )
-        audit.append(
-            session,
-            f"step.{'call' if stage == 'run' else 'compensate'}",
-            {"step": step.name, "operation": name, "idempotency_key": key},
-            action_id=action_id,
-            actor="gateway",
-            now=now,
-        )
-        return operation, step.name
+@dataclass(frozen=True)
+class _Done:
+    result: ErpResult
+    reconciled: bool
+
+
+@dataclass(frozen=True)
+class _Refused:
+    message: str
+
+
+@dataclass(frozen=True)
+class _InDoubt:
+    message: str
+
+
+_Outcome = _Done | _Refused | _InDoubt
+
+
+@dataclass
+class _Marks:
+    """The audit kinds committed by one transaction (for the pause hook)."""
+
+    kinds: list[tuple[str, int | None]] = field(default_factory=list)
 
 
 def _created_id(action: Action) -> str | None:
@@ -92,75 +134,289 @@ def _created_id(action: Action) -> str | None:
     return None
 
 
-def _record(
-    store: Store, action_id: str, position: int, status: str, outcome: dict[str, Any], now: datetime
-) -> None:
-    with store.transaction() as session:
-        step = session.get_one(Action, action_id).steps[position]
-        step.status, step.finished_at = status, now
-        if "result" in outcome:
-            step.result = outcome["result"]
-        if "error" in outcome:
-            step.error = outcome["error"]
-        audit.append(session, f"step.{status}", {"step": step.name, **outcome},
-                     action_id=action_id, actor="gateway", now=now)  # fmt: skip
+def operation_for(action: Action, step: WorkflowStep, undo: bool) -> ErpOperation:
+    """The ERP operation of a step (or of its compensation), the same every time it is built."""
+    if undo:
+        name, key = str(step.compensation), f"{step.idempotency_key}:undo"
+        params: dict[str, Any] = {"undo": step.operation, "result": step.result or {}}
+    else:
+        name, key, params = step.operation, step.idempotency_key, dict(action.params)
+    return ErpOperation(
+        operation=name,
+        entity_type=str(action.target["entity_type"]),
+        canonical_id=action.target.get("canonical_id") or _created_id(action),
+        params=params,
+        idempotency_key=key,
+    )
 
 
-def _finish(store: Store, action_id: str, status: str, error: str | None, now: datetime) -> None:
-    with store.transaction() as session:
-        action = session.get_one(Action, action_id)
+def _message(error: ErpError) -> str:
+    return f"{type(error).__name__}: {error.message}"
+
+
+class WorkflowRunner:
+    """Claims workflow runs and drives them to an end state, or to a later retry."""
+
+    def __init__(self, policy: RunnerPolicy | None = None, owner: str | None = None) -> None:
+        self.policy = policy or RunnerPolicy()
+        self._owner = owner
+
+    @property
+    def owner(self) -> str:
+        return self._owner or process_owner()
+
+    def run(self, store: Store, connector: ErpConnector, action_id: str, clock: Clock) -> bool:
+        """Advance one action's workflow as far as it goes now; False if it is not ours to run."""
+        with store.transaction() as session:
+            lease = claim(session, action_id, self.owner, self.policy.lease_seconds, clock())
+        if lease is None:
+            return False
+        try:
+            self._drive(store, connector, lease, clock)
+        except LeaseLost:
+            log.warning("workflow %s: another runner took it over; this one stops", action_id)
+        return True
+
+    def recover(self, store: Store, connector: ErpConnector, clock: Clock) -> list[str]:
+        """Run every due workflow (approved and never started, interrupted, retry due)."""
+        return [a for a in self.due(store, clock) if self.run(store, connector, a, clock)]
+
+    def due(self, store: Store, clock: Clock) -> list[str]:
+        """The actions whose workflow a runner should pick up now."""
+        grace = timedelta(seconds=self.policy.start_grace_seconds)
+        with store.transaction() as session:
+            return due(session, clock(), grace, self.owner)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _drive(self, store: Store, connector: ErpConnector, lease: Lease, clock: Clock) -> None:
+        while True:
+            marks = _Marks()
+            with store.transaction() as session:
+                action, run = guard(session, lease, clock())
+                call = self._next(session, action, run, marks, clock())
+            self._checkpoint(marks, lease.action_id)
+            if call is None:
+                return
+            outcome = self._call(store, connector, lease, call, clock)
+            marks = _Marks()
+            with store.transaction() as session:
+                action, run = guard(session, lease, clock())
+                stop = self._apply(session, action, run, call, outcome, marks, clock())
+            self._checkpoint(marks, lease.action_id)
+            if stop:
+                return
+
+    def _next(
+        self, session: Session, action: Action, run: WorkflowRun, marks: _Marks, now: datetime
+    ) -> _Call | None:
+        """Commit the intent of the next call, or finish the workflow when nothing is left."""
+        steps = list(action.steps)
+        if run.state == RUNNING:
+            for step in steps:
+                if step.status == "planned":
+                    step.status, step.started_at = "running", now
+                    return self._intent(session, action, step, False, marks, now)
+                if step.status in ("running", "in_doubt"):
+                    return _Call(step.position, False, operation_for(action, step, False), False)
+                if step.status == "failed":
+                    run.state = COMPENSATING
+                    break
+            else:
+                self._finish(session, action, run, "succeeded", None, marks, now)
+                return None
+        for step in reversed(steps):
+            if step.status == "succeeded":
+                if step.compensation is None:
+                    problem = f"step {step.position} ({step.name}) has no compensation"
+                    self._attention(session, action, run, problem, marks, now)
+                    return None
+                step.status = "compensating"
+                return self._intent(session, action, step, True, marks, now)
+            if step.status == "compensating":
+                return _Call(step.position, True, operation_for(action, step, True), False)
+        undone = any(s.status == "compensated" for s in steps)
+        status = "compensated" if undone else "failed"
+        self._finish(session, action, run, status, run.cause, marks, now)
+        return None
+
+    def _intent(
+        self,
+        session: Session,
+        action: Action,
+        step: WorkflowStep,
+        undo: bool,
+        marks: _Marks,
+        now: datetime,
+    ) -> _Call:
+        operation = operation_for(action, step, undo)
+        kind = "step.compensate" if undo else "step.call"
+        data = {"step": step.name, "operation": operation.operation,
+                "idempotency_key": operation.idempotency_key}  # fmt: skip
+        self._audit(session, action, kind, data, marks, now, step.position)
+        return _Call(step.position, undo, operation, True)
+
+    def _call(
+        self, store: Store, connector: ErpConnector, lease: Lease, call: _Call, clock: Clock
+    ) -> _Outcome:
+        """Run the call; when its outcome is in doubt, read the ERP by key before re-sending."""
+        policy, first = self.policy, [call.fresh]
+
+        def attempt() -> _Done:
+            if not first[0]:
+                with store.transaction() as session:
+                    guard(session, lease, clock())
+                found = connector.lookup(call.operation.idempotency_key)
+                if found is not None:
+                    return _Done(found, reconciled=True)
+            first[0] = False
+            return _Done(connector.run(call.operation), reconciled=False)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(policy.call_attempts),
+            wait=wait_exponential(
+                multiplier=policy.backoff_initial_seconds, max=policy.backoff_max_seconds
+            ),
+            retry=retry_if_exception_type(ErpUnavailable),
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except ErpOperationFailed as e:
+            return _Refused(_message(e))
+        except ErpError as e:
+            return _InDoubt(_message(e))
+
+    def _apply(
+        self,
+        session: Session,
+        action: Action,
+        run: WorkflowRun,
+        call: _Call,
+        outcome: _Outcome,
+        marks: _Marks,
+        now: datetime,
+    ) -> bool:
+        """Commit a call's outcome; True when the runner stops here (finished or deferred)."""
+        step = next(s for s in action.steps if s.position == call.position)
+        if isinstance(outcome, _Done):
+            data: dict[str, Any] = {"step": step.name}
+            if outcome.reconciled:
+                data["reconciled"] = "found in the ERP by its idempotency key"
+            result = outcome.result.model_dump(mode="json")
+            if call.undo:
+                step.status, step.error = "compensated", None
+                data["compensation"] = result
+            else:
+                step.status, step.result, step.error = "succeeded", result, None
+                data["result"] = result
+            step.finished_at = now
+            self._audit(session, action, f"step.{step.status}", data, marks, now, step.position)
+            return False
+        if isinstance(outcome, _Refused):
+            step.error, step.finished_at = outcome.message, now
+            step.status = "compensation_failed" if call.undo else "failed"
+            data = {"step": step.name, "error": outcome.message}
+            self._audit(session, action, f"step.{step.status}", data, marks, now, step.position)
+            if not call.undo:
+                run.state, run.cause = COMPENSATING, outcome.message
+                return False
+            problem = f"undoing step {step.position} ({step.name}) failed: {outcome.message}"
+            self._attention(session, action, run, problem, marks, now)
+            return True
+        return self._defer(session, action, run, step, call, outcome, marks, now)
+
+    def _defer(
+        self,
+        session: Session,
+        action: Action,
+        run: WorkflowRun,
+        step: WorkflowStep,
+        call: _Call,
+        outcome: _InDoubt,
+        marks: _Marks,
+        now: datetime,
+    ) -> bool:
+        step.error = outcome.message
+        if not call.undo:
+            step.status = "in_doubt"
+        policy = self.policy
+        if run.claims >= policy.max_claims:
+            problem = (f"step {step.position} ({step.name}): the ERP did not confirm whether "
+                       f"{call.operation.operation} ran after {run.claims} attempts: "
+                       f"{outcome.message}")  # fmt: skip
+            self._attention(session, action, run, problem, marks, now)
+            return True
+        delay = min(policy.retry_after_seconds * 2 ** (run.claims - 1), policy.retry_max_seconds)
+        retry_at = now + timedelta(seconds=delay)
+        self._audit(session, action, "step.in_doubt",
+                    {"step": step.name, "operation": call.operation.operation,
+                     "error": outcome.message, "retry_at": retry_at.isoformat()},
+                    marks, now, step.position)  # fmt: skip
+        release(run, retry_at, now)
+        return True
+
+    # -- endings and records --------------------------------------------------------------------
+    def _finish(
+        self,
+        session: Session,
+        action: Action,
+        run: WorkflowRun,
+        status: str,
+        error: str | None,
+        marks: _Marks,
+        now: datetime,
+        report: dict[str, Any] | None = None,
+    ) -> None:
         action.status, action.error, action.updated_at = status, error, now
-        audit.append(session, f"action.{status}", {"error": error} if error else {},
-                     action_id=action_id, actor="gateway", now=now)  # fmt: skip
+        finish(run, now, report)
+        data: dict[str, Any] = {"error": error} if error else {}
+        if report is not None:
+            data["report"] = report
+        self._audit(session, action, f"action.{status}", data, marks, now, None)
 
+    def _attention(
+        self,
+        session: Session,
+        action: Action,
+        run: WorkflowRun,
+        problem: str,
+        marks: _Marks,
+        now: datetime,
+    ) -> None:
+        report = attention_report(action, run.cause, problem)
+        self._finish(session, action, run, "needs_attention", describe(report), marks, now, report)
 
-def _call(connector: ErpConnector, operation: ErpOperation) -> ErpResult | str:
-    try:
-        return connector.run(operation)
-    except ErpError as e:
-        return f"{type(e).__name__}: {e.message}"
+    @staticmethod
+    def _audit(
+        session: Session,
+        action: Action,
+        kind: str,
+        data: dict[str, Any],
+        marks: _Marks,
+        now: datetime,
+        position: int | None,
+    ) -> None:
+        audit.append(session, kind, data, action_id=action.id, actor="gateway", now=now)
+        marks.kinds.append((kind, position))
 
-
-def run_workflow(store: Store, connector: ErpConnector, action_id: str, clock: Clock) -> None:
-    """Run an approved action to `succeeded`, `failed`, `compensated` or `needs_attention`."""
-    if not _claim(store, action_id, clock()):
-        return
-    with store.transaction() as session:
-        positions = [s.position for s in session.get_one(Action, action_id).steps]
-    done: list[int] = []
-    for position in positions:
-        operation, _ = _step_call(store, action_id, position, "run", clock())
-        result = _call(connector, operation)
-        if isinstance(result, str):
-            _record(store, action_id, position, "failed", {"error": result}, clock())
-            _compensate(store, connector, action_id, done, result, clock)
+    def _checkpoint(self, marks: _Marks, action_id: str) -> None:
+        point = self.policy.pause_at
+        if point is None:
             return
-        _record(store, action_id, position, "succeeded",
-                {"result": result.model_dump(mode="json")}, clock())  # fmt: skip
-        done.append(position)
-    _finish(store, action_id, "succeeded", None, clock())
+        for kind, position in marks.kinds:
+            if point in (kind, f"{kind}:{position}"):
+                sys.stderr.write(f"canon: workflow {action_id} paused at {point}\n")
+                sys.stderr.flush()
+                threading.Event().wait()
 
 
-def _compensate(
-    store: Store, connector: ErpConnector, action_id: str, done: list[int], cause: str, clock: Clock
+def run_workflow(
+    store: Store,
+    connector: ErpConnector,
+    action_id: str,
+    clock: Clock,
+    runner: WorkflowRunner | None = None,
 ) -> None:
-    if not done:
-        _finish(store, action_id, "failed", cause, clock())
-        return
-    for i, position in enumerate(reversed(done)):
-        operation, name = _step_call(store, action_id, position, "undo", clock())
-        result = _call(connector, operation)
-        if isinstance(result, str):
-            _record(store, action_id, position, "compensation_failed", {"error": result}, clock())
-            left = [p for p in done if p < position]
-            undone = list(reversed(done))[:i]
-            note = (
-                f"{cause}; undoing step {name!r} failed: {result}. "
-                f"Undone: steps {undone or 'none'}; "
-                f"a human must still undo step {position} and steps {left or 'none'}"
-            )
-            _finish(store, action_id, "needs_attention", note, clock())
-            return
-        _record(store, action_id, position, "compensated",
-                {"compensation": result.model_dump(mode="json")}, clock())  # fmt: skip
-    _finish(store, action_id, "compensated", cause, clock())
+    """Run an approved action to `succeeded`, `failed`, `compensated` or `needs_attention`
+    (or leave it `executing`, to be retried, while the ERP does not confirm a step)."""
+    (runner or WorkflowRunner()).run(store, connector, action_id, clock)
