@@ -7,10 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
-from api import errors
+from api import errors, ratelimit
 from api.approvals_setup import build_approval_services, sweeping
 from api.limits import BodySizeLimit
+from api.logging import RequestLog, configure_logging
+from api.mcp import http_endpoint
+from api.metrics import CountingResolver, HttpMetrics, Metrics
+from api.metrics import router as metrics_router
 from api.routes import actions, admin, approvals, audit, health, portal, resolve, slack
 from api.settings import Settings
 from gateway import (
@@ -73,7 +78,10 @@ def create_app(
 ) -> FastAPI:
     """The API app. The ERP connector defaults to the local ledger in the workdir; the resolver
     to the workdir's trained model (the app starts without one, and says so in /readyz)."""
+    configure_logging(settings.log_level)
     gateway = build_gateway(settings, connector)
+    metrics = Metrics(gateway)
+    limiter = ratelimit.limiter_from(settings)
     resolver_error: str | None = None
     if resolver is None:
         try:
@@ -82,11 +90,15 @@ def create_app(
             resolver_error = str(e)
             log.warning("resolver not loaded: %s", e)
 
+    if resolver is not None:
+        resolver = CountingResolver(resolver, metrics)
     approval_services = build_approval_services(settings, gateway)
+    mcp = http_endpoint(settings, gateway, lambda: app.state.resolver, limiter, metrics,
+                        approval_services.desk)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with sweeping(approval_services):
+        async with sweeping(approval_services), mcp.running():
             yield
         gateway.store.close()
 
@@ -102,10 +114,17 @@ def create_app(
     app.state.resolver = resolver
     app.state.resolver_error = resolver_error
     app.state.approvals = approval_services
+    app.state.metrics = metrics
     errors.install(app)
-    for router in (health.router, resolve.router, actions.router, audit.router, admin.router):
+    ratelimit.install(app, limiter)
+    app.include_router(health.router)
+    keyed = (resolve.router, actions.router, audit.router, admin.router, approvals.router)
+    for router in (*keyed, metrics_router):
+        app.include_router(router, dependencies=[ratelimit.RateLimitDep])
+    for router in (portal.router, slack.router):
         app.include_router(router)
-    for router in (approvals.router, portal.router, slack.router):
-        app.include_router(router)
+    app.router.routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetrics, metrics=metrics)
+    app.add_middleware(RequestLog)
     return app

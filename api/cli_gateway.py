@@ -98,7 +98,8 @@ def serve(
         app = create_app(settings)
         resolved_host, resolved_port = host or settings.host, port or settings.port
         say(f"canon: serving on http://{resolved_host}:{resolved_port}")
-    uvicorn.run(app, host=resolved_host, port=resolved_port, log_level="info")
+    # Canon's JSON logs (api/logging.py) carry uvicorn's lines too, and log every request itself.
+    uvicorn.run(app, host=resolved_host, port=resolved_port, log_config=None, access_log=False)
 
 
 @keys_app.command("create")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,8 @@ from gateway.store import AuditEntry, AuditHead, utcnow
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
 VERIFY_BATCH = 1000
+#: The id of the HTTP request or MCP tool call being served; set by the API, kept in each entry.
+REQUEST_ID: ContextVar[str | None] = ContextVar("canon_request_id", default=None)
 
 
 def canonical_json(value: Any) -> str:
@@ -53,6 +56,9 @@ def append(
     now: datetime | None = None,
 ) -> AuditEntry:
     """Add an entry at the end of the chain (in the caller's transaction)."""
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        data = {**(data or {}), "request_id": request_id}
     # The head row's lock serialises appends across processes and databases.
     head = session.execute(
         select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()

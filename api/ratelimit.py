@@ -1,0 +1,159 @@
+"""Per-key rate limits: token buckets by role, and by action type for proposals.
+
+Every authenticated call, an HTTP request or an MCP tool call, takes one token from its key's
+role bucket (`agent`, `approver`, `steward`, `admin`: rate and burst from settings); proposing
+an action also takes one from the bucket of the first configured pattern matching its name
+(`supplier.update_bank_account`, `supplier.*`, `*`), per key. A call finds both tokens or takes
+neither. Refused: HTTP 429 with `Retry-After`, or an MCP error with the same meaning. Both doors
+of one process share the limiter, so a key cannot double its rate by switching door.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import PrincipalDep
+from api.errors import problem
+from api.settings import Rate, Settings
+from gateway import Gateway, Principal
+
+#: The MCP error code of a refusal by rate limit (JSON-RPC's implementation-defined range).
+MCP_RATE_LIMITED = -32029
+
+
+class RateLimited(Exception):
+    """A call refused by a rate limit; `retry_after` in whole seconds (at least 1)."""
+
+    def __init__(self, bucket: str, retry_after: int, first_refusal: bool = False) -> None:
+        super().__init__(f"rate limit of the {bucket} bucket reached; retry in {retry_after} s")
+        self.bucket = bucket
+        self.retry_after = retry_after
+        #: The first refusal since the key's last admitted call: the one worth an audit entry.
+        self.first_refusal = first_refusal
+        self.field: str | None = None
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+    throttled: bool = False
+
+
+class RateLimiter:
+    """Token buckets per (key, role) and (key, action pattern); thread-safe."""
+
+    def __init__(
+        self,
+        by_role: Mapping[str, Rate],
+        by_action: Mapping[str, Rate] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.by_role, self.by_action = dict(by_role), dict(by_action or {})
+        self.clock = clock
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def action_pattern(self, action: str) -> str | None:
+        """The configured pattern governing `action`: its exact name first, then the first match."""
+        if action in self.by_action:
+            return action
+        return next((p for p in self.by_action if fnmatchcase(action, p)), None)
+
+    def _limits(self, principal: Principal, action: str | None) -> list[tuple[str, Rate]]:
+        limits: list[tuple[str, Rate]] = []
+        role_rate = self.by_role.get(principal.role.value)
+        if role_rate is not None:
+            limits.append((f"role:{principal.role.value}", role_rate))
+        pattern = self.action_pattern(action) if action else None
+        if pattern is not None:
+            limits.append((f"action:{pattern}", self.by_action[pattern]))
+        return limits
+
+    def check(self, principal: Principal, action: str | None = None) -> None:
+        """Take the call's tokens, or raise RateLimited (taking none)."""
+        now = self.clock()
+        with self._lock:
+            buckets = []
+            for name, rate in self._limits(principal, action):
+                bucket = self._buckets.get((principal.key_id, name))
+                if bucket is None:
+                    bucket = self._buckets[(principal.key_id, name)] = _Bucket(rate.burst, now)
+                bucket.tokens = min(
+                    rate.burst, bucket.tokens + (now - bucket.updated) * rate.per_second
+                )
+                bucket.updated = now
+                buckets.append((name, rate, bucket))
+            short = [(n, r, b) for n, r, b in buckets if b.tokens < 1.0]
+            if short:
+                name, rate, bucket = max(short, key=lambda x: (1.0 - x[2].tokens) / x[1].per_second)
+                wait = (1.0 - bucket.tokens) / rate.per_second
+                first = not bucket.throttled
+                bucket.throttled = True
+                raise RateLimited(name, max(1, math.ceil(wait)), first_refusal=first)
+            for _name, _rate, bucket in buckets:
+                bucket.tokens -= 1.0
+                bucket.throttled = False
+
+
+def limiter_from(settings: Settings) -> RateLimiter:
+    """The limiter the settings describe."""
+    return RateLimiter(settings.rate_limit_roles, settings.rate_limit_actions)
+
+
+def limiter_of(app: FastAPI) -> RateLimiter:
+    """The app's limiter."""
+    limiter: RateLimiter = app.state.rate_limiter
+    return limiter
+
+
+async def _action_of(request: Request) -> str | None:
+    """The action a `POST /v1/actions` proposes (None when the body is not one)."""
+    if request.method != "POST" or request.url.path != "/v1/actions":
+        return None
+    try:
+        body: Any = await request.json()
+    except ValueError:
+        return None
+    action = body.get("action") if isinstance(body, dict) else None
+    return action if isinstance(action, str) else None
+
+
+async def enforce(request: Request, principal: PrincipalDep) -> None:
+    """Router dependency: the calling key's tokens for this request, or 429."""
+    limiter = limiter_of(request.app)
+    try:
+        limiter.check(principal, await _action_of(request))
+    except RateLimited as e:
+        request.app.state.metrics.rate_limited.labels("http", e.bucket.partition(":")[0]).inc()
+        if e.first_refusal:
+            gateway: Gateway = request.app.state.gateway
+            detail = {"method": request.method, "path": request.url.path, "bucket": e.bucket}
+            gateway.record_refusal(principal, "request.rate_limited", e, detail)
+        raise
+
+
+RateLimitDep = Depends(enforce)
+RateLimitedDeps = Annotated[None, RateLimitDep]
+
+
+async def _on_rate_limited(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RateLimited)
+    response = problem(request, 429, "rate-limited", str(exc), retry_after=exc.retry_after)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def install(app: FastAPI, limiter: RateLimiter) -> None:
+    """Attach the limiter to the app and render its refusals as 429 problem+json."""
+    app.state.rate_limiter = limiter
+    app.add_exception_handler(RateLimited, _on_rate_limited)
