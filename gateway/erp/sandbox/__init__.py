@@ -1,0 +1,24 @@
+"""The sandbox ERP's data and fault injection (its HTTP faces live in `api/sandbox_erp/`).
+
+One SQLite file of Protheus-shaped tables, loaded from the sample CSVs, with soft deletes and
+a journal of writes by idempotency key; fault rules that make calls slow, fail, drop, time out
+after committing, or hang until released.
+"""
+
+from gateway.erp.sandbox.database import SandboxDatabase, SandboxRefusal, Tx, Written
+from gateway.erp.sandbox.faults import Call, FaultBook, FaultRule, parse_header
+from gateway.erp.sandbox.tables import DELETED, RECDEL, RECNO
+
+__all__ = [
+    "DELETED",
+    "RECDEL",
+    "RECNO",
+    "Call",
+    "FaultBook",
+    "FaultRule",
+    "SandboxDatabase",
+    "SandboxRefusal",
+    "Tx",
+    "Written",
+    "parse_header",
+]
