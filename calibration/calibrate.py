@@ -3,9 +3,11 @@
 For each entity type: fit a calibrator on the decidable rows (see `calibration.dataset`),
 predict every row from folds that did not see it, and take the smallest threshold whose
 Clopper–Pearson upper bound on the held-out wrong-match rate among auto-resolved rows meets the
-type's target. When nothing can be proven, the decision in force stays — the active version's
-entry for the type, or the profile's default — and the report says how many more labels of
-the same mix would prove the target.
+type's target — never below 1 − target, so that no query more likely wrong than the target is
+auto-resolved on the strength of the sure ones around it (see `metrics.eligible`). When nothing
+can be proven, the decision in force stays — the active version's entry for the type, or the
+profile's default — and the report says about how many more labels of the same mix would prove
+the target.
 """
 
 from __future__ import annotations

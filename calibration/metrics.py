@@ -116,9 +116,21 @@ def threshold_curve(p: Sequence[float], y: Sequence[bool], rows: int) -> list[Th
     return points
 
 
+def eligible(pt: ThresholdPoint, target: float) -> bool:
+    """Whether a threshold may be chosen at all: not below 1 − target.
+
+    The bound is on the rate over *all* auto-resolved rows, so on its own the smallest passing
+    threshold can reach down to queries that are themselves likely wrong (a calibrated P of 0.05,
+    diluted by a thousand sure ones). No query whose own calibrated P(wrong) exceeds the target
+    is auto-resolved; the bound then proves the rate over those that are.
+    """
+    return pt.threshold >= 1.0 - target
+
+
 def choose_threshold(curve: list[ThresholdPoint], target: float) -> ThresholdPoint | None:
-    """The smallest threshold whose upper bound on the wrong-match rate meets the target."""
-    proven = [pt for pt in curve if pt.upper <= target]
+    """The smallest threshold (≥ 1 − target) whose upper bound on the wrong-match rate among
+    auto-resolved rows meets the target."""
+    proven = [pt for pt in curve if eligible(pt, target) and pt.upper <= target]
     return min(proven, key=lambda pt: pt.threshold) if proven else None
 
 
@@ -148,6 +160,8 @@ def labels_needed(curve: list[ThresholdPoint], target: float) -> int | None:
     """
     best: int | None = None
     for pt in curve:
+        if not eligible(pt, target):
+            continue
         need = _auto_needed(pt.wrong_rate, target)
         if need is None or pt.auto == 0:
             continue

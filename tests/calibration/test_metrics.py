@@ -71,11 +71,11 @@ def test_threshold_curve_takes_ties_together_and_counts_wrong_from_the_top():
 
 def test_choose_threshold_is_the_smallest_whose_bound_meets_the_target():
     # 700 right answers at high P, then 5 wrong ones at lower P
-    p = [0.99] * 700 + [0.4] * 5
+    p = [0.999] * 700 + [0.4] * 5
     y = [True] * 700 + [False] * 5
     curve = threshold_curve(p, y, rows=705)
     chosen = choose_threshold(curve, 0.005)
-    assert chosen is not None and chosen.threshold == 0.99 and chosen.wrong == 0
+    assert chosen is not None and chosen.threshold == 0.999 and chosen.wrong == 0
     assert chosen.upper <= 0.005
     fewer = threshold_curve(p[:500] + p[700:], y[:500] + y[700:], 505)
     assert choose_threshold(fewer, 0.005) is None
@@ -83,11 +83,22 @@ def test_choose_threshold_is_the_smallest_whose_bound_meets_the_target():
 
 def test_labels_needed_scales_the_clean_rows_up_to_the_bound():
     # 300 of 400 queries auto-resolve cleanly: 598 are needed, i.e. 598 / 0.75 queries in all
-    curve = threshold_curve([0.99] * 300 + [0.1] * 100, [True] * 300 + [False] * 100, rows=400)
+    curve = threshold_curve([0.999] * 300 + [0.1] * 100, [True] * 300 + [False] * 100, rows=400)
     assert choose_threshold(curve, 0.005) is None
     assert labels_needed(curve, 0.005) == math.ceil(598 / 0.75) - 400
 
 
 def test_labels_needed_is_none_when_every_threshold_fails_too_often():
-    curve = threshold_curve([0.9] * 10, [True] * 9 + [False], rows=10)
+    curve = threshold_curve([0.999] * 10, [True] * 9 + [False], rows=10)
     assert labels_needed(curve, 0.005) is None
+
+
+def test_sure_answers_do_not_carry_likely_wrong_ones_over_the_threshold():
+    # 1,300 right at P 0.999 would prove 0.5 % even with 3 rows at P 0.3 (one wrong) added;
+    # the threshold still stops above them.
+    p = [0.999] * 1300 + [0.3] * 3
+    y = [True] * 1300 + [True, True, False]
+    curve = threshold_curve(p, y, rows=1303)
+    assert curve[-1].upper <= 0.005  # the aggregate bound alone would take them
+    chosen = choose_threshold(curve, 0.005)
+    assert chosen is not None and chosen.threshold == 0.999 and chosen.auto == 1300
