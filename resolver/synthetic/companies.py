@@ -145,7 +145,7 @@ def render_companies(
     plain = rng.random(n) < np.where(upper, 0.55, 0.15)
     legal = names.written_legal(rng, f["legal"])
     full = fmt.choose(legal != "", f["body"] + " " + legal, f["body"])
-    cgc, digits = written_taxids(rng, f)
+    cgc = written_taxids(rng, f)
     address = apply_case(
         geo.written_streets(
             rng,
@@ -166,7 +166,6 @@ def render_companies(
         "name": apply_case(full, upper, plain),
         "short": apply_case(short, upper, plain),
         "cgc": cgc,
-        "tax_digits": digits,
         "address": address,
         "city_written": geo.written_cities(rng, cities, f["city"]),
         "state": cities.state[f["city"]],
@@ -179,26 +178,29 @@ def render_companies(
         ("address", blanks.address), ("cep_written", blanks.cep), ("cgc", blanks.taxid),
     ):  # fmt: skip
         out[column][rng.random(n) < share] = ""
-    out["tax_digits"][out["cgc"] == ""] = ""
     return out
 
 
-def written_taxids(rng: np.random.Generator, f: Frame) -> tuple[ObjArray, ObjArray]:
-    """(as keyed, digits only) tax ids; ~40 % punctuated, foreign without one blank."""
+def written_taxids(rng: np.random.Generator, f: Frame) -> ObjArray:
+    """Tax ids as keyed: ~40 % punctuated ('12.345.678/0001-95'), the rest raw digits;
+    blank for foreigners without one."""
     n = len(f["tax_kind"])
-    written, digits = filled(n, ""), filled(n, "")
+    written = filled(n, "")
     punct = rng.random(n) < 0.4
     kind, base, branch, check = f["tax_kind"], f["tax_base"], f["tax_branch"], f["tax_check"]
     for code in (TAX_CNPJ, TAX_CPF):
-        m = kind == code
-        if m.any():
+        for pretty in (True, False):
+            m = np.flatnonzero((kind == code) & (punct == pretty))
             if code == TAX_CNPJ:
-                w, d = taxid.cnpj_strings(base[m], branch[m], check[m], punct[m])
+                written[m] = taxid.cnpj_text(base[m], branch[m], check[m], pretty)
             else:
-                w, d = taxid.cpf_strings(base[m], check[m], punct[m])
-            written[m], digits[m] = w, d
-    m = kind == TAX_UID
-    if m.any():
-        written[m] = taxid.uid_strings(base[m], check[m])
-        digits[m] = fmt.per_unique(written[m], lambda u: u.replace("-", "").replace(".", ""))
-    return written, digits
+                written[m] = taxid.cpf_text(base[m], check[m], pretty)
+    m = np.flatnonzero(kind == TAX_UID)
+    written[m] = taxid.uid_strings(base[m], check[m])
+    return written
+
+
+def tax_keys(f: Frame, written: ObjArray) -> IntArray:
+    """One integer per tax number (equal numbers, equal keys); -1 where none is written."""
+    key = f["tax_kind"] * 10**15 + f["tax_base"] * 10**6 + f["tax_branch"] * 100 + f["tax_check"]
+    return np.where((f["tax_kind"] == TAX_NONE) | (written == ""), -1, key)

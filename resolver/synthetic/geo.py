@@ -273,7 +273,13 @@ def work_emails(names: ObjArray, domains: ObjArray) -> ObjArray:
     return fmt.each(names, _local_part) + "@" + domains  # type: ignore[no-any-return]
 
 
+_SLUG_WORDS = {**_SLUG, ord(" "): " "}
+
+
 def slug_words(name: str) -> list[str]:
     """Lowercase ASCII words of a person's name, without the particles."""
-    words = [slug(w) for w in name.split(" ")]
-    return [w for w in words if w and w not in vocab.BR_PARTICLES] or ["contato"]
+    words = [w for w in name.translate(_SLUG_WORDS).split(" ") if w and w not in _PARTICLES]
+    return words or ["contato"]
+
+
+_PARTICLES = frozenset(vocab.BR_PARTICLES)

@@ -16,6 +16,7 @@ from resolver.synthetic.querykit import (
     Query,
     city_text,
     clean_name,
+    digits_of,
     live_rows,
     person_text,
     some_name,
@@ -93,7 +94,7 @@ def taxid_contradiction(ctx: Context, count: int) -> list[Query]:
         record = {
             "name": some_name(ctx, f, w, r),
             "city": city_text(ctx, int(f["city"][r])),
-            "tax_id": tax_text(ctx, str(w["tax_digits"][other])),
+            "tax_id": tax_text(ctx, digits_of(str(w["cgc"][other]))),
         }
         ids = lookup.same_entity(SUPPLIER, r) + lookup.same_entity(SUPPLIER, other)
         out.append(_halt(ctx, "taxid_contradiction", ctx.coin(0.7), record, ids))

@@ -10,13 +10,14 @@ indexes in seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from resolver.synthetic.fmt import each, per_unique
+from resolver.synthetic.fmt import each
 from resolver.synthetic.text import ObjArray, as_objects, name_key
 
 BoolArray = npt.NDArray[np.bool_]
@@ -32,22 +33,21 @@ class Part:
 
     entity_type: str
     ids: ObjArray
-    entity: ObjArray
+    entity: IntArray
     deleted: BoolArray
     body: ObjArray
     city: IntArray
-    tax: ObjArray  # digits as written, '' when blank
+    tax: IntArray  # one key per tax number as written; -1 when blank
     email: ObjArray
-    cep: ObjArray  # digits as written, '' when blank
+    cep: IntArray  # CEP as written, as a number; -1 when blank
 
 
-def _codes(values: ObjArray, blank_is_missing: bool = False) -> tuple[IntArray, ObjArray]:
+def _codes(values: npt.NDArray[Any], missing: object = None) -> tuple[IntArray, ObjArray]:
+    """Dense codes 0…k-1 per distinct value (-1 for `missing`), and the distinct values."""
     codes, uniques = pd.factorize(values)
     codes = codes.astype(np.int64)
-    if blank_is_missing:
-        blank = np.flatnonzero(np.asarray(uniques, dtype=object) == "")
-        if len(blank):
-            codes[codes == blank[0]] = -1
+    if missing is not None:
+        codes[values == missing] = -1
     return codes, np.asarray(uniques, dtype=object)
 
 
@@ -65,16 +65,22 @@ class _Groups:
     """Rows grouped by an integer key (-1 = none), and distinct entities per key."""
 
     def __init__(self, keys: IntArray, entity: IntArray, n_entities: int) -> None:
-        self._order = np.argsort(keys, kind="stable")
-        self._sorted = keys[self._order]
+        self._keys_of_rows = keys
+        self._order: IntArray | None = None
+        self._sorted: IntArray | None = None
         pairs, _ = _distinct(keys * n_entities + entity)
         self._keys, self._spread = _distinct(pairs // n_entities)
 
     def rows(self, key: int) -> IntArray:
         if key < 0:
             return np.empty(0, dtype=np.int64)
+        if self._order is None or self._sorted is None:
+            # Sorting a few million keys costs a second: only groups asked for rows pay it.
+            self._order = np.argsort(self._keys_of_rows, kind="stable")
+            self._sorted = self._keys_of_rows[self._order]
         lo, hi = np.searchsorted(self._sorted, [key, key + 1])
-        return self._order[lo:hi]
+        rows: IntArray = self._order[lo:hi]
+        return rows
 
     def entities(self, key: int) -> int:
         i = int(np.searchsorted(self._keys, key))
@@ -82,17 +88,20 @@ class _Groups:
         return int(self._spread[i]) if found else 0
 
 
-def _block_word(core: str, rank: int) -> str:
-    """Blocking words of a name key: rank 0 its first word, rank 1 its longest."""
-    return core.split(" ", 1)[0] if rank == 0 else max(core.split(" "), key=len)
+def _block_word(core: str) -> str:
+    """Blocking key of a name key: the first two letters of its first and last words.
+
+    Names a resolver could confuse (ratio ≥ 85) differ by a few letters, nearly always
+    inside the words, so they share this key; blocks stay small even in São Paulo.
+    """
+    words = core.split(" ")
+    return words[0][:2] + "|" + words[-1][:2]
 
 
 class Lookup:
     """Live rows of all tables, asked about by (entity type, table row)."""
 
     def __init__(self, parts: list[Part], similar: float = 85.0) -> None:
-        cores = [per_unique(p.body, name_key) for p in parts]
-        self.all_cores = frozenset(np.concatenate(cores).tolist())
         live = [np.flatnonzero(~p.deleted) for p in parts]
         self._position = []
         start = 0
@@ -102,37 +111,47 @@ class Lookup:
             self._position.append(position)
             start += len(rows)
 
-        def cat(name: str) -> ObjArray:
-            return np.concatenate([getattr(p, name)[r] for p, r in zip(parts, live, strict=True)])
+        def cat(values: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+            return np.concatenate([v[r] for v, r in zip(values, live, strict=True)])
 
-        self.etype = np.concatenate([np.full(len(r), i) for i, r in enumerate(live)])
-        self.cid = cat("ids")
-        self.core = np.concatenate([c[r] for c, r in zip(cores, live, strict=True)])
-        self.city = cat("city").astype(np.int64)
+        # Name keys are computed once per distinct name body, then coded globally.
+        bodies = [_codes(p.body) for p in parts]
+        keys = as_objects([name_key(b) for _, uniques in bodies for b in uniques.tolist()])
+        core_of_body, self._core_text = _codes(keys)
+        self.all_cores = frozenset(self._core_text.tolist())
+        offsets = np.cumsum([0] + [len(uniques) for _, uniques in bodies])
+        row_cores = [core_of_body[offsets[i] + codes] for i, (codes, _) in enumerate(bodies)]
+        self._core_codes = cat(row_cores)
+        self.core = self._core_text[self._core_codes]
+        self.etype = cat([np.full(len(p.ids), i) for i, p in enumerate(parts)])
+        self.cid = cat([p.ids for p in parts])
+        self.city = cat([p.city for p in parts]).astype(np.int64)
         self._similar = similar
-        self._entity, _ = _codes(cat("entity"))
+        self._entity, _ = _codes(cat([p.entity for p in parts]))
         n_ent = int(self._entity.max()) + 2 if len(self._entity) else 1
         self._n_city = int(self.city.max()) + 1 if len(self.city) else 1
-        self._core_codes, core_uniques = _codes(self.core)
         self._by_entity = _Groups(self._entity, self._entity, n_ent)
         self._by_core = _Groups(self._core_codes, self._entity, n_ent)
         self._name_city = _Groups(self._core_codes * self._n_city + self.city, self._entity, n_ent)
+        emails = cat([each(p.email, str.lower) for p in parts])
         self._keyed: dict[str, tuple[IntArray, _Groups, _Groups]] = {}
-        for name in ("tax", "email", "cep"):
-            values = cat(name)
-            codes, _ = _codes(each(values, str.lower) if name == "email" else values, True)
+        for name, values, missing in (
+            ("tax", cat([p.tax for p in parts]), -1),
+            ("email", emails, ""),
+            ("cep", cat([p.cep for p in parts]), -1),
+        ):
+            codes, _ = _codes(values, missing)
             by_type = _Groups(codes, self.etype, len(ENTITY_TYPES))
             self._keyed[name] = (codes, _Groups(codes, self._entity, n_ent), by_type)
-        self._blocks = []
-        for rank in (0, 1):
-            words, word_uniques = _codes(as_objects([_block_word(c, rank) for c in core_uniques]))
-            index = {str(w): i for i, w in enumerate(word_uniques.tolist())}
-            keys = words[self._core_codes] * self._n_city + self.city
-            self._blocks.append((index, _Groups(keys, self._entity, n_ent)))
+        words, word_uniques = _codes(as_objects([_block_word(c) for c in self._core_text]))
+        self._block_index = {str(w): i for i, w in enumerate(word_uniques.tolist())}
+        block_keys = words[self._core_codes] * self._n_city + self.city
+        self._block = _Groups(block_keys, self._entity, n_ent)
 
     def core_of(self, entity_type: str, rows: IntArray) -> ObjArray:
         """Name keys of live table rows."""
-        return self.core[self._position[ENTITY_TYPES.index(entity_type)][rows]]
+        cores: ObjArray = self.core[self._position[ENTITY_TYPES.index(entity_type)][rows]]
+        return cores
 
     def position(self, entity_type: str, row: int) -> int:
         """Position of a table row in the index; -1 if the row is deleted."""
@@ -188,13 +207,10 @@ class Lookup:
 
     def isolated_name(self, core: str, city: int, entity: int = -1) -> bool:
         """No live row (of an entity other than `entity`) in `city` has a name key similar
-        to `core`. Candidates share the name's first or longest word (blocking, as a
-        resolver would); similarity is rapidfuzz's ratio."""
-        found = []
-        for rank, (index, groups) in enumerate(self._blocks):
-            code = index.get(_block_word(core, rank), -1)
-            found.append(groups.rows(code * self._n_city + city if code >= 0 else -1))
-        rows = np.concatenate(found)
+        to `core`. Candidates share the blocking key of `_block_word` (as a resolver would
+        block); similarity is rapidfuzz's ratio."""
+        code = self._block_index.get(_block_word(core), -1)
+        rows = self._block.rows(code * self._n_city + city if code >= 0 else -1)
         rows = rows[self._entity[rows] != entity]
         if not len(rows):
             return True

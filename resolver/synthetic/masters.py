@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from resolver.synthetic import companies, fmt, geo, names, taxid
+from resolver.synthetic import companies, geo, names, taxid
 from resolver.synthetic.companies import TAX_CNPJ, TAX_CPF, Blanks, Numbers
+from resolver.synthetic.entities import new_entities
 from resolver.synthetic.frame import Frame, concat, filled, length, take
 from resolver.synthetic.geo import Cities, IntArray
 from resolver.synthetic.names import BR_COMPANY, BR_PERSON, NamePools
@@ -114,7 +115,7 @@ def build_master(
     numbers: Numbers,
     plan: MasterPlan,
     rows: int,
-    entity_prefix: str,
+    entity_kind: int,
     shared: Frame | None = None,
     shared_role: str = "",
 ) -> Master:
@@ -134,7 +135,7 @@ def build_master(
     generic = _generic_companies(rng, pools, cities, numbers, clusters)
     a = concat([base, generic])
     n_a = length(a)
-    a["entity"] = entity_prefix + fmt.padded(np.arange(n_a), 7)
+    a["entity"] = new_entities(entity_kind, 0, n_a)
     regular = np.arange(n_a) < n_base
     claims = _Claims(rng, regular)
     is_br = a["origin"] == BR_COMPANY
@@ -150,7 +151,7 @@ def build_master(
 
     looks = _label(take(a, look_src), "lookalike")
     looks["source"] = look_src
-    looks["entity"] = entity_prefix + fmt.padded(n_a + np.arange(len(look_src)), 7)
+    looks["entity"] = new_entities(entity_kind, n_a, len(look_src))
     looks.update(companies.tax_facts(rng, numbers, looks["origin"]))
     looks["body"] = as_objects(
         _lookalike_bodies(rng, looks["body"].tolist(), looks["origin"].tolist())
@@ -222,7 +223,7 @@ def _branches(
     first = np.repeat(np.cumsum(per_branch) - per_branch, per_branch)
     loja = np.arange(len(src), dtype=np.int64) - first + 2
     frame = _label(take(holders, src), "branch")
-    frame["entity"] = holders["entity"][src] + "/" + fmt.padded(loja, 2)
+    frame["entity"] = holders["entity"][src] + loja
     frame["loja"], frame["parent"] = loja, src
     frame["tax_branch"] = loja.copy()
     frame["blocked"] = rng.random(len(src)) < 0.03
@@ -284,4 +285,3 @@ def _write_duplicates(rng: np.random.Generator, facts: Frame, written: Frame) ->
     ):
         blank = rows[rng.random(len(rows)) < share]
         written[column][blank] = ""
-    written["tax_digits"][written["cgc"] == ""] = ""

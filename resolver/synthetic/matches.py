@@ -12,6 +12,7 @@ from resolver.synthetic.querykit import (
     cep_text,
     city_text,
     clean_name,
+    digits_of,
     live_rows,
     person_text,
     some_name,
@@ -32,7 +33,7 @@ def _match(
 
 def _supplier_taxed(ctx: Context) -> IntArray:
     rows = live_rows(ctx.suppliers.facts, COMPANY_ROLES)
-    taxed: IntArray = rows[ctx.suppliers.written["tax_digits"][rows] != ""]
+    taxed: IntArray = rows[ctx.suppliers.written["cgc"][rows] != ""]
     return taxed
 
 
@@ -43,7 +44,7 @@ def _taxid_queries(ctx: Context, count: int, kind: str) -> list[Query]:
     )
     out = []
     for r in rows:
-        tax = str(w["tax_digits"][r])
+        tax = digits_of(str(w["cgc"][r]))
         null = kind != "field_names" and ctx.maybe_null(ctx.lookup.unique("tax", SUPPLIER, r, True))
         if kind == "clean_name_taxid":
             record = {"name": some_name(ctx, f, w, r), "tax_id": tax_text(ctx, tax)}
@@ -140,7 +141,10 @@ def _name_taxid(
         ctx.rng, live_rows(f, roles), count, lambda r: lookup.unique("tax", entity_type, r)
     ):
         null = ctx.maybe_null(lookup.unique("tax", entity_type, r, single_type=True))
-        record = {"name": some_name(ctx, f, w, r), "tax_id": tax_text(ctx, str(w["tax_digits"][r]))}
+        record = {
+            "name": some_name(ctx, f, w, r),
+            "tax_id": tax_text(ctx, digits_of(str(w["cgc"][r]))),
+        }
         out.append(_match(ctx, kind, entity_type, null, record, r))
     return out
 
@@ -177,7 +181,7 @@ def employee_name_cpf(ctx: Context, count: int) -> list[Query]:
             }
             null = False
         else:
-            record = {"name": name, "tax_id": tax_text(ctx, str(e["cpf_digits"][r]))}
+            record = {"name": name, "tax_id": tax_text(ctx, digits_of(str(e["cpf"][r])))}
             null = ctx.maybe_null(lookup.unique("tax", EMPLOYEE, r, single_type=True))
         out.append(_match(ctx, "employee_name_cpf", EMPLOYEE, null, record, r))
     return out

@@ -6,6 +6,7 @@ thousand parts once and combining them with numpy indices costs about a second.
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,19 +95,20 @@ def person_names(rng: np.random.Generator, pools: NamePools, origin: IntArray) -
     br = origin <= BR_PERSON
     k = int(br.sum())
     if k:
-        first = _pick(rng, pools.br_first, k).tolist()
+        first = _pick(rng, pools.br_first, k)
         # Faker's first names include compounds ('Maria Julia'); those take no second one.
-        single = np.array([" " not in f for f in first])
-        second = np.where(
-            single & (rng.random(k) < 0.25), _pick(rng, pools.br_first, k), ""
-        ).tolist()
-        last = _pick(rng, pools.br_last, k, pools.br_last_weights).tolist()
+        single = np.array([" " not in f for f in first.tolist()], dtype=bool)
+        second = np.where(single & (rng.random(k) < 0.25), _pick(rng, pools.br_first, k), "")
+        last = _pick(rng, pools.br_last, k, pools.br_last_weights)
         last2 = np.where(
             rng.random(k) < 0.55, _pick(rng, pools.br_last, k, pools.br_last_weights), ""
-        ).tolist()
+        )
         # Faker's surnames carry their own particles ('da Rosa', 'das Neves').
-        parts = zip(first, second, last, last2, strict=True)
-        _fill(out, br, [" ".join(p for p in row if p) for row in parts])
+        name = first.copy()
+        for part in (second, last, last2):
+            given = np.flatnonzero(part != "")
+            name[given] = name[given] + " " + part[given]
+        out[np.flatnonzero(br)] = name
     for code, firsts, lasts in (
         (CH_COMPANY, pools.ch_first, pools.ch_last),
         (DE_COMPANY, pools.ch_first, pools.ch_last),
@@ -131,24 +133,24 @@ def _br_company_bodies(
     roles = as_objects([r for r, _ in vocab.BR_ROLES])
     tails = as_objects([t for t, _ in vocab.BR_ROLE_TAILS])
     fantasy = as_objects(vocab.BR_FANTASY)
-    last = _pick(rng, pools.br_company_last, k).tolist()
-    last2 = _pick(rng, pools.br_company_last, k).tolist()
-    act = _pick(rng, acts, k).tolist()
-    role = _pick(rng, roles, k).tolist()
-    tail = _pick(rng, tails, k).tolist()
-    fan = _pick(rng, fantasy, k).tolist()
-    first = _pick(rng, pools.br_first, k).tolist()
-    shape = rng.choice(7, size=k, p=[0.1, 0.15, 0.3, 0.15, 0.12, 0.1, 0.08]).tolist()
+    parts = {
+        "l": _pick(rng, pools.br_company_last, k),
+        "l2": _pick(rng, pools.br_company_last, k),
+        "a": _pick(rng, acts, k),
+        "r": _pick(rng, roles, k),
+        "t": _pick(rng, tails, k),
+        "f": _pick(rng, fantasy, k),
+        "p": _pick(rng, pools.br_first, k),
+    }
+    shape = rng.choice(7, size=k, p=[0.1, 0.15, 0.3, 0.15, 0.12, 0.1, 0.08])
     shapes = (
         "{l} & Filhos {a}", "{r} {l} {t}", "{l} {a}", "{l} {l2} {a}", "{f} {a}", "{r} {f}",
         "{p} {l} {a}",
     )  # fmt: skip
-    bodies = [
-        shapes[s].format(l=l1, l2=l2, a=a, r=r, t=t, f=f, p=p)
-        for s, l1, l2, a, r, t, f, p in zip(
-            shape, last, last2, act, role, tail, fan, first, strict=True
-        )
-    ]
+    bodies = np.empty(k, dtype=object)
+    for number, template in enumerate(shapes):
+        rows = np.flatnonzero(shape == number)
+        bodies[rows] = _compose(template, {key: part[rows] for key, part in parts.items()})
     legal = _legal(
         rng,
         k,
@@ -156,15 +158,28 @@ def _br_company_bodies(
          vocab.LEGAL_NONE],
         [0.6, 0.08, 0.12, 0.08, 0.06, 0.06],
     )  # fmt: skip
-    shape_arr = np.array(shape)
-    corporate = shape_arr == 1
+    corporate = shape == 1
     legal[corporate] = np.where(
         rng.random(int(corporate.sum())) < 0.6, vocab.LEGAL_SA, vocab.LEGAL_LTDA
     )
     # A one-person business named after its owner is an ME or EIRELI by law.
-    owner = shape_arr == 6
+    owner = shape == 6
     legal[owner] = np.where(rng.random(int(owner.sum())) < 0.6, vocab.LEGAL_ME, vocab.LEGAL_EIRELI)
-    return as_objects(bodies), legal
+    return bodies, legal
+
+
+def _compose(template: str, parts: dict[str, ObjArray]) -> ObjArray:
+    """`template.format(**row)` for every row, as object-array concatenation."""
+    pieces: list[str | ObjArray] = []
+    for literal, key, _, _ in string.Formatter().parse(template):
+        pieces += [literal] if literal else []
+        pieces += [parts[key]] if key else []
+    first = pieces[0]
+    assert not isinstance(first, str), "templates start with a field"
+    out: ObjArray = first
+    for piece in pieces[1:]:
+        out = out + piece
+    return out
 
 
 def _foreign_bodies(

@@ -7,6 +7,7 @@ import numpy as np
 
 from resolver.synthetic import fmt, geo, names, taxid, vocab
 from resolver.synthetic.companies import TAX_CPF, Numbers
+from resolver.synthetic.entities import CONTACT_PERSON, EMPLOYEE_PERSON, new_entities
 from resolver.synthetic.frame import Frame, concat, filled, length, take
 from resolver.synthetic.geo import Cities, IntArray
 from resolver.synthetic.masters import Master
@@ -76,7 +77,7 @@ def build_employees(
         "email": email,
         "city": city,
         "status": status,
-        "entity": "P" + fmt.padded(np.arange(n), 7),
+        "entity": new_entities(EMPLOYEE_PERSON, 0, n),
         "role": filled(n, "original"),
         "deleted": np.zeros(n, dtype=bool),
         "defect": filled(n, ""),
@@ -135,7 +136,7 @@ def build_contacts(
         "address": geo.written_streets(rng, pools, streets, origin),
         "city": city,
         "entity": np.concatenate(
-            ["K" + fmt.padded(np.arange(n_new), 7), employees["entity"][both]]
+            [new_entities(CONTACT_PERSON, 0, n_new), employees["entity"][both]]
         ),
         "role": np.concatenate([filled(n_new, "original"), filled(len(both), "person_both_roles")]),
         "deleted": np.zeros(total, dtype=bool),
@@ -199,8 +200,13 @@ def finish_employees(rng: np.random.Generator, cities: Cities, employees: Frame)
     n = length(employees)
     employees["name"] = _cased(rng, employees["body"], 0.75)
     punct = rng.random(n) < 0.2
-    employees["cpf"], employees["cpf_digits"] = taxid.cpf_strings(
-        employees["cpf_base"], employees["cpf_check"], punct
-    )
+    base, check = employees["cpf_base"], employees["cpf_check"]
+    cpf = filled(n, "")
+    for pretty in (True, False):
+        rows = np.flatnonzero(punct == pretty)
+        cpf[rows] = taxid.cpf_text(base[rows], check[rows], pretty)
+    employees["cpf"] = cpf
+    # The same key as a self-employed supplier's CPF (see companies.tax_keys).
+    employees["tax_key"] = TAX_CPF * 10**15 + base * 10**6 + check
     employees["city_written"] = geo.written_cities(rng, cities, employees["city"])
     return _with_stale(rng, employees, "mat", 0.01)

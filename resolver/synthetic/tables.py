@@ -7,6 +7,7 @@ from typing import Final
 import numpy as np
 
 from resolver.synthetic import fmt, vocab
+from resolver.synthetic.entities import entity_names
 from resolver.synthetic.frame import Frame, filled, length
 from resolver.synthetic.geo import BoolArray, Cities, IntArray, written_cities
 from resolver.synthetic.masters import Defect, Master
@@ -158,7 +159,7 @@ def truth_rows(entity_type: str, ids: ObjArray, frame: Frame) -> Columns:
     """truth/entities.csv rows of one table."""
     n = len(ids)
     values = (
-        filled(n, entity_type), ids, frame["entity"], frame["role"],
+        filled(n, entity_type), ids, entity_names(frame["entity"]), frame["role"],
         as_objects(np.where(frame["deleted"], "1", "0").tolist()),
     )  # fmt: skip
     return dict(zip(TRUTH_HEADER, values, strict=True))

@@ -58,34 +58,22 @@ def spoil(check: IntArray, rng: np.random.Generator) -> IntArray:
     return (check // 10) * 10 + (check % 10 + shift) % 10
 
 
-def cnpj_strings(
-    root: IntArray, branch: IntArray, check: IntArray, punctuated: BoolArray
-) -> tuple[ObjArray, ObjArray]:
-    """(as written, digits only) for each CNPJ; as written is '12.345.678/0001-95' where
-    `punctuated`, raw digits elsewhere."""
-    a, b, c = (
-        fmt.padded(root // 1_000_000, 2),
-        fmt.padded(root // 1000 % 1000, 3),
-        fmt.padded(root % 1000, 3),
-    )
-    tail, dv = fmt.padded(branch, 4), fmt.padded(check, 2)
-    raw = a + b + c + tail + dv
-    pretty = a + "." + b + "." + c + "/" + tail + "-" + dv
-    return fmt.choose(punctuated, pretty, raw), raw
+def cnpj_text(root: IntArray, branch: IntArray, check: IntArray, pretty: bool) -> ObjArray:
+    """CNPJs as '12.345.678/0001-95' (pretty) or '12345678000195'."""
+    a, b = fmt.padded(root // 1_000_000, 2), fmt.padded(root // 1000 % 1000, 3)
+    c, tail, dv = fmt.padded(root % 1000, 3), fmt.padded(branch, 4), fmt.padded(check, 2)
+    if pretty:
+        return a + "." + b + "." + c + "/" + tail + "-" + dv  # type: ignore[no-any-return]
+    return a + b + c + tail + dv  # type: ignore[no-any-return]
 
 
-def cpf_strings(
-    base: IntArray, check: IntArray, punctuated: BoolArray
-) -> tuple[ObjArray, ObjArray]:
-    """(as written, digits only) for each CPF; '123.456.789-09' where `punctuated`."""
-    a, b, c = (
-        fmt.padded(base // 1_000_000, 3),
-        fmt.padded(base // 1000 % 1000, 3),
-        fmt.padded(base % 1000, 3),
-    )
-    dv = fmt.padded(check, 2)
-    raw = a + b + c + dv
-    return fmt.choose(punctuated, a + "." + b + "." + c + "-" + dv, raw), raw
+def cpf_text(base: IntArray, check: IntArray, pretty: bool) -> ObjArray:
+    """CPFs as '123.456.789-09' (pretty) or '12345678909'."""
+    a, b = fmt.padded(base // 1_000_000, 3), fmt.padded(base // 1000 % 1000, 3)
+    c, dv = fmt.padded(base % 1000, 3), fmt.padded(check, 2)
+    if pretty:
+        return a + "." + b + "." + c + "-" + dv  # type: ignore[no-any-return]
+    return a + b + c + dv  # type: ignore[no-any-return]
 
 
 def uid_strings(base: IntArray, check: IntArray) -> ObjArray:

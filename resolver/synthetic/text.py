@@ -37,9 +37,31 @@ _KEY_TABLE.update({ord(c): " " for c in ".,;:/\\-&()'\"+*!?#@"})
 _STOPWORDS = frozenset({"DE", "DA", "DO", "DOS", "DAS", "E", "AND", "THE"})
 
 
+def _byte_table(mapping: dict[int, str]) -> bytes:
+    """The one-character part of `mapping` over Latin-1, as a bytes.translate table."""
+    out = bytearray(range(256))
+    for code, repl in mapping.items():
+        if code < 256 and len(repl) == 1 and ord(repl) < 256:
+            out[code] = ord(repl)
+    return bytes(out)
+
+
+# bytes.translate runs in C; str.translate with a dict looks up every character.
+_ACCENT_BYTES = _byte_table(_ACCENTS)
+_KEY_BYTES = _byte_table(_KEY_TABLE)
+
+
 def strip_accents(text: str) -> str:
     """'São Paulo' → 'Sao Paulo' (Latin letters only, which is all the generator emits)."""
-    return text.translate(_ACCENTS)
+    if text.isascii():
+        return text
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.translate(_ACCENTS)
+    if b"\xdf" in raw:  # ß becomes two letters
+        return text.translate(_ACCENTS)
+    return raw.translate(_ACCENT_BYTES).decode("latin-1")
 
 
 def name_key(text: str) -> str:
@@ -48,7 +70,11 @@ def name_key(text: str) -> str:
     The generator uses it to decide which records a name alone cannot tell apart; it
     is deliberately simpler than the resolver's own normaliser.
     """
-    words = text.upper().translate(_KEY_TABLE).split()
+    upper = text.upper()
+    try:
+        words = upper.encode("latin-1").translate(_KEY_BYTES).decode("latin-1").split()
+    except UnicodeEncodeError:
+        words = upper.translate(_KEY_TABLE).split()
     return " ".join(w for w in words if w not in _STOPWORDS)
 
 
@@ -64,10 +90,10 @@ def apply_case(
 ) -> ObjArray:
     """Upper-case where `upper`, strip accents where `plain` (both vectorised by mask)."""
     out = values.copy()
-    if plain.any():
-        out[plain] = [s.translate(_ACCENTS) for s in out[plain].tolist()]
-    if upper.any():
-        out[upper] = [s.upper() for s in out[upper].tolist()]
+    rows = np.flatnonzero(plain)
+    out[rows] = [strip_accents(s) for s in out[rows].tolist()]
+    rows = np.flatnonzero(upper)
+    out[rows] = [s.upper() for s in out[rows].tolist()]
     return out
 
 

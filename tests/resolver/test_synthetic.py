@@ -18,6 +18,7 @@ from stdnum.ch import uid
 
 from resolver.synthetic import SampleSummary, generate_sample
 from resolver.synthetic.csvout import write_csv
+from resolver.synthetic.sample import _generate
 from resolver.synthetic.taxid import cnpj_check_digits, cpf_check_digits, uid_check_digit
 from resolver.synthetic.text import as_objects, typo
 
@@ -124,6 +125,12 @@ def test_same_seed_gives_same_bytes_and_another_seed_differs(
     assert _files(again) == _files(sample.root)
     changed = {name for name, data in _files(other).items() if _files(sample.root)[name] != data}
     assert {"data/SA2010.csv", "queries.jsonl", "truth/entities.csv"} <= changed
+
+
+def test_writing_in_a_second_process_gives_the_same_bytes(sample: Sample, tmp_path: Path) -> None:
+    # Large samples write their files from a forked process; small ones never do.
+    _generate(tmp_path, 400, 42, None, parallel=True)
+    assert _files(tmp_path) == _files(sample.root)
 
 
 def test_committed_sample_is_a_fresh_generation(sample: Sample) -> None:
