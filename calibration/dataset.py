@@ -22,11 +22,11 @@ from resolver import (
     EntityCalibration,
     Mapping,
     Resolution,
+    Resolver,
     ResolverError,
     current_model_dir,
     load_profile,
 )
-from resolver import Resolver as _Resolver
 
 #: The margin the resolver uses when a query's top candidate stands alone.
 LONE_MARGIN = 99.0
@@ -72,17 +72,17 @@ class TrainingSet:
         return sorted({o.entity_type for o in self.observations})
 
 
-def probe_resolver(workdir: Path) -> _Resolver:
+def probe_resolver(workdir: Path) -> Resolver:
     """The workdir's active model with the probe calibration (see `_PROBE`)."""
     model_dir = current_model_dir(workdir)
     profile = load_profile(model_dir / "profile.yaml")
     probe = CalibrationTable(
         version="probe", entity_types=dict.fromkeys(profile.entity_types, _PROBE)
     )
-    return _Resolver(model_dir, probe)
+    return Resolver(model_dir, probe)
 
 
-def check_labels(labels: list[Label], resolver: _Resolver, source: str) -> None:
+def check_labels(labels: list[Label], resolver: Resolver, source: str) -> None:
     """Every entity type and canonical id a label names must exist in the active model."""
     known = {name: set(et.index.ids) for name, et in resolver.entity_types.items()}
     problems: list[str] = []
@@ -151,11 +151,11 @@ def build_training_set(
     source: str,
     margins: dict[str, float] | None = None,
 ) -> TrainingSet:
-    """Re-resolve every labelled query with the active model and label its top candidate."""
-    try:
-        resolver = probe_resolver(workdir)
-    except ResolverError as e:
-        raise LabelError(f"{workdir}: {e}") from e
+    """Re-resolve every labelled query with the active model and label its top candidate.
+
+    A workdir without a usable model raises the resolver's own ModelError.
+    """
+    resolver = probe_resolver(workdir)
     check_labels(labels, resolver, source)
     gates = {
         name: (margins or {}).get(name, et.spec.decision.margin)

@@ -19,7 +19,7 @@ from calibration import (
     write_labels,
 )
 from calibration.dataset import derive_label
-from resolver import Decision, load_resolver, parse_expected, parse_queries
+from resolver import Decision, ModelError, load_resolver, parse_expected, parse_queries
 from tests.calibration.conftest import LOOSE_TARGET, SAMPLE
 
 
@@ -153,3 +153,8 @@ def test_a_query_the_resolver_refuses_is_named(trained: Path, sample_labels: Pat
     labels[0] = labels[0].model_copy(update={"query": labels[0].query.model_validate(query)})
     with pytest.raises(LabelError, match=r"query q\w+: record.shoe_size"):
         calibrate(trained, write_labels(tmp_path / "l.csv", labels))
+
+
+def test_a_workdir_without_a_model_says_so(sample_labels: Path, tmp_path: Path):
+    with pytest.raises(ModelError, match="no trained model here"):
+        calibrate(tmp_path, sample_labels)
