@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from calibration import (
     LABEL_COLUMNS,
@@ -136,3 +138,16 @@ def test_store_rows_become_labels_and_a_bad_one_names_the_source():
     assert got == label(margin=None, match_weight=3.5)
     with pytest.raises(LabelError, match="store labels: row 2: label"):
         labels_from_records([row, {**row, "label": "unsure"}], "store labels")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.text(min_size=1).filter(lambda s: s.strip()),
+    weight=st.none() | st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+)
+def test_any_query_text_survives_the_csv_round_trip(tmp_path: Path, name: str, weight):
+    query = ResolveQuery(id="q", entity_type="supplier", record={"name": name})
+    rows = [label(query=query, match_weight=weight)]
+    assert read_labels(write_labels(tmp_path / "h.csv", rows)) == rows
