@@ -1,0 +1,60 @@
+"""`create_sandbox_app`: the sandbox ERP, speaking Protheus, SAP OData v2 and Oracle REST.
+
+One SQLite file of Protheus-shaped tables (loaded from the sample CSVs) behind three faces;
+faults are injected per request (`X-Sandbox-Fault`) or by rule (`/_sandbox/faults`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.sandbox_erp import admin, oracle, protheus, sap
+from api.sandbox_erp import sap_orders as _sap_orders  # noqa: F401  (adds its routes to sap's)
+from api.sandbox_erp.common import Credentials, Sandbox
+from gateway.erp.sandbox import FaultBook, SandboxDatabase, SandboxRefusal
+
+DEFAULT_USER, DEFAULT_PASSWORD = "canon", "sandbox"
+
+
+def _error_body(path: str, status: int, message: str) -> object:
+    if path.startswith("/sap/"):
+        return sap.error(status, message)
+    if path.startswith("/fscmRestApi/"):
+        return oracle.error(status, message)
+    return protheus.error(status, message)
+
+
+def create_sandbox_app(
+    database: Path,
+    data_dir: Path | None = None,
+    *,
+    username: str = DEFAULT_USER,
+    password: str = DEFAULT_PASSWORD,
+) -> FastAPI:
+    """The sandbox ERP over the SQLite file `database`, loaded from `data_dir` when empty."""
+    app = FastAPI(
+        title="Canon sandbox ERP",
+        version="0.1.0",
+        summary="A staging ERP with Protheus, SAP and Oracle faces and fault injection",
+    )
+    sandbox = Sandbox(
+        SandboxDatabase(database, data_dir), FaultBook(), Credentials(username, password)
+    )
+    app.state.sandbox = sandbox
+
+    @app.exception_handler(SandboxRefusal)
+    async def refused(request: Request, error: SandboxRefusal) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Basic"} if error.status == 401 else None
+        body = _error_body(request.url.path, error.status, error.message)
+        return JSONResponse(body, status_code=error.status, headers=headers)
+
+    @app.get("/_sandbox/health", tags=["sandbox: admin"])
+    def health() -> dict[str, object]:
+        return {"status": "ok", "loaded": sandbox.db.loaded}
+
+    for router in (protheus.router, sap.router, oracle.router, admin.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,304 @@
+"""`ProtheusConnector`: TOTVS Protheus over REST (`/rest`), JSON in Protheus field names.
+
+Suppliers are SA2 rows (`SA2:{A2_FILIAL}:{A2_COD}:{A2_LOJA}`), purchase orders SC7 headers
+(`SC7:{C7_FILIAL}:{C7_NUM}`); a record's URL carries its primary key base64-encoded at the
+fields' widths, as FWMODEL does. Auth is HTTP basic or the OAuth2 password grant against
+`/rest/api/oauth2/v1/token` (the token is fetched on first use and again on a 401).
+Writes: `POST/PUT/DELETE` under `/rest/api/canon/v1` (the integration's TLPP endpoints; writes of
+purchase orders are MATA120 operation 4), each with an `Idempotency-Key`; a lost answer is read
+back from `GET /rest/api/canon/v1/operations/{key}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Generator, Iterator
+from typing import Any, Literal
+
+import httpx
+
+from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
+from gateway.erp.http import HttpErp, digits, pages, record, result, unsupported
+
+API = "/rest/api/canon/v1"
+#: Field widths of the primary keys, in key order.
+KEY_WIDTHS = {"SA2": (2, 6, 2), "SA1": (2, 6, 2), "SC7": (2, 6)}
+CURRENCIES = {"1": "BRL", "2": "USD", "3": "UFIR", "4": "EUR", "5": "JPY"}
+ENTITIES = {"supplier": "SA2", "customer": "SA1", "purchase_order": "SC7"}
+#: Operations that set fields (and whose compensation sets the previous values back).
+SETS: dict[str, tuple[str, dict[str, str]]] = {
+    "supplier.block": ("SA2", {"A2_MSBLQL": "1"}),
+    "purchase_order.approve": ("SC7", {"C7_CONAPRO": "L"}),
+    "purchase_order.close": ("SC7", {"C7_ENCER": "E"}),
+}
+RESTORES = {
+    "supplier.unblock": "SA2",
+    "supplier.restore_bank_account": "SA2",
+    "purchase_order.revoke_approval": "SC7",
+    "purchase_order.reopen": "SC7",
+    "purchase_order.restore_delivery_date": "SC7",
+}
+
+
+def pk_encode(canonical_id: str) -> str:
+    """The URL key of a record: its key fields at their widths, base64 (URL-safe)."""
+    prefix, *values = canonical_id.split(":")
+    widths = KEY_WIDTHS.get(prefix)
+    if widths is None or len(values) != len(widths):
+        raise ValueError(f"{canonical_id!r} is not a Protheus id of SA2, SA1 or SC7")
+    raw = "".join(v.ljust(w) for v, w in zip(values, widths, strict=True))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def pk_decode(prefix: str, pk: str) -> str:
+    """The canonical id a URL key stands for; ValueError when it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(pk + "=" * (-len(pk) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{pk!r} is not a base64 primary key") from e
+    widths, values, at = KEY_WIDTHS[prefix], [], 0
+    if len(raw) != sum(widths):
+        raise ValueError(f"{pk!r} is not a primary key of {prefix}")
+    for width in widths:
+        values.append(raw[at : at + width].strip())
+        at += width
+    return ":".join([prefix, *values])
+
+
+class ProtheusOAuth2(httpx.Auth):
+    """Bearer tokens from Protheus's OAuth2 password grant; fetched lazily, renewed on 401."""
+
+    requires_response_body = True
+
+    def __init__(self, token_url: str, username: str, password: str) -> None:
+        self.token_url, self.username, self.password = token_url, username, password
+        self._token: str | None = None
+        self._lock = threading.Lock()
+
+    def _token_request(self) -> httpx.Request:
+        params = {"grant_type": "password", "username": self.username, "password": self.password}
+        return httpx.Request("POST", self.token_url, params=params)
+
+    def _keep(self, response: httpx.Response) -> None:
+        if response.status_code < 300:
+            with self._lock:
+                self._token = str(response.json()["access_token"])
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._token is None:
+            self._keep((yield self._token_request()))
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        response = yield request
+        if response.status_code == 401:
+            self._keep((yield self._token_request()))
+            request.headers["Authorization"] = f"Bearer {self._token}"
+            yield request
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(body.get("message", body)) if isinstance(body, dict) else str(body)[:200]
+
+
+def _iso(value: str) -> str | None:
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value or "") == 8 else None
+
+
+def _party_fields(row: dict[str, Any], p: str) -> dict[str, Any]:
+    fields = {
+        "name": row.get(f"{p}_NOME"),
+        "short_name": row.get(f"{p}_NREDUZ"),
+        "tax_id": row.get(f"{p}_CGC"),
+        "address": row.get(f"{p}_END"),
+        "city": row.get(f"{p}_MUN"),
+        "state": row.get(f"{p}_EST"),
+        "postcode": row.get(f"{p}_CEP"),
+        "blocked": row.get(f"{p}_MSBLQL") == "1",
+    }
+    if p == "A2":
+        fields.update(iban=row.get("A2_XIBAN"), account_holder=row.get("A2_XTITULA"))
+    return fields
+
+
+class ProtheusConnector:
+    """The ERP connector for TOTVS Protheus's REST API."""
+
+    name = "Protheus"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        username: str,
+        password: str,
+        auth: Literal["basic", "oauth2"] = "basic",
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        token_url = f"{base_url.rstrip('/')}/rest/api/oauth2/v1/token"
+        chosen: httpx.Auth = (
+            ProtheusOAuth2(token_url, username, password)
+            if auth == "oauth2"
+            else httpx.BasicAuth(username, password)
+        )
+        self.http = HttpErp(
+            base_url,
+            auth=chosen,
+            timeout=timeout,
+            name=self.name,
+            error_text=_error_text,
+            transport=transport,
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+    def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
+        prefix = ENTITIES.get(entity_type)
+        if prefix is None or not canonical_id.startswith(f"{prefix}:"):
+            return None
+        path = "purchaseorders" if prefix == "SC7" else f"{entity_type}s"
+        body = self.http.json(
+            self.http.send("GET", f"{API}/{path}/{pk_encode(canonical_id)}", missing_ok=True)
+        )
+        if body is None:
+            return None
+        if prefix == "SC7":
+            return record(entity_type, canonical_id, self._po_fields(body), False)
+        fields = _party_fields(body, prefix[1:])
+        return record(entity_type, canonical_id, fields, body.get("D_E_L_E_T_") == "*")
+
+    def _po_fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        supplier_id = f"SA2::{body['C7_FORNECE']}:{body['C7_LOJA']}"
+        supplier = self.read_record("supplier", supplier_id)
+        return {
+            "supplier_id": supplier_id,
+            "supplier_name": supplier.fields.get("name") if supplier else None,
+            "amount": body["C7_TOTAL"],
+            "currency": CURRENCIES.get(body["C7_MOEDA"], "BRL"),
+            "delivery_date": _iso(body["C7_DATPRF"]),
+            "issued": _iso(body["C7_EMISSAO"]),
+            "approved": body["C7_CONAPRO"] == "L",
+            "closed": body["C7_ENCER"] == "E",
+        }
+
+    def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
+        if entity_type != "purchase_order" or field != "amount":
+            return []
+        body = self.http.json(
+            self.http.send(
+                "GET", f"{API}/purchaseorders/{pk_encode(canonical_id)}", missing_ok=True
+            )
+        )
+        if body is None:
+            return []
+        supplier = {"C7_FORNECE": body["C7_FORNECE"], "C7_LOJA": body["C7_LOJA"]}
+        values = []
+        for page in self._pages("purchaseorders", 200, supplier):
+            values += [float(p["C7_TOTAL"]) for p in page if p["C7_NUM"] != body["C7_NUM"]]
+        return values
+
+    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
+        """Master-data rows in Protheus field names (SC7: one row per item), page by page."""
+        path = {
+            "supplier": "suppliers",
+            "customer": "customers",
+            "purchase_order": "purchaseorders",
+        }.get(entity_type)
+        if path is None:
+            raise unsupported(self.name, f"extract {entity_type}")
+        for page in self._pages(path, page_size, {}):
+            if entity_type == "purchase_order":
+                yield [{k: str(v) for k, v in item.items()} for po in page for item in po["items"]]
+            else:
+                yield [{k: str(v) for k, v in row.items()} for row in page]
+
+    def _pages(
+        self, path: str, size: int, filters: dict[str, str]
+    ) -> Iterator[list[dict[str, Any]]]:
+        def fetch(number: int) -> tuple[list[dict[str, Any]], bool]:
+            params = {"page": number + 1, "pageSize": size, **filters}
+            body = self.http.json(self.http.send("GET", f"{API}/{path}", params=params))
+            return list(body["items"]), bool(body["hasNext"])
+
+        return pages(fetch)
+
+    # -- writes ------------------------------------------------------------------------------
+    def run(self, operation: ErpOperation) -> ErpResult:
+        method, path, body = self._request(operation)
+        response = self.http.send(method, path, json=body, key=operation.idempotency_key)
+        return self._result(
+            operation.idempotency_key, operation.operation, self.http.json(response) or {}
+        )
+
+    def lookup(self, idempotency_key: str) -> ErpResult | None:
+        found = self.http.json(
+            self.http.send("GET", f"{API}/operations/{idempotency_key}", missing_ok=True)
+        )
+        if found is None:
+            return None
+        return self._result(idempotency_key, str(found["operation"]), found["response"] or {})
+
+    def _request(self, op: ErpOperation) -> tuple[str, str, dict[str, Any] | None]:
+        name, p, target = op.operation, op.params, op.canonical_id or ""
+        undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
+        if name == "supplier.create_record":
+            tax = digits(p.get("tax_id"))
+            kind = {14: "J", 11: "F"}.get(len(tax), "X")
+            body = {
+                "A2_NOME": p.get("name"),
+                "A2_NREDUZ": str(p.get("name") or "")[:20],
+                "A2_CGC": tax,
+                "A2_TIPO": kind,
+                "A2_END": p.get("address"),
+                "A2_MUN": p.get("city"),
+                "A2_EST": p.get("state"),
+                "A2_CEP": digits(p.get("postcode")) or None,
+            }
+            return "POST", f"{API}/suppliers", {k: v for k, v in body.items() if v}
+        pk = pk_encode(target) if target else ""
+        base = f"{API}/{'purchaseorders' if target.startswith('SC7') else 'suppliers'}/{pk}"
+        if name == "supplier.delete_record":
+            return "DELETE", base, None
+        if name == "supplier.attach_document":
+            document = str(p.get("document") or "")
+            return (
+                "POST",
+                f"{base}/documents",
+                {"ACB_OBJETO": document, "ACB_DESCRI": "Supplier registration document"},
+            )
+        if name == "supplier.detach_document":
+            return "DELETE", f"{base}/documents/{undone.get('document_id')}", None
+        if name == "supplier.start_approval_routing":
+            return "POST", f"{base}/approvals", {"CR_TIPO": "FO"}
+        if name == "supplier.cancel_approval_routing":
+            return "DELETE", f"{API}/approvals/{undone.get('routing_id')}", None
+        if name in SETS:
+            return "PUT", base, dict(SETS[name][1])
+        if name == "supplier.update_bank_account":
+            return "PUT", base, {"A2_XIBAN": p.get("iban"), "A2_XTITULA": p.get("account_holder")}
+        if name == "purchase_order.update_delivery_date":
+            return "PUT", base, {"C7_DATPRF": digits(p.get("delivery_date"))}
+        if name in RESTORES:
+            return "PUT", base, dict(undone.get("previous") or {})
+        raise unsupported(self.name, name)
+
+    @staticmethod
+    def _result(key: str, operation: str, body: dict[str, Any]) -> ErpResult:
+        """What a write answered, the same whether read live or from the operation log."""
+        row = body.get("record", body)
+        data: dict[str, Any] = {}
+        canonical_id: str | None = None
+        if "A2_COD" in row:
+            canonical_id = f"SA2:{row['A2_FILIAL']}:{row['A2_COD']}:{row['A2_LOJA']}"
+        elif "C7_NUM" in row:
+            canonical_id = f"SC7:{row['C7_FILIAL']}:{row['C7_NUM']}"
+        if "ACB_CODOBJ" in body:
+            data["document_id"] = body["ACB_CODOBJ"]
+        if "CR_NUM" in body:
+            data["routing_id"] = body["R_E_C_N_O_"]
+        if "previous" in body:
+            data["previous"] = body["previous"]
+        return result(key, operation, canonical_id, data)
