@@ -61,10 +61,9 @@ def _collection(
 
 
 # -- suppliers ------------------------------------------------------------------------------------
-def supplier_item(request: Request, row: dict[str, Any], expand: bool) -> dict[str, Any]:
-    db = sandbox_of(request).db
+def supplier_item(request: Request, tx: Tx, row: dict[str, Any], expand: bool) -> dict[str, Any]:
     native = f"SA2:{row['A2_FILIAL']}:{row['A2_COD']}:{row['A2_LOJA']}"
-    supplier_id = int(db.ids_of("supplier", native)[1])
+    supplier_id = int(tx.ids_of("supplier", native)[1])
     item: dict[str, Any] = {
         "SupplierId": supplier_id,
         "SupplierPartyId": supplier_id + 1_000_000,
@@ -108,8 +107,11 @@ def _supplier_native(request: Request, supplier_id: int) -> str:
 def suppliers(
     request: Request, limit: Limit = 25, offset: Offset = 0, expand: str | None = None
 ) -> Response:
-    rows = sandbox_of(request).db.rows("SA2010", offset=offset, limit=limit + 1)
-    items = [supplier_item(request, r, expand == "addresses") for r in rows[:limit]]
+    db = sandbox_of(request).db
+    rows = db.rows("SA2010", offset=offset, limit=limit + 1)
+    items = db.read(
+        lambda tx: [supplier_item(request, tx, r, expand == "addresses") for r in rows[:limit]]
+    )
     body = _collection(request, items, limit, offset, len(rows) > limit)
     return perform(
         request, face=FACE, operation="supplier.list", error=error, read=lambda: (200, body, {})
@@ -120,8 +122,10 @@ def suppliers(
 def supplier(request: Request, supplier_id: int) -> Response:
     def read() -> tuple[int, Any, dict[str, str]]:
         native = _supplier_native(request, supplier_id)
-        row = sandbox_of(request).db.read(lambda tx: tx.party(native, live=False))
-        return 200, supplier_item(request, row, True), {}
+        item = sandbox_of(request).db.read(
+            lambda tx: supplier_item(request, tx, tx.party(native, live=False), True)
+        )
+        return 200, item, {}
 
     return perform(request, face=FACE, operation="supplier.read", error=error, read=read)
 
@@ -146,7 +150,7 @@ def create_supplier(request: Request, body: JsonBody) -> Response:
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         native = tx.create_party("SA2", clean)
-        return 201, supplier_item(request, tx.party(native), True), {}
+        return 201, supplier_item(request, tx, tx.party(native), True), {}
 
     return perform(
         request, face=FACE, operation="supplier.create_record", error=error, apply=apply, body=body
@@ -169,7 +173,7 @@ def patch_supplier(request: Request, supplier_id: int, body: JsonBody) -> Respon
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         native = _supplier_native(request, supplier_id)
         row = tx.party(native, live=False)
-        before = supplier_item(request, row, False)
+        before = supplier_item(request, tx, row, False)
         fields = {
             SUPPLIER_COLUMNS[k]: ("1" if v else "2") if k == "HoldFlag" else str(v or "")
             for k, v in body.items()
@@ -182,7 +186,7 @@ def patch_supplier(request: Request, supplier_id: int, body: JsonBody) -> Respon
                 tx.soft_delete("SA2010", int(row[RECNO]))
             else:
                 tx.update("SA2010", int(row[RECNO]), {DELETED: ""})
-        after = supplier_item(request, tx.party(native, live=False), True)
+        after = supplier_item(request, tx, tx.party(native, live=False), True)
         return 200, after, {"previous": {k: before[k] for k in body}}
 
     return perform(
@@ -292,16 +296,16 @@ def organizations(request: Request, limit: Limit = 25, offset: Offset = 0) -> Re
 
 # -- purchase orders ---------------------------------------------------------------------------
 def po_item(request: Request, tx: Tx, native: str) -> dict[str, Any]:
-    db = sandbox_of(request).db
     items = tx.po_items(native)
     head = po_summary(items)
-    supplier = tx.party(f"SA2::{head['C7_FORNECE']}:{head['C7_LOJA']}", live=False)
+    supplier_native = f"SA2::{head['C7_FORNECE']}:{head['C7_LOJA']}"
+    supplier = tx.party(supplier_native, live=False)
     status = {"B": "PENDING APPROVAL", "R": "REJECTED"}.get(head["C7_CONAPRO"], "OPEN")
     return {
-        "POHeaderId": int(db.ids_of("purchase_order", native)[1]),
+        "POHeaderId": int(tx.ids_of("purchase_order", native)[1]),
         "OrderNumber": f"{head['C7_FILIAL']}-{head['C7_NUM']}",
         "ProcurementBU": f"BU{head['C7_FILIAL']}",
-        "SupplierId": int(db.ids_of("supplier", f"SA2::{head['C7_FORNECE']}:{head['C7_LOJA']}")[1]),
+        "SupplierId": int(tx.ids_of("supplier", supplier_native)[1]),
         "Supplier": supplier["A2_NOME"],
         "SupplierSite": "MAIN",
         "Buyer": "Canon Buyer",

@@ -111,7 +111,7 @@ def bp_entity(
     prefix = "SA2" if kind == "supplier" else "SA1"
     p = prefix[1:]
     native = f"{prefix}:{row[f'{p}_FILIAL']}:{row[f'{p}_COD']}:{row[f'{p}_LOJA']}"
-    bp = sandbox_of(request).db.ids_of(kind, native)[0]
+    bp = tx.ids_of(kind, native)[0]
     person = (row.get(f"{p}_TIPO") or row.get(f"{p}_PESSOA")) == "F"
     name = str(row[f"{p}_NOME"])
     first, _, last = name.partition(" ")

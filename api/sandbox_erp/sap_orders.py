@@ -34,11 +34,10 @@ CURRENCIES = {"1": "BRL", "2": "USD", "3": "UFIR", "4": "EUR", "5": "JPY"}
 
 # -- purchase orders ------------------------------------------------------------------------------
 def po_entity(request: Request, tx: Tx, native: str, expand: bool) -> dict[str, Any]:
-    db = sandbox_of(request).db
     items = tx.po_items(native)
     head = po_summary(items)
-    supplier = db.ids_of("supplier", f"SA2::{head['C7_FORNECE']}:{head['C7_LOJA']}")[0]
-    number = db.ids_of("purchase_order", native)[0]
+    supplier = tx.ids_of("supplier", f"SA2::{head['C7_FORNECE']}:{head['C7_LOJA']}")[0]
+    number = tx.ids_of("purchase_order", native)[0]
     entity: dict[str, Any] = {
         "PurchaseOrder": number,
         "CompanyCode": f"BR{head['C7_FILIAL']}",

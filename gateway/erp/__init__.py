@@ -1,6 +1,23 @@
-"""ERP connectors: the `ErpConnector` protocol and its implementations."""
+"""ERP connectors: the `ErpConnector` protocol and its implementations.
+
+`LocalLedgerConnector` (an ERP of our own in a SQLite file), and over HTTP `ProtheusConnector`
+(TOTVS Protheus REST), `SapConnector` (SAP S/4HANA OData v2) and `OracleConnector` (Oracle
+Fusion Cloud REST); `gateway.erp.sandbox` holds the sandbox ERP's data and fault injection.
+"""
 
 from gateway.erp.base import ErpConnector, ErpOperation, ErpRecord, ErpResult
 from gateway.erp.ledger import LocalLedgerConnector
+from gateway.erp.oracle import OracleConnector
+from gateway.erp.protheus import ProtheusConnector
+from gateway.erp.sap import SapConnector
 
-__all__ = ["ErpConnector", "ErpOperation", "ErpRecord", "ErpResult", "LocalLedgerConnector"]
+__all__ = [
+    "ErpConnector",
+    "ErpOperation",
+    "ErpRecord",
+    "ErpResult",
+    "LocalLedgerConnector",
+    "OracleConnector",
+    "ProtheusConnector",
+    "SapConnector",
+]

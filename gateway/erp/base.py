@@ -8,6 +8,7 @@ Records are given in the gateway's vocabulary of field roles (`name`, `tax_id`, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,10 +59,15 @@ class ErpConnector(Protocol):
         """Past values of `field` around this record (e.g. its supplier's past PO totals)."""
         ...
 
+    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
+        """The master data of an entity type, page by page, in the ERP's own field names."""
+        ...
+
     def run(self, operation: ErpOperation) -> ErpResult:
         """Run the operation once: a known idempotency key returns the first result.
 
-        Raises ErpOperationFailed when the ERP refuses it (nothing was changed).
+        Raises ErpOperationFailed when the ERP refuses it (nothing was changed), ErpUnavailable
+        when the ERP's answer does not say whether it ran (a timeout, a dropped connection).
         """
         ...
 

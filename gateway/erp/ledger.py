@@ -107,6 +107,24 @@ class LocalLedgerConnector:
         values = [json.loads(row[0]).get(field) for row in rows]
         return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
 
+    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
+        """Live records of an entity type (canonical id and fields), page by page."""
+        offset = 0
+        while True:
+            with self._connection() as conn:
+                rows = conn.execute(
+                    "SELECT canonical_id, fields FROM records WHERE entity_type = ? AND deleted = 0"
+                    " ORDER BY canonical_id LIMIT ? OFFSET ?",
+                    (entity_type, page_size, offset),
+                ).fetchall()
+            if not rows:
+                return
+            yield [
+                {"canonical_id": r[0], **{k: str(v) for k, v in json.loads(r[1]).items()}}
+                for r in rows
+            ]
+            offset += page_size
+
     def lookup(self, idempotency_key: str) -> ErpResult | None:
         with self._connection() as conn:
             row = conn.execute(

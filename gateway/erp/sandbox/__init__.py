@@ -5,7 +5,13 @@ a journal of writes by idempotency key; fault rules that make calls slow, fail, 
 after committing, or hang until released.
 """
 
-from gateway.erp.sandbox.database import SandboxDatabase, SandboxRefusal, Tx, Written
+from gateway.erp.sandbox.database import (
+    SandboxDatabase,
+    SandboxRefusal,
+    Tx,
+    Written,
+    po_summary,
+)
 from gateway.erp.sandbox.faults import Call, FaultBook, FaultRule, parse_header
 from gateway.erp.sandbox.tables import DELETED, RECDEL, RECNO
 
@@ -21,4 +27,5 @@ __all__ = [
     "Tx",
     "Written",
     "parse_header",
+    "po_summary",
 ]

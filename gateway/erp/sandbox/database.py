@@ -87,6 +87,10 @@ class Tx:
             (recno,),
         )
 
+    def ids_of(self, kind: str, native: str) -> tuple[str, str]:
+        """The (SAP, Oracle) ids of a record, seen from inside this transaction."""
+        return assign_ids(self.conn, kind, native)
+
     # -- records of the domain ----------------------------------------------------------------
     def party(self, native: str, live: bool = True) -> dict[str, Any]:
         """An SA2/SA1 row by canonical id; 404 when absent (or deleted, for `live`)."""
@@ -118,10 +122,18 @@ class Tx:
         self.party(native)
         last = self.conn.execute('SELECT MAX(CAST(ACB_CODOBJ AS INTEGER)) FROM "ACB010"')
         codobj = f"{int(last.fetchone()[0] or 0) + 1:010d}"
-        self.insert("ACB010", {"ACB_CODOBJ": codobj, "ACB_OBJETO": path,
-                               "ACB_DESCRI": description[:60]})  # fmt: skip
-        self.insert("AC9010", {"AC9_FILENT": filial, "AC9_ENTIDA": prefix,
-                               "AC9_CODENT": f"{code}{loja}", "AC9_CODOBJ": codobj})  # fmt: skip
+        self.insert(
+            "ACB010", {"ACB_CODOBJ": codobj, "ACB_OBJETO": path, "ACB_DESCRI": description[:60]}
+        )
+        self.insert(
+            "AC9010",
+            {
+                "AC9_FILENT": filial,
+                "AC9_ENTIDA": prefix,
+                "AC9_CODENT": f"{code}{loja}",
+                "AC9_CODOBJ": codobj,
+            },
+        )
         return codobj
 
     def detach_document(self, codobj: str) -> None:
@@ -136,9 +148,17 @@ class Tx:
         """Open an approval routing document for the record; its row number (the request id)."""
         _prefix, filial, code, loja = _split_party(native)
         self.party(native)
-        return self.insert("SCR010", {"CR_FILIAL": filial, "CR_NUM": f"{code}{loja}",
-                                      "CR_TIPO": kind, "CR_NIVEL": "01", "CR_STATUS": "02",
-                                      "CR_EMISSAO": today})  # fmt: skip
+        return self.insert(
+            "SCR010",
+            {
+                "CR_FILIAL": filial,
+                "CR_NUM": f"{code}{loja}",
+                "CR_TIPO": kind,
+                "CR_NIVEL": "01",
+                "CR_STATUS": "02",
+                "CR_EMISSAO": today,
+            },
+        )
 
     def cancel_routing(self, recno: int) -> None:
         row = self.find("SCR010", {RECNO: str(recno)})
@@ -221,6 +241,20 @@ class SandboxDatabase:
         with self.connect() as conn:
             return fn(Tx(conn))
 
+    def purchase_orders(
+        self, where: dict[str, str] | None = None, *, offset: int = 0, limit: int = 100
+    ) -> list[str]:
+        """Canonical ids of live purchase orders (SC7 headers), in order of their first item."""
+        clause, args = _where(where or {})
+        with self.connect() as conn:
+            found = conn.execute(
+                f'SELECT C7_FILIAL, C7_NUM, MIN("{RECNO}") AS FIRST FROM SC7010 WHERE {clause} '
+                f"AND \"{DELETED}\" <> '*' GROUP BY C7_FILIAL, C7_NUM ORDER BY FIRST "
+                "LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+        return [f"SC7:{r[0]}:{r[1]}" for r in found]
+
     def native_of(self, kind: str, face: str, face_id: str) -> str | None:
         """The Protheus id of a record known to the SAP or Oracle face by `face_id`."""
         column = {"sap": "SAP", "oracle": "ORACLE"}[face]
@@ -297,9 +331,18 @@ class SandboxDatabase:
             seq = conn.execute("SELECT COALESCE(MAX(SEQ), 0) + 1 FROM JOURNAL").fetchone()[0]
             conn.execute(
                 "INSERT INTO JOURNAL VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, seq, face, operation, request_hash, status, json.dumps(body),
-                 json.dumps(detail), datetime.now(UTC).isoformat()),
-            )  # fmt: skip
+                (
+                    key,
+                    seq,
+                    face,
+                    operation,
+                    request_hash,
+                    status,
+                    json.dumps(body),
+                    json.dumps(detail),
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
         return Written(status, body, detail)
 
 
@@ -315,3 +358,24 @@ def _entry(row: sqlite3.Row) -> dict[str, Any]:
         "detail": json.loads(row["DETAIL"]),
         "at": row["AT"],
     }
+
+
+PO_HEADER = (
+    "C7_FILIAL",
+    "C7_NUM",
+    "C7_FORNECE",
+    "C7_LOJA",
+    "C7_EMISSAO",
+    "C7_DATPRF",
+    "C7_CONAPRO",
+    "C7_ENCER",
+    "C7_MOEDA",
+)
+
+
+def po_summary(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A purchase order's header: the fields its items share, and its total."""
+    first = items[0]
+    header = {k: first[k] for k in PO_HEADER}
+    total = sum(float(i["C7_TOTAL"] or 0) for i in items)
+    return {**header, "C7_TOTAL": round(total, 2)}

@@ -174,10 +174,17 @@ class FaultBook:
     def holds(self) -> list[dict[str, object]]:
         with self._lock:
             return [
-                {"id": h.id, "stage": h.stage, "face": h.call.face, "operation": h.call.operation,
-                 "method": h.call.method, "path": h.call.path, "key": h.call.key}
+                {
+                    "id": h.id,
+                    "stage": h.stage,
+                    "face": h.call.face,
+                    "operation": h.call.operation,
+                    "method": h.call.method,
+                    "path": h.call.path,
+                    "key": h.call.key,
+                }
                 for h in self._holds.values()
-            ]  # fmt: skip
+            ]
 
     def release(self, hold_id: int | None = None, decision: str = "proceed") -> int:
         """Release one held request (or all); how many were released."""

@@ -16,20 +16,63 @@ DELETED, RECNO, RECDEL = "D_E_L_E_T_", "R_E_C_N_O_", "R_E_C_D_E_L_"
 
 #: Columns each known table always has (a CSV may add more; missing ones start blank).
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "SA2010": ("A2_FILIAL", "A2_COD", "A2_LOJA", "A2_NOME", "A2_NREDUZ", "A2_END", "A2_MUN",
-               "A2_EST", "A2_CEP", "A2_TIPO", "A2_CGC", "A2_TEL", "A2_EMAIL", "A2_PAIS",
-               "A2_MSBLQL", "A2_XIBAN", "A2_XTITULA"),
-    "SA1010": ("A1_FILIAL", "A1_COD", "A1_LOJA", "A1_NOME", "A1_NREDUZ", "A1_PESSOA", "A1_END",
-               "A1_MUN", "A1_EST", "A1_CEP", "A1_CGC", "A1_TEL", "A1_EMAIL", "A1_MSBLQL"),
-    "SC7010": ("C7_FILIAL", "C7_NUM", "C7_ITEM", "C7_PRODUTO", "C7_QUANT", "C7_PRECO",
-               "C7_TOTAL", "C7_FORNECE", "C7_LOJA", "C7_EMISSAO", "C7_DATPRF", "C7_CONAPRO",
-               "C7_ENCER", "C7_MOEDA"),
+    "SA2010": (
+        "A2_FILIAL",
+        "A2_COD",
+        "A2_LOJA",
+        "A2_NOME",
+        "A2_NREDUZ",
+        "A2_END",
+        "A2_MUN",
+        "A2_EST",
+        "A2_CEP",
+        "A2_TIPO",
+        "A2_CGC",
+        "A2_TEL",
+        "A2_EMAIL",
+        "A2_PAIS",
+        "A2_MSBLQL",
+        "A2_XIBAN",
+        "A2_XTITULA",
+    ),
+    "SA1010": (
+        "A1_FILIAL",
+        "A1_COD",
+        "A1_LOJA",
+        "A1_NOME",
+        "A1_NREDUZ",
+        "A1_PESSOA",
+        "A1_END",
+        "A1_MUN",
+        "A1_EST",
+        "A1_CEP",
+        "A1_CGC",
+        "A1_TEL",
+        "A1_EMAIL",
+        "A1_MSBLQL",
+    ),
+    "SC7010": (
+        "C7_FILIAL",
+        "C7_NUM",
+        "C7_ITEM",
+        "C7_PRODUTO",
+        "C7_QUANT",
+        "C7_PRECO",
+        "C7_TOTAL",
+        "C7_FORNECE",
+        "C7_LOJA",
+        "C7_EMISSAO",
+        "C7_DATPRF",
+        "C7_CONAPRO",
+        "C7_ENCER",
+        "C7_MOEDA",
+    ),
     # Knowledge base: documents (ACB) and their links to records of other tables (AC9).
     "ACB010": ("ACB_FILIAL", "ACB_CODOBJ", "ACB_OBJETO", "ACB_DESCRI"),
     "AC9010": ("AC9_FILIAL", "AC9_FILENT", "AC9_ENTIDA", "AC9_CODENT", "AC9_CODOBJ"),
     # Approval routing documents ("alçadas").
     "SCR010": ("CR_FILIAL", "CR_NUM", "CR_TIPO", "CR_NIVEL", "CR_STATUS", "CR_EMISSAO"),
-}  # fmt: skip
+}
 
 _META = """
 CREATE TABLE IF NOT EXISTS XREF (
@@ -117,9 +160,14 @@ def _load(
 
 
 def _index(conn: sqlite3.Connection) -> None:
-    for table, cols in (("SA2010", "A2_COD, A2_LOJA"), ("SA1010", "A1_COD, A1_LOJA"),
-                        ("SC7010", "C7_FILIAL, C7_NUM"), ("AC9010", "AC9_CODENT"),
-                        ("ACB010", "ACB_CODOBJ"), ("SCR010", "CR_NUM")):  # fmt: skip
+    for table, cols in (
+        ("SA2010", "A2_COD, A2_LOJA"),
+        ("SA1010", "A1_COD, A1_LOJA"),
+        ("SC7010", "C7_FILIAL, C7_NUM"),
+        ("AC9010", "AC9_CODENT"),
+        ("ACB010", "ACB_CODOBJ"),
+        ("SCR010", "CR_NUM"),
+    ):
         conn.execute(f'CREATE INDEX IF NOT EXISTS "{table}_KEY" ON "{table}" ({cols})')
 
 

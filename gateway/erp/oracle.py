@@ -1,0 +1,292 @@
+"""`OracleConnector`: Oracle Fusion Cloud over REST (`/fscmRestApi/resources/11.13.18.05`).
+
+Suppliers are `Supplier:{SupplierId}` (`suppliers`, with `addresses` and `attachments`),
+customers `Party:{PartyId}` (`hubOrganizations`), purchase orders `PurchaseOrder:{POHeaderId}`
+(`purchaseOrders` to read and its actions to approve, close and reopen; `draftPurchaseOrders`
+for the delivery date). Lists page with `limit` (at most 500) and `offset` while `hasMore`.
+A supplier is never deleted, only made inactive (`InactiveDate`). HTTP basic auth; every write
+carries an `Idempotency-Key` and is looked up by it at `canonOperations/{key}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import httpx
+
+from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
+from gateway.erp.http import HttpErp, digits, pages, record, result, unsupported
+from gateway.errors import ErpOperationFailed
+
+ROOT = "/fscmRestApi/resources/11.13.18.05"
+MAX_LIMIT = 500
+ACTION_TYPE = "application/vnd.oracle.adf.action+json"
+TAX_TYPES = {14: "CORPORATION", 11: "INDIVIDUAL"}
+#: Gateway operations that are purchase-order actions.
+PO_ACTIONS = {
+    "purchase_order.approve": "approve",
+    "purchase_order.revoke_approval": "revokeApproval",
+    "purchase_order.close": "close",
+    "purchase_order.reopen": "reopen",
+}
+#: Supplier PATCHes: the fields set, and the compensations that put the previous values back.
+SUPPLIER_SETS: dict[str, dict[str, Any]] = {"supplier.block": {"HoldFlag": True}}
+RESTORES = ("supplier.unblock", "supplier.restore_bank_account")
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(body.get("title", body)) if isinstance(body, dict) else str(body)[:200]
+
+
+def _id(canonical_id: str | None, prefix: str) -> int:
+    head, _, value = (canonical_id or "").partition(":")
+    if head != prefix or not value.isdigit():
+        raise ErpOperationFailed(f"{canonical_id!r} is not an Oracle {prefix} id")
+    return int(value)
+
+
+def _flat(item: dict[str, Any]) -> dict[str, str]:
+    row = {k: v for k, v in item.items() if not isinstance(v, list | dict)}
+    for child in ("addresses",):
+        first = (item.get(child) or [{}])[0]
+        row.update({k: v for k, v in first.items() if k not in row})
+    return {k: "" if v is None else str(v) for k, v in row.items()}
+
+
+class OracleConnector:
+    """The ERP connector for Oracle Fusion Cloud's REST APIs."""
+
+    name = "Oracle"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        username: str,
+        password: str,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.http = HttpErp(
+            base_url,
+            auth=httpx.BasicAuth(username, password),
+            timeout=timeout,
+            name=self.name,
+            error_text=_error_text,
+            transport=transport,
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+    def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        return self.http.json(
+            self.http.send("GET", f"{ROOT}/{path}", params=params, missing_ok=True)
+        )
+
+    def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
+        if entity_type == "supplier" and canonical_id.startswith("Supplier:"):
+            item = self._get(f"suppliers/{_id(canonical_id, 'Supplier')}")
+            if item is None:
+                return None
+            row = _flat(item)
+            return record(
+                entity_type,
+                canonical_id,
+                {
+                    "name": item["Supplier"],
+                    "tax_id": item["TaxpayerId"],
+                    "address": row.get("AddressLine1"),
+                    "city": row.get("City"),
+                    "state": row.get("State"),
+                    "postcode": row.get("PostalCode"),
+                    "blocked": item["HoldFlag"],
+                    "iban": item["IBAN"],
+                    "account_holder": item["BankAccountHolderName"],
+                },
+                item["InactiveDate"] is not None,
+            )
+        if entity_type == "purchase_order" and canonical_id.startswith("PurchaseOrder:"):
+            item = self._get(f"purchaseOrders/{_id(canonical_id, 'PurchaseOrder')}")
+            if item is None:
+                return None
+            return record(
+                entity_type,
+                canonical_id,
+                {
+                    "supplier_id": f"Supplier:{item['SupplierId']}",
+                    "supplier_name": item["Supplier"],
+                    "amount": item["Total"],
+                    "currency": item["CurrencyCode"],
+                    "delivery_date": item["RequestedDeliveryDate"],
+                    "issued": item["OrderedDate"],
+                    "approved": item["Status"] not in ("PENDING APPROVAL", "REJECTED"),
+                    "closed": item["Status"] == "CLOSED",
+                },
+                False,
+            )
+        return None
+
+    def _pages(
+        self, path: str, size: int, params: dict[str, str] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        limit = min(size, MAX_LIMIT)
+
+        def fetch(number: int) -> tuple[list[dict[str, Any]], bool]:
+            query = {"limit": str(limit), "offset": str(number * limit), **(params or {})}
+            body = self.http.json(self.http.send("GET", f"{ROOT}/{path}", params=query))
+            return list(body["items"]), bool(body["hasMore"])
+
+        return pages(fetch)
+
+    def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
+        if entity_type != "purchase_order" or field != "amount":
+            return []
+        header_id = _id(canonical_id, "PurchaseOrder")
+        item = self._get(f"purchaseOrders/{header_id}")
+        if item is None:
+            return []
+        query = {"q": f"SupplierId={item['SupplierId']}"}
+        return [
+            float(po["Total"])
+            for page in self._pages("purchaseOrders", MAX_LIMIT, query)
+            for po in page
+            if po["POHeaderId"] != header_id
+        ]
+
+    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
+        """Master-data rows (suppliers with their first address), page by page."""
+        path, params = {
+            "supplier": ("suppliers", {"expand": "addresses"}),
+            "customer": ("hubOrganizations", {}),
+            "purchase_order": ("purchaseOrders", {}),
+        }.get(entity_type, ("", {}))
+        if not path:
+            raise unsupported(self.name, f"extract {entity_type}")
+        for page in self._pages(path, page_size, params):
+            yield [_flat(item) for item in page]
+
+    # -- writes ------------------------------------------------------------------------------
+    def _write(
+        self,
+        method: str,
+        path: str,
+        op: ErpOperation,
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> Any:
+        headers = {"Content-Type": content_type} if content_type else None
+        response = self.http.send(
+            method, f"{ROOT}/{path}", json=body, headers=headers, key=op.idempotency_key
+        )
+        return self.http.json(response)
+
+    def _patch_supplier(self, op: ErpOperation, fields: dict[str, Any]) -> ErpResult:
+        path = f"suppliers/{_id(op.canonical_id, 'Supplier')}"
+        current = self._get(path)
+        if current is None:
+            raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
+        previous = {k: current.get(k) for k in fields}
+        answer = self._write("PATCH", path, op, fields)
+        return self._result(op.idempotency_key, op.operation, answer, {"previous": previous})
+
+    def run(self, operation: ErpOperation) -> ErpResult:
+        op, p = operation, operation.params
+        undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
+        name = op.operation
+        if name == "supplier.create_record":
+            tax = digits(p.get("tax_id"))
+            address = {
+                "AddressName": "MAIN",
+                "AddressLine1": p.get("address"),
+                "City": p.get("city"),
+                "State": p.get("state"),
+                "PostalCode": p.get("postcode"),
+                "Country": "BR",
+            }
+            body = {
+                "Supplier": p.get("name"),
+                "AlternateName": str(p.get("name") or "")[:20],
+                "TaxOrganizationTypeCode": TAX_TYPES.get(len(tax), "FOREIGN_CORPORATION"),
+                "BusinessRelationshipCode": "SPEND_AUTHORIZED",
+                "TaxpayerId": tax,
+                "addresses": [{k: v for k, v in address.items() if v}],
+            }
+            return self._result(
+                op.idempotency_key, name, self._write("POST", "suppliers", op, body), {}
+            )
+        if name == "supplier.delete_record":
+            return self._patch_supplier(op, {"InactiveDate": date.today().isoformat()})
+        if name in SUPPLIER_SETS:
+            return self._patch_supplier(op, dict(SUPPLIER_SETS[name]))
+        if name == "supplier.update_bank_account":
+            fields = {"IBAN": p.get("iban"), "BankAccountHolderName": p.get("account_holder")}
+            return self._patch_supplier(op, fields)
+        if name in RESTORES:
+            return self._patch_supplier(op, dict(undone.get("previous") or {}))
+        if name in PO_ACTIONS:
+            path = (
+                f"purchaseOrders/{_id(op.canonical_id, 'PurchaseOrder')}/action/{PO_ACTIONS[name]}"
+            )
+            return self._result(
+                op.idempotency_key, name, self._write("POST", path, op, {}, ACTION_TYPE), {}
+            )
+        if name in ("purchase_order.update_delivery_date", "purchase_order.restore_delivery_date"):
+            header = _id(op.canonical_id, "PurchaseOrder")
+            wanted = (
+                p.get("delivery_date")
+                if name.endswith("update_delivery_date")
+                else (undone.get("previous") or {}).get("RequestedDeliveryDate")
+            )
+            current = self._get(f"purchaseOrders/{header}") or {}
+            previous = {"RequestedDeliveryDate": current.get("RequestedDeliveryDate")}
+            answer = self._write(
+                "PATCH", f"draftPurchaseOrders/{header}", op, {"RequestedDeliveryDate": wanted}
+            )
+            return self._result(op.idempotency_key, name, answer, {"previous": previous})
+        supplier = f"suppliers/{_id(op.canonical_id, 'Supplier')}/child"
+        if name == "supplier.attach_document":
+            body = {
+                "DatatypeCode": "WEB_PAGE",
+                "URL": str(p.get("document") or ""),
+                "Title": "Supplier registration document",
+                "CategoryName": "MISC",
+            }
+            answer = self._write("POST", f"{supplier}/attachments", op, body)
+        elif name == "supplier.detach_document":
+            answer = self._write(
+                "DELETE", f"{supplier}/attachments/{undone.get('document_id')}", op
+            )
+        elif name == "supplier.start_approval_routing":
+            answer = self._write("POST", f"{supplier}/approvalRequests", op, {})
+        elif name == "supplier.cancel_approval_routing":
+            answer = self._write(
+                "DELETE", f"{supplier}/approvalRequests/{undone.get('routing_id')}", op
+            )
+        else:
+            raise unsupported(self.name, name)
+        return self._result(op.idempotency_key, name, answer, {})
+
+    def lookup(self, idempotency_key: str) -> ErpResult | None:
+        found = self._get(f"canonOperations/{idempotency_key}")
+        if found is None:
+            return None
+        extra = {"previous": found["previous"]} if found.get("previous") else {}
+        return self._result(idempotency_key, str(found["operation"]), found["response"], extra)
+
+    @staticmethod
+    def _result(key: str, operation: str, body: Any, extra: dict[str, Any]) -> ErpResult:
+        """What a write answered, the same whether read live or from the operation log."""
+        answer = body if isinstance(body, dict) else {}
+        data = dict(extra)
+        supplier = "SupplierNumber" in answer  # a supplier item (purchase orders name one too)
+        canonical_id = f"Supplier:{answer['SupplierId']}" if supplier else None
+        if "AttachedDocumentId" in answer:
+            data["document_id"] = answer["AttachedDocumentId"]
+        if "ApprovalRequestId" in answer:
+            data["routing_id"] = answer["ApprovalRequestId"]
+        return result(key, operation, canonical_id, data)

@@ -1,0 +1,388 @@
+"""`SapConnector`: SAP S/4HANA over OData v2 (`/sap/opu/odata/sap`).
+
+Suppliers are business partners (`BusinessPartner:{BusinessPartner}`, `API_BUSINESS_PARTNER`:
+`A_BusinessPartner` with addresses, tax numbers and the supplier role, `A_BusinessPartnerBank`);
+purchase orders `PurchaseOrder:{PurchaseOrder}` (`API_PURCHASEORDER_PROCESS_SRV`). Documents are
+URL attachments (`API_CV_ATTACHMENT_SRV`); approval routing and the look-up of writes by key are
+the integration's services (`ZCANON_APPROVAL_SRV`, `ZCANON_IDEMPOTENCY_SRV`).
+
+Writes first fetch a CSRF token (`x-csrf-token: Fetch`, kept with the session cookie, fetched
+again once when the server says `Required`); a PATCH sends the ETag just read as `If-Match`,
+and a 412 (someone changed the record meanwhile) is an `ErpConflict`, never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+
+from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
+from gateway.erp.http import HttpErp, digits, record, result, unsupported
+from gateway.errors import ErpOperationFailed, ErpUnavailable
+
+ROOT = "/sap/opu/odata/sap"
+BP = f"{ROOT}/API_BUSINESS_PARTNER"
+PO = f"{ROOT}/API_PURCHASEORDER_PROCESS_SRV"
+ATTACH = f"{ROOT}/API_CV_ATTACHMENT_SRV"
+APPROVAL = f"{ROOT}/ZCANON_APPROVAL_SRV"
+IDEMPOTENCY = f"{ROOT}/ZCANON_IDEMPOTENCY_SRV"
+EXPAND = "to_BusinessPartnerAddress/to_EmailAddress,to_BusinessPartnerAddress/to_PhoneNumber,"
+EXPAND += "to_BusinessPartnerTax,to_Supplier"
+GROUPINGS = {"supplier": "FLVN", "customer": "FLCU"}
+#: Operations that PATCH fields: (entity kind, the fields they set); compensations restore.
+PATCHES: dict[str, tuple[str, dict[str, Any]]] = {
+    "supplier.delete_record": ("bp", {"IsMarkedForArchiving": True}),
+    "supplier.block": ("bp", {"BusinessPartnerIsBlocked": True}),
+    "purchase_order.approve": ("po", {"PurchasingProcessingStatus": "05"}),
+    "purchase_order.close": ("po", {"IsCompletelyDelivered": True}),
+}
+RESTORES = {"supplier.unblock": "bp", "supplier.restore_bank_account": "bank",
+            "purchase_order.revoke_approval": "po", "purchase_order.reopen": "po",
+            "purchase_order.restore_delivery_date": "po"}  # fmt: skip
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"]["value"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]
+
+
+def _date(value: str | None) -> str | None:
+    """`/Date(1546560000000)/` -> `2019-01-04`."""
+    if not value or not value.startswith("/Date("):
+        return None
+    millis = int(value[6:].split(")")[0])
+    return datetime.fromtimestamp(millis / 1000, tz=UTC).date().isoformat()
+
+
+def _odata_date(iso: str) -> str:
+    moment = datetime.combine(date.fromisoformat(iso), datetime.min.time(), tzinfo=UTC)
+    return f"/Date({int(moment.timestamp() * 1000)})/"
+
+
+def _id(canonical_id: str | None, prefix: str) -> str:
+    head, _, value = (canonical_id or "").partition(":")
+    if head != prefix or not value:
+        raise ErpOperationFailed(f"{canonical_id!r} is not a SAP {prefix} id")
+    return value
+
+
+def _results(nav: Any) -> list[dict[str, Any]]:
+    return list((nav or {}).get("results") or []) if isinstance(nav, dict) else []
+
+
+def flatten_bp(entity: dict[str, Any]) -> dict[str, str]:
+    """One extract row of a business partner: its own fields, first address, tax, e-mail, phone."""
+    address = (_results(entity.get("to_BusinessPartnerAddress")) or [{}])[0]
+    tax = (_results(entity.get("to_BusinessPartnerTax")) or [{}])[0]
+    email = (_results(address.get("to_EmailAddress")) or [{}])[0]
+    phone = (_results(address.get("to_PhoneNumber")) or [{}])[0]
+    row = {k: v for k, v in entity.items() if not isinstance(v, dict)}
+    row.update({k: v for k, v in address.items() if not isinstance(v, dict)})
+    row.update(
+        BPTaxType=tax.get("BPTaxType"),
+        BPTaxNumber=tax.get("BPTaxNumber"),
+        EmailAddress=email.get("EmailAddress"),
+        PhoneNumber=phone.get("PhoneNumber"),
+    )
+    return {k: "" if v is None else str(v) for k, v in row.items()}
+
+
+class SapConnector:
+    """The ERP connector for SAP S/4HANA's OData v2 APIs."""
+
+    name = "SAP"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        username: str,
+        password: str,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.http = HttpErp(
+            base_url,
+            auth=httpx.BasicAuth(username, password),
+            timeout=timeout,
+            name=self.name,
+            error_text=_error_text,
+            transport=transport,
+        )
+        self._token: str | None = None
+        self._lock = threading.Lock()
+
+    # -- reads -------------------------------------------------------------------------------
+    def _get(self, path: str, params: dict[str, str] | None = None) -> tuple[Any, str | None]:
+        response = self.http.send("GET", path, params=params, missing_ok=True)
+        if response is None:
+            return None, None
+        return self.http.json(response)["d"], response.headers.get("etag")
+
+    def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
+        if entity_type in GROUPINGS and canonical_id.startswith("BusinessPartner:"):
+            bp = _id(canonical_id, "BusinessPartner")
+            entity, _ = self._get(f"{BP}/A_BusinessPartner('{bp}')", {"$expand": EXPAND})
+            if entity is None:
+                return None
+            row = flatten_bp(entity)
+            fields: dict[str, Any] = {
+                "name": row["BusinessPartnerFullName"],
+                "tax_id": row["BPTaxNumber"],
+                "address": row.get("StreetName"),
+                "city": row.get("CityName"),
+                "state": row.get("Region"),
+                "postcode": row.get("PostalCode"),
+                "blocked": entity["BusinessPartnerIsBlocked"],
+            }
+            if entity_type == "supplier":
+                bank, _ = self._get(self._bank_path(bp))
+                fields.update(
+                    iban=(bank or {}).get("IBAN"),
+                    account_holder=(bank or {}).get("BankAccountHolderName"),
+                )
+            return record(entity_type, canonical_id, fields, entity["IsMarkedForArchiving"])
+        if entity_type == "purchase_order" and canonical_id.startswith("PurchaseOrder:"):
+            entity, _ = self._get(f"{PO}/A_PurchaseOrder('{_id(canonical_id, 'PurchaseOrder')}')")
+            if entity is None:
+                return None
+            supplier_id = f"BusinessPartner:{entity['Supplier']}"
+            supplier = self.read_record("supplier", supplier_id)
+            return record(
+                entity_type,
+                canonical_id,
+                {
+                    "supplier_id": supplier_id,
+                    "supplier_name": supplier.fields.get("name") if supplier else None,
+                    "amount": float(entity["PurchaseOrderNetAmount"]),
+                    "currency": entity["DocumentCurrency"],
+                    "delivery_date": _date(entity["ScheduleLineDeliveryDate"]),
+                    "issued": _date(entity["PurchaseOrderDate"]),
+                    "approved": entity["PurchasingProcessingStatus"] == "05",
+                    "closed": entity["IsCompletelyDelivered"],
+                },
+                False,
+            )
+        return None
+
+    def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
+        if entity_type != "purchase_order" or field != "amount":
+            return []
+        number = _id(canonical_id, "PurchaseOrder")
+        entity, _ = self._get(f"{PO}/A_PurchaseOrder('{number}')")
+        if entity is None:
+            return []
+        params = {"$filter": f"Supplier eq '{entity['Supplier']}'", "$top": "500"}
+        return [
+            float(po["PurchaseOrderNetAmount"])
+            for page in self._follow(f"{PO}/A_PurchaseOrder", params)
+            for po in page
+            if po["PurchaseOrder"] != number
+        ]
+
+    def _follow(self, path: str, params: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a collection, following `__next` until the server gives none."""
+        url: str | None = path
+        sent: dict[str, str] | None = params
+        while url is not None:
+            body = self.http.json(self.http.send("GET", url, params=sent))["d"]
+            yield list(body["results"])
+            url, sent = body.get("__next"), None
+
+    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
+        """Master-data rows (business partners flattened with address, tax, e-mail, phone)."""
+        top = str(page_size)
+        if entity_type in GROUPINGS:
+            params = {
+                "$filter": f"BusinessPartnerGrouping eq '{GROUPINGS[entity_type]}'",
+                "$expand": EXPAND,
+                "$top": top,
+            }
+            for page in self._follow(f"{BP}/A_BusinessPartner", params):
+                yield [flatten_bp(e) for e in page]
+        elif entity_type == "purchase_order":
+            for page in self._follow(f"{PO}/A_PurchaseOrder", {"$top": top}):
+                yield [
+                    {
+                        k: "" if v is None else str(v)
+                        for k, v in e.items()
+                        if not isinstance(v, dict)
+                    }
+                    for e in page
+                ]
+        else:
+            raise unsupported(self.name, f"extract {entity_type}")
+
+    # -- writes ------------------------------------------------------------------------------
+    def _csrf(self, refresh: bool = False) -> str:
+        with self._lock:
+            if self._token is None or refresh:
+                response = self.http.send("GET", f"{BP}/", headers={"x-csrf-token": "Fetch"})
+                assert response is not None
+                self._token = response.headers.get("x-csrf-token")
+                if not self._token:
+                    raise ErpOperationFailed("SAP: the server handed out no CSRF token")
+            return self._token
+
+    def _write(
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+        etag: str | None = None,
+    ) -> Any:
+        for attempt in (0, 1):
+            headers = {"x-csrf-token": self._csrf(refresh=attempt == 1)}
+            if etag is not None:
+                headers["If-Match"] = etag
+            response = self.http.client.request(
+                method,
+                path,
+                json=json_body,
+                params=params,
+                headers={**headers, "Idempotency-Key": key},
+            )
+            required = response.headers.get("x-csrf-token", "").lower() == "required"
+            if response.status_code == 403 and required and attempt == 0:
+                continue
+            return self.http.json(self.http.check(response))
+        raise AssertionError("unreachable")
+
+    def _bank_path(self, bp: str) -> str:
+        return f"{BP}/A_BusinessPartnerBank(BusinessPartner='{bp}',BankIdentification='0001')"
+
+    def _path(self, kind: str, canonical_id: str | None) -> str:
+        if kind == "po":
+            return f"{PO}/A_PurchaseOrder('{_id(canonical_id, 'PurchaseOrder')}')"
+        bp = _id(canonical_id, "BusinessPartner")
+        return self._bank_path(bp) if kind == "bank" else f"{BP}/A_BusinessPartner('{bp}')"
+
+    def _patch(self, op: ErpOperation, kind: str, fields: dict[str, Any]) -> ErpResult:
+        path = self._path(kind, op.canonical_id)
+        current, etag = self._get(path)
+        if current is None:
+            raise ErpOperationFailed(f"SAP: {op.canonical_id} does not exist")
+        previous = {k: current.get(k) for k in fields}
+        self._send_write("PATCH", path, op, json_body=fields, etag=etag)
+        return result(op.idempotency_key, op.operation, None, {"previous": previous})
+
+    def _send_write(self, method: str, path: str, op: ErpOperation, **kw: Any) -> Any:
+        try:
+            return self._write(method, path, key=op.idempotency_key, **kw)
+        except httpx.TimeoutException as e:
+            raise ErpUnavailable(
+                f"SAP: {method} {path} timed out; it may or may not have run"
+            ) from e
+        except httpx.TransportError as e:
+            raise ErpUnavailable(f"SAP: {method} {path}: {type(e).__name__}: {e}") from e
+
+    def run(self, operation: ErpOperation) -> ErpResult:
+        op, p = operation, operation.params
+        undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
+        if op.operation in PATCHES:
+            kind, fields = PATCHES[op.operation]
+            return self._patch(op, kind, dict(fields))
+        if op.operation in RESTORES:
+            return self._patch(op, RESTORES[op.operation], dict(undone.get("previous") or {}))
+        if op.operation == "supplier.update_bank_account":
+            fields = {"IBAN": p.get("iban"), "BankAccountHolderName": p.get("account_holder")}
+            return self._patch(op, "bank", fields)
+        if op.operation == "purchase_order.update_delivery_date":
+            fields = {"ScheduleLineDeliveryDate": _odata_date(str(p.get("delivery_date")))}
+            return self._patch(op, "po", fields)
+        method, path, body, params = self._request(op, undone)
+        answer = self._send_write(method, path, op, json_body=body, params=params)
+        return self._result(op.idempotency_key, op.operation, answer, {})
+
+    def _request(
+        self, op: ErpOperation, undone: dict[str, Any]
+    ) -> tuple[str, str, Any, dict[str, str] | None]:
+        p, name = op.params, op.operation
+        if name == "supplier.create_record":
+            tax = digits(p.get("tax_id"))
+            address = {
+                "StreetName": p.get("address"),
+                "CityName": p.get("city"),
+                "Region": p.get("state"),
+                "PostalCode": p.get("postcode"),
+                "Country": "BR",
+            }
+            body = {
+                "BusinessPartnerCategory": "1" if len(tax) == 11 else "2",
+                "BusinessPartnerGrouping": "FLVN",
+                "OrganizationBPName1": p.get("name"),
+                "SearchTerm1": str(p.get("name") or "")[:20],
+                "to_BusinessPartnerAddress": {"results": [{k: v for k, v in address.items() if v}]},
+                "to_BusinessPartnerTax": {
+                    "results": [
+                        {"BPTaxType": "BR1" if len(tax) == 14 else "BR2", "BPTaxNumber": tax}
+                    ]
+                },
+                "to_BusinessPartnerRole": {"results": [{"BusinessPartnerRole": "FLVN00"}]},
+            }
+            return "POST", f"{BP}/A_BusinessPartner", body, None
+        bp = _id(op.canonical_id, "BusinessPartner")
+        if name == "supplier.attach_document":
+            url = str(p.get("document") or "")
+            params = {
+                "BusinessObjectTypeName": "'BUS1006'",
+                "LinkedSAPObjectKey": f"'{bp}'",
+                "Url": f"'{url}'",
+                "UrlDescription": "'Supplier registration document'",
+                "MIMEType": "'text/url'",
+            }
+            return "POST", f"{ATTACH}/CreateUrlAsAttachment", None, params
+        if name == "supplier.detach_document":
+            doc = undone.get("document_id")
+            keys = (
+                f"DocumentInfoRecordDocType='SAT',DocumentInfoRecordDocNumber='{doc}',"
+                "DocumentInfoRecordDocVersion='00',DocumentInfoRecordDocPart='000',"
+                f"LogicalDocument='',ArchiveDocumentID='{doc}',LinkedSAPObjectKey='{bp}',"
+                "BusinessObjectTypeName='BUS1006'"
+            )
+            return "DELETE", f"{ATTACH}/AttachmentContentSet({keys})", None, None
+        if name == "supplier.start_approval_routing":
+            body = {"BusinessObjectType": "BUS1006", "ObjectKey": bp}
+            return "POST", f"{APPROVAL}/ApprovalRequests", body, None
+        if name == "supplier.cancel_approval_routing":
+            return (
+                "DELETE",
+                f"{APPROVAL}/ApprovalRequests('{undone.get('routing_id')}')",
+                None,
+                None,
+            )
+        raise unsupported(self.name, name)
+
+    def lookup(self, idempotency_key: str) -> ErpResult | None:
+        found, _ = self._get(f"{IDEMPOTENCY}/Operations('{idempotency_key}')")
+        if found is None:
+            return None
+        previous = json.loads(found["Previous"] or "{}")
+        extra = {"previous": previous} if previous else {}
+        return self._result(
+            idempotency_key, str(found["Operation"]), json.loads(found["Response"] or "null"), extra
+        )
+
+    @staticmethod
+    def _result(key: str, operation: str, body: Any, extra: dict[str, Any]) -> ErpResult:
+        """What a write answered, the same whether read live or from the operation log."""
+        d = (body or {}).get("d", {}) if isinstance(body, dict) else {}
+        data = dict(extra)
+        canonical_id = None
+        if "BusinessPartnerCategory" in d:
+            canonical_id = f"BusinessPartner:{d['BusinessPartner']}"
+        if "ArchiveDocumentID" in d:
+            data["document_id"] = d["ArchiveDocumentID"]
+        if "RequestId" in d:
+            data["routing_id"] = d["RequestId"]
+        return result(key, operation, canonical_id, data)
