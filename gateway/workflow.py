@@ -250,8 +250,11 @@ class WorkflowRunner:
     ) -> _Call:
         operation = operation_for(action, step, undo)
         kind = "step.compensate" if undo else "step.call"
-        data = {"step": step.name, "operation": operation.operation,
-                "idempotency_key": operation.idempotency_key}  # fmt: skip
+        data = {
+            "step": step.name,
+            "operation": operation.operation,
+            "idempotency_key": operation.idempotency_key,
+        }
         self._audit(session, action, kind, data, marks, now, step.position)
         return _Call(step.position, undo, operation, True)
 
@@ -341,17 +344,29 @@ class WorkflowRunner:
             step.status = "in_doubt"
         policy = self.policy
         if run.claims >= policy.max_claims:
-            problem = (f"step {step.position} ({step.name}): the ERP did not confirm whether "
-                       f"{call.operation.operation} ran after {run.claims} attempts: "
-                       f"{outcome.message}")  # fmt: skip
+            problem = (
+                f"step {step.position} ({step.name}): the ERP did not confirm whether "
+                f"{call.operation.operation} ran after {run.claims} attempts: "
+                f"{outcome.message}"
+            )
             self._attention(session, action, run, problem, marks, now)
             return True
         delay = min(policy.retry_after_seconds * 2 ** (run.claims - 1), policy.retry_max_seconds)
         retry_at = now + timedelta(seconds=delay)
-        self._audit(session, action, "step.in_doubt",
-                    {"step": step.name, "operation": call.operation.operation,
-                     "error": outcome.message, "retry_at": retry_at.isoformat()},
-                    marks, now, step.position)  # fmt: skip
+        self._audit(
+            session,
+            action,
+            "step.in_doubt",
+            {
+                "step": step.name,
+                "operation": call.operation.operation,
+                "error": outcome.message,
+                "retry_at": retry_at.isoformat(),
+            },
+            marks,
+            now,
+            step.position,
+        )
         release(run, retry_at, now)
         return True
 

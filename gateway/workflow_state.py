@@ -95,8 +95,15 @@ def claim(
         select(WorkflowRun).where(WorkflowRun.action_id == action_id).with_for_update()
     ).scalar_one_or_none()
     if run is None:
-        run = WorkflowRun(action_id=action_id, state=RUNNING, epoch=0, claims=0,
-                          next_attempt_at=now, created_at=now, updated_at=now)  # fmt: skip
+        run = WorkflowRun(
+            action_id=action_id,
+            state=RUNNING,
+            epoch=0,
+            claims=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(run)
     if run.state == FINISHED or not lease_void(run.owner, run.lease_expires_at, now, owner):
         return None
@@ -104,9 +111,14 @@ def claim(
         action.status, action.updated_at = "executing", now
         audit.append(session, "workflow.started", {}, action_id=action_id, actor="gateway", now=now)
     elif run.claims > 0 or run.owner is not None:
-        audit.append(session, "workflow.resumed",
-                     {"state": run.state, "previous_owner": run.owner, "claim": run.claims + 1},
-                     action_id=action_id, actor="gateway", now=now)  # fmt: skip
+        audit.append(
+            session,
+            "workflow.resumed",
+            {"state": run.state, "previous_owner": run.owner, "claim": run.claims + 1},
+            action_id=action_id,
+            actor="gateway",
+            now=now,
+        )
     run.owner, run.epoch, run.claims = owner, run.epoch + 1, run.claims + 1
     run.lease_expires_at, run.updated_at = now + timedelta(seconds=seconds), now
     session.flush()
