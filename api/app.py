@@ -29,6 +29,9 @@ from gateway import (
     TokenSigner,
     load_catalog,
 )
+from gateway.erp import OracleConnector, ProtheusConnector, SapConnector
+from gateway.workflow import RunnerPolicy, WorkflowRunner
+from gateway.workflow_sweeper import WorkflowSweeper
 from resolver import ResolverError, load_resolver, normalise_record
 
 log = logging.getLogger("canon.api")
@@ -58,15 +61,44 @@ def rules_from(settings: Settings) -> GateRules:
     )
 
 
+def build_connector(settings: Settings) -> ErpConnector:
+    """The ERP connector the settings name (`erp_kind`): the local ledger, or one over HTTP."""
+    if settings.erp_kind == "ledger" or not settings.erp_url:
+        return LocalLedgerConnector(settings.ledger_file)
+    url, user = settings.erp_url, settings.erp_username or ""
+    password = settings.erp_password.get_secret_value() if settings.erp_password else ""
+    timeout = settings.erp_timeout_seconds
+    if settings.erp_kind == "protheus":
+        return ProtheusConnector(url, username=user, password=password, auth=settings.erp_auth,
+                                 timeout=timeout)  # fmt: skip
+    kind = SapConnector if settings.erp_kind == "sap" else OracleConnector
+    return kind(url, username=user, password=password, timeout=timeout)
+
+
+def runner_from(settings: Settings) -> WorkflowRunner:
+    """The workflow runner, as patient with the ERP as the settings say."""
+    return WorkflowRunner(
+        RunnerPolicy(
+            lease_seconds=settings.workflow_lease_seconds,
+            call_attempts=settings.workflow_call_attempts,
+            retry_after_seconds=settings.workflow_retry_after_seconds,
+            max_claims=settings.workflow_max_claims,
+            start_grace_seconds=settings.workflow_start_grace_seconds,
+            pause_at=settings.workflow_pause_at,
+        )
+    )
+
+
 def build_gateway(settings: Settings, connector: ErpConnector | None = None) -> Gateway:
-    """The gateway over the settings' store, catalog, secret and (default: local ledger) ERP."""
+    """The gateway over the settings' store, catalog, secret and ERP (default: `erp_kind`)."""
     return Gateway(
         store=Store.open(settings.store_url),
         catalog=load_catalog(settings.actions_file),
         signer=TokenSigner(settings.token_secret.get_secret_value(), settings.token_ttl_seconds),
-        connector=connector or LocalLedgerConnector(settings.ledger_file),
+        connector=connector or build_connector(settings),
         normalise_identity=normalise_record,
         rules=rules_from(settings),
+        runner=runner_from(settings),
     )
 
 
@@ -96,10 +128,17 @@ def create_app(
     mcp = http_endpoint(settings, gateway, lambda: app.state.resolver, limiter, metrics,
                         approval_services.desk)  # fmt: skip
 
+    workflows = WorkflowSweeper(gateway.runner, gateway.store, gateway.connector,
+                                interval=settings.workflow_sweep_seconds,
+                                workers=settings.workflow_workers)  # fmt: skip
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.workflow_sweep_seconds > 0:
+            workflows.start()  # resumes what a crash interrupted, then keeps watching
         async with sweeping(approval_services), mcp.running():
             yield
+        workflows.stop()
         gateway.store.close()
 
     app = FastAPI(

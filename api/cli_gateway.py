@@ -87,19 +87,69 @@ def serve(
     workdir: WorkdirOpt = None,
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+    erp_kind: Annotated[
+        str | None,
+        typer.Option("--erp-kind", help="ledger | protheus | sap | oracle (CANON_ERP_KIND)"),
+    ] = None,
+    erp_url: Annotated[
+        str | None, typer.Option("--erp-url", help="The ERP's base URL (CANON_ERP_URL)")
+    ] = None,
 ) -> None:
     """Run the HTTP API (resolve, actions, audit, rollout)."""
     import uvicorn
 
     from api.app import create_app
+    from api.settings import Settings
 
     with readable_errors():
         settings = _settings(workdir)
+        chosen = {k: v for k, v in (("erp_kind", erp_kind), ("erp_url", erp_url)) if v}
+        if chosen:
+            settings = Settings(**{**settings.model_dump(), **chosen})
         app = create_app(settings)
         resolved_host, resolved_port = host or settings.host, port or settings.port
-        say(f"canon: serving on http://{resolved_host}:{resolved_port}")
+        say(
+            f"canon: serving on http://{resolved_host}:{resolved_port} "
+            f"(ERP: {settings.erp_kind}{' at ' + settings.erp_url if settings.erp_url else ''})"
+        )
     # Canon's JSON logs (api/logging.py) carry uvicorn's lines too, and log every request itself.
     uvicorn.run(app, host=resolved_host, port=resolved_port, log_config=None, access_log=False)
+
+
+def sandbox_erp(
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Folder of Protheus-shaped CSVs (SA2010.csv, SC7010.csv, ...)"),
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port")] = 8100,
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    database: Annotated[
+        Path | None,
+        typer.Option("--database", help="Its SQLite file (default: <workdir>/sandbox-erp.sqlite)"),
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Start from the CSVs again")] = False,
+    user: Annotated[str, typer.Option("--user", help="The ERP user")] = "canon",
+    password: Annotated[str, typer.Option("--password", help="Its password")] = "sandbox",
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Run the sandbox ERP: Protheus, SAP and Oracle APIs over one SQLite file, with faults."""
+    import uvicorn
+
+    from api.sandbox_erp import create_sandbox_app
+
+    with readable_errors():
+        if data is not None and not data.is_dir():
+            fail(f"--data {data}: not a folder of CSV extracts")
+        path = database or _settings(workdir).workdir / "sandbox-erp.sqlite"
+        if reset:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        app = create_sandbox_app(path, data, username=user, password=password)
+        loaded = app.state.sandbox.db.loaded
+        rows = ", ".join(f"{t} {n}" for t, n in loaded.items()) or "nothing new"
+        say(f"canon: sandbox ERP on http://{host}:{port} over {path} (loaded: {rows})")
+        say("  Protheus /rest   SAP /sap/opu/odata/sap   Oracle /fscmRestApi   faults /_sandbox")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @keys_app.command("create")
@@ -218,6 +268,7 @@ def rollout_readiness(
 def register(app: typer.Typer) -> None:
     """Add the gate's commands to the `canon` app."""
     app.command("serve")(serve)
+    app.command("sandbox-erp")(sandbox_erp)
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
     app.add_typer(rollout_app, name="rollout")

@@ -112,6 +112,51 @@ class Settings(BaseSettings):
     slack_escalation_channel: str | None = None
     slack_api_url: str = "https://slack.com/api/"
 
+    # The ERP Canon writes to, and the durable workflows that write (gateway/workflow*.py).
+    erp_kind: Literal["ledger", "protheus", "sap", "oracle"] = Field(
+        default="ledger",
+        description="ledger: a SQLite ERP in the workdir; protheus | sap | oracle: at erp_url",
+    )
+    erp_url: str | None = Field(default=None, description="Base URL of the ERP's REST/OData API")
+    erp_username: str | None = None
+    erp_password: SecretStr | None = None
+    erp_auth: Literal["basic", "oauth2"] = Field(
+        default="basic", description="Protheus: basic auth or the OAuth2 password grant"
+    )
+    erp_timeout_seconds: float = Field(default=10.0, gt=0.0, le=300.0)
+    workflow_sweep_seconds: float = Field(
+        default=5.0,
+        ge=0.0,
+        description="How often the API process resumes interrupted workflows; 0: never",
+    )
+    workflow_workers: int = Field(default=4, ge=1, le=64)
+    workflow_lease_seconds: float = Field(default=60.0, gt=0.0)
+    workflow_start_grace_seconds: float = Field(default=5.0, ge=0.0)
+    workflow_call_attempts: int = Field(default=4, ge=1, le=20)
+    workflow_retry_after_seconds: float = Field(default=5.0, gt=0.0)
+    workflow_max_claims: int = Field(default=20, ge=1)
+    workflow_pause_at: str | None = Field(
+        default=None,
+        description="Crash-test hook: freeze workflows after this transition; never in production",
+    )
+
+    @model_validator(mode="after")
+    def _check_erp_and_workflows(self) -> Settings:
+        if self.erp_kind != "ledger" and not self.erp_url:
+            raise ValueError(f"CANON_ERP_KIND={self.erp_kind} needs CANON_ERP_URL")
+        if self.erp_kind != "ledger" and not (self.erp_username and self.erp_password):
+            raise ValueError(
+                f"CANON_ERP_KIND={self.erp_kind} needs CANON_ERP_USERNAME and CANON_ERP_PASSWORD"
+            )
+        if self.workflow_lease_seconds <= self.erp_timeout_seconds:
+            raise ValueError(
+                "CANON_WORKFLOW_LEASE_SECONDS must exceed CANON_ERP_TIMEOUT_SECONDS: "
+                "a runner must outlive its slowest ERP call"
+            )
+        if self.mode == "production" and self.workflow_pause_at:
+            raise ValueError("CANON_WORKFLOW_PAUSE_AT is a crash-test hook, refused in production")
+        return self
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         secret = self.token_secret.get_secret_value()
