@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from calibration import write_simulated_labels
+from calibration import CalibrationError, write_simulated_labels
 from resolver import (
     Evaluation,
     Resolution,
@@ -48,7 +48,7 @@ def fail(message: str) -> NoReturn:
 def readable_errors() -> Iterator[None]:
     try:
         yield
-    except ResolverError as e:
+    except (ResolverError, CalibrationError) as e:
         fail(str(e))
     except OSError as e:
         fail(f"{e.filename or ''}: {e.strerror or e}")
