@@ -24,6 +24,28 @@ from gateway.erp.base import ErpRecord, ErpResult
 from gateway.errors import ErpConflict, ErpError, ErpOperationFailed, ErpUnavailable
 
 IN_DOUBT_STATUSES = frozenset({408, 409, 425, 429})
+#: Every gateway operation this connector knows how to run.
+OPERATIONS = frozenset(
+    {
+        "supplier.create_record",
+        "supplier.delete_record",
+        "supplier.attach_document",
+        "supplier.detach_document",
+        "supplier.start_approval_routing",
+        "supplier.cancel_approval_routing",
+        "supplier.block",
+        "supplier.unblock",
+        "supplier.update_bank_account",
+        "supplier.restore_bank_account",
+        "purchase_order.approve",
+        "purchase_order.revoke_approval",
+        "purchase_order.close",
+        "purchase_order.reopen",
+        "purchase_order.update_delivery_date",
+        "purchase_order.restore_delivery_date",
+    }
+)
+
 ErrorText = Callable[[httpx.Response], str]
 
 
@@ -116,6 +138,12 @@ class HttpErp:
 
 def unsupported(name: str, operation: str) -> ErpOperationFailed:
     return ErpOperationFailed(f"{operation}: not an operation the {name} connector knows")
+
+
+def check_known(name: str, operation: str) -> None:
+    """Refuse an operation no connector knows, before reading its target."""
+    if operation not in OPERATIONS:
+        raise unsupported(name, operation)
 
 
 def pages(

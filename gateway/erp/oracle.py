@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
-from gateway.erp.http import HttpErp, digits, pages, record, result, unsupported
+from gateway.erp.http import HttpErp, check_known, digits, pages, record, result, unsupported
 from gateway.errors import ErpOperationFailed
 
 ROOT = "/fscmRestApi/resources/11.13.18.05"
@@ -195,6 +195,7 @@ class OracleConnector:
         return self._result(op.idempotency_key, op.operation, answer, {"previous": previous})
 
     def run(self, operation: ErpOperation) -> ErpResult:
+        check_known(self.name, operation.operation)
         op, p = operation, operation.params
         undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
         name = op.operation

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import httpx
 
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
-from gateway.erp.http import HttpErp, digits, pages, record, result, unsupported
+from gateway.erp.http import HttpErp, check_known, digits, pages, record, result, unsupported
 
 API = "/rest/api/canon/v1"
 #: Field widths of the primary keys, in key order.
@@ -227,6 +227,7 @@ class ProtheusConnector:
 
     # -- writes ------------------------------------------------------------------------------
     def run(self, operation: ErpOperation) -> ErpResult:
+        check_known(self.name, operation.operation)
         method, path, body = self._request(operation)
         response = self.http.send(method, path, json=body, key=operation.idempotency_key)
         return self._result(

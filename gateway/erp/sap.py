@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
-from gateway.erp.http import HttpErp, digits, record, result, unsupported
+from gateway.erp.http import HttpErp, check_known, digits, record, result, unsupported
 from gateway.errors import ErpOperationFailed, ErpUnavailable
 
 ROOT = "/sap/opu/odata/sap"
@@ -287,6 +287,7 @@ class SapConnector:
             raise ErpUnavailable(f"SAP: {method} {path}: {type(e).__name__}: {e}") from e
 
     def run(self, operation: ErpOperation) -> ErpResult:
+        check_known(self.name, operation.operation)
         op, p = operation, operation.params
         undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
         if op.operation in PATCHES:
