@@ -14,7 +14,7 @@ from resolver.synthetic import fmt, geo, names, taxid, vocab
 from resolver.synthetic.frame import Frame, filled
 from resolver.synthetic.geo import Cities, IntArray
 from resolver.synthetic.names import BR_COMPANY, BR_PERSON, CH_COMPANY, NamePools
-from resolver.synthetic.text import ObjArray, apply_case, as_objects, short_name
+from resolver.synthetic.text import ObjArray, abbreviate, apply_case, as_objects, short_name
 
 TAX_NONE, TAX_CNPJ, TAX_CPF, TAX_UID = 0, 1, 2, 3
 
@@ -144,18 +144,12 @@ def render_companies(
     upper = rng.random(n) < 0.45
     plain = rng.random(n) < np.where(upper, 0.55, 0.15)
     legal = names.written_legal(rng, f["legal"])
-    full = fmt.choose(legal != "", f["body"] + " " + legal, f["body"])
+    body = f["body"].copy()
+    # Some clerks abbreviate on first entry too ('Ind. e Com. de Plásticos').
+    short_form = np.flatnonzero(rng.random(n) < 0.08)
+    body[short_form] = fmt.per_unique(body[short_form], abbreviate)
+    full = fmt.choose(legal != "", body + " " + legal, body)
     cgc = written_taxids(rng, f)
-    address = apply_case(
-        geo.written_streets(
-            rng,
-            pools,
-            geo.Streets(f["street"], f["prefix"], f["number"], f["complement"]),
-            f["origin"],
-        ),
-        upper,
-        plain,
-    )
     email = f["email"].copy()
     shout = rng.random(n) < 0.08
     email[shout] = [e.upper() for e in email[shout].tolist()]
@@ -166,19 +160,33 @@ def render_companies(
         "name": apply_case(full, upper, plain),
         "short": apply_case(short, upper, plain),
         "cgc": cgc,
-        "address": address,
+        "upper": upper,
+        "plain": plain,
         "city_written": geo.written_cities(rng, cities, f["city"]),
         "state": cities.state[f["city"]],
         "cep_written": geo.written_ceps(rng, f["cep"]),
-        "phone_written": geo.written_phones(rng, cities, f["city"], f["phone"]),
         "email_written": email,
     }
     for column, share in (
-        ("email_written", blanks.email), ("phone_written", blanks.phone),
-        ("address", blanks.address), ("cep_written", blanks.cep), ("cgc", blanks.taxid),
+        ("email_written", blanks.email), ("cep_written", blanks.cep), ("cgc", blanks.taxid),
     ):  # fmt: skip
         out[column][rng.random(n) < share] = ""
     return out
+
+
+def company_reach(
+    rng: np.random.Generator, pools: NamePools, cities: Cities, f: Frame, w: Frame, blanks: Blanks
+) -> None:
+    """Write address and phone (in place): no query reads them, so the file writer does."""
+    n = len(f["origin"])
+    streets = geo.Streets(f["street"], f["prefix"], f["number"], f["complement"])
+    address = geo.written_streets(rng, pools, streets, f["origin"])
+    w["address"] = apply_case(address, w["upper"], w["plain"])
+    w["phone_written"] = geo.written_phones(rng, cities, f["city"], f["phone"])
+    w["address"][rng.random(n) < blanks.address] = ""
+    # A legacy duplicate often lost its phone on the way.
+    lost = rng.random(n) < np.where(f["role"] == "legacy_duplicate", 0.26, blanks.phone)
+    w["phone_written"][lost] = ""
 
 
 def written_taxids(rng: np.random.Generator, f: Frame) -> ObjArray:

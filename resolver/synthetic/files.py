@@ -1,9 +1,9 @@
-"""Writing the tables and truth files, in this process or in a forked one.
+"""Writing the tables and truth files, in this process or in forked ones.
 
-Writing a million-supplier sample (≈ 4 million CSV rows) takes about as long as
-building the queries; on Linux the two run side by side in two processes. The child
-only reads what the parent built and writes files, so the bytes are the same either
-way (the tests hold them equal).
+Writing a million-supplier sample (≈ 4 million CSV rows, plus the addresses and phones
+that only the files carry) costs about as much as everything else; on Linux it runs in
+forked processes while this one goes on building. A child only reads what the parent
+built before the fork, so the bytes are the same either way (the tests hold them equal).
 """
 
 from __future__ import annotations
@@ -15,44 +15,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
-from resolver.synthetic import orders, tables
+from resolver.synthetic import companies, orders, people, tables
 from resolver.synthetic.csvout import write_csv
 from resolver.synthetic.frame import Frame, concat
 from resolver.synthetic.geo import Cities
 from resolver.synthetic.lookup import CONTACT, CUSTOMER, EMPLOYEE, SUPPLIER
 from resolver.synthetic.masters import Defect, Master
+from resolver.synthetic.names import NamePools
 from resolver.synthetic.text import ObjArray, as_objects
 
 TABLES = ("SA2010", "SA1010", "SRA010", "SU5010", "SC7010")
-
-
-@dataclass(frozen=True)
-class Built:
-    """Everything the files are written from."""
-
-    suppliers: Master
-    supplier_ids: ObjArray
-    customers: Master
-    customer_ids: ObjArray
-    employees: Frame
-    employee_ids: ObjArray
-    contacts: Frame
-    contact_ids: ObjArray
-    cities: Cities
-    order_count: int
-    order_rng: np.random.Generator
-    column_rng: np.random.Generator
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Written:
-    """Rows per table file, and how many of them are soft-deleted."""
+    """Rows per table file, how many are soft-deleted, and the purchase-order defects."""
 
     rows: dict[str, int]
     deleted: dict[str, int]
+    defects: list[Defect]
 
 
 def output_paths(out_dir: Path) -> dict[str, Path]:
@@ -68,73 +54,111 @@ def output_paths(out_dir: Path) -> dict[str, Path]:
     return paths
 
 
-def write_files(built: Built, paths: dict[str, Path]) -> Written:
-    """Build the purchase orders, then write the five tables and the truth files."""
-    b, rng = built, built.column_rng
-    po = orders.build_orders(b.order_rng, b.suppliers, b.order_count)
-    po_ids = tables.order_ids(po)
+def write_suppliers(
+    rng: np.random.Generator,
+    pools: NamePools,
+    cities: Cities,
+    suppliers: Master,
+    supplier_ids: ObjArray,
+    order_count: int,
+    paths: dict[str, Path],
+) -> Written:
+    """SA2010, then the purchase orders (SC7010) that point at its suppliers."""
+    companies.company_reach(rng, pools, cities, suppliers.facts, suppliers.written, _BLANKS)
+    sa2 = write_csv(paths["SA2010"], tables.supplier_columns(rng, suppliers))
+    po = orders.build_orders(rng, suppliers, order_count)
+    sc7 = write_csv(paths["SC7010"], tables.order_columns(po))
+    defects = tables.order_defects(po, tables.order_ids(po), supplier_ids)
+    deleted = {"SA2010": int(suppliers.facts["deleted"].sum()), "SC7010": int(po["deleted"].sum())}
+    return Written({"SA2010": sa2, "SC7010": sc7}, deleted, defects)
+
+
+@dataclass(frozen=True)
+class Others:
+    """What the customer, employee and contact files and the truth are written from."""
+
+    suppliers: Master
+    supplier_ids: ObjArray
+    customers: Master
+    customer_ids: ObjArray
+    employees: Frame
+    employee_ids: ObjArray
+    contacts: Frame
+    contact_ids: ObjArray
+
+
+def write_others(
+    rng: np.random.Generator, pools: NamePools, cities: Cities, o: Others, paths: dict[str, Path]
+) -> Written:
+    """SA1010, SRA010, SU5010 and truth/entities.csv."""
+    companies.company_reach(rng, pools, cities, o.customers.facts, o.customers.written, _BLANKS)
+    people.contact_reach(rng, pools, cities, o.contacts)
     rows = {
-        "SA2010": write_csv(paths["SA2010"], tables.supplier_columns(rng, b.suppliers)),
-        "SA1010": write_csv(paths["SA1010"], tables.customer_columns(rng, b.customers)),
-        "SRA010": write_csv(paths["SRA010"], tables.employee_columns(b.cities, b.employees)),
-        "SU5010": write_csv(paths["SU5010"], tables.contact_columns(rng, b.cities, b.contacts)),
-        "SC7010": write_csv(paths["SC7010"], tables.order_columns(po)),
+        "SA1010": write_csv(paths["SA1010"], tables.customer_columns(rng, o.customers)),
+        "SRA010": write_csv(paths["SRA010"], tables.employee_columns(cities, o.employees)),
+        "SU5010": write_csv(paths["SU5010"], tables.contact_columns(rng, cities, o.contacts)),
     }
-    frames = (b.suppliers.facts, b.customers.facts, b.employees, b.contacts, po)
-    deleted = {t: int(f["deleted"].sum()) for t, f in zip(TABLES, frames, strict=True)}
-    parts = (
-        (SUPPLIER, b.supplier_ids, b.suppliers.facts),
-        (CUSTOMER, b.customer_ids, b.customers.facts),
-        (EMPLOYEE, b.employee_ids, b.employees),
-        (CONTACT, b.contact_ids, b.contacts),
-    )
-    write_csv(paths["entities"], concat([tables.truth_rows(t, i, f) for t, i, f in parts]))
-    defects: list[Defect] = [d for t, i, f in parts for d in tables.defect_rows(t, i, f)]
-    defects += tables.order_defects(po, po_ids, b.supplier_ids)
+    frames = (o.customers.facts, o.employees, o.contacts)
+    deleted = {t: int(f["deleted"].sum()) for t, f in zip(TABLES[1:4], frames, strict=True)}
+    write_csv(paths["entities"], concat([tables.truth_rows(*p) for p in truth_parts(o)]))
+    return Written(rows, deleted, [])
+
+
+def truth_parts(o: Others) -> list[tuple[str, ObjArray, Frame]]:
+    """(entity type, canonical ids, frame) of the four party tables."""
+    return [
+        (SUPPLIER, o.supplier_ids, o.suppliers.facts),
+        (CUSTOMER, o.customer_ids, o.customers.facts),
+        (EMPLOYEE, o.employee_ids, o.employees),
+        (CONTACT, o.contact_ids, o.contacts),
+    ]
+
+
+def write_defects(path: Path, defects: list[Defect]) -> None:
+    """truth/defects.csv, sorted."""
     ordered = sorted(defects)
     columns = {
         name: as_objects([d[i] for d in ordered]) for i, name in enumerate(tables.DEFECTS_HEADER)
     }
-    write_csv(paths["defects"], columns)
-    return Written(rows, deleted)
+    write_csv(path, columns)
 
 
-def _child(built: Built, paths: dict[str, Path], channel: Connection) -> None:
+_BLANKS = companies.Blanks()
+
+
+def _child(task: Callable[[], object], channel: Connection) -> None:
     try:
-        channel.send(("ok", write_files(built, paths)))
+        channel.send(("ok", task()))
     except BaseException:  # noqa: BLE001 - every failure must reach the parent
         channel.send(("error", traceback.format_exc()))
     finally:
         channel.close()
 
 
-def write_in_background(built: Built, paths: dict[str, Path]) -> Callable[[], Written]:
-    """Start writing in a forked process; the returned function waits for it.
-
-    Where fork is unavailable (Windows, macOS' default) the files are written here and
-    now, and the function just returns the result.
-    """
-    if sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods():
-        written = write_files(built, paths)
-        return lambda: written
+def in_background(task: Callable[[], T], parallel: bool) -> Callable[[], T]:
+    """Run `task` in a forked process when `parallel` (and fork is safe here); the
+    returned function waits for its result. Otherwise run it now."""
+    if not parallel or sys.platform != "linux":
+        result = task()
+        return lambda: result
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(built, paths, send), name="sample-writer")
+    process = context.Process(target=_child, args=(task, send), name="sample-writer")
     process.start()
     send.close()
 
-    def wait() -> Written:
+    def wait() -> T:
         try:
             status, payload = receive.recv()
         except EOFError as e:
             process.join()
-            raise RuntimeError(f"the sample writer died (exit code {process.exitcode})") from e
+            raise RuntimeError(f"a sample writer died (exit code {process.exitcode})") from e
         finally:
             receive.close()
         process.join()
         if status != "ok":
             raise RuntimeError(f"writing the sample failed:\n{payload}")
-        assert isinstance(payload, Written)
-        return payload
+        result: T = payload
+        return result
 
     return wait

@@ -277,11 +277,6 @@ def _write_duplicates(rng: np.random.Generator, facts: Frame, written: Frame) ->
     ]
     written["name"][rows] = as_objects(sloppy)
     written["short"][rows] = as_objects([short_name(s) for s in sloppy])
-    for column, share in (
-        ("cgc", 0.35),
-        ("email_written", 0.4),
-        ("phone_written", 0.2),
-        ("cep_written", 0.25),
-    ):
+    for column, share in (("cgc", 0.35), ("email_written", 0.4), ("cep_written", 0.25)):
         blank = rows[rng.random(len(rows)) < share]
         written[column][blank] = ""

@@ -96,7 +96,9 @@ def build_contacts(
 ) -> Frame:
     """Contacts at supplier and customer companies; ~5 % of employees are contacts too."""
     both = rng.choice(
-        np.flatnonzero(~employees["deleted"] & (employees["role"] == "original")),
+        np.flatnonzero(
+            ~employees["deleted"] & (employees["role"] == "original") & (employees["defect"] == "")
+        ),
         size=min(max(12, round(length(employees) * 0.05)), rows // 3),
         replace=False,
     )
@@ -120,7 +122,10 @@ def build_contacts(
     domain = fmt.per_unique(email, lambda e: e.split("@")[-1])
     work = geo.work_emails(body[:n_new], domain)
     # The employee, as somebody's contact, is reached at a private address.
-    email = np.concatenate([work, geo.personal_emails(rng, body[n_new:])])
+    private = geo.personal_emails(rng, body[n_new:])
+    clash = np.flatnonzero(private == employees["email"][both])
+    private[clash] = "pessoal." + private[clash]
+    email = np.concatenate([work, private])
     streets = geo.draw_streets(rng, len(body))
     mobile = geo.draw_phones(rng, len(body), np.ones(len(body), dtype=bool))
     land = geo.draw_phones(rng, len(body), np.zeros(len(body), dtype=bool))
@@ -131,9 +136,13 @@ def build_contacts(
         "body": body,
         "name": _cased(rng, body, 0.4),
         "email": email,
-        "phone": geo.written_phones(rng, cities, city, land),
-        "mobile": geo.written_phones(rng, cities, city, mobile),
-        "address": geo.written_streets(rng, pools, streets, origin),
+        "origin": origin,
+        "land": land,
+        "cell": mobile,
+        "street": streets.street,
+        "prefix": streets.prefix,
+        "number": streets.number,
+        "complement": streets.complement,
         "city": city,
         "entity": np.concatenate(
             [new_entities(CONTACT_PERSON, 0, n_new), employees["entity"][both]]
@@ -142,13 +151,27 @@ def build_contacts(
         "deleted": np.zeros(total, dtype=bool),
         "defect": filled(total, ""),
     }
-    for column, share in (("email", 0.12), ("phone", 0.15), ("mobile", 0.35), ("address", 0.2)):
-        frame[column][rng.random(total) < share] = ""
+    # Phones and addresses are written by the file writer (see `contact_reach`); only
+    # which of them are blank is decided here, with the e-mail's.
+    frame["email"][rng.random(total) < 0.12] = ""
+    for column, share in (("no_phone", 0.15), ("no_mobile", 0.35), ("no_address", 0.2)):
+        frame[column] = rng.random(total) < share
     empty = rng.choice(n_new, size=max(1, n_new // 100), replace=False)
-    for column in ("email", "phone", "mobile"):
-        frame[column][empty] = ""
+    frame["email"][empty] = ""
+    frame["no_phone"][empty] = frame["no_mobile"][empty] = True
     frame["defect"][empty] = "blank_contact_data"
     return _with_stale(rng, frame, "code", 0.01)
+
+
+def contact_reach(rng: np.random.Generator, pools: NamePools, cities: Cities, frame: Frame) -> None:
+    """Write the contacts' phone, mobile and address columns (in place)."""
+    city = frame["city"]
+    streets = geo.Streets(frame["street"], frame["prefix"], frame["number"], frame["complement"])
+    frame["phone"] = geo.written_phones(rng, cities, city, frame["land"])
+    frame["mobile"] = geo.written_phones(rng, cities, city, frame["cell"])
+    frame["address"] = geo.written_streets(rng, pools, streets, frame["origin"])
+    for column in ("phone", "mobile", "address"):
+        frame[column][frame["no_" + column]] = ""
 
 
 def plant_conflicts(
