@@ -47,7 +47,9 @@ def create_sandbox_app(
 
     @app.exception_handler(SandboxRefusal)
     async def refused(request: Request, error: SandboxRefusal) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Basic"} if error.status == 401 else None
+        headers = {"WWW-Authenticate": "Basic"} if error.status == 401 else {}
+        if error.status == 403 and request.url.path.startswith("/sap/"):
+            headers["x-csrf-token"] = "Required"
         body = _error_body(request.url.path, error.status, error.message)
         return JSONResponse(body, status_code=error.status, headers=headers)
 

@@ -50,8 +50,9 @@ class Sandbox:
 
     def connector(self, kind: str = "protheus", timeout: float = 5.0, **kw: Any) -> Any:
         if kind == "protheus":
-            return ProtheusConnector(self.url, username=USER, password=PASSWORD,
-                                     timeout=timeout, **kw)  # fmt: skip
+            return ProtheusConnector(
+                self.url, username=USER, password=PASSWORD, timeout=timeout, **kw
+            )
         cls = SapConnector if kind == "sap" else OracleConnector
         return cls(self.url, username=USER, password=PASSWORD, timeout=timeout)
 

@@ -23,13 +23,23 @@ IDS = {
     "sap": ("BusinessPartner:1700000001", "PurchaseOrder:4500000002"),
     "oracle": ("Supplier:300000000000001", "PurchaseOrder:300000200000002"),
 }
-NEW = {"name": "Zebulon Quantum Robotics Ltda", "tax_id": "11.222.333/0001-81",
-       "city": "Campinas", "state": "SP", "document": "dms://suppliers/zebulon.pdf"}  # fmt: skip
+NEW = {
+    "name": "Zebulon Quantum Robotics Ltda",
+    "tax_id": "11.222.333/0001-81",
+    "city": "Campinas",
+    "state": "SP",
+    "document": "dms://suppliers/zebulon.pdf",
+}
 
 
 def op(operation: str, target: str | None, key: str, /, **params: Any) -> ErpOperation:
-    return ErpOperation(operation=operation, entity_type=operation.split(".")[0],
-                        canonical_id=target, params=params, idempotency_key=key)  # fmt: skip
+    return ErpOperation(
+        operation=operation,
+        entity_type=operation.split(".")[0],
+        canonical_id=target,
+        params=params,
+        idempotency_key=key,
+    )
 
 
 def undo(operation: str, target: str | None, key: str, done: ErpResult) -> ErpOperation:
@@ -64,8 +74,11 @@ def test_reads_the_same_supplier_and_order_in_every_format(erp: ErpConnector, ki
 
 
 def test_unknown_records_read_as_none(erp: ErpConnector, kind: str) -> None:
-    missing = {"protheus": "SA2::999999:01", "sap": "BusinessPartner:1799999999",
-               "oracle": "Supplier:300000099999999"}[kind]  # fmt: skip
+    missing = {
+        "protheus": "SA2::999999:01",
+        "sap": "BusinessPartner:1799999999",
+        "oracle": "Supplier:300000099999999",
+    }[kind]
     assert erp.read_record("supplier", missing) is None
     assert erp.read_record("ticket", "T-1") is None
 
@@ -137,8 +150,15 @@ def test_updates_report_what_they_replaced_and_restore_it(erp: ErpConnector, kin
     po = erp.read_record("purchase_order", po_id)
     assert po is not None and po.fields["delivery_date"] == "2019-02-12"
 
-    erp.run(op("supplier.update_bank_account", supplier_id, "iban",
-               iban="CH9300762011623852957", account_holder="Auto Pecas AG"))  # fmt: skip
+    erp.run(
+        op(
+            "supplier.update_bank_account",
+            supplier_id,
+            "iban",
+            iban="CH9300762011623852957",
+            account_holder="Auto Pecas AG",
+        )
+    )
     record = erp.read_record("supplier", supplier_id)
     assert record is not None and record.fields["iban"] == "CH9300762011623852957"
 

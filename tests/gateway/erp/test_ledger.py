@@ -20,8 +20,13 @@ def _op(
     operation: str, key: str, canonical_id: str | None = "SC7:01:1", **params: object
 ) -> ErpOperation:
     entity = operation.split(".")[0]
-    return ErpOperation(operation=operation, entity_type=entity, canonical_id=canonical_id,
-                        params=params, idempotency_key=key)  # fmt: skip
+    return ErpOperation(
+        operation=operation,
+        entity_type=entity,
+        canonical_id=canonical_id,
+        params=params,
+        idempotency_key=key,
+    )
 
 
 def test_same_key_runs_once(ledger: LocalLedgerConnector) -> None:

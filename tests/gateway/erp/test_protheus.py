@@ -1,0 +1,94 @@
+"""Protheus specifics: FWMODEL-style base64 keys, basic auth and the OAuth2 password grant."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.erp.protheus import ProtheusConnector, pk_decode, pk_encode
+from gateway.errors import ErpOperationFailed
+from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox
+
+code = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=6)
+
+
+@given(filial=st.sampled_from(["", "01", "02"]), cod=code, loja=st.sampled_from(["01", "A"]))
+def test_primary_keys_round_trip(filial: str, cod: str, loja: str) -> None:
+    canonical_id = f"SA2:{filial}:{cod}:{loja}"
+    encoded = pk_encode(canonical_id)
+    assert "/" not in encoded and "=" not in encoded
+    assert pk_decode("SA2", encoded) == canonical_id
+
+
+@pytest.mark.parametrize(
+    "bad", [pytest.param("SA2:01:1", id="too-few-fields"), pytest.param("XYZ:1", id="other-table")]
+)
+def test_ids_of_other_shapes_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a Protheus id"):
+        pk_encode(bad)
+
+
+def test_oauth2_fetches_a_token_once_and_again_after_a_401(sandbox: Sandbox) -> None:
+    erp = ProtheusConnector(sandbox.url, username=USER, password=PASSWORD, auth="oauth2")
+    assert erp.read_record("supplier", "SA2::000001:01") is not None
+    tokens = sandbox.app.state.sandbox.credentials.tokens
+    assert len(tokens) == 2  # access and refresh token of one grant
+    tokens.clear()  # the server forgets them, as after a restart
+    assert erp.read_record("supplier", "SA2::000002:01") is not None
+    assert len(tokens) == 2
+
+
+def test_the_token_endpoint_speaks_the_password_grant(sandbox: Sandbox) -> None:
+    url = f"{sandbox.url}/rest/api/oauth2/v1/token"
+    granted = httpx.post(
+        url, params={"grant_type": "password", "username": USER, "password": PASSWORD}
+    )
+    assert granted.status_code == 201
+    body = granted.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    refreshed = httpx.post(
+        url, params={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
+    )
+    assert refreshed.status_code == 201
+    refused = httpx.post(
+        url, params={"grant_type": "password", "username": USER, "password": "wrong"}
+    )
+    assert refused.status_code == 401 and refused.json()["code"] == 401
+
+
+@pytest.mark.parametrize("auth", ["basic", "oauth2"])
+def test_wrong_credentials_are_a_refusal(sandbox: Sandbox, auth: str) -> None:
+    erp = ProtheusConnector(sandbox.url, username=USER, password="wrong", auth=auth)  # type: ignore[arg-type]
+    with pytest.raises(ErpOperationFailed, match="401"):
+        erp.read_record("supplier", "SA2::000001:01")
+
+
+def test_lists_use_page_and_page_size_with_has_next(sandbox: Sandbox) -> None:
+    auth = (USER, PASSWORD)
+    url = f"{sandbox.url}/rest/api/canon/v1/suppliers"
+    last = httpx.get(url, params={"page": 4, "pageSize": 100}, auth=auth).json()
+    assert (len(last["items"]), last["hasNext"]) == (93, False)
+    first = httpx.get(url, params={"page": 1, "pageSize": 100}, auth=auth).json()
+    assert first["hasNext"] is True and first["items"][0]["A2_COD"] == "000001"
+    assert "D_E_L_E_T_" in first["items"][0] and "R_E_C_N_O_" in first["items"][0]
+
+
+def test_purchase_order_changes_go_through_mata120_fields(sandbox: Sandbox) -> None:
+    erp = sandbox.connector("protheus")
+    from tests.gateway.erp.test_connectors import op, undo
+
+    approved = erp.run(op("purchase_order.approve", "SC7:01:000002", "a"))
+    items = sandbox.admin.rows("SC7010", C7_FILIAL="01", C7_NUM="000002")
+    assert {i["C7_CONAPRO"] for i in items} == {"L"}
+    closed = erp.run(op("purchase_order.close", "SC7:01:000002", "c"))
+    assert {
+        i["C7_ENCER"] for i in sandbox.admin.rows("SC7010", C7_NUM="000002", C7_FILIAL="01")
+    } == {"E"}
+    erp.run(undo("purchase_order.reopen", "SC7:01:000002", "c:undo", closed))
+    erp.run(undo("purchase_order.revoke_approval", "SC7:01:000002", "a:undo", approved))
+    items = sandbox.admin.rows("SC7010", C7_FILIAL="01", C7_NUM="000002")
+    assert {(i["C7_CONAPRO"], i["C7_ENCER"]) for i in items} == {
+        (approved.data["previous"]["C7_CONAPRO"], closed.data["previous"]["C7_ENCER"])
+    }
