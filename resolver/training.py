@@ -30,6 +30,8 @@ class TrainingReport:
     seconds: float
     parameters: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Seconds per stage (prior, u, em, pairs, then tf, compile, index from the workdir).
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def model_columns(profile: Profile, spec: EntityTypeSpec) -> list[str]:
@@ -77,7 +79,10 @@ def train_linker(
 ) -> tuple[Linker, TrainingReport]:
     """Estimate the prior (deterministic rules), u (random sampling) and m (EM per rule)."""
     started = time.perf_counter()
+    stages: dict[str, float] = {}
+    clock = _Clock(stages)
     linker, _ = new_linker(profile, spec, frame, None)
+    clock.lap("setup")
     warnings: list[str] = []
     n = len(frame)
     if spec.deterministic_rules:
@@ -93,8 +98,10 @@ def train_linker(
     floor = 1.0 / max(n, 2)
     prior = linker._settings_obj._probability_two_random_records_match
     linker._settings_obj._probability_two_random_records_match = min(max(prior, floor), 0.5)
+    clock.lap("prior")
     max_pairs = min(2e6, max(1e5, n * (n - 1) / 2))
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    clock.lap("u")
     for rule in spec.em_blocking_rules:
         # A failed EM session can leave splink's settings without the comparisons it set
         # aside, so each one starts from a copy that is put back if it fails.
@@ -108,15 +115,32 @@ def train_linker(
             first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             warnings.append(f"EM blocked on {'+'.join(rule)} skipped: {first_line[:160]}")
     smooth_parameters(linker)
+    clock.lap("em")
+    pairs = count_candidate_pairs(linker)
+    clock.lap("pairs")
     report = TrainingReport(
         entity_type=name,
         rows=n,
-        candidate_pairs=count_candidate_pairs(linker),
+        candidate_pairs=pairs,
         seconds=time.perf_counter() - started,
         parameters=level_weights(linker),
         warnings=warnings,
+        stages=stages,
     )
     return linker, report
+
+
+class _Clock:
+    """Records the seconds each stage of a run took into a dict, stage after stage."""
+
+    def __init__(self, stages: dict[str, float]):
+        self.stages = stages
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = self.stages.get(stage, 0.0) + now - self._last
+        self._last = now
 
 
 #: Share of each comparison's m mass spread evenly over its levels (see `smooth_parameters`).
