@@ -61,8 +61,12 @@ def create_user(
     actions: list[str] | None = None,
     actor: str,
     now: datetime,
+    hasher: PasswordHasher = _HASHER,
 ) -> PortalUser:
-    """Add a portal user (audited); the password is kept only as its argon2 hash."""
+    """Add a portal user (audited); the password is kept only as its argon2 hash.
+
+    `hasher` sets the argon2 cost (verification reads it back from the hash).
+    """
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise InvalidKeyRequest("a username is 2-100 of a-z 0-9 . _ -", field="username")
@@ -90,7 +94,7 @@ def create_user(
         role=role,
         action_scopes=list(action_scopes or []),
         notify_group=notify_group,
-        password_hash=_HASHER.hash(password),
+        password_hash=hasher.hash(password),
         created_at=now,
     )
     session.add(user)

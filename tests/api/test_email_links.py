@@ -20,7 +20,7 @@ from api.settings import Settings
 from gateway.channels.portal import create_user
 from tests.api.conftest import KeyMaker, po_token
 from tests.e2e.conftest import serving
-from tests.gateway.test_approval_outbox import Inbox, smtp  # noqa: F401 (fixture)
+from tests.gateway.test_approval_outbox import FAST_HASHER, Inbox, smtp  # noqa: F401 (fixture)
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -84,7 +84,7 @@ def test_email_round_trip(
     inbox, _ = smtp
     with app.state.gateway.store.transaction() as session:
         create_user(session, username="alice", password="correct horse battery",
-                    email="alice@example.test", actor="test",
+                    email="alice@example.test", actor="test", hasher=FAST_HASHER,
                     now=app.state.gateway.clock())  # fmt: skip
     approval_id, message = request_by_email(app, http, auth, inbox, 1)
     assert (message["To"], message["From"]) == ("alice@example.test", "Canon <canon@example.test>")
@@ -133,7 +133,7 @@ def test_reject_link_needs_a_reason(
     inbox, _ = smtp
     with app.state.gateway.store.transaction() as session:
         create_user(session, username="bob", password="correct horse battery",
-                    email="bob@example.test", actor="test",
+                    email="bob@example.test", actor="test", hasher=FAST_HASHER,
                     now=app.state.gateway.clock())  # fmt: skip
     approval_id, message = request_by_email(app, http, auth, inbox, 1)
     page = http.get(links(message)["reject"])

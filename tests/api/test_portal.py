@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from gateway.channels.portal import create_user
 from tests.api.conftest import KeyMaker, po_token
+from tests.gateway.test_approval_outbox import FAST_HASHER
 
 PASSWORD = "correct horse battery staple"
 SCRIPT = "<script>alert('pwned')</script>"
@@ -20,7 +21,7 @@ SCRIPT = "<script>alert('pwned')</script>"
 def add_user(app: FastAPI, username: str = "alice", **kw: Any) -> None:
     gateway = app.state.gateway
     with gateway.store.transaction() as session:
-        create_user(session, username=username, password=PASSWORD, actor="test",
+        create_user(session, username=username, password=PASSWORD, actor="test", hasher=FAST_HASHER,
                     now=gateway.clock(), display_name=kw.pop("display_name", username.title()),
                     **kw)  # fmt: skip
 

@@ -22,7 +22,7 @@ from api.app import create_app
 from api.settings import Settings
 from gateway.channels.portal import create_user
 from tests.api.conftest import KeyMaker, po_token
-from tests.gateway.test_approval_outbox import SlackStandIn, slack_api  # noqa: F401 (fixture)
+from tests.gateway.test_approval_outbox import FAST_HASHER, SlackStandIn, slack_api  # noqa: F401 (fixture)
 
 SIGNING_SECRET = "slack-test-signing-secret-0123456789"
 PROBLEM = "application/problem+json"
@@ -45,7 +45,8 @@ def app(settings: Settings) -> Iterator[FastAPI]:
     with gateway.store.transaction() as session:
         for name, slack_id in (("alice", "U-ALICE"), ("bob", "U-BOB")):
             create_user(session, username=name, password="correct horse battery",
-                        slack_user_id=slack_id, actor="test", now=gateway.clock())  # fmt: skip
+                        slack_user_id=slack_id, actor="test", hasher=FAST_HASHER,
+                        now=gateway.clock())  # fmt: skip
     yield app
     gateway.store.close()
 

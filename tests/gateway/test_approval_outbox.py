@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from aiosmtpd.controller import Controller
+from argon2 import PasswordHasher
 from slack_sdk import WebClient
 
 from gateway import Gateway, LocalLedgerConnector, Store
@@ -26,6 +27,8 @@ from gateway.channels.portal import create_user
 from gateway.store.models import ApprovalNotification
 from tests.gateway.conftest import SECRET, Clock, KeyMaker
 from tests.gateway.test_approval_rules import assert_chain_ok, close_po, kinds
+
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # tests only
 
 
 def free_port() -> int:
@@ -119,7 +122,7 @@ def add_user(gate: Gateway, name: str, group: str = "approvers", **kw: Any) -> s
     with gate.store.transaction() as session:
         user = create_user(session, username=name, password="correct horse battery",
                            email=kw.pop("email", f"{name}@example.test"), notify_group=group,
-                           actor="test", now=gate.clock(), **kw)  # fmt: skip
+                           actor="test", hasher=FAST_HASHER, now=gate.clock(), **kw)  # fmt: skip
         return user.id
 
 
