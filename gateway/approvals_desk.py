@@ -36,7 +36,6 @@ from gateway.keys import Principal, Role
 from gateway.service import Gateway
 from gateway.store import Action, Approval
 from gateway.store.models import ActionCallback
-from gateway.workflow import run_workflow
 
 STATUSES = ("pending", "approved", "rejected", "expired")
 VIEWERS = (Role.APPROVER, Role.ADMIN, Role.STEWARD)
@@ -209,9 +208,13 @@ class ApprovalDesk:
                 self.expire(approval_id)  # settle it if it was refused for being past expiry
             raise
         if run and run_now:
-            run_workflow(self.gateway.store, self.gateway.connector, action_id, self.gateway.clock)
+            self._run(action_id)
         with self.gateway.store.transaction() as session:
             return request_view(*self._load(session, approval_id))
+
+    def _run(self, action_id: str) -> None:
+        gateway = self.gateway
+        gateway.runner.run(gateway.store, gateway.connector, action_id, gateway.clock)
 
     def run_approved(self, approval_id: str) -> None:
         """Run the action of an approved request (a no-op once it has been claimed)."""
@@ -219,7 +222,7 @@ class ApprovalDesk:
             approval = session.get(Approval, approval_id)
             action_id = approval.action_id if approval is not None else None
         if action_id is not None:
-            run_workflow(self.gateway.store, self.gateway.connector, action_id, self.gateway.clock)
+            self._run(action_id)
 
     def expire(self, approval_id: str) -> bool:
         """Settle a request past its expiry as `expired`; False when it is not due."""
