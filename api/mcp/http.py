@@ -28,7 +28,8 @@ from gateway.errors import NotAuthenticated
 
 
 def _jsonrpc_error(status: int, code: int, message: str, **headers: str) -> Response:
-    body = JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=code, message=message))
+    error = ErrorData(code=code, message=message, data={"status": status})
+    body = JSONRPCError(jsonrpc="2.0", id=None, error=error)
     return Response(
         body.model_dump_json(by_alias=True, exclude_unset=True),
         status_code=status,
