@@ -148,53 +148,72 @@ def build_master(
     gone = claims.take(max(1, _count(rows, plan.deleted, 1) - n_dup // 5))
     a["deleted"][gone] = True
     a["blocked"] = rng.random(n_a) < plan.blocked
-
-    looks = _label(take(a, look_src), "lookalike")
-    looks["source"] = look_src
-    looks["entity"] = new_entities(entity_kind, n_a, len(look_src))
-    looks.update(companies.tax_facts(rng, numbers, looks["origin"]))
-    looks["body"] = as_objects(
-        _lookalike_bodies(rng, looks["body"].tolist(), looks["origin"].tolist())
-    )
-    mailbox = as_objects([e.split("@")[0] for e in looks["email"].tolist()])
-    looks["email"] = mailbox + "@" + geo.company_domains(looks["body"], looks["origin"])
-    moved = np.where(
-        looks["origin"] <= BR_PERSON,
-        geo.other_city(rng, cities, looks["city"], np.ones(len(look_src), dtype=np.int64)),
-        geo.draw_cities(rng, cities, looks["origin"]),
-    )
-    companies.relocate(rng, pools, cities, looks, moved)
-
+    looks = _lookalikes(rng, pools, cities, numbers, a, look_src, entity_kind)
     dups = _label(take(a, dup_src), "legacy_duplicate", a["entity"][dup_src])
     dups["source"] = dup_src
     dups["blocked"] = rng.random(len(dup_src)) < 0.6
     dups["deleted"][: n_dup // 5] = True  # clean-ups that deleted some duplicates
-
     parts = [a, looks, dups]
     if shared is not None:
         parts.append(_label(dict(shared), shared_role, shared["entity"]))
     holders = concat(parts)
     n_h = length(holders)
+    # Codes are handed out in keying order, which the shuffle stands for.
     holders["cod"] = rng.permutation(n_h).astype(np.int64) + 1
     holders["loja"] = np.ones(n_h, dtype=np.int64)
-
     branches = _branches(rng, pools, cities, numbers, holders, parents, per_branch)
-    live = concat([holders, branches])
-    stale_src = rng.choice(np.flatnonzero(~live["deleted"]), size=n_stale, replace=False)
-    stale = _label(take(live, stale_src), "stale_copy", live["entity"][stale_src])
-    stale["deleted"][:] = True
-    companies.relocate(rng, pools, cities, stale, stale["city"])
-    stale["source"] = stale_src
-    table = concat([live, stale])
-
+    table = _with_stale_copies(rng, pools, cities, concat([holders, branches]), n_stale)
     spoiled = invalid[np.isin(a["tax_kind"][invalid], [TAX_CNPJ, TAX_CPF])]
     table["tax_check"][spoiled] = taxid.spoil(table["tax_check"][spoiled], rng)
     table["defect"] = filled(length(table), "")
     table["defect"][spoiled] = "invalid_check_digits"
-    table["defect"][length(holders) + np.flatnonzero(branches["mismatch"])] = (
-        "branch_cnpj_root_mismatch"
-    )
+    mismatched = length(holders) + np.flatnonzero(branches["mismatch"])
+    table["defect"][mismatched] = "branch_cnpj_root_mismatch"
     return _finish(rng, pools, cities, table)
+
+
+def _lookalikes(
+    rng: np.random.Generator,
+    pools: NamePools,
+    cities: Cities,
+    numbers: Numbers,
+    a: Frame,
+    source: IntArray,
+    entity_kind: int,
+) -> Frame:
+    """Other companies with (nearly) the name of `source`, elsewhere, with their own number."""
+    looks = _label(take(a, source), "lookalike")
+    looks["source"] = source
+    looks["entity"] = new_entities(entity_kind, length(a), len(source))
+    looks.update(companies.tax_facts(rng, numbers, looks["origin"]))
+    bodies = _lookalike_bodies(rng, looks["body"].tolist(), looks["origin"].tolist())
+    looks["body"] = as_objects(bodies)
+    _rename_mailboxes(looks)
+    moved = np.where(
+        looks["origin"] <= BR_PERSON,
+        geo.other_city(rng, cities, looks["city"], np.ones(len(source), dtype=np.int64)),
+        geo.draw_cities(rng, cities, looks["origin"]),
+    )
+    companies.relocate(rng, pools, cities, looks, moved)
+    return looks
+
+
+def _rename_mailboxes(frame: Frame) -> None:
+    """Keep each mailbox but move it to the domain of the (changed) company name."""
+    mailbox = as_objects([e.split("@")[0] for e in frame["email"].tolist()])
+    frame["email"] = mailbox + "@" + geo.company_domains(frame["body"], frame["origin"])
+
+
+def _with_stale_copies(
+    rng: np.random.Generator, pools: NamePools, cities: Cities, live: Frame, count: int
+) -> Frame:
+    """`live` plus deleted older versions of `count` live rows (same key, old address)."""
+    source = rng.choice(np.flatnonzero(~live["deleted"]), size=count, replace=False)
+    stale = _label(take(live, source), "stale_copy", live["entity"][source])
+    stale["deleted"][:] = True
+    companies.relocate(rng, pools, cities, stale, stale["city"])
+    stale["source"] = source
+    return concat([live, stale])
 
 
 def _generic_companies(
@@ -203,6 +222,7 @@ def _generic_companies(
     origin = np.full(clusters * 3, BR_COMPANY, dtype=np.int64)
     frame = _label(companies.draw_companies(rng, pools, cities, numbers, origin), "common_name")
     frame["body"] = np.repeat(names.generic_bodies(rng, clusters), 3)
+    _rename_mailboxes(frame)
     step = np.tile(np.arange(3, dtype=np.int64), clusters)
     home = np.repeat(frame["city"][::3], 3)
     city = np.where(step == 0, home, geo.other_city(rng, cities, home, step))

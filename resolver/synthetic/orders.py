@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from resolver.synthetic import fmt
-from resolver.synthetic.frame import Frame, filled, length
+from resolver.synthetic.frame import Frame, filled
 from resolver.synthetic.masters import Master
 from resolver.synthetic.names import BR_PERSON
 from resolver.synthetic.text import ObjArray, as_objects
@@ -94,8 +94,3 @@ def build_orders(rng: np.random.Generator, suppliers: Master, orders: int) -> Fr
         "supplier_row": target[head],
         "defect": fmt.choose(first_item, defect[head], filled(n, "")),
     }
-
-
-def order_count(frame: Frame) -> int:
-    """Distinct orders in an item table."""
-    return int((frame["item"] == 1).sum()) if length(frame) else 0

@@ -7,7 +7,7 @@ duplicates, look-alikes, queries); bulk rows go through the vectorised renderers
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -76,13 +76,6 @@ def name_key(text: str) -> str:
     except UnicodeEncodeError:
         words = upper.translate(_KEY_TABLE).split()
     return " ".join(w for w in words if w not in _STOPWORDS)
-
-
-def map_strings(values: ObjArray, func: Callable[[str], str]) -> ObjArray:
-    """Apply a str → str function to every element, keeping an object array."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = [func(v) for v in values.tolist()]
-    return out
 
 
 def apply_case(
