@@ -23,6 +23,9 @@ from api.sandbox_erp import DEFAULT_PASSWORD, DEFAULT_USER, create_sandbox_app
 from gateway.erp import OracleConnector, ProtheusConnector, SapConnector
 from tests.e2e.conftest import serving
 
+#: A frozen copy of three tables of the Protheus sample (suppliers, customers, purchase orders):
+#: the tests name its records and totals, and the sample itself is regenerated as it evolves.
+FIXTURE_DATA = Path(__file__).resolve().parent / "data"
 SAMPLE_DATA = Path(__file__).resolve().parents[3] / "data" / "samples" / "protheus" / "data"
 USER, PASSWORD = DEFAULT_USER, DEFAULT_PASSWORD
 _template: Path | None = None
@@ -30,12 +33,12 @@ _lock = threading.Lock()
 
 
 def template_database() -> Path:
-    """A sandbox database loaded from the sample, made once per test process."""
+    """A sandbox database loaded from the fixture tables, made once per test process."""
     global _template
     with _lock:
         if _template is None:
             folder = Path(tempfile.mkdtemp(prefix="canon-sandbox-template-"))
-            create_sandbox_app(folder / "template.sqlite", SAMPLE_DATA)
+            create_sandbox_app(folder / "template.sqlite", FIXTURE_DATA)
             _template = folder / "template.sqlite"
         return _template
 
