@@ -9,6 +9,7 @@ built before the fork, so the bytes are the same either way (the tests hold them
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -127,12 +128,17 @@ _BLANKS = companies.Blanks()
 
 
 def _child(task: Callable[[], object], channel: Connection) -> None:
+    status = 0
     try:
         channel.send(("ok", task()))
     except BaseException:  # noqa: BLE001 - every failure must reach the parent
         channel.send(("error", traceback.format_exc()))
+        status = 1
     finally:
         channel.close()
+    # Leave at once: the usual exit flushes stdio, whose locks a thread of the parent
+    # (a progress bar) may have held at the fork, and would then wait forever.
+    os._exit(status)
 
 
 def in_background(task: Callable[[], T], parallel: bool) -> Callable[[], T]:

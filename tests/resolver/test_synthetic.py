@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -18,6 +19,7 @@ from stdnum.ch import uid
 
 from resolver.synthetic import SampleSummary, generate_sample, vocab
 from resolver.synthetic.csvout import write_csv
+from resolver.synthetic.files import in_background
 from resolver.synthetic.sample import _generate
 from resolver.synthetic.taxid import cnpj_check_digits, cpf_check_digits, uid_check_digit
 from resolver.synthetic.text import as_objects, typo
@@ -143,6 +145,13 @@ def test_same_seed_gives_same_bytes_and_another_seed_differs(
     assert _files(again) == _files(sample.root)
     changed = {name for name, data in _files(other).items() if _files(sample.root)[name] != data}
     assert {"data/SA2010.csv", "queries.jsonl", "truth/entities.csv"} <= changed
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="writers are forked on Linux only")
+def test_a_failing_writer_process_is_reported() -> None:
+    wait = in_background(lambda: 1 // 0, parallel=True)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        wait()
 
 
 def test_committed_sample_is_a_fresh_generation(sample: Sample) -> None:
