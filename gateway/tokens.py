@@ -114,7 +114,8 @@ class TokenSigner:
         if not token:
             raise TokenMissing("a resolution token is required", field=TOKEN_FIELD)
         parts = token.split(".")
-        if len(parts) != 3 or parts[0] != PREFIX:
+        # Tokens are ASCII by construction; anything else is not one (and must not reach HMAC).
+        if len(parts) != 3 or parts[0] != PREFIX or not token.isascii():
             raise TokenMalformed("not a Canon resolution token", field=TOKEN_FIELD)
         _, payload, signature = parts
         if not hmac.compare_digest(self._sign(payload).encode(), signature.encode()):

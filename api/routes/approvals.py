@@ -75,7 +75,7 @@ def list_approvals(
     action: Annotated[str | None, Query(max_length=100)] = None,
     risk: Annotated[str | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[ApprovalRequestView]:
     return desk.list(principal, status_, action, risk, limit, offset)
 

@@ -29,7 +29,7 @@ def audit_entries(
     principal: PrincipalDep,
     gateway: GatewayDep,
     action_id: Annotated[str | None, Query(max_length=36)] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     entries = gateway.audit_entries(principal, action_id, after, limit)
