@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pandas as pd
 
+from resolver import normalise_columns as columns
 from resolver.errors import ExtractError
-from resolver.normalise import name_sorted, normalise_series, tax_root
 from resolver.profiles import EntityTypeSpec
 
 DELETED_FLAG = "D_E_L_E_T_"
@@ -68,10 +69,11 @@ def read_extract(path: Path, spec: EntityTypeSpec) -> pd.DataFrame:
 
 def canonical_ids(frame: pd.DataFrame, spec: EntityTypeSpec) -> pd.Series:
     """Vectorised `spec.canonical_id.format(**row)` over a frame."""
-    template = spec.canonical_id
-    out = pd.Series([template] * len(frame), index=frame.index, dtype=object)
-    for key in spec.native_key:
-        out = out.combine(frame[key], lambda t, v, k=key: t.replace("{" + k + "}", v))
+    pieces = re.split(r"{([A-Za-z0-9_]+)}", spec.canonical_id)
+    out = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    for k, piece in enumerate(pieces):
+        # Even pieces are literal text, odd ones the names of key fields.
+        out = out + (piece if k % 2 == 0 else frame[piece].astype(object))
     return out
 
 
@@ -84,15 +86,11 @@ def normalised_frame(raw: pd.DataFrame, spec: EntityTypeSpec) -> pd.DataFrame:
         merged = raw[cols[0]]
         for col in cols[1:]:
             merged = merged.where(merged != "", raw[col])
-        out[role] = normalise_series(role, merged)
+        out[role] = columns.normalise_column(role, merged)
     if "name" in out:
-        out["name_sorted"] = pd.Series(
-            [name_sorted(v) for v in out["name"].tolist()], index=out.index, dtype=object
-        )
+        out["name_sorted"] = columns.derive("name_sorted", out["name"])
     if "tax_id" in out:
-        out["tax_root"] = pd.Series(
-            [tax_root(v) for v in out["tax_id"].tolist()], index=out.index, dtype=object
-        )
+        out["tax_root"] = columns.derive("tax_root", out["tax_id"])
     for col in dict.fromkeys([*spec.native_key, *spec.display, spec.blocked_flag or ""]):
         if col:
             out[f"raw_{col}"] = raw[col]

@@ -4,118 +4,296 @@ Blocking must be generous (recall first: whatever it misses can never be resolve
 strong keys (tax id, e-mail, phone, name words in any order) bring every record they hit;
 name words and their 4-letter prefixes bring the records sharing the rarest of them, ranked
 by inverse document frequency, so a typo in one word still finds the record by another.
+
+The index is built once, at training (or refresh) time, into flat numpy/byte files
+(`resolver.arrays`), so that a server loads a million records in about a second instead of
+rebuilding Python objects per value at every start.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable
+import queue
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from resolver.arrays import Column, Postings, fnv1a, key_hashes, read_meta, write_meta
 
 Record = dict[str, str | None]
 
 STRONG_KEYS = ("tax_id", "email", "phone", "name_sorted")
+KEY_COLUMNS = (*STRONG_KEYS, "tax_root", "number")
 MAX_STRONG_HITS = 200
 MAX_POSTING = 50_000
 NAME_CANDIDATES = 60
+FORMAT = 1
 
 
-def _name_keys(name: str) -> set[str]:
+def name_keys(name: str) -> list[str]:
+    """The blocking keys of a normalised name: its words and their 4-letter prefixes."""
     keys: set[str] = set()
     for token in name.split():
         keys.add("w:" + token)
         if len(token) >= 4:
             keys.add("p:" + token[:4])
-    return keys
+    return sorted(keys)
+
+
+class _Scratch:
+    """Per-call accumulators over all records, reused (cleared after use) across calls."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._free: queue.SimpleQueue[tuple[np.ndarray, np.ndarray]] = queue.SimpleQueue()
+
+    def take(self) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            return np.zeros(self.size, dtype=np.float64), np.zeros(self.size, dtype=bool)
+
+    def give_back(self, buffers: tuple[np.ndarray, np.ndarray]) -> None:
+        self._free.put(buffers)
 
 
 class ServingIndex:
     """Records of one entity type (normalised columns + raw display fields) and postings."""
 
-    def __init__(self, frame: pd.DataFrame, columns: Iterable[str]):
-        self.columns = [c for c in columns if c in frame.columns]
-        self.ids: list[str] = frame["unique_id"].astype(str).tolist()
-        self._values = {
-            c: [
-                None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                for v in frame[c].tolist()
-            ]
-            for c in self.columns
-        }
-        raw_cols = [c for c in frame.columns if c.startswith("raw_")]
-        self._raw = {c[4:]: frame[c].fillna("").astype(str).tolist() for c in raw_cols}
-        self._postings = self._build_postings()
-        self.size = len(self.ids)
+    def __init__(
+        self,
+        ids: Column,
+        columns: Mapping[str, Column],
+        raw: Mapping[str, Column],
+        postings: Postings,
+        tf: Mapping[str, np.ndarray],
+    ):
+        self._ids = ids
+        self.columns: list[str] = list(columns)
+        self._columns = dict(columns)
+        self._raw = dict(raw)
+        self.postings = postings
+        self.tf = dict(tf)
+        self.size = len(ids)
+        self._scratch = _Scratch(self.size)
 
-    def _build_postings(self) -> dict[str, np.ndarray]:
-        lists: dict[str, list[int]] = defaultdict(list)
-        for col in (*STRONG_KEYS, "tax_root", "number"):
-            for i, v in enumerate(self._values.get(col, [])):
-                if v is not None:
-                    lists[f"{col}={v}"].append(i)
-        for i, v in enumerate(self._values.get("name", [])):
-            if v is not None:
-                for key in _name_keys(v):
-                    lists[key].append(i)
-        return {k: np.asarray(v, dtype=np.int32) for k, v in lists.items()}
+    # -- building, saving, loading -----------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        frame: pd.DataFrame,
+        columns: Iterable[str],
+        tf_tables: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> ServingIndex:
+        """Build from a normalised frame (`unique_id`, role columns, `raw_*` columns)."""
+        wanted = [c for c in dict.fromkeys(columns) if c in frame.columns]
+        encoded = {c: Column.encode(frame[c]) for c in wanted}
+        raw = {
+            c[4:]: Column.encode(frame[c].fillna("").astype(str))
+            for c in frame.columns
+            if c.startswith("raw_")
+        }
+        tf = {c: _tf_by_code(encoded[c], table) for c, table in (tf_tables or {}).items()}
+        tf = {c: v for c, v in tf.items() if c in encoded}
+        ids = Column.encode(frame["unique_id"].astype(str))
+        return cls(ids, encoded, raw, _build_postings(encoded), tf)
+
+    def save(self, folder: Path) -> None:
+        """Write the index as flat files under folder (created)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self._ids.save(folder, "ids")
+        for name, column in self._columns.items():
+            column.save(folder, f"col.{name}")
+        for name, column in self._raw.items():
+            column.save(folder, f"raw.{name}")
+        for name, values in self.tf.items():
+            np.save(folder / f"tf.{name}.npy", values)
+        self.postings.save(folder, "postings")
+        write_meta(
+            folder,
+            {
+                "format": FORMAT,
+                "size": self.size,
+                "columns": self.columns,
+                "raw": list(self._raw),
+                "tf": list(self.tf),
+            },
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> ServingIndex:
+        """Load an index written by `save`; raw display fields are memory-mapped."""
+        meta = read_meta(folder)
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{folder}: index format {meta.get('format')}, expected {FORMAT}")
+        columns = {str(n): Column.load(folder, f"col.{n}") for n in _names(meta["columns"])}
+        raw = {str(n): Column.load(folder, f"raw.{n}", map_data=True) for n in _names(meta["raw"])}
+        tf = {str(n): np.load(folder / f"tf.{n}.npy") for n in _names(meta["tf"])}
+        ids = Column.load(folder, "ids", map_data=True)
+        return cls(ids, columns, raw, Postings.load(folder, "postings"), tf)
+
+    # -- records -----------------------------------------------------------------------------
+    @cached_property
+    def ids(self) -> list[str]:
+        """Canonical ids in record order (decoded on first use)."""
+        return [v or "" for v in self._ids.to_list()]
+
+    def id_of(self, i: int) -> str:
+        return self._ids.value(i) or ""
+
+    def column(self, name: str) -> Column | None:
+        return self._columns.get(name)
 
     def record(self, i: int) -> Record:
         """The normalised values of record i."""
-        return {c: self._values[c][i] for c in self.columns}
+        return {c: self._columns[c].value(i) for c in self.columns}
 
     def raw(self, i: int, fields: Iterable[str]) -> dict[str, str]:
         """Raw ERP values of record i (key and display fields)."""
-        return {f: self._raw[f][i] for f in fields if f in self._raw}
+        return {f: self._raw[f].value(i) or "" for f in fields if f in self._raw}
 
     def raw_column(self, field: str) -> list[str]:
         """All raw values of one ERP field, in record order."""
-        return self._raw.get(field, [""] * self.size)
+        column = self._raw.get(field)
+        if column is None:
+            return [""] * self.size
+        return [v or "" for v in column.to_list()]
 
-    def candidates(self, query: Record) -> list[int]:
-        """Record positions worth scoring for a normalised query."""
-        found: dict[int, None] = {}
-        for col in STRONG_KEYS:
-            v = query.get(col)
-            hits = self._postings.get(f"{col}={v}") if v else None
-            if hits is not None and len(hits) <= MAX_STRONG_HITS:
-                found.update(dict.fromkeys(hits.tolist()))
-        root = query.get("tax_root")
-        hits = self._postings.get(f"tax_root={root}") if root else None
-        if hits is not None and len(hits) <= MAX_STRONG_HITS:
-            found.update(dict.fromkeys(hits.tolist()))
+    # -- blocking ----------------------------------------------------------------------------
+    def candidates(self, query: Record) -> np.ndarray:
+        """Record positions worth scoring for a normalised query, strongest keys first."""
+        strong = [f"{c}={query[c]}" for c in (*STRONG_KEYS, "tax_root") if query.get(c)]
         name = query.get("name")
-        if name:
-            found.update(dict.fromkeys(self._name_candidates(name)))
-        return list(found)
+        by_name = name_keys(name) if name else []
+        found = self.postings.lookup([fnv1a(k) for k in strong + by_name])
+        parts = [h for h in found[: len(strong)] if h is not None and len(h) <= MAX_STRONG_HITS]
+        if by_name:
+            named = [
+                (k, h) for k, h in zip(by_name, found[len(strong) :], strict=True) if h is not None
+            ]
+            if named:
+                parts.append(self._name_candidates(named))
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.concatenate(parts)
+        _, first = np.unique(rows, return_index=True)
+        return rows[np.sort(first)].astype(np.int64)
 
-    def _name_candidates(self, name: str) -> list[int]:
-        postings = [(k, self._postings[k]) for k in _name_keys(name) if k in self._postings]
-        if not postings:
-            return []
-        postings.sort(key=lambda kv: len(kv[1]))
+    def _name_candidates(self, postings: list[tuple[str, np.ndarray]]) -> np.ndarray:
+        """The NAME_CANDIDATES records sharing the most (IDF-weighted) name keys with the query;
+        ties go to the record found first (rarest key first)."""
+        postings.sort(key=lambda kv: (len(kv[1]), kv[0]))
         usable = [kv for kv in postings if len(kv[1]) <= MAX_POSTING] or postings[:1]
-        scores: dict[int, float] = defaultdict(float)
         n = max(self.size, 1)
-        for key, hits in usable:
-            weight = math.log(1 + n / len(hits)) * (1.0 if key.startswith("w:") else 0.5)
-            for i in hits[:MAX_POSTING].tolist():
-                scores[i] += weight
-        best = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:NAME_CANDIDATES]
-        return [i for i, _ in best]
+        buffers = self._scratch.take()
+        acc, seen = buffers
+        touched: list[np.ndarray] = []
+        try:
+            for key, hits in usable:
+                weight = math.log(1 + n / len(hits)) * (1.0 if key.startswith("w:") else 0.5)
+                hits = hits[:MAX_POSTING]
+                new = hits[~seen[hits]]
+                seen[new] = True
+                touched.append(new)
+                acc[hits] += weight
+            rows = np.concatenate(touched)
+            scores = acc[rows]
+        finally:
+            for part in touched:
+                acc[part] = 0.0
+                seen[part] = False
+            self._scratch.give_back(buffers)
+        if len(rows) > NAME_CANDIDATES:
+            kth = np.partition(scores, len(scores) - NAME_CANDIDATES)[len(scores) - NAME_CANDIDATES]
+            keep = np.flatnonzero(scores >= kth)
+        else:
+            keep = np.arange(len(rows))
+        order = keep[np.lexsort((keep, -scores[keep]))][:NAME_CANDIDATES]
+        result: np.ndarray = rows[order]
+        return result
 
     def candidates_by_key(self, query: Record) -> list[int]:
         """Records whose key roles (number, branch) equal every one the query gives."""
         number = query.get("number")
         if not number:
             return []
-        hits = self._postings.get(f"number={number}")
+        hits = self.postings.lookup([fnv1a(f"number={number}")])[0]
         if hits is None:
             return []
+        numbers = self._columns["number"].values(hits)
+        hits = hits[np.asarray([v == number for v in numbers], dtype=bool)]
         branch = query.get("branch")
-        branches = self._values.get("branch")
+        branches = self._columns.get("branch")
         if branch is None or branches is None:
             return [int(i) for i in hits]
-        return [i for i in hits.tolist() if branches[i] == branch]
+        return [int(i) for i, b in zip(hits, branches.values(hits), strict=True) if b == branch]
+
+
+def _names(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _tf_by_code(column: Column, table: Mapping[str, float]) -> np.ndarray:
+    """Each vocabulary entry's term frequency (NaN where the table lacks it)."""
+    words = pa.array(column.vocabulary(), type=pa.string())
+    keys = pa.array(list(table), type=pa.string())
+    position = pc.index_in(words, value_set=keys).to_numpy(zero_copy_only=False)
+    values = np.asarray(list(table.values()), dtype=np.float64)
+    out = np.full(len(words), np.nan)
+    known = ~np.isnan(position.astype(np.float64))
+    out[known] = values[position[known].astype(np.int64)]
+    return out
+
+
+def _build_postings(columns: Mapping[str, Column]) -> Postings:
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    for name in KEY_COLUMNS:
+        column = columns.get(name)
+        if column is None:
+            continue
+        hashes = key_hashes(column, f"{name}=")
+        rows = np.flatnonzero(column.codes >= 0)
+        parts.append((hashes[column.codes[rows]], rows))
+    names = columns.get("name")
+    if names is not None:
+        parts.append(_name_postings(names))
+    return Postings.build(parts)
+
+
+def _name_postings(names: Column) -> tuple[np.ndarray, np.ndarray]:
+    """(key hash, record) for every distinct name key of every record."""
+    vocabulary = pa.array(names.vocabulary(), type=pa.string())
+    lists = pc.split_pattern(vocabulary, " ")
+    words = pc.list_flatten(lists)
+    owner = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
+    long = pc.greater_equal(pc.utf8_length(words), 4).to_numpy(zero_copy_only=False)
+    pairs = [
+        _keyed(owner, words, "w:"),
+        _keyed(owner[long], pc.utf8_slice_codeunits(words.filter(pa.array(long)), 0, 4), "p:"),
+    ]
+    owner_all = np.concatenate([o for o, _ in pairs])
+    hash_all = np.concatenate([h for _, h in pairs])
+    order = np.argsort(owner_all, kind="stable")
+    owner_all, hash_all = owner_all[order], hash_all[order]
+    count = np.bincount(owner_all, minlength=names.vocabulary_size)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    rows = np.flatnonzero(names.codes >= 0)
+    codes = names.codes[rows]
+    reps = count[codes]
+    total = int(reps.sum())
+    base = np.repeat(start[codes] - (np.cumsum(reps) - reps), reps) + np.arange(total)
+    return hash_all[base], np.repeat(rows, reps)
+
+
+def _keyed(owner: np.ndarray, words: pa.Array, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (vocabulary entry, hash of prefix+word) pairs."""
+    word_column = Column.encode(words)
+    pairs = np.unique(owner * max(word_column.vocabulary_size, 1) + word_column.codes)
+    size = max(word_column.vocabulary_size, 1)
+    hashes = key_hashes(word_column, prefix)
+    return pairs // size, hashes[pairs % size]

@@ -10,13 +10,16 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-import pandas as pd
 from stdnum import vatin
 from stdnum.br import cnpj, cpf
 from stdnum.ch import uid
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
-_DIGITS = re.compile(r"\D+")
+#: Everything but ASCII digits (Unicode digits of other scripts are not phone digits).
+_DIGITS = re.compile(r"[^0-9]+")
+#: ASCII whitespace, as Arrow's regular expressions read `\s` (resolver.normalise_columns).
+SPACES = r"[\t\n\x0b\f\r ]+"
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 #: Values clerks type for "nothing" (compared after folding, without spaces).
 _BLANK_LIKE = frozenset({"", "na", "nan", "none", "null", "nil", "xxx", "sn", "semnome"})
 
@@ -101,11 +104,12 @@ _ADDRESS_ABBREVIATIONS = {
 
 
 def fold(value: object) -> str:
-    """Lower-case, strip accents and fold every run of punctuation to one space."""
+    """Lower-case, strip accents (non-spacing marks after NFKD) and fold every run of
+    punctuation to one space."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     text = unicodedata.normalize("NFKD", str(value))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = "".join(c for c in text if unicodedata.category(c) != "Mn").lower()
     text = text.replace("ß", "ss").replace("&", " e ")
     return _NON_ALNUM.sub(" ", text).strip()
 
@@ -268,7 +272,7 @@ def code(value: object) -> str | None:
     """An ERP code or number compared as written but for surrounding blanks and leading zeros."""
     if value is None or (isinstance(value, float) and value != value):
         return None
-    text = re.sub(r"\s+", "", str(value)).upper()
+    text = re.sub(SPACES, "", str(value)).translate(_ASCII_UPPER)
     return (text.lstrip("0") or "0") if text else None
 
 
@@ -287,14 +291,6 @@ ROLE_NORMALISERS: dict[str, Callable[[object], str | None]] = {
     "number": code,
     "branch": code,
 }
-
-
-def normalise_series(role: str, values: pd.Series) -> pd.Series:
-    """Normalise a column: each distinct raw value is normalised once (masters repeat a lot)."""
-    fn = ROLE_NORMALISERS[role]
-    raw = values.tolist()
-    mapping = {u: fn(u) for u in set(raw)}
-    return pd.Series([mapping[v] for v in raw], index=values.index, dtype=object)
 
 
 def normalise_record(record: dict[str, object]) -> dict[str, str | None]:

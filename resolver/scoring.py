@@ -8,12 +8,20 @@ term-frequency adjustment.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from resolver.comparisons import Predicate, level_predicate
 from resolver.profiles import LevelSpec
 from resolver.types import FieldExplanation
+
+if TYPE_CHECKING:
+    from resolver.index import ServingIndex
+
+TfTables = Mapping[str, Mapping[str, float]]
 
 Record = dict[str, str | None]
 
@@ -58,12 +66,27 @@ def match_probability(match_weight: float) -> float:
     return 1.0 / (1.0 + math.pow(2.0, -match_weight)) if match_weight < 1000 else 1.0
 
 
+@dataclass(frozen=True)
+class RowScores:
+    """Match weights of one query against some records, and what each comparison gave."""
+
+    rows: np.ndarray  # record positions
+    weights: np.ndarray  # total match weight per record
+    levels: tuple[np.ndarray, ...]  # per comparison: level reached (-1 missing, len = else)
+    parts: tuple[np.ndarray, ...]  # per comparison: its weight per record
+
+
+MISSING = -1
+
+
 class CompiledModel:
     """One entity type's trained model, ready to score query/record pairs in memory."""
 
-    def __init__(self, compiled: dict[str, Any], tf_tables: dict[str, dict[str, float]]):
+    def __init__(
+        self, compiled: dict[str, Any], tf_tables: TfTables | Callable[[], TfTables] | None = None
+    ):
         self.prior_match_weight: float = float(compiled["prior_match_weight"])
-        self.tf_tables = tf_tables
+        self._tf_tables = tf_tables
         comparisons = []
         for comp in compiled["comparisons"]:
             levels: list[CompiledLevel] = []
@@ -103,6 +126,13 @@ class CompiledModel:
                 if col not in cols:
                     cols.append(col)
         return cols
+
+    @property
+    def tf_tables(self) -> TfTables:
+        """Term-frequency tables (value -> frequency), for scoring single pairs."""
+        if callable(self._tf_tables):
+            self._tf_tables = self._tf_tables()
+        return self._tf_tables or {}
 
     def _tf_adjustment(self, level: CompiledLevel, a: str, b: str) -> float:
         table = self.tf_tables.get(level.tf_column or "", {})
@@ -153,3 +183,91 @@ class CompiledModel:
                     )
                 )
         return Score(total, tuple(parts))
+
+    def score_rows(self, query: Record, index: ServingIndex, rows: np.ndarray) -> RowScores:
+        """Match weights of a query against many records at once; for each pair the same
+        value, to the last bit, as `score` (same levels, same order of additions)."""
+        total = np.full(len(rows), self.prior_match_weight)
+        all_levels, all_parts = [], []
+        for comp in self.comparisons:
+            level_of = np.full(len(rows), MISSING, dtype=np.int64)
+            part = np.zeros(len(rows))
+            column = index.column(comp.column)
+            if query.get(comp.column) is not None and column is not None and len(rows):
+                pending = np.flatnonzero(column.codes[rows] >= 0)
+                level_of[pending] = len(comp.levels)
+                for numbered in enumerate(comp.levels):
+                    marks = (level_of, part)
+                    pending = self._level_rows(query, index, rows, pending, numbered, marks)
+                    if not len(pending):
+                        break
+                part[pending] = comp.else_weight
+                total = total + part
+            all_levels.append(level_of)
+            all_parts.append(part)
+        return RowScores(rows, total, tuple(all_levels), tuple(all_parts))
+
+    def _level_rows(
+        self,
+        query: Record,
+        index: ServingIndex,
+        rows: np.ndarray,
+        pending: np.ndarray,
+        numbered: tuple[int, CompiledLevel],
+        marks: tuple[np.ndarray, np.ndarray],
+    ) -> np.ndarray:
+        """Mark the pending records that reach level k (its number in `level_of`, its weight in
+        `part`); return those still pending."""
+        k, level = numbered
+        level_of, part = marks
+        va = query.get(level.column)
+        column = index.column(level.column)
+        if va is None or column is None:
+            return pending
+        values = column.values(rows[pending])
+        hit = np.fromiter(
+            (vb is not None and level.predicate(va, vb) for vb in values), bool, len(values)
+        )
+        reached = pending[hit]
+        level_of[reached] = k
+        if level.tf_column is None:
+            part[reached] = level.match_weight
+        else:
+            tf = index.tf.get(level.tf_column)
+            tf_column = index.column(level.tf_column)
+            codes = tf_column.codes[rows[reached]] if tf_column is not None else None
+            for j, i in enumerate(reached.tolist()):
+                freq = float(tf[codes[j]]) if tf is not None and codes is not None else math.nan
+                adjustment = 0.0
+                if freq == freq:  # not NaN: the value is in the master's table
+                    u = max(freq, freq, level.tf_min_u)
+                    adjustment = level.tf_weight * (level.tf_log2_u_exact - math.log2(u))
+                part[i] = level.match_weight + adjustment
+        remaining: np.ndarray = pending[~hit]
+        return remaining
+
+    def explain(
+        self, query: Record, index: ServingIndex, scores: RowScores, j: int
+    ) -> tuple[FieldExplanation, ...]:
+        """The per-comparison explanation of the j-th scored record (as `score` gives it)."""
+        row = int(scores.rows[j])
+        out = []
+        for comp, levels, parts in zip(self.comparisons, scores.levels, scores.parts, strict=True):
+            column = index.column(comp.column)
+            b = column.value(row) if column is not None else None
+            k = int(levels[j])
+            if k == MISSING:
+                label, weight = "missing", 0.0
+            else:
+                label = comp.levels[k].label if k < len(comp.levels) else comp.else_label
+                weight = round(float(parts[j]), 6)
+            out.append(
+                FieldExplanation.model_construct(
+                    comparison=comp.name,
+                    level=label,
+                    match_weight=weight,
+                    query_value=query.get(comp.column),
+                    candidate_value=b,
+                )
+            )
+        return tuple(out)

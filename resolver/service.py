@@ -2,55 +2,101 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import logging
+import threading
+import time
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 
 from resolver.calibrated import CalibrationTable, EntityCalibration, load_active
 from resolver.decision import decide
 from resolver.errors import QueryError
-from resolver.index import ServingIndex
 from resolver.normalise import normalise_record
-from resolver.profiles import ROLES, EntityTypeSpec, Profile, load_profile
-from resolver.scoring import CompiledModel
+from resolver.profiles import ROLES, EntityTypeSpec, Profile
+from resolver.scoring import match_probability
+from resolver.serving import ServedType, Snapshot, load_snapshot
 from resolver.types import Candidate, Decision, FieldExplanation, Resolution, ResolveQuery
 from resolver.workdir import current_model_dir
 
 TOP_PER_TYPE = 10
 RETURNED = 5
+#: How often a watching resolver looks whether `CURRENT` moved (refresh or training).
+WATCH_SECONDS = 2.0
 
+log = logging.getLogger(__name__)
 
-@dataclass
-class _EntityType:
-    name: str
-    spec: EntityTypeSpec
-    index: ServingIndex
-    model: CompiledModel | None
+_EntityType = ServedType  # the name earlier versions exported
 
 
 class Resolver:
-    """Resolves queries against one trained model version and one calibration version."""
+    """Resolves queries against one trained model version and one calibration version.
 
-    def __init__(self, model_dir: Path, calibration: CalibrationTable):
-        self.model_dir = model_dir
-        manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
-        self.model_version: str = manifest["model_version"]
-        self.profile: Profile = load_profile(model_dir / "profile.yaml")
+    With a workdir to watch, it swaps to the workdir's active model folder when `CURRENT`
+    changes (after `canon refresh` or `canon train`): the new snapshot is loaded beside the
+    old one, then replaces it in one assignment; each resolve uses one snapshot throughout.
+    """
+
+    def __init__(
+        self, model_dir: Path, calibration: CalibrationTable, *, watch: Path | None = None
+    ):
         self.calibration = calibration
-        self.entity_types: dict[str, _EntityType] = {}
-        for name, spec in self.profile.entity_types.items():
-            frame = pd.read_parquet(model_dir / f"records_{name}.parquet")
-            model = None
-            if spec.matching == "probabilistic":
-                compiled = json.loads((model_dir / f"compiled_{name}.json").read_text("utf-8"))
-                tf = json.loads((model_dir / f"tf_{name}.json").read_text("utf-8"))
-                model = CompiledModel(compiled, tf)
-                columns = list(dict.fromkeys([*model.columns(), *spec.available_columns()]))
-            else:
-                columns = list(spec.available_columns())
-            self.entity_types[name] = _EntityType(name, spec, ServingIndex(frame, columns), model)
+        self._snapshot = load_snapshot(model_dir)
+        self._watch = watch
+        self._next_check = time.monotonic() + WATCH_SECONDS
+        self._reloading = threading.Lock()
+
+    # -- the served snapshot -------------------------------------------------------------
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def model_dir(self) -> Path:
+        return self._snapshot.model_dir
+
+    @property
+    def model_version(self) -> str:
+        return self._snapshot.model_version
+
+    @property
+    def index_version(self) -> str:
+        return self._snapshot.index_version
+
+    @property
+    def profile(self) -> Profile:
+        return self._snapshot.profile
+
+    @property
+    def entity_types(self) -> dict[str, ServedType]:
+        return self._snapshot.entity_types
+
+    def reload(self) -> bool:
+        """Serve the watched workdir's active model folder if it changed; True if swapped."""
+        if self._watch is None:
+            return False
+        with self._reloading:
+            model_dir = current_model_dir(self._watch)
+            if model_dir == self._snapshot.model_dir:
+                return False
+            snapshot = load_snapshot(model_dir)
+            self._snapshot = snapshot  # one assignment: resolves see old or new, never a mix
+            self.calibration = load_active(self._watch)
+            log.info("now serving %s (%s)", snapshot.index_version, model_dir)
+            return True
+
+    def _maybe_reload(self) -> None:
+        now = time.monotonic()
+        if self._watch is None or now < self._next_check or self._reloading.locked():
+            return
+        self._next_check = now + WATCH_SECONDS
+        threading.Thread(target=self._reload_quietly, name="resolver-reload", daemon=True).start()
+
+    def _reload_quietly(self) -> None:
+        try:
+            self.reload()
+        except Exception:  # a half-written or broken folder: keep serving the old one
+            log.exception("resolver reload failed; still serving %s", self.index_version)
 
     # -- query parsing -------------------------------------------------------------------
     def _roles(
@@ -69,67 +115,66 @@ class Resolver:
                 out[role] = value
         return out
 
-    def _targets(self, query: ResolveQuery) -> list[str]:
+    def _targets(self, query: ResolveQuery, served: dict[str, ServedType]) -> list[str]:
         if query.entity_type is not None:
-            if query.entity_type not in self.entity_types:
-                known = ", ".join(self.entity_types)
+            if query.entity_type not in served:
+                known = ", ".join(served)
                 raise QueryError(f"entity_type: unknown {query.entity_type!r} (known: {known})")
             return [query.entity_type]
         owners = set()
         for key in query.record:
             if key not in ROLES:
-                owners |= {
-                    n
-                    for n, e in self.entity_types.items()
-                    if key.upper() in e.spec.role_of_column()
-                }
+                owners |= {n for n, e in served.items() if key.upper() in e.spec.role_of_column()}
         if owners:
             return sorted(owners)
-        parties = [n for n, e in self.entity_types.items() if e.spec.party]
+        parties = [n for n, e in served.items() if e.spec.party]
         for key in query.record:
-            if not any(key in self.entity_types[n].spec.roles for n in parties):
+            if not any(key in served[n].spec.roles for n in parties):
                 raise QueryError(f"record.{key}: no entity type has this field")
         return parties
 
     # -- resolve -------------------------------------------------------------------------
     def resolve(self, query: ResolveQuery) -> Resolution:
         """Resolve one query to a canonical id, or halt with the candidates and the reason."""
-        targets = self._targets(query)
+        self._maybe_reload()
+        snapshot = self._snapshot
+        targets = self._targets(query, snapshot.entity_types)
         candidates: list[Candidate] = []
         identity: dict[str, str | None] = {}
         query_tax: str | None = None
         for name in targets:
-            et = self.entity_types[name]
+            et = snapshot.entity_types[name]
             roles = self._roles(dict(query.record), et.spec, name, strict=len(targets) == 1)
             normalised = normalise_record(roles)
             identity = identity or {k: normalised.get(k) for k in ("name", "tax_id")}
             query_tax = query_tax or normalised.get("tax_id")
             candidates.extend(self._score(et, normalised))
         candidates.sort(key=lambda c: c.match_weight, reverse=True)
-        return self._decide(query, targets, candidates, identity, query_tax)
+        return self._decide(snapshot, query, targets, candidates, (identity, query_tax))
 
-    def _score(self, et: _EntityType, query: dict[str, str | None]) -> list[Candidate]:
-        found = []
+    def _score(self, et: ServedType, query: dict[str, str | None]) -> list[Candidate]:
         if et.model is None:
-            for i in et.index.candidates_by_key(query):
-                found.append(self._candidate(et, i, 50.0, 1.0, []))
-            return found
-        scored = []
-        for i in et.index.candidates(query):
-            score = et.model.score(query, et.index.record(i))
-            scored.append((score.match_weight, i, score))
-        scored.sort(key=lambda t: t[0], reverse=True)
-        for _, i, score in scored[:TOP_PER_TYPE]:
+            return [
+                self._candidate(et, i, 50.0, 1.0, []) for i in et.index.candidates_by_key(query)
+            ]
+        rows = et.index.candidates(query)
+        if not len(rows):
+            return []
+        scores = et.model.score_rows(query, et.index, rows)
+        # Best first; among equal weights, the record blocking found first (stable order).
+        order = np.argsort(-scores.weights, kind="stable")[:TOP_PER_TYPE]
+        found = []
+        for j in order.tolist():
+            weight = float(scores.weights[j])
+            explanation = list(et.model.explain(query, et.index, scores, j))
             found.append(
-                self._candidate(
-                    et, i, score.match_weight, score.probability, list(score.explanation)
-                )
+                self._candidate(et, int(rows[j]), weight, match_probability(weight), explanation)
             )
         return found
 
     def _candidate(
         self,
-        et: _EntityType,
+        et: ServedType,
         i: int,
         weight: float,
         probability: float,
@@ -137,7 +182,7 @@ class Resolver:
     ) -> Candidate:
         return Candidate(
             entity_type=et.name,
-            canonical_id=et.index.ids[i],
+            canonical_id=et.index.id_of(i),
             native_key=et.index.raw(i, et.spec.native_key),
             display=dict(et.index.raw(i, et.spec.display)),
             match_weight=round(weight, 6),
@@ -145,27 +190,28 @@ class Resolver:
             explanation=explanation,
         )
 
-    def _calibration(self, name: str) -> EntityCalibration:
+    def _calibration(self, spec: EntityTypeSpec, name: str) -> EntityCalibration:
         found = self.calibration.entity_types.get(name)
         if found is not None:
             return found
-        d = self.entity_types[name].spec.decision
+        d = spec.decision
         return EntityCalibration(threshold=d.threshold, margin=d.margin)
 
     def _decide(
         self,
+        snapshot: Snapshot,
         query: ResolveQuery,
         targets: list[str],
         candidates: list[Candidate],
-        identity: dict[str, str | None],
-        query_tax: str | None,
+        asked: tuple[dict[str, str | None], str | None],
     ) -> Resolution:
+        identity, query_tax = asked
         entity_type = query.entity_type
         probability, threshold, margin, conflict, corroborated = 0.0, 1.0, 0.0, False, True
         if candidates:
             top = candidates[0]
-            cal = self._calibration(top.entity_type)
-            spec = self.entity_types[top.entity_type].spec
+            spec = snapshot.entity_types[top.entity_type].spec
+            cal = self._calibration(spec, top.entity_type)
             margin = cal.margin if cal.margin is not None else spec.decision.margin
             gap = top.match_weight - candidates[1].match_weight if len(candidates) > 1 else 99.0
             probability = cal.mapping.probability(top.match_weight, min(gap, 99.0))
@@ -189,7 +235,7 @@ class Resolver:
             distinguishing_fields=_distinguishing(candidates)
             if verdict.decision is Decision.AMBIGUOUS
             else [],
-            model_version=self.model_version,
+            model_version=snapshot.model_version,
             calibration_version=self.calibration.version,
             query_identity=identity,
         )
@@ -247,6 +293,9 @@ def _distinguishing(candidates: list[Candidate]) -> list[str]:
     return [k for k in a.display if a.display.get(k) != b.display.get(k)]
 
 
-def load_resolver(workdir: Path) -> Resolver:
-    """The resolver of a workdir's active model and calibration."""
-    return Resolver(current_model_dir(workdir), load_active(workdir))
+def load_resolver(workdir: Path, *, watch: bool = False) -> Resolver:
+    """The resolver of a workdir's active model and calibration; with `watch`, it follows the
+    workdir's `CURRENT` (a running server picks up `canon refresh` without a restart)."""
+    return Resolver(
+        current_model_dir(workdir), load_active(workdir), watch=workdir if watch else None
+    )

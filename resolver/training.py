@@ -102,13 +102,18 @@ def train_linker(
     max_pairs = min(2e6, max(1e5, n * (n - 1) / 2))
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     clock.lap("u")
+    em_options: dict[str, Any] = {"estimate_without_term_frequencies": True}
+    if n >= EM_SAMPLING_FROM:
+        em_options["max_pairs"] = EM_MAX_PAIRS
     for rule in spec.em_blocking_rules:
+        if not em_can_learn(profile, spec, rule):
+            continue
         # A failed EM session can leave splink's settings without the comparisons it set
         # aside, so each one starts from a copy that is put back if it fails.
         saved = copy.deepcopy(linker._settings_obj)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
-                block_on(*rule), estimate_without_term_frequencies=True
+                block_on(*rule), **em_options
             )
         except Exception as e:  # no pairs in the block, or EM diverged: keep the others
             linker._settings_obj = saved
@@ -128,6 +133,24 @@ def train_linker(
         stages=stages,
     )
     return linker, report
+
+
+#: From this many records on, each EM session samples about EM_MAX_PAIRS of its blocked pairs
+#: (splink's hash-based sampling): m needs thousands of matches, not millions.
+EM_SAMPLING_FROM = 200_000
+EM_MAX_PAIRS = 2e6
+
+
+def em_can_learn(profile: Profile, spec: EntityTypeSpec, rule: list[str]) -> bool:
+    """Whether an EM session blocked on `rule` estimates anything: splink sets aside every
+    comparison that reads a blocking column, and pinned comparisons (fixed_m) learn nothing,
+    so a session left with only pinned ones would compute its pairs for no change."""
+    blocked = set(rule)
+    for comp in spec.comparisons:
+        comp_spec = profile.comparisons[comp]
+        if comp_spec.fixed_m is None and not blocked & set(level_columns(comp_spec)):
+            return True
+    return False
 
 
 class _Clock:

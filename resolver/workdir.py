@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import pandas as pd
 from resolver.errors import ModelError
 from resolver.extracts import extract_path, normalised_frame, read_extract
 from resolver.profiles import Profile, load_profile
+from resolver.serving import build_index
 from resolver.training import (
     TrainingReport,
     compile_model,
@@ -46,6 +47,8 @@ class TrainingSummary:
     path: Path
     reports: list[TrainingReport]
     seconds: float
+    #: Seconds of the run's own stages (loading and normalising the extracts).
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -81,7 +84,9 @@ def train_workdir(
     profile = load_profile(profile_path)
     profile_text = (profile_path or _default_profile_path()).read_text(encoding="utf-8")
     say("loading extracts")
+    t0 = time.perf_counter()
     frames = load_frames(data_dir, profile)
+    stages = {"load": time.perf_counter() - t0}
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / MODELS).mkdir(exist_ok=True)
     digest = hashlib.sha256(profile_text.encode())
@@ -101,12 +106,16 @@ def train_workdir(
             frame = frames[name]
             frame.to_parquet(tmp / f"records_{name}.parquet", index=False)
             if spec.matching != "probabilistic":
-                reports.append(TrainingReport(name, len(frame), 0, 0.0))
+                t0 = time.perf_counter()
+                build_index(tmp, name, spec, frame, None)
+                seconds = time.perf_counter() - t0
+                reports.append(TrainingReport(name, len(frame), 0, 0.0, stages={"index": seconds}))
                 continue
             if len(frame) < 2:
                 raise ModelError(f"{name}: {len(frame)} live record(s); training needs at least 2")
             say(f"training {name} ({len(frame):,} records)")
             linker, report = train_linker(name, profile, spec, frame, seed=seed)
+            t0 = time.perf_counter()
             compiled = compile_model(linker, profile, spec)
             tf = term_frequencies(linker, tf_columns(compiled))
             (tmp / f"compiled_{name}.json").write_text(json.dumps(compiled), encoding="utf-8")
@@ -114,6 +123,10 @@ def train_workdir(
             (tmp / f"splink_{name}.json").write_text(
                 json.dumps(linker.misc.save_model_to_json()), encoding="utf-8"
             )
+            t1 = time.perf_counter()
+            say(f"indexing {name}")
+            build_index(tmp, name, spec, frame, tf)
+            report.stages.update({"tf": t1 - t0, "index": time.perf_counter() - t1})
             reports.append(report)
         manifest: dict[str, Any] = {
             "model_version": version,
@@ -136,7 +149,7 @@ def train_workdir(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _atomic_write(workdir / CURRENT, version + "\n")
-    return TrainingSummary(version, final, reports, time.perf_counter() - started)
+    return TrainingSummary(version, final, reports, time.perf_counter() - started, stages)
 
 
 def _default_profile_path() -> Path:
