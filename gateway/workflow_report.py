@@ -18,9 +18,11 @@ STILL_DONE = ("succeeded", "compensating", "compensation_failed")
 
 
 def _target(action: Action, step: WorkflowStep) -> str | None:
-    result = step.result or {}
-    created = result.get("canonical_id")
-    return str(created) if created else action.target.get("canonical_id")
+    """The record the step acted on: its own result's, the action's target, or the created one."""
+    for candidate in (step.result or {}, action.target, *(s.result or {} for s in action.steps)):
+        if candidate.get("canonical_id"):
+            return str(candidate["canonical_id"])
+    return None
 
 
 def _entry(action: Action, step: WorkflowStep) -> dict[str, Any]:
