@@ -1,10 +1,34 @@
-"""A request body size limit, enforced while the body streams in (chunked bodies included)."""
+"""Request body limits, enforced while the body streams in (chunked bodies included): a size
+limit, and no NUL character (PostgreSQL text cannot hold one, and no field of ours needs it)."""
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import RequestTooLarge
+
+#: A NUL in a JSON body: the raw byte (invalid JSON anyway) or its escape.
+NUL_MARKERS = (b"\x00", b"\\u0000")
+_CARRY = 5
+
+
+class NulInBody(HTTPException):
+    """The body holds a NUL character; an HTTPException for the reason RequestTooLarge is one."""
+
+    def __init__(self) -> None:
+        super().__init__(422, "NUL characters (\\u0000) are not accepted in request bodies")
+        self.field = "body"
+
+
+async def _nul_in_url(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answered here: no route should see a NUL in its path or query."""
+    body = {"type": "/problems/invalid-request", "title": "Invalid request", "status": 422,
+            "detail": "NUL characters are not accepted in URLs", "instance": scope.get("path"),
+            "field": "query"}  # fmt: skip
+    response = JSONResponse(body, status_code=422, media_type="application/problem+json")
+    await response(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -18,19 +42,26 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if b"%00" in scope.get("query_string", b"") or b"%00" in scope.get("raw_path", b""):
+            await _nul_in_url(scope, receive, send)
+            return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         too_large = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
-        seen = 0
+        seen, tail = 0, b""
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, tail
             if too_large:
                 raise RequestTooLarge(self.max_bytes)
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > self.max_bytes:
                     raise RequestTooLarge(self.max_bytes)
+                window, tail = tail + chunk, (tail + chunk)[-_CARRY:]
+                if any(marker in window for marker in NUL_MARKERS):
+                    raise NulInBody()
             return message
 
         await self.app(scope, limited, send)

@@ -35,7 +35,7 @@ from gateway import (
     Principal,
     TargetRef,
 )
-from gateway.errors import Forbidden, NotAuthenticated
+from gateway.errors import Forbidden, InvalidParams, NotAuthenticated
 from gateway.keys import Role
 from resolver import ModelError, ResolveQuery, ResolverError
 
@@ -197,6 +197,10 @@ class CanonMcp:
             data = {"status": 429, "retry_after": e.retry_after, "bucket": e.bucket}
             raise MCPError(MCP_RATE_LIMITED, str(e), data) from None
         try:
+            if "\\u0000" in json.dumps(arguments):  # as the HTTP door: PostgreSQL holds no NUL
+                raise InvalidParams(
+                    "NUL characters are not accepted in arguments", field="arguments"
+                )
             value = await anyio.to_thread.run_sync(self._dispatch, tool, principal, arguments)
         except (GatewayError, ResolverError, ValidationError) as e:
             return await self._refused(tool, principal, e), "refused"

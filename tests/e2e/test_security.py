@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 import schemathesis
@@ -25,17 +25,11 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from api.app import create_app
 from api.settings import Settings
 from gateway import LocalLedgerConnector, create_key
-from gateway.store import Action
 from resolver import Resolver
 from tests.e2e.conftest import serving
 from tests.e2e.test_mcp_live import (
     PO_ID,
-    PO_QUERY,
     PO_RECORD,
-    REASON,
-    http_session,
-    running_canon,
-    stdio_session,
 )
 
 SECRET = "security-secret-" + "s" * 32
@@ -86,7 +80,7 @@ def test_schemathesis_finds_no_5xx_and_no_response_off_the_schema(live: Live) ->
             @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
                       phases=[Phase.explicit, Phase.generate],
                       suppress_health_check=list(HealthCheck))  # fmt: skip
-            def probe(case: Any) -> None:
+            def probe(case: Any, headers: dict[str, str] = headers) -> None:
                 nonlocal calls
                 calls += 1
                 case.call_and_validate(base_url=live.url, headers=headers, checks=checks)
@@ -98,3 +92,121 @@ def test_schemathesis_finds_no_5xx_and_no_response_off_the_schema(live: Live) ->
     logging.getLogger("canon.tests").warning("schemathesis: %d calls", calls)
     assert failures == []
     assert calls >= 100
+
+
+# -- injection strings in every text field -------------------------------------------------------
+INJECTIONS = {
+    "sql": "x' OR '1'='1'; DROP TABLE actions; --",
+    "html": "<script>alert('canon')</script><img src=x onerror=alert(1)>",
+    "path": "../../../../../etc/passwd",
+    "template": "{{7*7}} ${7*7} {record.name} %s%n",
+    "nul": "before\x00after",
+    "bidi": "\u202eevil\ufeff\u0301",
+}
+RESOLVE_FIELDS = [("entity_type",), ("id",), ("record", "name"), ("record", "city"),
+                  ("record", "tax_id"), ("record", "A2_NOME")]  # fmt: skip
+ACTION_FIELDS = [("action",), ("idempotency_key",), ("context", "reason"),
+                 ("context", "evidence", 0), ("params", "resolution"),
+                 ("target", "resolution_token")]  # fmt: skip
+
+
+def _with(body: dict[str, Any], path: tuple[Any, ...], value: str) -> dict[str, Any]:
+    copy = json.loads(json.dumps(body))
+    node = copy
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return copy
+
+
+def _ticket_token(live: Live) -> str:
+    from resolver.types import Decision, Resolution
+
+    resolution = Resolution(decision=Decision.MATCH, entity_type="ticket", canonical_id="TK:1",
+                            candidates=[], reason="t", model_version="m",
+                            calibration_version="c")  # fmt: skip
+    return str(live.app.state.gateway.signer.issue(resolution))
+
+
+def _ticket_close(live: Live, key: str) -> dict[str, Any]:
+    return {"action": "ticket.close", "target": {"resolution_token": _ticket_token(live)},
+            "params": {"resolution": "replacement invoice booked"},
+            "context": {"reason": "resolved", "evidence": ["mail 1"]},
+            "idempotency_key": key}  # fmt: skip
+
+
+def _portal_page(live: Live, approval_id: str) -> str:
+    admin = live.headers("admin")
+    user = {"username": "reviewer", "password": "correct horse battery staple"}
+    created = live.http.post("/v1/admin/portal-users", headers=admin, json=user)
+    assert created.status_code == 201, created.text
+    with httpx.Client(base_url=live.url, timeout=60) as browser:
+        login = browser.get("/portal/login").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
+        assert csrf is not None
+        browser.post("/portal/login", data={**user, "csrf_token": csrf.group(1)})
+        return browser.get(f"/portal/approvals/{approval_id}").text
+
+
+def test_injection_strings_are_refused_or_stored_inert_and_rendered_escaped(live: Live) -> None:
+    agent, approver = live.headers("agent"), live.headers("approver")
+    outcomes: dict[str, int] = {}
+    stored: list[tuple[str, dict[str, Any]]] = []
+    base = {"entity_type": "supplier", "record": {"name": "ACME", "city": "SAO PAULO"}}
+    for (name, text), path in [(i, p) for i in INJECTIONS.items() for p in RESOLVE_FIELDS]:
+        response = live.http.post("/v1/resolve", headers=agent, json=_with(base, path, text))
+        outcomes[f"resolve {'.'.join(map(str, path))} {name}"] = response.status_code
+    for n, ((name, text), path) in enumerate((i, p) for i in INJECTIONS.items()
+                                             for p in ACTION_FIELDS):  # fmt: skip
+        body = _with(_ticket_close(live, f"inj-{n}"), path, text)
+        response = live.http.post("/v1/actions", headers=agent, json=body)
+        outcomes[f"actions {'.'.join(map(str, path))} {name}"] = response.status_code
+        if response.status_code in (200, 201):
+            stored.append((text, response.json()))
+    pending = [view for _, view in stored if view["status"] == "pending_approval"]
+    for (name, text), view in zip(INJECTIONS.items(), pending, strict=False):
+        decision = {"decision": "reject", "reason": "other", "comment": text}
+        url = f"/v1/approvals/{view['approval']['id']}/decision"
+        outcomes[f"approvals comment {name}"] = live.http.post(url, headers=approver,
+                                                               json=decision).status_code  # fmt: skip
+        listing = live.http.get("/v1/approvals", headers=approver, params={"action": text})
+        outcomes[f"approvals ?action {name}"] = listing.status_code
+    logging.getLogger("canon.tests").warning("injection: %d requests", len(outcomes))
+
+    assert {k: v for k, v in outcomes.items() if v >= 500 or v < 200} == {}
+    assert len(outcomes) >= 80 and len(stored) >= 6
+    # Stored inert: what went in comes back byte for byte, and the tables are all still there.
+    for text, view in stored:
+        again = live.http.get(f"/v1/actions/{view['id']}", headers=agent).json()
+        assert again["context"] == view["context"] and again["params"] == view["params"]
+        values = [*again["context"].values(), *again["context"]["evidence"],
+                  *again["params"].values(), again["idempotency_key"]]  # fmt: skip
+        assert text in values or text.strip() in values  # params are stripped, nothing else
+    assert live.http.get("/v1/audit/verify", headers=approver).json()["ok"] is True
+    # Rendered escaped: the approver's page shows the script as text, never as markup.
+    html_action = next(v for t, v in stored if t == INJECTIONS["html"]
+                       and v["status"] == "pending_approval" and "script" in json.dumps(v))  # fmt: skip
+    page = _portal_page(live, html_action["approval"]["id"])
+    assert "&lt;script&gt;alert(" in page and "<script>alert(" not in page
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(b'{"entity_type": "supplier", "record": {"name": "\xff\xfe"}}', 400,
+                     id="invalid-utf8"),
+        pytest.param(b"[" * 30_000 + b"]" * 30_000, 400, id="deeply-nested"),
+        pytest.param(b'{"record": {"name": "x"}, "a": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001,
+                     400, id="deep-object"),
+        pytest.param(b'{"entity_type": "supplier", "record": {"name": "' + b"A" * 70_000 + b'"}}',
+                     413, id="oversized"),
+        pytest.param(b'{"entity_type": "supplier", "record": {"name": "x\x00y"}}', 422,
+                     id="raw-nul-byte"),
+    ],
+)  # fmt: skip
+def test_hostile_bodies_are_refused_without_a_5xx(live: Live, body: bytes, status: int) -> None:
+    headers = {**live.headers("agent"), "Content-Type": "application/json"}
+    for path in ("/v1/resolve", "/v1/actions"):
+        response = live.http.post(path, headers=headers, content=body)
+        assert response.status_code == status, (path, response.text[:300])
+        assert response.headers["content-type"] == "application/problem+json"
