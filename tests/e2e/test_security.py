@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import schemathesis
@@ -29,7 +30,13 @@ from resolver import Resolver
 from tests.e2e.conftest import serving
 from tests.e2e.test_mcp_live import (
     PO_ID,
+    PO_QUERY,
     PO_RECORD,
+    REASON,
+    TOKEN_SECRET,
+    http_session,
+    running_canon,
+    stdio_session,
 )
 
 SECRET = "security-secret-" + "s" * 32
@@ -167,8 +174,8 @@ def test_injection_strings_are_refused_or_stored_inert_and_rendered_escaped(live
     for (name, text), view in zip(INJECTIONS.items(), pending, strict=False):
         decision = {"decision": "reject", "reason": "other", "comment": text}
         url = f"/v1/approvals/{view['approval']['id']}/decision"
-        outcomes[f"approvals comment {name}"] = live.http.post(url, headers=approver,
-                                                               json=decision).status_code  # fmt: skip
+        decided = live.http.post(url, headers=approver, json=decision)
+        outcomes[f"approvals comment {name}"] = decided.status_code
         listing = live.http.get("/v1/approvals", headers=approver, params={"action": text})
         outcomes[f"approvals ?action {name}"] = listing.status_code
     logging.getLogger("canon.tests").warning("injection: %d requests", len(outcomes))
@@ -184,8 +191,10 @@ def test_injection_strings_are_refused_or_stored_inert_and_rendered_escaped(live
         assert text in values or text.strip() in values  # params are stripped, nothing else
     assert live.http.get("/v1/audit/verify", headers=approver).json()["ok"] is True
     # Rendered escaped: the approver's page shows the script as text, never as markup.
-    html_action = next(v for t, v in stored if t == INJECTIONS["html"]
-                       and v["status"] == "pending_approval" and "script" in json.dumps(v))  # fmt: skip
+    html_action = next(
+        v for t, v in stored
+        if t == INJECTIONS["html"] and v["status"] == "pending_approval" and v["approval"]
+    )  # fmt: skip
     page = _portal_page(live, html_action["approval"]["id"])
     assert "&lt;script&gt;alert(" in page and "<script>alert(" not in page
 
@@ -210,3 +219,62 @@ def test_hostile_bodies_are_refused_without_a_5xx(live: Live, body: bytes, statu
         response = live.http.post(path, headers=headers, content=body)
         assert response.status_code == status, (path, response.text[:300])
         assert response.headers["content-type"] == "application/problem+json"
+
+
+# -- secrets and revocation, against `canon serve`, `canon mcp` and `canon keys revoke` ----------
+def test_a_revoked_key_stops_at_once_and_no_secret_reaches_logs_or_errors(
+    gate_workdir: Path, tmp_path: Path
+) -> None:
+    with running_canon(gate_workdir, tmp_path) as canon:
+        key = canon.key(name="leaky-agent")
+        bearer = {"Authorization": f"Bearer {key}"}
+        resolved = httpx.post(f"{canon.url}/v1/resolve", headers=bearer, json=PO_QUERY, timeout=60)
+        token = resolved.json()["resolution_token"]
+        wrong_key = key[:-6] + "AAAAAA"
+        forged = token[:-6] + "AAAAAA"
+        forged_action = {"action": "purchase_order.close", "params": {}, "context": REASON,
+                         "target": {"resolution_token": forged},
+                         "idempotency_key": "f"}  # fmt: skip
+        bodies = [
+            httpx.post(f"{canon.url}/v1/resolve", json=PO_QUERY, timeout=60,
+                       headers={"Authorization": f"Bearer {wrong_key}"}),
+            httpx.post(f"{canon.url}/v1/actions", headers=bearer, timeout=60, json=forged_action),
+        ]  # fmt: skip
+        assert [b.status_code for b in bodies] == [401, 403]
+        stderr = tmp_path / "mcp-stderr.log"
+
+        async def doors() -> tuple[list[bool], list[int]]:
+            async with (
+                http_session(canon.url, key) as web,
+                stdio_session(canon, key, stderr) as cli,
+            ):
+                before = [
+                    not (await session.call_tool("resolve_entity", PO_QUERY)).is_error
+                    for session in (web, cli)
+                ]
+                revoked = await anyio.to_thread.run_sync(canon.cli, "keys", "revoke", "leaky-agent")
+                assert revoked.returncode == 0, revoked.stderr
+                after = [httpx.post(f"{canon.url}/v1/resolve", headers=bearer, json=PO_QUERY,
+                                    timeout=60).status_code]  # fmt: skip
+                for session in (web, cli):
+                    try:
+                        await session.call_tool("resolve_entity", PO_QUERY)
+                        after.append(200)
+                    except Exception as raised:  # an MCPError, possibly inside a group
+                        error = raised
+                        while isinstance(error, BaseExceptionGroup):
+                            error = error.exceptions[0]
+                        after.append(401 if getattr(error, "code", 0) == -32001 else 599)
+                return before, after
+
+        before, after = anyio.run(doors)
+        assert before == [True, True]
+        assert after == [401, 401, 401]  # HTTP, MCP over HTTP, MCP over stdio: all at once
+        logs = canon.logs() + stderr.read_text(errors="replace")
+        secrets = {"api key": key.split("_", 2)[2], "wrong key": wrong_key.split("_", 2)[2],
+                   "token": token, "token signature": token.rsplit(".", 1)[1],
+                   "forged token": forged, "token secret": TOKEN_SECRET}  # fmt: skip
+        leaked = {name for name, secret in secrets.items()
+                  if secret in logs or any(secret in b.text for b in bodies)}  # fmt: skip
+        assert leaked == set()
+        assert '"event": "request"' in logs and "leaky-agent" not in bodies[0].text
