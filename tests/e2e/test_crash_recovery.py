@@ -1,0 +1,497 @@
+"""Crash recovery: `canon serve` killed with SIGKILL while `supplier.create` workflows run.
+
+Each lane runs a real `canon serve` subprocess against its own sandbox ERP (Protheus format) and
+its own store, in rounds. A round submits workflows over HTTP, each with a randomly drawn plan:
+where the process is killed (inside an ERP call, before or after the ERP committed, by holding
+the call in the sandbox; or at a step boundary, by the runner's pause hook), whether a step is
+refused (so that it compensates), and some transient noise (timeout after commit, 503, reset).
+When every workflow of the round sits at its kill point, the process is killed; a held call is
+then let through or aborted; sometimes the restarted process is killed again during recovery.
+After a clean restart every workflow must end as its plan says (`succeeded`, or `compensated`
+/ `failed` when a step was refused), the ERP must be fully done or fully undone (never half),
+each write must be in the ERP once, and the audit log must tell the same story.
+
+A summary per lane (runs, kills, kill points, outcomes) goes to `test-artifacts/crash/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from stdnum.br import cnpj
+
+from gateway import Store, TokenSigner, create_key
+from gateway.approvals import record_decision
+from gateway.audit import verify
+from gateway.store import Action, AuditEntry, utcnow
+from resolver.normalise import normalise_record
+from resolver.types import Decision, Resolution
+from tests.db import postgres_schema_url
+from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox, running_sandbox
+
+pytestmark = pytest.mark.slow
+
+SECRET = "crash-secret-" + "c" * 32
+LANES = int(os.environ.get("CANON_CRASH_LANES", "3"))
+ROUNDS = int(os.environ.get("CANON_CRASH_ROUNDS", "4"))  # per lane
+PER_ROUND = int(os.environ.get("CANON_CRASH_PER_ROUND", "9"))
+STEPS = ["create_record", "attach_document", "route_for_approval"]
+TERMINAL = {"succeeded", "compensated", "failed", "needs_attention"}
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "crash"
+FORWARD_POINTS = [f"step.call:{n}" for n in range(3)] + [f"step.succeeded:{n}" for n in range(3)]
+BACKWARD_POINTS = [
+    "step.failed:1",
+    "step.failed:2",
+    "step.compensate:0",
+    "step.compensate:1",
+    "step.compensated:0",
+    "step.compensated:1",
+]
+
+
+@dataclass
+class Plan:
+    """What happens to one workflow."""
+
+    index: int
+    refuse: int | None  # the step the ERP refuses for good (None: it succeeds)
+    kill: str  # erp:<key suffix>:<stage>, boundary:<point>, or timer
+    release: str = "proceed"  # what a held call does once the process is dead
+    noise: tuple[int, str] | None = None  # (step, transient fault)
+    action_id: str = ""
+    outcome: str = ""
+
+    @property
+    def expected(self) -> str:
+        return (
+            "succeeded"
+            if self.refuse is None
+            else ("failed" if self.refuse == 0 else "compensated")
+        )
+
+
+@dataclass
+class Tally:
+    """What a lane did, for the summary."""
+
+    runs: int = 0
+    kills: int = 0
+    interrupted: int = 0
+    kill_points: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class CanonServe:
+    """One `canon serve` subprocess, with the pause markers it writes to stderr."""
+
+    def __init__(self, workdir: Path, store_url: str, erp_url: str, pause_at: str | None) -> None:
+        self.pause_at, self.port = pause_at, _free_port()
+        env = {
+            **os.environ,
+            "CANON_DATABASE_URL": store_url,
+            "CANON_TOKEN_SECRET": SECRET,
+            "CANON_ERP_USERNAME": USER,
+            "CANON_ERP_PASSWORD": PASSWORD,
+            "CANON_ERP_TIMEOUT_SECONDS": "1",
+            "CANON_WORKFLOW_LEASE_SECONDS": "30",
+            "CANON_WORKFLOW_SWEEP_SECONDS": "0.1",
+            "CANON_WORKFLOW_START_GRACE_SECONDS": "0",
+            "CANON_WORKFLOW_WORKERS": "16",
+            "CANON_WORKFLOW_RETRY_AFTER_SECONDS": "0.3",
+            "CANON_APPROVAL_SWEEP_SECONDS": "0",
+            "CANON_LOG_LEVEL": "WARNING",
+            "CANON_RATE_LIMIT_ROLES": json.dumps({"agent": {"per_second": 1e5, "burst": 100000}}),
+        }
+        if pause_at:
+            env["CANON_WORKFLOW_PAUSE_AT"] = pause_at
+        command = [
+            str(Path(sys.executable).parent / "canon"),
+            "serve",
+            "--workdir",
+            str(workdir),
+            "--port",
+            str(self.port),
+            "--erp-kind",
+            "protheus",
+            "--erp-url",
+            erp_url,
+        ]
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        self.paused: set[str] = set()
+        self.tail: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError(f"canon serve did not start: {self.tail[-5:]}")
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            if " paused at " in line and line.startswith("canon: workflow "):
+                self.paused.add(line.split()[2])
+            self.tail = [*self.tail[-20:], line]
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        assert self.process.wait(30) == -signal.SIGKILL
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+
+def _label(kill: str) -> str:
+    """`erp:1:undo:after` -> `inside the ERP call undoing step 1, after it committed`."""
+    if kill.startswith("boundary:"):
+        return f"step boundary, after {kill[9:]} committed"
+    _, step, *rest = kill.split(":")
+    stage = "after it committed" if rest[-1] == "after" else "before it wrote"
+    call = f"undoing step {step}" if "undo" in rest else f"of step {step}"
+    return f"inside the ERP call {call}, {stage}"
+
+
+def _tax_id(lane: int, n: int) -> str:
+    base = f"{lane + 10:02d}{n:06d}0001"
+    return base + cnpj.calc_check_digits(base)
+
+
+class Lane:
+    """One canon process at a time, its sandbox ERP and its store, running rounds of plans."""
+
+    def __init__(self, number: int, folder: Path, store_url: str, sandbox: Sandbox, seed: int):
+        self.number, self.folder, self.store_url, self.sandbox = number, folder, store_url, sandbox
+        self.rng = random.Random(seed)
+        self.store = Store.open(store_url)
+        self.signer = TokenSigner(SECRET, 3600)
+        with self.store.transaction() as session:
+            _, self.agent_key = create_key(
+                session, f"agent-{number}", "agent", ["resolve", "actions:*"]
+            )
+            self.approver, _ = create_key(session, f"approver-{number}", "approver", [])
+        self.tally = Tally()
+        self.plans: list[Plan] = []
+        self.canon: CanonServe | None = None
+        self.counter = 0
+
+    # -- one round -------------------------------------------------------------------------------
+    def round(self) -> None:
+        point = (
+            self.rng.choice(FORWARD_POINTS + BACKWARD_POINTS) if self.rng.random() < 0.4 else None
+        )
+        plans = [self._draw(point) for _ in range(PER_ROUND)]
+        canon = self._serve(pause_at=point)
+        with httpx.Client(base_url=canon.url, timeout=30) as http:
+            for plan in plans:
+                plan.action_id = self._submit(http, plan)
+                self._arm(plan)
+        for plan in plans:
+            self._approve(plan.action_id)
+        timer = point is None and self.rng.random() < 0.25
+        if timer:  # a kill at a random moment instead of planned points
+            time.sleep(self.rng.uniform(0.05, 1.2))
+        else:
+            self._wait_for_kill_points(canon, plans)
+        in_flight = self._open(plans)
+        canon.kill()
+        self._count_kill(plans, in_flight, "at a random moment" if timer else None)
+        late = [p for p in plans if p.kill.startswith("erp:") and self.rng.random() < 0.3]
+        self._release([p for p in plans if p not in late])
+        if self.rng.random() < 0.35:
+            self._second_kill(plans, late)
+        self.canon = self._serve(pause_at=None)
+        self._release(late)
+        self._wait_terminal(plans)
+        self.sandbox.admin.clear_faults()
+        for plan in plans:
+            self._check(plan)
+        self.plans += plans
+
+    def _draw(self, point: str | None) -> Plan:
+        self.counter += 1
+        refuse = self.rng.choice([None, None, 0, 1, 2])
+        if point in BACKWARD_POINTS:
+            step = int(point.split(":")[1])
+            refuse = step if point.startswith("step.failed") else self.rng.randint(step + 1, 2)
+        elif point is not None:
+            refuse = self.rng.choice([None, None, 2]) if point.endswith("2") else None
+        release = self.rng.choice(["proceed", "abort"])
+        if point is not None:
+            kill = f"boundary:{point}"
+        else:
+            calls = [f"{n}" for n in range(3 if refuse is None else refuse + 1)]
+            calls += [f"{n}:undo" for n in range(refuse or 0)]
+            call, stage = self.rng.choice(calls), self.rng.choice(["before", "after"])
+            if refuse is not None and call == str(refuse):  # the refused call must not write
+                stage, release = "before", "abort"
+            kill = f"erp:{call}:{stage}"
+        noise = None
+        if self.rng.random() < 0.3:
+            kinds = ["timeout_after_commit", "error", "reset"]
+            noise = (self.rng.randrange(3), self.rng.choice(kinds))
+        return Plan(self.counter, refuse, kill, release, noise)
+
+    def _serve(self, pause_at: str | None) -> CanonServe:
+        if (
+            self.canon is not None
+            and self.canon.pause_at == pause_at
+            and self.canon.process.poll() is None
+        ):
+            return self.canon
+        if self.canon is not None:
+            self.canon.stop()
+        self.canon = CanonServe(self.folder / "work", self.store_url, self.sandbox.url, pause_at)
+        return self.canon
+
+    def _submit(self, http: httpx.Client, plan: Plan) -> str:
+        name = f"Crash Lane {self.number} Run {plan.index} Industria Ltda"
+        tax_id = _tax_id(self.number, plan.index)
+        identity = dict(normalise_record({"name": name, "tax_id": tax_id}))
+        token = self.signer.issue(
+            Resolution(
+                decision=Decision.NO_MATCH,
+                entity_type="supplier",
+                canonical_id=None,
+                candidates=[],
+                reason="no match",
+                model_version="m",
+                calibration_version="c",
+                query_identity=identity,
+            )
+        )
+        body = {
+            "action": "supplier.create",
+            "target": {"resolution_token": token},
+            "params": {"name": name, "tax_id": tax_id, "document": f"dms://{plan.index}.pdf"},
+            "context": {"reason": "crash test"},
+            "idempotency_key": f"crash-{plan.index}",
+        }
+        answer = http.post(
+            "/v1/actions", json=body, headers={"Authorization": f"Bearer {self.agent_key}"}
+        )
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["id"])
+
+    def _arm(self, plan: Plan) -> None:
+        """Faults for this plan's keys: the hold first (rules fire in the order they were added)."""
+        admin, key = self.sandbox.admin, plan.action_id
+        if plan.kill.startswith("erp:"):
+            suffix, stage = plan.kill[4:].rsplit(":", 1)
+            admin.fault("block", key=f"{key}:{suffix}", stage=stage, seconds=60)
+        if plan.refuse is not None:
+            admin.fault("error", key=f"{key}:{plan.refuse}", status=422, times=None)
+        if plan.noise is not None and plan.noise[0] != plan.refuse:
+            step, fault = plan.noise
+            extra: dict[str, Any] = {"seconds": 1.5} if fault == "timeout_after_commit" else {}
+            if fault == "reset":
+                extra["stage"] = self.rng.choice(["before", "after"])
+            admin.fault(fault, key=f"{key}:{step}", **extra)
+
+    def _approve(self, action_id: str) -> None:
+        with self.store.transaction() as session:
+            action = session.execute(
+                select(Action).where(Action.id == action_id).with_for_update()
+            ).scalar_one()
+            record_decision(session, action, self.approver, True, "", "", utcnow())
+
+    def _wait_for_kill_points(self, canon: CanonServe, plans: list[Plan]) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            stopped = {h["key"].split(":")[0] for h in self.sandbox.admin.holds()} | canon.paused
+            if all(p.action_id in stopped for p in self._open(plans)):
+                return
+            time.sleep(0.05)
+
+    def _count_kill(self, plans: list[Plan], in_flight: list[Plan], how: str | None) -> None:
+        self.tally.kills += 1
+        self.tally.interrupted += len(in_flight)
+        for plan in in_flight:
+            self.tally.kill_points[how or _label(plan.kill)] += 1
+
+    def _release(self, plans: list[Plan]) -> None:
+        for hold in self.sandbox.admin.holds():
+            plan = next((p for p in plans if hold["key"].startswith(p.action_id)), None)
+            if plan is not None:
+                self.sandbox.admin.release(hold["id"], plan.release)
+
+    def _second_kill(self, plans: list[Plan], late: list[Plan]) -> None:
+        """Restart with a pause point, and kill again whatever stops there during recovery."""
+        point = self.rng.choice(FORWARD_POINTS + BACKWARD_POINTS)
+        canon = self._serve(pause_at=point)
+        self._release(late)
+        late.clear()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if all(p.action_id in canon.paused for p in self._open(plans)):
+                break
+            time.sleep(0.05)
+        stopped = [p for p in plans if p.action_id in canon.paused]
+        if stopped:
+            canon.kill()
+            self.tally.kills += 1
+            self.tally.kill_points[f"during recovery, after {point} committed"] += len(stopped)
+        self.canon = canon if not stopped else None
+
+    def _wait_terminal(self, plans: list[Plan]) -> None:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if not self._open(plans):
+                return
+            time.sleep(0.1)
+        raise AssertionError(
+            f"not finished: {[(p.index, self._status(p.action_id)) for p in plans]}"
+        )
+
+    def _status(self, action_id: str) -> str:
+        return self._statuses([action_id])[action_id]
+
+    def _statuses(self, action_ids: list[str]) -> dict[str, str]:
+        with self.store.transaction() as session:
+            rows = session.execute(
+                select(Action.id, Action.status).where(Action.id.in_(action_ids))
+            )
+            return {row[0]: str(row[1]) for row in rows}
+
+    def _open(self, plans: list[Plan]) -> list[Plan]:
+        statuses = self._statuses([p.action_id for p in plans])
+        return [p for p in plans if statuses[p.action_id] not in TERMINAL]
+
+    # -- the checks ------------------------------------------------------------------------------
+    def _check(self, plan: Plan) -> None:
+        with self.store.transaction() as session:
+            action = session.get_one(Action, plan.action_id)
+            status, steps = action.status, [(s.name, s.status) for s in action.steps]
+            story = list(
+                session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.action_id == plan.action_id)
+                    .order_by(AuditEntry.seq)
+                )
+            )
+        plan.outcome = status
+        self.tally.runs += 1
+        self.tally.outcomes[status] += 1
+        where = f"lane {self.number} run {plan.index} ({plan}): {steps}"
+        assert status == plan.expected, where
+        keys = set(self.sandbox.admin.keys())
+        done = {n for n in range(3) if f"{plan.action_id}:{n}" in keys}
+        undone = {n for n in range(3) if f"{plan.action_id}:{n}:undo" in keys}
+        written = 3 if plan.refuse is None else plan.refuse
+        assert done == set(range(written)), where  # every step that ran, ran in the ERP once
+        assert undone == (set() if plan.refuse is None else done), where  # all or nothing
+        rows = self.sandbox.admin.rows("SA2010", A2_CGC=_tax_id(self.number, plan.index))
+        live = [r for r in rows if r["D_E_L_E_T_"] != "*"]
+        assert len(rows) == (1 if written else 0), where  # never a duplicate record
+        assert len(live) == (1 if status == "succeeded" else 0), where
+        if rows:
+            code = rows[0]["A2_COD"] + rows[0]["A2_LOJA"]
+            links = self.sandbox.admin.live("AC9010", AC9_CODENT=code)
+            routings = self.sandbox.admin.live("SCR010", CR_NUM=code)
+            assert (len(links), len(routings)) == ((1, 1) if status == "succeeded" else (0, 0))
+        kinds = [e.kind for e in story]
+        assert kinds.count("workflow.started") == 1 and kinds[-1] == f"action.{status}", where
+        assert sum(k.startswith("action.") and k != "action.requested" for k in kinds) == 1
+        told = [json.loads(e.data).get("step") for e in story if e.kind == "step.succeeded"]
+        assert told == [STEPS[n] for n in sorted(done)], where  # the audit tells the ERP's story
+        undone_told = [
+            json.loads(e.data).get("step") for e in story if e.kind == "step.compensated"
+        ]
+        assert undone_told == [STEPS[n] for n in sorted(undone, reverse=True)], where
+
+
+@contextmanager
+def _lane_stores(store_url: str, lanes: int) -> Iterator[list[str]]:
+    """One store per lane: the fixture's, and fresh SQLite files or PostgreSQL schemas."""
+    with ExitStack() as stack:
+        urls = [store_url]
+        for n in range(1, lanes):
+            if store_url.startswith("sqlite"):
+                urls.append(store_url.replace("canon.sqlite", f"lane-{n}.sqlite"))
+            else:
+                urls.append(stack.enter_context(postgres_schema_url()))
+        yield urls
+
+
+def test_kills_at_every_step_boundary_and_inside_erp_calls_leave_nothing_half_done(
+    tmp_path: Path, store_url: str
+) -> None:
+    backend = "sqlite" if store_url.startswith("sqlite") else "postgres"
+    seed = int(os.environ.get("CANON_CRASH_SEED", str(random.randrange(10**6))))
+    with _lane_stores(store_url, LANES) as urls, ExitStack() as stack:
+        lanes = []
+        for n, url in enumerate(urls):
+            sandbox = stack.enter_context(running_sandbox(tmp_path / f"lane-{n}" / "sandbox"))
+            lanes.append(Lane(n, tmp_path / f"lane-{n}", url, sandbox, seed + n))
+
+        def drive(lane: Lane) -> Tally:
+            try:
+                for _ in range(ROUNDS):
+                    lane.round()
+            finally:
+                if lane.canon is not None:
+                    lane.canon.stop()
+            with lane.store.transaction() as session:
+                verdict = verify(session)
+            assert verdict.ok, verdict.problem
+            lane.store.close()
+            return lane.tally
+
+        with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+            tallies = list(pool.map(drive, lanes))
+    total = Tally()
+    for tally in tallies:
+        total.runs, total.kills = total.runs + tally.runs, total.kills + tally.kills
+        total.interrupted += tally.interrupted
+        total.kill_points.update(tally.kill_points)
+        total.outcomes.update(tally.outcomes)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"{backend}.json").write_text(
+        json.dumps(
+            {
+                "backend": backend,
+                "seed": seed,
+                "lanes": LANES,
+                "rounds_per_lane": ROUNDS,
+                "runs": total.runs,
+                "kills": total.kills,
+                "interrupted_in_flight": total.interrupted,
+                "kill_points": dict(total.kill_points),
+                "outcomes": dict(total.outcomes),
+            },
+            indent=2,
+        )
+    )
+    assert total.runs == LANES * ROUNDS * PER_ROUND
+    assert total.kills >= LANES * ROUNDS and total.interrupted >= total.runs // 2
