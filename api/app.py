@@ -117,7 +117,7 @@ def create_app(
     resolver_error: str | None = None
     if resolver is None:
         try:
-            resolver = load_resolver(settings.workdir)
+            resolver = load_resolver(settings.workdir, watch=True)
         except (ResolverError, OSError) as e:
             resolver_error = str(e)
             log.warning("resolver not loaded: %s", e)

@@ -1,4 +1,4 @@
-"""`canon sample | train | resolve | evaluate`: the resolver's commands."""
+"""`canon sample | train | resolve | evaluate | dedupe | refresh`: the resolver's commands."""
 
 from __future__ import annotations
 
@@ -19,16 +19,21 @@ from rich.table import Table
 
 from calibration import CalibrationError, write_simulated_labels
 from resolver import (
+    ENGINES,
+    EngineOptions,
     Evaluation,
     Resolution,
     ResolveQuery,
     Resolver,
     ResolverError,
+    check_engine,
+    dedupe_workdir,
     evaluate,
     generate_sample,
     load_resolver,
     parse_expected,
     parse_queries,
+    refresh_workdir,
     train_workdir,
 )
 
@@ -36,6 +41,20 @@ err = Console(stderr=True)
 out = Console()
 
 WorkdirOpt = Annotated[Path, typer.Option("--workdir", "-w", help="Canon's working folder")]
+EngineOpt = Annotated[
+    str, typer.Option("--engine", help=f"where splink runs: {' | '.join(ENGINES)}")
+]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL (default local[*]; spark://host:7077, yarn, k8s://… on a cluster)",
+    ),
+]
+SparkConfOpt = Annotated[
+    list[str] | None,
+    typer.Option("--spark-conf", help="extra Spark setting KEY=VALUE (repeat)"),
+]
 
 
 def fail(message: str) -> NoReturn:
@@ -106,15 +125,37 @@ def sample(
     err.print(table)
 
 
+def _engine(
+    engine: str, spark_master: str | None, spark_conf: list[str] | None, workdir: Path
+) -> EngineOptions:
+    config = {}
+    for item in spark_conf or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"--spark-conf: expected KEY=VALUE, got {item!r}")
+        config[key.strip()] = value.strip()
+    if engine != "spark" and (spark_master or config):
+        fail("--spark-master and --spark-conf need --engine spark")
+    with readable_errors():
+        chosen = check_engine(engine)
+    return EngineOptions(chosen, spark_master, config, workdir / "spark-checkpoints")
+
+
 def train(
     data: Annotated[Path, typer.Option("--data", help="folder of ERP extracts (CSV)")],
     workdir: WorkdirOpt = Path("var"),
     profile: Annotated[Path | None, typer.Option(help="ERP profile YAML")] = None,
     seed: Annotated[int, typer.Option(help="seed of u sampling")] = 42,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = None,
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Train one splink model per entity type and build the serving index."""
+    options = _engine(engine, spark_master, spark_conf, workdir)
     with readable_errors(), err.status("training") as status:
-        summary = train_workdir(data, workdir, profile, seed=seed, progress=status.update)
+        summary = train_workdir(
+            data, workdir, profile, seed=seed, progress=status.update, engine=options
+        )
     table = Table(title=f"model {summary.model_version} ({summary.seconds:.1f} s)")
     for col in ("entity type", "rows", "candidate pairs", "seconds", "match weights per level"):
         table.add_column(
@@ -252,12 +293,75 @@ def print_evaluation(result: Evaluation) -> None:
     out.print(summary)
 
 
+def dedupe(
+    workdir: WorkdirOpt = Path("var"),
+    entity_type: Annotated[
+        str, typer.Option("--entity-type", help="supplier, customer, employee or contact")
+    ] = "supplier",
+    threshold: Annotated[
+        float | None, typer.Option(help="match probability that links two records (0.9)")
+    ] = None,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = None,
+    spark_conf: SparkConfOpt = None,
+) -> None:
+    """Cluster the duplicates of an entity type's master; cluster ids stay stable across runs."""
+    options = _engine(engine, spark_master, spark_conf, workdir)
+    with readable_errors(), _progress() as bar:
+        task = bar.add_task("deduping", total=None)
+
+        def tick(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        summary = dedupe_workdir(workdir, entity_type, threshold, engine=options, progress=tick)
+    table = Table(title=f"dedupe {summary.entity_type} run {summary.run} ({summary.seconds:.1f} s)")
+    table.add_column("", justify="left")
+    table.add_column("", justify="right")
+    rows = [
+        ("records", summary.records),
+        (f"pairs with P ≥ {summary.threshold}", summary.pairs),
+        ("clusters", summary.clusters),
+        ("clusters of 2+ records", summary.multi_record_clusters),
+        ("records in them", summary.records_in_multi),
+        ("records keeping their cluster id", summary.kept_ids),
+        ("new cluster ids", summary.new_ids),
+        (
+            "merges / splits / retired ids",
+            f"{summary.merges} / {summary.splits} / {summary.retired}",
+        ),
+    ]
+    for label, value in rows:
+        table.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
+    out.print(table)
+    err.print(f"written to {summary.path} and {workdir / 'dedupe' / 'dedupe.duckdb'}")
+
+
+def refresh(
+    data: Annotated[Path, typer.Option("--data", help="folder of delta extracts (CSV)")],
+    workdir: WorkdirOpt = Path("var"),
+) -> None:
+    """Apply new, changed and soft-deleted rows to the serving index without retraining."""
+    with readable_errors(), err.status("refreshing") as status:
+        summary = refresh_workdir(workdir, data, progress=status.update)
+    table = Table(title=f"index {summary.index_version} ({summary.seconds:.1f} s)")
+    for col in ("entity type", "added", "changed", "deleted", "unknown deletes", "records"):
+        table.add_column(col, justify="left" if col == "entity type" else "right")
+    for d in summary.deltas:
+        table.add_row(
+            d.entity_type,
+            *(f"{v:,}" for v in (d.added, d.changed, d.deleted, d.absent_deletes, d.records)),
+        )
+    out.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add the resolver's commands to the `canon` app."""
     app.command("sample")(sample)
     app.command("train")(train)
     app.command("resolve")(resolve)
     app.command("evaluate")(evaluate_cmd)
+    app.command("dedupe")(dedupe)
+    app.command("refresh")(refresh)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,10 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resolver.calibrated import CalibrationTable, EntityCalibration, Mapping, load_active
+from resolver.dedupe import DedupeSummary, dedupe_workdir
+from resolver.engines import ENGINES, EngineOptions, check_engine
 from resolver.errors import ExtractError, ModelError, ProfileError, QueryError, ResolverError
 from resolver.evaluation import Evaluation, Expected, evaluate, parse_expected, parse_queries
 from resolver.normalise import normalise_record
 from resolver.profiles import DEFAULT_PROFILE, Profile, load_profile
+from resolver.refresh import RefreshSummary, TypeDelta, refresh_workdir
 from resolver.service import Resolver, load_resolver
 from resolver.types import Candidate, Decision, FieldExplanation, Resolution, ResolveQuery
 from resolver.workdir import TrainingSummary, current_model_dir, train_workdir
@@ -19,9 +22,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PROFILE",
+    "ENGINES",
     "CalibrationTable",
     "Candidate",
     "Decision",
+    "DedupeSummary",
+    "EngineOptions",
     "EntityCalibration",
     "Evaluation",
     "Expected",
@@ -32,12 +38,16 @@ __all__ = [
     "Profile",
     "ProfileError",
     "QueryError",
+    "RefreshSummary",
     "Resolution",
     "ResolveQuery",
     "Resolver",
     "ResolverError",
     "TrainingSummary",
+    "TypeDelta",
+    "check_engine",
     "current_model_dir",
+    "dedupe_workdir",
     "evaluate",
     "generate_sample",
     "load_active",
@@ -46,6 +56,7 @@ __all__ = [
     "normalise_record",
     "parse_expected",
     "parse_queries",
+    "refresh_workdir",
     "train_workdir",
 ]
 

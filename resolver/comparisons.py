@@ -20,13 +20,21 @@ def _q(column: str, side: str) -> str:
     return f'"{column}_{side}"'
 
 
-def _tokens_sql(column: str, side: str) -> str:
+#: SQL dialects the levels are written for (splink's backends).
+Dialect = str
+DUCKDB = "duckdb"
+SPARK = "spark"
+
+
+def _tokens_sql(column: str, side: str, dialect: Dialect) -> str:
     # Token levels run on columns of distinct words (name_sorted), so no list_distinct: it
     # would cost more than the comparison itself in u sampling.
+    if dialect == SPARK:
+        return f"split({_q(column, side)}, ' ')"
     return f"string_split({_q(column, side)}, ' ')"
 
 
-def level_sql(level: LevelSpec, column: str) -> str:
+def level_sql(level: LevelSpec, column: str, dialect: Dialect = DUCKDB) -> str:
     """The splink SQL condition of a level on normalised column values.
 
     Written for speed over the millions of random pairs of u sampling, where nearly every
@@ -39,7 +47,8 @@ def level_sql(level: LevelSpec, column: str) -> str:
     if level.kind == "exact":
         return f"{left} = {right}"
     if level.kind == "jaro_winkler":
-        return f"jaro_winkler_similarity({left}, {right}) >= {level.threshold}"
+        fn = "jaro_winkler" if dialect == SPARK else "jaro_winkler_similarity"
+        return f"{fn}({left}, {right}) >= {level.threshold}"
     if level.kind == "levenshtein":
         d = level.distance
         return (
@@ -49,17 +58,21 @@ def level_sql(level: LevelSpec, column: str) -> str:
     if level.kind == "prefix":
         n = level.length
         return f"substr({left}, 1, {n}) = substr({right}, 1, {n})"
-    tl, tr = _tokens_sql(col, "l"), _tokens_sql(col, "r")
+    tl, tr = _tokens_sql(col, "l", dialect), _tokens_sql(col, "r", dialect)
+    size = "size" if dialect == SPARK else "len"
     if level.kind == "token_subset":
-        return (
-            f"CASE WHEN len({tl}) <= len({tr})"
-            f" THEN list_has_all({tr}, {tl}) ELSE list_has_all({tl}, {tr}) END"
-        )
+        if dialect == SPARK:
+            inside = "size(array_except({a}, {b})) = 0"
+            a_in_b, b_in_a = inside.format(a=tl, b=tr), inside.format(a=tr, b=tl)
+        else:
+            a_in_b, b_in_a = f"list_has_all({tr}, {tl})", f"list_has_all({tl}, {tr})"
+        return f"CASE WHEN {size}({tl}) <= {size}({tr}) THEN {a_in_b} ELSE {b_in_a} END"
     # token_jaccard: |A∩B| / |A∪B| >= t  ⟺  |A∩B|·(1+t) >= t·(|A|+|B|) for sets A, B
     t = float(level.threshold or 0.0)
+    intersect = "array_intersect" if dialect == SPARK else "list_intersect"
     return (
-        f"CAST(len(list_intersect({tl}, {tr})) AS DOUBLE) * {1.0 + t!r}"
-        f" >= {t!r} * CAST(len({tl}) + len({tr}) AS DOUBLE)"
+        f"CAST({size}({intersect}({tl}, {tr})) AS DOUBLE) * {1.0 + t!r}"
+        f" >= {t!r} * CAST({size}({tl}) + {size}({tr}) AS DOUBLE)"
     )
 
 
@@ -106,7 +119,7 @@ def level_columns(spec: ComparisonSpec) -> list[str]:
     return cols
 
 
-def splink_comparison(name: str, spec: ComparisonSpec) -> dict[str, Any]:
+def splink_comparison(name: str, spec: ComparisonSpec, dialect: Dialect = DUCKDB) -> dict[str, Any]:
     """A splink comparison dict: null level, the profile's levels, else."""
     main = spec.column
     levels: list[dict[str, Any]] = [
@@ -118,7 +131,7 @@ def splink_comparison(name: str, spec: ComparisonSpec) -> dict[str, Any]:
     ]
     for level in spec.levels:
         entry: dict[str, Any] = {
-            "sql_condition": level_sql(level, main),
+            "sql_condition": level_sql(level, main, dialect),
             "label_for_charts": level.label or level.kind,
         }
         if level.tf:

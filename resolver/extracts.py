@@ -24,6 +24,16 @@ def extract_path(data_dir: Path, spec: EntityTypeSpec) -> Path:
     raise ExtractError(f"{data_dir / (spec.table + '.csv')}: extract not found for {spec.table}")
 
 
+def header(path: Path) -> list[str]:
+    """An extract's column names, as the loader reads them (stripped, upper-case)."""
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            first = next(csv.reader(fh), None)
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise ExtractError(f"{path}: unreadable header: {e}") from e
+    return [str(c).strip().upper() for c in first or []]
+
+
 def read_extract(path: Path, spec: EntityTypeSpec) -> pd.DataFrame:
     """Read a CSV extract as strings, check its columns and drop soft-deleted rows.
 
@@ -31,6 +41,21 @@ def read_extract(path: Path, spec: EntityTypeSpec) -> pd.DataFrame:
     any column order are accepted; rows marked `D_E_L_E_T_ = '*'` are ignored; of two live
     rows with one key, the later (higher R_E_C_N_O_) wins.
     """
+    frame = read_table(path, spec)
+    if DELETED_FLAG in frame.columns:
+        frame = frame[frame[DELETED_FLAG] != "*"]
+    if RECNO in frame.columns:
+        recno = pd.to_numeric(frame[RECNO], errors="coerce")
+        frame = (
+            frame.assign(_recno=recno).sort_values("_recno", kind="stable").drop(columns="_recno")
+        )
+    result: pd.DataFrame = frame.reset_index(drop=True)
+    return result
+
+
+def read_table(path: Path, spec: EntityTypeSpec) -> pd.DataFrame:
+    """Every row of a CSV extract as stripped strings, deleted ones included, with its header
+    checked: upper-case names, no duplicate, the key and every column the profile reads."""
     try:
         with path.open(encoding="utf-8", newline="") as fh:
             header = next(csv.reader(fh), None)
@@ -55,16 +80,8 @@ def read_extract(path: Path, spec: EntityTypeSpec) -> pd.DataFrame:
     for col in sorted(spec.columns()):
         if col not in frame.columns:
             raise ExtractError(f"{path}: the profile names column {col}, absent from the file")
-    frame = frame.apply(lambda s: s.str.strip())
-    if DELETED_FLAG in frame.columns:
-        frame = frame[frame[DELETED_FLAG] != "*"]
-    if RECNO in frame.columns:
-        recno = pd.to_numeric(frame[RECNO], errors="coerce")
-        frame = (
-            frame.assign(_recno=recno).sort_values("_recno", kind="stable").drop(columns="_recno")
-        )
-    result: pd.DataFrame = frame.reset_index(drop=True)
-    return result
+    stripped: pd.DataFrame = frame.apply(lambda s: s.str.strip())
+    return stripped
 
 
 def canonical_ids(frame: pd.DataFrame, spec: EntityTypeSpec) -> pd.Series:

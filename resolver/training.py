@@ -1,4 +1,4 @@
-"""Training one splink model per entity type (DuckDB backend) and compiling it for serving."""
+"""Training one splink model per entity type (DuckDB, or Spark) and compiling it for serving."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import pandas as pd
-from splink import DuckDBAPI, Linker, block_on
+from splink import Linker, block_on
 
-from resolver.comparisons import level_columns, splink_comparison
+from resolver.comparisons import DUCKDB, Dialect, level_columns, splink_comparison
+from resolver.engines import EngineOptions, database_api, register
 from resolver.errors import ModelError
 from resolver.profiles import EntityTypeSpec, Profile
 
@@ -48,40 +48,72 @@ def model_columns(profile: Profile, spec: EntityTypeSpec) -> list[str]:
     return cols
 
 
-def settings_for(profile: Profile, spec: EntityTypeSpec) -> dict[str, Any]:
-    """The splink settings dict of an entity type."""
+def settings_for(
+    profile: Profile, spec: EntityTypeSpec, dialect: Dialect = DUCKDB
+) -> dict[str, Any]:
+    """The splink settings dict of an entity type, in an engine's SQL dialect."""
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": "unique_id",
-        "comparisons": [splink_comparison(c, profile.comparisons[c]) for c in spec.comparisons],
+        "comparisons": [
+            splink_comparison(c, profile.comparisons[c], dialect) for c in spec.comparisons
+        ],
         "blocking_rules_to_generate_predictions": [
-            block_on(*rule).get_blocking_rule("duckdb").as_dict() for rule in spec.blocking_rules
+            block_on(*rule).get_blocking_rule(dialect).as_dict() for rule in spec.blocking_rules
         ],
         "retain_matching_columns": True,
         "retain_intermediate_calculation_columns": True,
     }
 
 
+def model_in_dialect(
+    model: dict[str, Any], profile: Profile, spec: EntityTypeSpec, dialect: Dialect
+) -> dict[str, Any]:
+    """A saved splink model rewritten for another engine: the same prior, m and u, with the
+    levels' SQL in that engine's dialect (a model trained on Spark serves and parity-checks on
+    DuckDB, and a DuckDB model dedupes on Spark)."""
+    out = settings_for(profile, spec, dialect)
+    out["probability_two_random_records_match"] = model["probability_two_random_records_match"]
+    out["sql_dialect"] = dialect
+    for target, source in zip(out["comparisons"], model["comparisons"], strict=True):
+        levels = zip(target["comparison_levels"], source["comparison_levels"], strict=True)
+        for level, trained in levels:
+            for key in ("m_probability", "u_probability", "tf_minimum_u_value"):
+                if key in trained:
+                    level[key] = trained[key]
+    return out
+
+
 def new_linker(
-    profile: Profile, spec: EntityTypeSpec, frame: pd.DataFrame, settings: dict[str, Any] | None
-) -> tuple[Linker, DuckDBAPI]:
-    """A splink linker over a frame's model columns, on a fresh in-memory DuckDB."""
-    con = duckdb.connect()
-    db_api = DuckDBAPI(connection=con)
+    profile: Profile,
+    spec: EntityTypeSpec,
+    frame: pd.DataFrame,
+    settings: dict[str, Any] | None,
+    engine: EngineOptions | None = None,
+) -> tuple[Linker, Any]:
+    """A splink linker over a frame's model columns, on a fresh database of the engine."""
+    engine = engine or EngineOptions()
+    db_api = database_api(engine)
     table = frame[model_columns(profile, spec)]
-    sdf = db_api.register(table, table_name="master")
-    linker = Linker(sdf, settings or settings_for(profile, spec), log_level=logging.ERROR)
+    sdf = register(db_api, table, "master")
+    settings = settings or settings_for(profile, spec, engine.dialect)
+    linker = Linker(sdf, settings, log_level=logging.ERROR)
     return linker, db_api
 
 
 def train_linker(
-    name: str, profile: Profile, spec: EntityTypeSpec, frame: pd.DataFrame, seed: int = 42
+    name: str,
+    profile: Profile,
+    spec: EntityTypeSpec,
+    frame: pd.DataFrame,
+    seed: int = 42,
+    engine: EngineOptions | None = None,
 ) -> tuple[Linker, TrainingReport]:
     """Estimate the prior (deterministic rules), u (random sampling) and m (EM per rule)."""
     started = time.perf_counter()
     stages: dict[str, float] = {}
     clock = _Clock(stages)
-    linker, _ = new_linker(profile, spec, frame, None)
+    linker, _ = new_linker(profile, spec, frame, None, engine)
     clock.lap("setup")
     warnings: list[str] = []
     n = len(frame)

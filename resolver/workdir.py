@@ -21,14 +21,17 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from resolver.comparisons import DUCKDB
+from resolver.engines import EngineOptions
 from resolver.errors import ModelError
-from resolver.extracts import extract_path, normalised_frame, read_extract
+from resolver.extracts import extract_path, header, normalised_frame, read_extract
 from resolver.profiles import Profile, load_profile
 from resolver.serving import build_index
 from resolver.training import (
     TrainingReport,
     compile_model,
     model_columns,
+    model_in_dialect,
     term_frequencies,
     tf_columns,
     train_linker,
@@ -77,8 +80,14 @@ def train_workdir(
     *,
     seed: int = 42,
     progress: Progress | None = None,
+    engine: EngineOptions | None = None,
 ) -> TrainingSummary:
-    """Train every entity type of a profile on a folder of extracts and activate the model."""
+    """Train every entity type of a profile on a folder of extracts and activate the model.
+
+    The splink model of each entity type is saved in DuckDB's dialect (what serving, parity
+    and the default dedupe read) whatever engine trained it; a Spark-trained one also keeps
+    its Spark form.
+    """
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     profile = load_profile(profile_path)
@@ -114,15 +123,19 @@ def train_workdir(
             if len(frame) < 2:
                 raise ModelError(f"{name}: {len(frame)} live record(s); training needs at least 2")
             say(f"training {name} ({len(frame):,} records)")
-            linker, report = train_linker(name, profile, spec, frame, seed=seed)
+            linker, report = train_linker(name, profile, spec, frame, seed=seed, engine=engine)
             t0 = time.perf_counter()
             compiled = compile_model(linker, profile, spec)
             tf = term_frequencies(linker, tf_columns(compiled))
             (tmp / f"compiled_{name}.json").write_text(json.dumps(compiled), encoding="utf-8")
             (tmp / f"tf_{name}.json").write_text(json.dumps(tf), encoding="utf-8")
-            (tmp / f"splink_{name}.json").write_text(
-                json.dumps(linker.misc.save_model_to_json()), encoding="utf-8"
-            )
+            trained = linker.misc.save_model_to_json()
+            if engine is not None and engine.engine != "duckdb":
+                (tmp / f"splink_{name}.{engine.engine}.json").write_text(
+                    json.dumps(trained), encoding="utf-8"
+                )
+                trained = model_in_dialect(trained, profile, spec, DUCKDB)
+            (tmp / f"splink_{name}.json").write_text(json.dumps(trained), encoding="utf-8")
             t1 = time.perf_counter()
             say(f"indexing {name}")
             build_index(tmp, name, spec, frame, tf)
@@ -134,6 +147,11 @@ def train_workdir(
             "trained_at": datetime.now(UTC).isoformat(),
             "data_dir": str(data_dir),
             "entity_types": list(profile.entity_types),
+            "engine": engine.engine if engine is not None else "duckdb",
+            # What a refresh delta may carry: the columns each extract had at training.
+            "extract_columns": {
+                n: header(extract_path(data_dir, s)) for n, s in profile.entity_types.items()
+            },
             "model_columns": {
                 n: model_columns(profile, s)
                 for n, s in profile.entity_types.items()
