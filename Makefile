@@ -34,6 +34,7 @@ demo: install
 	$(BIN)/canon serve --workdir $(WORKDIR) --host 127.0.0.1 --port 8000
 
 bench: install
+	$(BIN)/python benchmarks/bench_resolve.py
 	$(BIN)/python benchmarks/load_mixed.py --seconds 60 --clients 16
 
 clean:
