@@ -29,8 +29,10 @@ def header(path: Path) -> list[str]:
     try:
         with path.open(encoding="utf-8", newline="") as fh:
             first = next(csv.reader(fh), None)
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise ExtractError(f"{path}: unreadable header: {e}") from e
+    except UnicodeDecodeError as e:
+        raise ExtractError(f"{path}: not UTF-8 text (byte {e.start}): re-export as UTF-8") from e
+    except csv.Error as e:
+        raise ExtractError(f"{path}: malformed CSV header: {e}") from e
     return [str(c).strip().upper() for c in first or []]
 
 

@@ -171,7 +171,11 @@ def parse_delta(
         if path is None:
             continue
         known = set(extract_columns.get(name, [])) | spec.columns() | {DELETED_FLAG, RECNO}
-        unknown = [c for c in header(path) if c not in known]
+        try:
+            unknown = [c for c in header(path) if c not in known]
+        except ExtractError as e:
+            problems.append(str(e))
+            continue
         if unknown:
             problems.append(
                 f"{path}: unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
