@@ -6,7 +6,7 @@ level kind is defined here once, in both forms, next to each other.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rapidfuzz.distance import JaroWinkler, Levenshtein
@@ -14,6 +14,11 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 from resolver.profiles import ComparisonSpec, LevelSpec
 
 Predicate = Callable[[str, str], bool]
+#: (query value, pending record positions, their column's values, word set of a position)
+#: -> the positions whose value reaches the level; the same truth as the level's Predicate.
+BatchPredicate = Callable[
+    [str, list[int], Sequence[str | None], Callable[[int], set[str]]], list[int]
+]
 
 
 def _q(column: str, side: str) -> str:
@@ -97,6 +102,47 @@ def level_predicate(level: LevelSpec) -> Predicate:
 
         return subset
     return jaccard_predicate(float(level.threshold or 0.0))
+
+
+def level_batch(level: LevelSpec) -> BatchPredicate:
+    """`level_predicate` over many records at once (for the serving path): the same
+    per-pair arithmetic, without a Python call per pair and with each record's word set
+    computed once for all token levels."""
+    if level.kind == "exact":
+        return lambda a, rows, values, _words: [i for i in rows if values[i] == a]
+    if level.kind == "prefix":
+        n = int(level.length or 1)
+
+        def prefix(a: str, rows: list[int], values: Sequence[str | None], _w: Any) -> list[int]:
+            head = a[:n]
+            return [i for i in rows if (v := values[i]) is not None and v[:n] == head]
+
+        return prefix
+    if level.kind in ("jaro_winkler", "levenshtein"):
+        pair = level_predicate(level)
+        return lambda a, rows, values, _words: [
+            i for i in rows if (v := values[i]) is not None and pair(a, v)
+        ]
+    if level.kind == "token_subset":
+
+        def subset(a: str, rows: list[int], _v: Any, words: Callable[[int], set[str]]) -> list[int]:
+            sa = set(a.split(" "))
+            return [i for i in rows if sa <= (sb := words(i)) or sb <= sa]
+
+        return subset
+    threshold = float(level.threshold or 0.0)
+    factor = 1.0 + threshold
+
+    def jaccard(a: str, rows: list[int], _v: Any, words: Callable[[int], set[str]]) -> list[int]:
+        sa = set(a.split(" "))
+        size = len(sa)
+        return [
+            i
+            for i in rows
+            if float(len(sa & (sb := words(i)))) * factor >= threshold * float(size + len(sb))
+        ]
+
+    return jaccard
 
 
 def jaccard_predicate(threshold: float) -> Predicate:

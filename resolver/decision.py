@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from resolver.types import Candidate, Decision
+from resolver.types import Decision
 
 #: A top candidate below this calibrated probability, alone, means nothing in the master fits.
 NO_MATCH_BELOW = 0.5
+
+
+class Ranked(Protocol):
+    """What the rule reads of a candidate (a `Candidate`, or a scored record not yet one)."""
+
+    @property
+    def canonical_id(self) -> str: ...
+
+    @property
+    def match_weight(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -17,7 +29,7 @@ class Verdict:
 
 
 def decide(
-    candidates: list[Candidate],
+    candidates: Sequence[Ranked],
     probability: float,
     threshold: float,
     margin: float,

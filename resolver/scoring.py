@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from resolver.comparisons import Predicate, level_predicate
+from resolver.comparisons import BatchPredicate, Predicate, level_batch, level_predicate
 from resolver.profiles import LevelSpec
 from resolver.types import FieldExplanation
 
@@ -31,6 +31,7 @@ class CompiledLevel:
     label: str
     column: str
     predicate: Predicate
+    batch: BatchPredicate
     match_weight: float
     tf_column: str | None
     tf_log2_u_exact: float
@@ -104,6 +105,7 @@ class CompiledModel:
                         label=level["label"],
                         column=spec.column or comp["column"],
                         predicate=level_predicate(spec),
+                        batch=level_batch(spec),
                         match_weight=float(level["match_weight"]),
                         tf_column=tf["column"] if tf else None,
                         tf_log2_u_exact=math.log2(tf["u_exact"]) if tf else 0.0,
@@ -187,64 +189,54 @@ class CompiledModel:
     def score_rows(self, query: Record, index: ServingIndex, rows: np.ndarray) -> RowScores:
         """Match weights of a query against many records at once; for each pair the same
         value, to the last bit, as `score` (same levels, same order of additions)."""
-        total = np.full(len(rows), self.prior_match_weight)
+        n = len(rows)
+        values = _RowValues(index, rows)
+        total = [self.prior_match_weight] * n
         all_levels, all_parts = [], []
         for comp in self.comparisons:
-            level_of = np.full(len(rows), MISSING, dtype=np.int64)
-            part = np.zeros(len(rows))
-            column = index.column(comp.column)
-            if query.get(comp.column) is not None and column is not None and len(rows):
-                pending = np.flatnonzero(column.codes[rows] >= 0)
-                level_of[pending] = len(comp.levels)
-                for numbered in enumerate(comp.levels):
-                    marks = (level_of, part)
-                    pending = self._level_rows(query, index, rows, pending, numbered, marks)
-                    if not len(pending):
+            level_of = [MISSING] * n
+            part = [0.0] * n
+            main = values.get(comp.column) if query.get(comp.column) is not None else None
+            if main is not None:
+                pending = [i for i, v in enumerate(main) if v is not None]
+                for i in pending:
+                    level_of[i] = len(comp.levels)
+                for k, level in enumerate(comp.levels):
+                    if not pending:
                         break
-                part[pending] = comp.else_weight
-                total = total + part
-            all_levels.append(level_of)
-            all_parts.append(part)
-        return RowScores(rows, total, tuple(all_levels), tuple(all_parts))
+                    va = query.get(level.column)
+                    column = values.get(level.column)
+                    if va is None or column is None:
+                        continue
+                    reached = level.batch(va, pending, column, values.words(level.column))
+                    if not reached:
+                        continue
+                    for i in reached:
+                        level_of[i] = k
+                        part[i] = level.match_weight + self._row_tf(level, index, rows[i])
+                    done = set(reached)
+                    pending = [i for i in pending if i not in done]
+                for i in pending:
+                    part[i] = comp.else_weight
+                total = [t + w for t, w in zip(total, part, strict=True)]
+            all_levels.append(np.asarray(level_of, dtype=np.int64))
+            all_parts.append(np.asarray(part))
+        return RowScores(rows, np.asarray(total), tuple(all_levels), tuple(all_parts))
 
-    def _level_rows(
-        self,
-        query: Record,
-        index: ServingIndex,
-        rows: np.ndarray,
-        pending: np.ndarray,
-        numbered: tuple[int, CompiledLevel],
-        marks: tuple[np.ndarray, np.ndarray],
-    ) -> np.ndarray:
-        """Mark the pending records that reach level k (its number in `level_of`, its weight in
-        `part`); return those still pending."""
-        k, level = numbered
-        level_of, part = marks
-        va = query.get(level.column)
-        column = index.column(level.column)
-        if va is None or column is None:
-            return pending
-        values = column.values(rows[pending])
-        hit = np.fromiter(
-            (vb is not None and level.predicate(va, vb) for vb in values), bool, len(values)
-        )
-        reached = pending[hit]
-        level_of[reached] = k
+    @staticmethod
+    def _row_tf(level: CompiledLevel, index: ServingIndex, row: int) -> float:
+        """The term-frequency adjustment of an exact level for a record (0 without one)."""
         if level.tf_column is None:
-            part[reached] = level.match_weight
-        else:
-            tf = index.tf.get(level.tf_column)
-            tf_column = index.column(level.tf_column)
-            codes = tf_column.codes[rows[reached]] if tf_column is not None else None
-            for j, i in enumerate(reached.tolist()):
-                freq = float(tf[codes[j]]) if tf is not None and codes is not None else math.nan
-                adjustment = 0.0
-                if freq == freq:  # not NaN: the value is in the master's table
-                    u = max(freq, freq, level.tf_min_u)
-                    adjustment = level.tf_weight * (level.tf_log2_u_exact - math.log2(u))
-                part[i] = level.match_weight + adjustment
-        remaining: np.ndarray = pending[~hit]
-        return remaining
+            return 0.0
+        tf, column = index.tf.get(level.tf_column), index.column(level.tf_column)
+        if tf is None or column is None:
+            return 0.0
+        code = int(column.codes[row])
+        freq = float(tf[code]) if code >= 0 else math.nan
+        if freq != freq:  # NaN: the value is not in the master's table
+            return 0.0
+        u = max(freq, freq, level.tf_min_u)
+        return level.tf_weight * (level.tf_log2_u_exact - math.log2(u))
 
     def explain(
         self, query: Record, index: ServingIndex, scores: RowScores, j: int
@@ -271,3 +263,31 @@ class CompiledModel:
                 )
             )
         return tuple(out)
+
+
+class _RowValues:
+    """Some records' values, decoded once per column and split into word sets once, for one
+    `score_rows` call."""
+
+    def __init__(self, index: ServingIndex, rows: np.ndarray):
+        self.index, self.rows = index, rows
+        self._values: dict[str, list[str | None] | None] = {}
+        self._words: dict[str, dict[int, set[str]]] = {}
+
+    def get(self, column: str) -> list[str | None] | None:
+        if column not in self._values:
+            found = self.index.column(column)
+            self._values[column] = found.values(self.rows) if found is not None else None
+        return self._values[column]
+
+    def words(self, column: str) -> Callable[[int], set[str]]:
+        memo = self._words.setdefault(column, {})
+        values = self.get(column) or []
+
+        def of(i: int) -> set[str]:
+            found = memo.get(i)
+            if found is None:
+                found = memo[i] = set((values[i] or "").split(" "))
+            return found
+
+        return of

@@ -14,9 +14,9 @@ from resolver.decision import decide
 from resolver.errors import QueryError
 from resolver.normalise import normalise_record
 from resolver.profiles import ROLES, EntityTypeSpec, Profile
-from resolver.scoring import match_probability
+from resolver.scored import Scored
 from resolver.serving import ServedType, Snapshot, load_snapshot
-from resolver.types import Candidate, Decision, FieldExplanation, Resolution, ResolveQuery
+from resolver.types import Decision, Resolution, ResolveQuery
 from resolver.workdir import current_model_dir
 
 TOP_PER_TYPE = 10
@@ -139,7 +139,7 @@ class Resolver:
         self._maybe_reload()
         snapshot = self._snapshot
         targets = self._targets(query, snapshot.entity_types)
-        candidates: list[Candidate] = []
+        candidates: list[Scored] = []
         identity: dict[str, str | None] = {}
         query_tax: str | None = None
         for name in targets:
@@ -152,43 +152,17 @@ class Resolver:
         candidates.sort(key=lambda c: c.match_weight, reverse=True)
         return self._decide(snapshot, query, targets, candidates, (identity, query_tax))
 
-    def _score(self, et: ServedType, query: dict[str, str | None]) -> list[Candidate]:
+    def _score(self, et: ServedType, query: dict[str, str | None]) -> list[Scored]:
         if et.model is None:
-            return [
-                self._candidate(et, i, 50.0, 1.0, []) for i in et.index.candidates_by_key(query)
-            ]
+            return [Scored(et, i, 50.0, query) for i in et.index.candidates_by_key(query)]
         rows = et.index.candidates(query)
         if not len(rows):
             return []
         scores = et.model.score_rows(query, et.index, rows)
         # Best first; among equal weights, the record blocking found first (stable order).
         order = np.argsort(-scores.weights, kind="stable")[:TOP_PER_TYPE]
-        found = []
-        for j in order.tolist():
-            weight = float(scores.weights[j])
-            explanation = list(et.model.explain(query, et.index, scores, j))
-            found.append(
-                self._candidate(et, int(rows[j]), weight, match_probability(weight), explanation)
-            )
-        return found
-
-    def _candidate(
-        self,
-        et: ServedType,
-        i: int,
-        weight: float,
-        probability: float,
-        explanation: list[FieldExplanation],
-    ) -> Candidate:
-        return Candidate(
-            entity_type=et.name,
-            canonical_id=et.index.id_of(i),
-            native_key=et.index.raw(i, et.spec.native_key),
-            display=dict(et.index.raw(i, et.spec.display)),
-            match_weight=round(weight, 6),
-            probability=probability,
-            explanation=explanation,
-        )
+        weights = scores.weights.tolist()
+        return [Scored(et, int(rows[j]), weights[j], query, scores, j) for j in order.tolist()]
 
     def _calibration(self, spec: EntityTypeSpec, name: str) -> EntityCalibration:
         found = self.calibration.entity_types.get(name)
@@ -202,7 +176,7 @@ class Resolver:
         snapshot: Snapshot,
         query: ResolveQuery,
         targets: list[str],
-        candidates: list[Candidate],
+        candidates: list[Scored],
         asked: tuple[dict[str, str | None], str | None],
     ) -> Resolution:
         identity, query_tax = asked
@@ -230,7 +204,7 @@ class Resolver:
             decision=verdict.decision,
             entity_type=entity_type,
             canonical_id=canonical,
-            candidates=candidates[:RETURNED],
+            candidates=[c.candidate() for c in candidates[:RETURNED]],
             reason=verdict.reason,
             distinguishing_fields=_distinguishing(candidates)
             if verdict.decision is Decision.AMBIGUOUS
@@ -241,11 +215,8 @@ class Resolver:
         )
 
 
-def _part(candidate: Candidate, comparison: str) -> tuple[str | None, float]:
-    for part in candidate.explanation:
-        if part.comparison == comparison or part.comparison.endswith("_" + comparison):
-            return part.candidate_value, part.match_weight
-    return None, 0.0
+def _part(candidate: Scored, comparison: str) -> tuple[str | None, float]:
+    return candidate.part(comparison)
 
 
 #: How much more a name must agree with another record than with the tax id's owner before
@@ -253,7 +224,7 @@ def _part(candidate: Candidate, comparison: str) -> tuple[str | None, float]:
 NAME_CONFLICT_BITS = 3.0
 
 
-def _tax_conflict(candidates: list[Candidate], query_tax: str | None) -> bool:
+def _tax_conflict(candidates: list[Scored], query_tax: str | None) -> bool:
     """True when the query's tax id contradicts the record its other fields point to."""
     if not query_tax or not candidates:
         return False
@@ -271,7 +242,7 @@ def _tax_conflict(candidates: list[Candidate], query_tax: str | None) -> bool:
     return False
 
 
-def _evidence(candidate: Candidate, identifiers: list[str]) -> int:
+def _evidence(candidate: Scored, identifiers: list[str]) -> int:
     """How many fields agree with the query: each agreeing comparison counts one, an
     identifier two. Key-matched entity types (no explanation) are identified by their key."""
     if not candidate.explanation:
@@ -283,7 +254,7 @@ def _evidence(candidate: Candidate, identifiers: list[str]) -> int:
     )
 
 
-def _distinguishing(candidates: list[Candidate]) -> list[str]:
+def _distinguishing(candidates: list[Scored]) -> list[str]:
     """Fields whose values differ between the two best candidates: what would tell them apart."""
     if len(candidates) < 2:
         return []
