@@ -32,6 +32,8 @@ KEY_COLUMNS = (*STRONG_KEYS, "tax_root", "number")
 MAX_STRONG_HITS = 200
 MAX_POSTING = 50_000
 NAME_CANDIDATES = 60
+#: Postings longer than this are worth the check whether new records can still qualify.
+CLOSE_FROM = 512
 FORMAT = 1
 
 
@@ -186,20 +188,45 @@ class ServingIndex:
 
     def _name_candidates(self, postings: list[tuple[str, np.ndarray]]) -> np.ndarray:
         """The NAME_CANDIDATES records sharing the most (IDF-weighted) name keys with the query;
-        ties go to the record found first (rarest key first)."""
+        ties go to the record found first (rarest key first).
+
+        Keys are taken rarest first. Once the NAME_CANDIDATES-th best score exceeds the sum of
+        the weights still to come, no record not yet seen can enter the result, so the longer
+        postings that remain only add to the records already seen (found by binary search)
+        instead of being scanned whole: the same result, a fraction of the work.
+        """
         postings.sort(key=lambda kv: (len(kv[1]), kv[0]))
         usable = [kv for kv in postings if len(kv[1]) <= MAX_POSTING] or postings[:1]
         n = max(self.size, 1)
+        weights = [
+            math.log(1 + n / len(hits)) * (1.0 if key.startswith("w:") else 0.5)
+            for key, hits in usable
+        ]
+        still_to_come = [0.0] * (len(weights) + 1)
+        for k in range(len(weights) - 1, -1, -1):
+            still_to_come[k] = weights[k] + still_to_come[k + 1]
         buffers = self._scratch.take()
         acc, seen = buffers
         touched: list[np.ndarray] = []
+        found = 0
+        closed: np.ndarray | None = None  # the seen records, once no new one can qualify
         try:
-            for key, hits in usable:
-                weight = math.log(1 + n / len(hits)) * (1.0 if key.startswith("w:") else 0.5)
+            for k, ((_, hits), weight) in enumerate(zip(usable, weights, strict=True)):
                 hits = hits[:MAX_POSTING]
+                if closed is None and found >= NAME_CANDIDATES and len(hits) > CLOSE_FROM:
+                    so_far = np.concatenate(touched)
+                    scores = acc[so_far]
+                    kth = np.partition(scores, len(scores) - NAME_CANDIDATES)[-NAME_CANDIDATES]
+                    if kth > still_to_come[k]:
+                        closed = np.sort(so_far)
+                if closed is not None:
+                    at = np.minimum(np.searchsorted(hits, closed), len(hits) - 1)
+                    acc[closed[hits[at] == closed]] += weight
+                    continue
                 new = hits[~seen[hits]]
                 seen[new] = True
                 touched.append(new)
+                found += len(new)
                 acc[hits] += weight
             rows = np.concatenate(touched)
             scores = acc[rows]

@@ -3,6 +3,7 @@ that gives, pair for pair, the compiled model's single-pair score to the last bi
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver import Resolver
+from resolver import index as index_module
 from resolver.arrays import Column, Postings, fnv1a, fnv1a_many, string_buffers
 from resolver.index import ServingIndex, name_keys
 from resolver.normalise import normalise_record
@@ -102,3 +104,46 @@ def test_candidates_find_the_record_by_any_strong_key(resolver: Resolver) -> Non
             if record.get(key):
                 found = et.index.candidates({key: record[key]})
                 assert i in found.tolist() or len(found) > 200
+
+
+def _reference_name_candidates(index: ServingIndex, name: str, wanted: int) -> list[int]:
+    """The name candidates by brute force: every key's records scored, best first, ties to
+    the record found first."""
+    postings = []
+    for key in name_keys(name):
+        hits = index.postings.lookup([fnv1a(key)])[0]
+        if hits is not None:
+            postings.append((key, hits))
+    postings.sort(key=lambda kv: (len(kv[1]), kv[0]))
+    usable = [kv for kv in postings if len(kv[1]) <= index_module.MAX_POSTING] or postings[:1]
+    scores: dict[int, float] = {}
+    first: dict[int, int] = {}
+    for key, hits in usable:
+        weight = math.log(1 + index.size / len(hits)) * (1.0 if key.startswith("w:") else 0.5)
+        for i in hits[: index_module.MAX_POSTING].tolist():
+            scores[i] = scores.get(i, 0.0) + weight
+            first.setdefault(i, len(first))
+    return sorted(scores, key=lambda i: (-scores[i], first[i]))[:wanted]
+
+
+@pytest.mark.parametrize("wanted", [3, 8, 60])
+def test_pruned_name_candidates_equal_brute_force(
+    resolver: Resolver, monkeypatch: pytest.MonkeyPatch, wanted: int
+) -> None:
+    # Tiny limits make the pruning (closing the set of records once no new one can qualify)
+    # happen on the small sample as it does on millions of records.
+    monkeypatch.setattr(index_module, "NAME_CANDIDATES", wanted)
+    monkeypatch.setattr(index_module, "CLOSE_FROM", 0)
+    for entity_type in ("supplier", "contact"):
+        index = resolver.entity_types[entity_type].index
+        for query in _queries(resolver, entity_type, 40):
+            name = query.get("name")
+            if not name:
+                continue
+            named = [
+                (k, h)
+                for k in name_keys(name)
+                if (h := index.postings.lookup([fnv1a(k)])[0]) is not None
+            ]
+            got = index._name_candidates(named).tolist() if named else []
+            assert got == _reference_name_candidates(index, name, wanted), name
