@@ -365,13 +365,36 @@ class Lane:
         self.canon = canon if not stopped else None
 
     def _wait_terminal(self, plans: list[Plan]) -> None:
+        """Wait for every workflow to end, letting through calls held after the last kill (a
+        kill at a random moment leaves some workflows short of their hold)."""
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if not self._open(plans):
                 return
+            self._release(plans)
             time.sleep(0.1)
+        with self.store.transaction() as session:
+            details = [
+                (
+                    p,
+                    [
+                        (s.name, s.status, s.error)
+                        for s in session.get_one(Action, p.action_id).steps
+                    ],
+                    [
+                        e.kind
+                        for e in session.scalars(
+                            select(AuditEntry)
+                            .where(AuditEntry.action_id == p.action_id)
+                            .order_by(AuditEntry.seq)
+                        )
+                    ][-8:],
+                )
+                for p in self._open(plans)
+            ]
         raise AssertionError(
-            f"not finished: {[(p.index, self._status(p.action_id)) for p in plans]}"
+            f"lane {self.number} not finished: {details}; holds "
+            f"{self.sandbox.admin.holds()}; faults {self.sandbox.admin.faults()}"
         )
 
     def _status(self, action_id: str) -> str:
