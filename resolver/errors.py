@@ -4,7 +4,8 @@ ResolverError
 ├── ProfileError          a profile file is missing, malformed or names what does not exist
 ├── ExtractError          an ERP extract (CSV) cannot be read: encoding, format, missing key column
 ├── QueryError            a query names an unknown entity type or field, or is empty
-└── ModelError            the workdir holds no trained model, or an incompatible one
+├── ModelError            the workdir holds no trained model, or an incompatible one
+└── QualityError          no quality run is stored, or a stored one is unreadable
 """
 
 from __future__ import annotations
@@ -28,3 +29,7 @@ class QueryError(ResolverError):
 
 class ModelError(ResolverError):
     """The workdir holds no usable trained model."""
+
+
+class QualityError(ResolverError):
+    """No quality run is stored (or the one asked for is missing or unreadable)."""
