@@ -13,15 +13,20 @@ from gateway.erp import ErpConnector, ErpOperation, ErpResult
 from gateway.errors import ErpOperationFailed, ErpUnavailable
 from resolver import load_profile
 from resolver.extracts import canonical_ids, read_extract
+from tests.gateway.erp import expected
 from tests.gateway.erp.sandbox import Sandbox
 
 PROFILES = Path(__file__).resolve().parents[3] / "config" / "profiles"
 KINDS = ["protheus", "sap", "oracle"]
-#: The first supplier of the sample and its second purchase order, as each ERP names them.
+#: The first supplier of the fixture and its second purchase order, read from its CSVs.
+SUPPLIER, PO = expected.first_supplier(), expected.purchase_order(1)
+#: Their ids as each ERP names them.
 IDS = {
-    "protheus": ("SA2::000001:01", "SC7:01:000002"),
-    "sap": ("BusinessPartner:1700000001", "PurchaseOrder:4500000002"),
-    "oracle": ("Supplier:300000000000001", "PurchaseOrder:300000200000002"),
+    kind: (
+        expected.ids(kind, "supplier", SUPPLIER.native),
+        expected.ids(kind, "purchase_order", PO.native),
+    )
+    for kind in KINDS
 }
 NEW = {
     "name": "Zebulon Quantum Robotics Ltda",
@@ -30,6 +35,7 @@ NEW = {
     "state": "SP",
     "document": "dms://suppliers/zebulon.pdf",
 }
+NEW_CGC = expected.digits(NEW["tax_id"])  # A2_CGC holds the digits
 
 
 def op(operation: str, target: str | None, key: str, /, **params: Any) -> ErpOperation:
@@ -61,16 +67,15 @@ def test_reads_the_same_supplier_and_order_in_every_format(erp: ErpConnector, ki
     supplier_id, po_id = IDS[kind]
     supplier = erp.read_record("supplier", supplier_id)
     assert supplier is not None and not supplier.deleted
-    assert supplier.fields["name"] == "Auto Peças Guerra Comércio S.A."
-    assert supplier.fields["tax_id"].replace(".", "").replace("/", "").replace("-", "") == (
-        "16036630000156"
-    )
+    assert supplier.fields["name"] == SUPPLIER.name
+    assert expected.digits(supplier.fields["tax_id"]) == SUPPLIER.tax_id
     po = erp.read_record("purchase_order", po_id)
     assert po is not None
-    assert (po.fields["amount"], po.fields["currency"]) == (3082.14, "BRL")
-    assert po.fields["supplier_name"] == "MARTINS PORTO CONSULTORIA EMPRESARIAL LTDA"
-    assert (po.fields["issued"], po.fields["delivery_date"]) == ("2019-01-13", "2019-02-12")
-    assert sorted(erp.value_history("purchase_order", po_id, "amount")) == [4622.72, 1475605.23]
+    assert (po.fields["amount"], po.fields["currency"]) == (PO.amount, PO.currency)
+    assert po.fields["supplier_name"] == PO.supplier.name
+    assert (po.fields["issued"], po.fields["delivery_date"]) == (PO.issued, PO.delivery_date)
+    assert sorted(erp.value_history("purchase_order", po_id, "amount")) == PO.other_totals
+    assert PO.other_totals  # the fixture gives this supplier other orders to compare with
 
 
 def test_unknown_records_read_as_none(erp: ErpConnector, kind: str) -> None:
@@ -91,10 +96,10 @@ def test_supplier_create_attach_route_and_undo_in_reverse(
     assert target is not None and target.split(":")[0] == IDS[kind][0].split(":")[0]
     record = erp.read_record("supplier", target)
     assert record is not None and record.fields["name"] == NEW["name"]
-    assert record.fields["tax_id"] == "11222333000181" and record.fields["city"] == "Campinas"
+    assert record.fields["tax_id"] == NEW_CGC and record.fields["city"] == NEW["city"]
     attached = erp.run(op("supplier.attach_document", target, "w:1", **NEW))
     routed = erp.run(op("supplier.start_approval_routing", target, "w:2", **NEW))
-    (row,) = sandbox.admin.live("SA2010", A2_CGC="11222333000181")
+    (row,) = sandbox.admin.live("SA2010", A2_CGC=NEW_CGC)
     code = row["A2_COD"] + row["A2_LOJA"]
     assert [r["AC9_CODOBJ"] for r in sandbox.admin.live("AC9010", AC9_CODENT=code)] == [
         attached.data["document_id"] if kind != "oracle" else f"{attached.data['document_id']:010d}"
@@ -106,7 +111,7 @@ def test_supplier_create_attach_route_and_undo_in_reverse(
     erp.run(undo("supplier.delete_record", target, "w:0:undo", created))
     assert sandbox.admin.live("AC9010", AC9_CODENT=code) == []
     assert sandbox.admin.live("SCR010", CR_NUM=code) == []
-    (deleted,) = sandbox.admin.rows("SA2010", A2_CGC="11222333000181")
+    (deleted,) = sandbox.admin.rows("SA2010", A2_CGC=NEW_CGC)
     assert deleted["D_E_L_E_T_"] == "*" and deleted["R_E_C_D_E_L_"] == deleted["R_E_C_N_O_"]
     gone = erp.read_record("supplier", target)
     assert gone is not None and gone.deleted
@@ -121,7 +126,7 @@ def test_a_key_runs_once_and_is_found_by_lookup(erp: ErpConnector, sandbox: Sand
     assert found is not None
     assert (found.canonical_id, found.data) == (first.canonical_id, first.data)
     assert erp.lookup("never-sent") is None
-    assert len(sandbox.admin.rows("SA2010", A2_CGC="11222333000181")) == 1
+    assert len(sandbox.admin.rows("SA2010", A2_CGC=NEW_CGC)) == 1
 
 
 def test_another_payload_under_a_used_key_is_refused(erp: ErpConnector) -> None:
@@ -148,7 +153,7 @@ def test_updates_report_what_they_replaced_and_restore_it(erp: ErpConnector, kin
     assert looked_up is not None and looked_up.data == moved.data
     erp.run(undo("purchase_order.restore_delivery_date", po_id, "d:undo", moved))
     po = erp.read_record("purchase_order", po_id)
-    assert po is not None and po.fields["delivery_date"] == "2019-02-12"
+    assert po is not None and po.fields["delivery_date"] == PO.delivery_date
 
     erp.run(
         op(
@@ -191,7 +196,7 @@ def test_an_answer_that_does_not_say_is_in_doubt_and_lookup_settles_it(
     assert (found is not None) is written
     if found is None:  # what the workflow runner does: send it again only when not found
         erp.run(op("supplier.create_record", None, "doubt", **NEW))
-    assert len(sandbox.admin.rows("SA2010", A2_CGC="11222333000181")) == 1
+    assert len(sandbox.admin.rows("SA2010", A2_CGC=NEW_CGC)) == 1
 
 
 def test_a_key_still_in_flight_is_in_doubt_not_sent_twice(sandbox: Sandbox, kind: str) -> None:
@@ -204,7 +209,7 @@ def test_a_key_still_in_flight_is_in_doubt_not_sent_twice(sandbox: Sandbox, kind
     sandbox.admin.release(sandbox.admin.wait_for_hold("slow")["id"])
     found = _eventually(lambda: erp.lookup("slow"))
     assert erp.run(op("supplier.create_record", None, "slow", **NEW)) == found
-    assert len(sandbox.admin.rows("SA2010", A2_CGC="11222333000181")) == 1
+    assert len(sandbox.admin.rows("SA2010", A2_CGC=NEW_CGC)) == 1
 
 
 def _eventually(read: Any, timeout: float = 10.0) -> Any:
@@ -226,7 +231,8 @@ def test_extracts_page_through_the_master_and_fit_the_profile(
     erp: ErpConnector, kind: str, tmp_path: Path
 ) -> None:
     profile = load_profile(PROFILES / f"{kind}.yaml")
-    for entity_type, live in (("supplier", 393), ("customer", 237)):
+    for entity_type, table in (("supplier", "SA2010"), ("customer", "SA1010")):
+        live = len(expected.live(table))
         pages = list(erp.extract(entity_type, page_size=150))
         assert [len(p) for p in pages] == [min(150, live - i) for i in range(0, live, 150)]
         spec = profile.entity_types[entity_type]

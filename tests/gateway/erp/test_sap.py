@@ -10,10 +10,15 @@ import pytest
 
 from gateway.erp import SapConnector
 from gateway.errors import ErpConflict
+from tests.gateway.erp import expected
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox
 from tests.gateway.erp.test_connectors import op
 
-BP_URL = "/sap/opu/odata/sap/API_BUSINESS_PARTNER/A_BusinessPartner('1700000001')"
+SUPPLIERS = expected.live("SA2010")
+FIRST, SECOND = (
+    expected.ids("sap", "supplier", expected.party_id("SA2", row)) for row in SUPPLIERS[:2]
+)
+BP_URL = f"/sap/opu/odata/sap/API_BUSINESS_PARTNER/A_BusinessPartner('{FIRST.split(':')[1]}')"
 
 
 def _client(sandbox: Sandbox) -> httpx.Client:
@@ -66,9 +71,9 @@ def test_a_patch_needs_if_match_and_a_current_etag(sandbox: Sandbox) -> None:
 
 def test_the_connector_fetches_a_token_again_when_the_server_forgot_it(sandbox: Sandbox) -> None:
     erp = SapConnector(sandbox.url, username=USER, password=PASSWORD)
-    erp.run(op("supplier.block", "BusinessPartner:1700000001", "b1"))
+    erp.run(op("supplier.block", FIRST, "b1"))
     sandbox.app.state.sandbox.credentials.csrf.clear()
-    erp.run(op("supplier.block", "BusinessPartner:1700000002", "b2"))
+    erp.run(op("supplier.block", SECOND, "b2"))
     assert sandbox.admin.keys() == ["b1", "b2"]
 
 
@@ -81,7 +86,7 @@ def test_a_record_changed_between_read_and_write_is_a_conflict_sent_once(
 
     def block_it() -> None:
         try:
-            erp.run(op("supplier.block", "BusinessPartner:1700000001", "mine"))
+            erp.run(op("supplier.block", FIRST, "mine"))
         except BaseException as e:  # noqa: BLE001 — handed to the test thread
             outcome.append(e)
 
@@ -89,7 +94,7 @@ def test_a_record_changed_between_read_and_write_is_a_conflict_sent_once(
     thread.start()
     held = sandbox.admin.wait_for_hold("mine")  # read done, its PATCH held by the ERP
     SapConnector(sandbox.url, username=USER, password=PASSWORD).run(
-        op("supplier.block", "BusinessPartner:1700000001", "someone-else")
+        op("supplier.block", FIRST, "someone-else")
     )
     sandbox.admin.release(held["id"])
     thread.join(10)
@@ -108,7 +113,7 @@ def test_collections_wrap_results_and_page_with_next(sandbox: Sandbox) -> None:
         assert len(page["d"]["results"]) == 200
         assert httpx.URL(page["d"]["__next"]).params["$skip"] == "200"
         last = http.get(page["d"]["__next"]).json()
-        assert len(last["d"]["results"]) == 193 and "__next" not in last["d"]
+        assert len(last["d"]["results"]) == len(SUPPLIERS) - 200 and "__next" not in last["d"]
         entity = last["d"]["results"][0]
         assert entity["__metadata"]["type"] == "API_BUSINESS_PARTNER.A_BusinessPartnerType"
         assert "__deferred" not in str(entity) and "to_BusinessPartnerTax" not in entity
