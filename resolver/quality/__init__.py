@@ -3,6 +3,7 @@ clusters from batch dedupe, a score per entity type, and stored runs for the tre
 
 from __future__ import annotations
 
+from resolver.quality.compute import compute_quality, score, worst
 from resolver.quality.runs import list_runs, load_run, save_run
 from resolver.quality.types import (
     CATEGORIES,
@@ -38,7 +39,10 @@ __all__ = [
     "RunSummary",
     "Severity",
     "WaterfallStep",
+    "compute_quality",
     "list_runs",
     "load_run",
     "save_run",
+    "score",
+    "worst",
 ]
