@@ -16,7 +16,7 @@ from api.logging import RequestLog, configure_logging
 from api.mcp import http_endpoint
 from api.metrics import CountingResolver, HttpMetrics, Metrics
 from api.metrics import router as metrics_router
-from api.routes import actions, admin, approvals, audit, health, portal, resolve, slack
+from api.routes import actions, admin, approvals, audit, dashboard, health, portal, resolve, slack
 from api.settings import Settings
 from gateway import (
     EntityResolver,
@@ -160,7 +160,7 @@ def create_app(
     keyed = (resolve.router, actions.router, audit.router, admin.router, approvals.router)
     for router in (*keyed, metrics_router):
         app.include_router(router, dependencies=[ratelimit.RateLimitDep])
-    for router in (portal.router, slack.router):
+    for router in (portal.router, slack.router, dashboard.router):
         app.include_router(router)
     app.router.routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

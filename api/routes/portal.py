@@ -28,6 +28,8 @@ from gateway.errors import GatewayError, NotAuthenticated
 router = APIRouter(prefix="/portal", include_in_schema=False)
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 SESSION_COOKIE, LOGIN_CSRF_COOKIE = "canon_session", "canon_login_csrf"
+#: The same session for the quality dashboard (a cookie's path cannot cover both prefixes).
+DASHBOARD_SESSION_COOKIE = "canon_dashboard_session"
 STATUSES = ("pending", "decided", "approved", "rejected", "expired", "all")
 RISKS = ("read", "low_risk", "high_risk", "irreversible")
 LINK_STATUS = {"malformed": 400, "tampered": 400, "expired": 410, "used": 410,
@@ -126,10 +128,11 @@ def login_submit(
         page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/portal")
         return page
     response = RedirectResponse("/portal", status_code=303, headers=HEADERS)
-    response.set_cookie(
-        SESSION_COOKIE, login.cookie, httponly=True, samesite="lax", path="/portal",
-        secure=services.secure_cookies, max_age=int(services.sessions.ttl.total_seconds()),
-    )  # fmt: skip
+    for name, path in ((SESSION_COOKIE, "/portal"), (DASHBOARD_SESSION_COOKIE, "/dashboard")):
+        response.set_cookie(
+            name, login.cookie, httponly=True, samesite="lax", path=path,
+            secure=services.secure_cookies, max_age=int(services.sessions.ttl.total_seconds()),
+        )  # fmt: skip
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/portal")
     return response
 
@@ -146,6 +149,7 @@ def logout(
     services.sessions.logout(request.cookies.get(SESSION_COOKIE))
     response = _to_login()
     response.delete_cookie(SESSION_COOKIE, path="/portal")
+    response.delete_cookie(DASHBOARD_SESSION_COOKIE, path="/dashboard")
     return response
 
 

@@ -1,0 +1,105 @@
+"""The dashboard's charts as plotly figures, serialised to the JSON `Plotly.newPlot` reads."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from resolver import ClusterPair, QualityReport, RunSummary
+
+PALETTE = ("#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#2c7a7b", "#975a16")
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 48, "r": 16, "t": 36, "b": 40},
+           "font": {"family": "system-ui, sans-serif", "size": 12}, "height": 320}  # fmt: skip
+
+
+def _plain(text: str) -> str:
+    """Text plotly shows as typed: it renders a little HTML (links too) in labels and titles."""
+    return html.escape(text, quote=False)
+
+
+def _json(figure: go.Figure) -> str:
+    text: str = figure.to_json()
+    return text
+
+
+def score_trend(runs: Sequence[RunSummary]) -> str:
+    """The score of each entity type across the stored runs."""
+    figure = go.Figure(layout={**_LAYOUT, "title": {"text": "Score per entity type, by run"}})
+    kinds = sorted({kind for run in runs for kind in run.scores})
+    for i, kind in enumerate(kinds):
+        points = [(run.created_at, run.scores[kind]) for run in runs if kind in run.scores]
+        figure.add_trace(go.Scatter(
+            x=[p[0].isoformat() for p in points], y=[round(p[1], 1) for p in points],
+            mode="lines+markers", name=_plain(kind), line={"color": PALETTE[i % len(PALETTE)]},
+        ))  # fmt: skip
+    figure.update_yaxes(range=[0, 100], title_text="score")
+    return _json(figure)
+
+
+def sparkline(runs: Sequence[RunSummary], entity_type: str) -> str:
+    """A card's small trend line of one entity type's score."""
+    points = [(run.created_at, run.scores[entity_type]) for run in runs
+              if entity_type in run.scores]  # fmt: skip
+    figure = go.Figure(go.Scatter(
+        x=[p[0].isoformat() for p in points], y=[round(p[1], 1) for p in points],
+        mode="lines+markers", line={"color": PALETTE[0], "width": 2}, marker={"size": 4},
+        hovertemplate="%{x}<br>score %{y}<extra></extra>",
+    ))  # fmt: skip
+    figure.update_layout(template="plotly_white", height=70, showlegend=False,
+                         margin={"l": 4, "r": 4, "t": 4, "b": 4})  # fmt: skip
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False, range=[0, 100])
+    return _json(figure)
+
+
+def metrics_by_category(report: QualityReport) -> str:
+    """The mean metric value (percent good) per category, one bar group per entity type."""
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for m in report.metrics:
+        values[m.entity_type][m.category].append(m.value)
+    categories = sorted({m.category for m in report.metrics})
+    figure = go.Figure(layout={**_LAYOUT, "title": {"text": "Metric values by category (% good)"},
+                               "barmode": "group"})  # fmt: skip
+    for i, kind in enumerate(sorted(values)):
+        ys = [round(100 * sum(v) / len(v), 1) if (v := values[kind].get(c)) else None
+              for c in categories]  # fmt: skip
+        figure.add_trace(go.Bar(x=categories, y=ys, name=_plain(kind),
+                                marker_color=PALETTE[i % len(PALETTE)]))  # fmt: skip
+    figure.update_yaxes(range=[0, 100])
+    return _json(figure)
+
+
+def cluster_sizes(report: QualityReport) -> str:
+    """How many duplicate clusters there are of each size, per entity type."""
+    counts: dict[str, Counter[int]] = defaultdict(Counter)
+    for cluster in report.clusters:
+        counts[cluster.entity_type][cluster.size] += 1
+    figure = go.Figure(layout={**_LAYOUT, "title": {"text": "Duplicate clusters by size"},
+                               "barmode": "group"})  # fmt: skip
+    for i, kind in enumerate(sorted(counts)):
+        sizes = sorted(counts[kind])
+        figure.add_trace(go.Bar(x=sizes, y=[counts[kind][s] for s in sizes], name=_plain(kind),
+                                marker_color=PALETTE[i % len(PALETTE)]))  # fmt: skip
+    figure.update_xaxes(title_text="records in the cluster", dtick=1)
+    figure.update_yaxes(title_text="clusters")
+    return _json(figure)
+
+
+def waterfall(pair: ClusterPair) -> str:
+    """How a pair's match weight adds up: the prior, then one bar per comparison, then the total."""
+    labels = [_plain(step.label) for step in pair.waterfall] + ["match weight"]
+    weights = [round(step.match_weight, 3) for step in pair.waterfall]
+    figure = go.Figure(go.Waterfall(
+        x=labels, y=[*weights, round(pair.match_weight, 3)],
+        measure=["relative"] * len(weights) + ["total"],
+        increasing={"marker": {"color": "#2f855a"}}, decreasing={"marker": {"color": "#c53030"}},
+        totals={"marker": {"color": "#2b6cb0"}},
+        hovertemplate="%{x}: %{y:+.2f}<extra></extra>",
+    ))  # fmt: skip
+    title = _plain(f"{pair.left_id} ↔ {pair.right_id}: p = {pair.match_probability:.3f}")
+    figure.update_layout(**{**_LAYOUT, "title": {"text": title, "font": {"size": 12}}})
+    figure.update_yaxes(title_text="match weight (log2 Bayes factor)")
+    return _json(figure)
