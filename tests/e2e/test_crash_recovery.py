@@ -97,6 +97,8 @@ class Tally:
     interrupted: int = 0
     kill_points: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
+    seconds: Counter[str] = field(default_factory=Counter)
+    starts: int = 0
 
 
 def _free_port() -> int:
@@ -223,7 +225,9 @@ class Lane:
         if timer:  # a kill at a random moment instead of planned points
             time.sleep(self.rng.uniform(0.05, 1.2))
         else:
+            started = time.monotonic()
             self._wait_for_kill_points(canon, plans)
+            self.tally.seconds["reaching the kill points"] += time.monotonic() - started
         in_flight = self._open(plans)
         canon.kill()
         self._count_kill(plans, in_flight, "at a random moment" if timer else None)
@@ -233,7 +237,9 @@ class Lane:
             self._second_kill(plans, late)
         self.canon = self._serve(pause_at=None)
         self._release(late)
+        started = time.monotonic()
         self._wait_terminal(plans)
+        self.tally.seconds["recovering to the end"] += time.monotonic() - started
         self.sandbox.admin.clear_faults()
         for plan in plans:
             self._check(plan)
@@ -272,7 +278,10 @@ class Lane:
             return self.canon
         if self.canon is not None:
             self.canon.stop()
+        started = time.monotonic()
         self.canon = CanonServe(self.folder / "work", self.store_url, self.sandbox.url, pause_at)
+        self.tally.starts += 1
+        self.tally.seconds["starting canon serve"] += time.monotonic() - started
         return self.canon
 
     def _submit(self, http: httpx.Client, plan: Plan) -> str:
@@ -468,8 +477,9 @@ def _lane_stores(store_url: str, lanes: int) -> Iterator[list[str]]:
 
 
 def test_kills_at_every_step_boundary_and_inside_erp_calls_leave_nothing_half_done(
-    tmp_path: Path, store_url: str
+    tmp_path: Path, store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    began = time.monotonic()
     backend = "sqlite" if store_url.startswith("sqlite") else "postgres"
     seed = int(os.environ.get("CANON_CRASH_SEED", str(random.randrange(10**6))))
     with _lane_stores(store_url, LANES) as urls, ExitStack() as stack:
@@ -499,22 +509,29 @@ def test_kills_at_every_step_boundary_and_inside_erp_calls_leave_nothing_half_do
         total.interrupted += tally.interrupted
         total.kill_points.update(tally.kill_points)
         total.outcomes.update(tally.outcomes)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / f"{backend}.json").write_text(
-        json.dumps(
-            {
-                "backend": backend,
-                "seed": seed,
-                "lanes": LANES,
-                "rounds_per_lane": ROUNDS,
-                "runs": total.runs,
-                "kills": total.kills,
-                "interrupted_in_flight": total.interrupted,
-                "kill_points": dict(total.kill_points),
-                "outcomes": dict(total.outcomes),
-            },
-            indent=2,
-        )
+        total.seconds.update(tally.seconds)
+        total.starts += tally.starts
+    summary = json.dumps(
+        {
+            "backend": backend,
+            "seed": seed,
+            "lanes": LANES,
+            "rounds_per_lane": ROUNDS,
+            "runs": total.runs,
+            "kills": total.kills,
+            "interrupted_in_flight": total.interrupted,
+            "kill_points": dict(total.kill_points.most_common()),
+            "outcomes": dict(total.outcomes.most_common()),
+            "canon_serve_starts": total.starts,
+            # summed over lanes, which run in parallel: more than the wall-clock duration
+            "lane_seconds": {k: round(v, 1) for k, v in total.seconds.most_common()},
+            "duration_seconds": round(time.monotonic() - began, 1),
+        },
+        indent=2,
     )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"{backend}.json").write_text(summary + "\n")
+    with capsys.disabled():  # the closing note quotes these counts: show them without -s
+        sys.stdout.write(f"\ncrash test summary ({ARTIFACTS / backend}.json):\n{summary}\n")
     assert total.runs == LANES * ROUNDS * PER_ROUND
     assert total.kills >= LANES * ROUNDS and total.interrupted >= total.runs // 2
