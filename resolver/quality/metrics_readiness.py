@@ -16,7 +16,7 @@ from resolver.quality.types import MetricResult
 from resolver.service import load_resolver
 from resolver.types import Decision, ResolveQuery
 
-SAMPLE = 2_000
+SAMPLE = 1_000
 Tick = Callable[[str], None]
 
 
