@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -97,7 +97,7 @@ class Tally:
     interrupted: int = 0
     kill_points: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
-    seconds: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     starts: int = 0
 
 
@@ -509,7 +509,8 @@ def test_kills_at_every_step_boundary_and_inside_erp_calls_leave_nothing_half_do
         total.interrupted += tally.interrupted
         total.kill_points.update(tally.kill_points)
         total.outcomes.update(tally.outcomes)
-        total.seconds.update(tally.seconds)
+        for stage, seconds in tally.seconds.items():
+            total.seconds[stage] += seconds
         total.starts += tally.starts
     summary = json.dumps(
         {
@@ -524,7 +525,7 @@ def test_kills_at_every_step_boundary_and_inside_erp_calls_leave_nothing_half_do
             "outcomes": dict(total.outcomes.most_common()),
             "canon_serve_starts": total.starts,
             # summed over lanes, which run in parallel: more than the wall-clock duration
-            "lane_seconds": {k: round(v, 1) for k, v in total.seconds.most_common()},
+            "lane_seconds": {k: round(v, 1) for k, v in sorted(total.seconds.items())},
             "duration_seconds": round(time.monotonic() - began, 1),
         },
         indent=2,
