@@ -142,16 +142,57 @@ def _engine(
 
 
 def train(
-    data: Annotated[Path, typer.Option("--data", help="folder of ERP extracts (CSV)")],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="folder of ERP extracts (CSV); with --source erp, where to keep them"
+        ),
+    ] = None,
     workdir: WorkdirOpt = Path("var"),
-    profile: Annotated[Path | None, typer.Option(help="ERP profile YAML")] = None,
+    profile: Annotated[
+        Path | None, typer.Option(help="ERP profile YAML (default: the --erp-kind's)")
+    ] = None,
     seed: Annotated[int, typer.Option(help="seed of u sampling")] = 42,
     engine: EngineOpt = "duckdb",
     spark_master: SparkMasterOpt = None,
     spark_conf: SparkConfOpt = None,
+    source: Annotated[
+        str, typer.Option(help="files: the --data folder | erp: read the master from the ERP")
+    ] = "files",
+    erp_kind: Annotated[
+        str | None, typer.Option(help="protheus | sap | oracle (CANON_ERP_KIND)")
+    ] = None,
+    erp_url: Annotated[str | None, typer.Option(help="the ERP's base URL (CANON_ERP_URL)")] = None,
+    erp_username: Annotated[
+        str | None,
+        typer.Option(help="ERP user (CANON_ERP_USERNAME; the password: CANON_ERP_PASSWORD)"),
+    ] = None,
+    erp_auth: Annotated[
+        str | None, typer.Option(help="Protheus: basic | oauth2 (CANON_ERP_AUTH)")
+    ] = None,
+    page_size: Annotated[int, typer.Option(min=1, help="rows per ERP page")] = 500,
 ) -> None:
     """Train one splink model per entity type and build the serving index."""
     options = _engine(engine, spark_master, spark_conf, workdir)
+    if source not in ("files", "erp"):
+        fail(f"--source {source}: expected files or erp")
+    if source == "files":
+        if data is None:
+            fail("--data FOLDER is needed (or --source erp to read the master from the ERP)")
+        if erp_kind or erp_url or erp_username or erp_auth:
+            fail("--erp-kind, --erp-url, --erp-username and --erp-auth need --source erp")
+        _train(data, workdir, profile, seed, options)
+        return
+    from api.cli_train_erp import ErpSource, extracts_from_erp
+
+    erp = ErpSource(erp_kind, erp_url, erp_username, erp_auth, page_size)
+    with extracts_from_erp(erp, profile, data) as (folder, fetched_profile):
+        _train(folder, workdir, fetched_profile, seed, options)
+
+
+def _train(
+    data: Path, workdir: Path, profile: Path | None, seed: int, options: EngineOptions
+) -> None:
     with readable_errors(), err.status("training") as status:
         summary = train_workdir(
             data, workdir, profile, seed=seed, progress=status.update, engine=options

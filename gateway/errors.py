@@ -23,7 +23,8 @@ GatewayError
 ├── ApprovalError              an approval decision cannot be recorded
 └── ErpError                   the ERP connector failed
     ├── ErpOperationFailed     the ERP refused or failed one operation (nothing was changed)
-    │   └── ErpConflict        the record changed since it was read (stale ETag): never retried
+    │   ├── ErpConflict        the record changed since it was read (stale ETag): never retried
+    │   └── ErpUnsupported     the connector cannot do that at all (nothing was sent)
     └── ErpUnavailable         no answer, or an answer that does not say whether it ran (in doubt)
 """
 
@@ -138,6 +139,10 @@ class ErpOperationFailed(ErpError):
 
 class ErpConflict(ErpOperationFailed):
     """The ERP refused a write because the record changed since it was read (HTTP 412)."""
+
+
+class ErpUnsupported(ErpOperationFailed):
+    """The connector has no way to do this (an operation or extract it does not know)."""
 
 
 class ErpUnavailable(ErpError):

@@ -2,10 +2,12 @@
 
 `LocalLedgerConnector` (an ERP of our own in a SQLite file), and over HTTP `ProtheusConnector`
 (TOTVS Protheus REST), `SapConnector` (SAP S/4HANA OData v2) and `OracleConnector` (Oracle
-Fusion Cloud REST); `gateway.erp.sandbox` holds the sandbox ERP's data and fault injection.
+Fusion Cloud REST); `fetch_extracts` reads an ERP's master into extract CSVs for training;
+`gateway.erp.sandbox` holds the sandbox ERP's data and fault injection.
 """
 
 from gateway.erp.base import ErpConnector, ErpOperation, ErpRecord, ErpResult
+from gateway.erp.extracts import FetchedExtracts, fetch_extracts
 from gateway.erp.ledger import LocalLedgerConnector
 from gateway.erp.oracle import OracleConnector
 from gateway.erp.protheus import ProtheusConnector
@@ -16,8 +18,10 @@ __all__ = [
     "ErpOperation",
     "ErpRecord",
     "ErpResult",
+    "FetchedExtracts",
     "LocalLedgerConnector",
     "OracleConnector",
     "ProtheusConnector",
     "SapConnector",
+    "fetch_extracts",
 ]

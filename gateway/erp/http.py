@@ -21,7 +21,13 @@ from typing import Any
 import httpx
 
 from gateway.erp.base import ErpRecord, ErpResult
-from gateway.errors import ErpConflict, ErpError, ErpOperationFailed, ErpUnavailable
+from gateway.errors import (
+    ErpConflict,
+    ErpError,
+    ErpOperationFailed,
+    ErpUnavailable,
+    ErpUnsupported,
+)
 
 IN_DOUBT_STATUSES = frozenset({408, 409, 425, 429})
 #: Every gateway operation this connector knows how to run.
@@ -136,8 +142,8 @@ class HttpErp:
             raise ErpError(f"{self.name}: an answer that is not JSON: {e}") from e
 
 
-def unsupported(name: str, operation: str) -> ErpOperationFailed:
-    return ErpOperationFailed(f"{operation}: not an operation the {name} connector knows")
+def unsupported(name: str, operation: str) -> ErpUnsupported:
+    return ErpUnsupported(f"{operation}: not an operation the {name} connector knows")
 
 
 def check_known(name: str, operation: str) -> None:
