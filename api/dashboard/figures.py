@@ -51,7 +51,8 @@ def sparkline(runs: Sequence[RunSummary], entity_type: str) -> str:
     figure.update_layout(template="plotly_white", height=70, showlegend=False,
                          margin={"l": 4, "r": 4, "t": 4, "b": 4})  # fmt: skip
     figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False, range=[0, 100])
+    ys = [p[1] for p in points] or [0.0]
+    figure.update_yaxes(visible=False, range=[max(0.0, min(ys) - 5), min(100.0, max(ys) + 5)])
     return _json(figure)
 
 
