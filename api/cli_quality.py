@@ -1,6 +1,6 @@
 """`canon quality`: measure the master behind a workdir, store the run, print the summary.
 
-    canon quality --workdir W [--threshold P]
+    canon quality --workdir W [--threshold P] [--html out.html]
 
 The summary (stdout) has one row per entity type: live records, score, change since the
 previous stored run, and the metrics most in need of attention; progress and messages go to
@@ -28,21 +28,33 @@ from resolver.quality import (
     worst,
 )
 
+HtmlOpt = Annotated[
+    Path | None,
+    typer.Option(help="also write the dashboard of this run as one static HTML file (offline)"),
+]
 ThresholdOpt = Annotated[
     float | None,
     typer.Option(help="match probability at which dedupe links duplicates (dedupe's 0.9)"),
 ]
 
 
-def quality(workdir: WorkdirOpt = Path("var"), threshold: ThresholdOpt = None) -> None:
+def quality(
+    workdir: WorkdirOpt = Path("var"), threshold: ThresholdOpt = None, html: HtmlOpt = None
+) -> None:
     """Measure master-data quality (completeness, validity, duplicates, consistency,
     cross-entity risk, resolver readiness), store the run and print the summary."""
     if threshold is not None and not 0.0 < threshold < 1.0:
         fail(f"--threshold: {threshold} is not a probability strictly between 0 and 1")
+    if html is not None and html.is_dir():
+        fail(f"--html: {html} is a folder; name the file to write")
     report, previous = measure(workdir, threshold)
     print_summary(report, previous)
-    # Part B hook: `--html out.html` writes the dashboard for `report` as one static file
-    # here (e.g. `write_html(report, list_runs(workdir), html)` when the option is given).
+    if html is not None:
+        from api.dashboard import write_standalone  # plotly loads only when it is needed
+
+        with readable_errors():
+            write_standalone(html, report, list_runs(workdir))
+        err.print(f"wrote the dashboard to {html}", highlight=False)
 
 
 def measure(workdir: Path, threshold: float | None) -> tuple[QualityReport, RunSummary | None]:

@@ -62,3 +62,15 @@ def test_bad_input_is_one_line_and_exit_code_2(canon, tmp_path, args, fragment):
     assert len(lines) == 1 and fragment in lines[0], result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "quality").exists()
+
+
+def test_quality_writes_the_dashboard_as_one_static_file(canon, workdir, tmp_path):
+    out = tmp_path / "reports" / "quality.html"
+    result = runner.invoke(canon, ["quality", "--workdir", str(workdir), "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert load_run(workdir).run_id in html and "plotly.js v" in html
+    assert "<script src=" not in html and 'data-view="overview"' in html
+    assert [p.name for p in out.parent.iterdir()] == ["quality.html"]  # written atomically
+    refused = runner.invoke(canon, ["quality", "--workdir", str(workdir), "--html", str(tmp_path)])
+    assert refused.exit_code == 2 and "is a folder" in refused.output
