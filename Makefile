@@ -3,6 +3,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 WORKDIR ?= var
 SAMPLE_DIR ?= $(WORKDIR)/sample
+ERP_PORT ?= 8100
+PORT ?= 8000
 
 .PHONY: install lint test demo bench clean
 
@@ -23,15 +25,10 @@ lint: install
 test: lint
 	$(BIN)/pytest
 
+# The sandbox ERP (:$(ERP_PORT)) and the API (:$(PORT)) together; Ctrl-C stops both.
 demo: install
-	$(BIN)/canon sample --out $(SAMPLE_DIR) --suppliers 2000 --seed 7
-	$(BIN)/canon train --data $(SAMPLE_DIR)/data --workdir $(WORKDIR)
-	$(BIN)/canon evaluate --workdir $(WORKDIR) --queries $(SAMPLE_DIR)/queries.jsonl --truth $(SAMPLE_DIR)/expected.jsonl
-	$(BIN)/canon keys create --workdir $(WORKDIR) --name demo-agent --role agent --scopes 'resolve,actions:*' > $(WORKDIR)/demo-agent.key
-	@echo "agent key in $(WORKDIR)/demo-agent.key; try:"
-	@echo "  curl -s -H \"Authorization: Bearer \$$(cat $(WORKDIR)/demo-agent.key)\" -H 'Content-Type: application/json' \\"
-	@echo "       -d '{\"entity_type\": \"supplier\", \"record\": {\"name\": \"...\", \"tax_id\": \"...\"}}' http://127.0.0.1:8000/v1/resolve"
-	$(BIN)/canon serve --workdir $(WORKDIR) --host 127.0.0.1 --port 8000
+	BIN=$(BIN) WORKDIR=$(WORKDIR) SAMPLE_DIR=$(SAMPLE_DIR) ERP_PORT=$(ERP_PORT) PORT=$(PORT) \
+		scripts/demo.sh
 
 bench: install
 	$(BIN)/python benchmarks/bench_resolve.py
