@@ -26,7 +26,8 @@ test: lint
 	$(BIN)/pytest
 
 # The sandbox ERP (:$(ERP_PORT)) and the API (:$(PORT)) together; Ctrl-C stops both.
-demo: install
+# `make demo BIN=/path/to/venv/bin` runs it with an existing environment (no install).
+demo: $(if $(filter $(VENV)/bin,$(BIN)),install)
 	BIN=$(BIN) WORKDIR=$(WORKDIR) SAMPLE_DIR=$(SAMPLE_DIR) ERP_PORT=$(ERP_PORT) PORT=$(PORT) \
 		scripts/demo.sh
 

@@ -79,9 +79,10 @@ def extracts_from_erp(
                 shutil.rmtree(folder, ignore_errors=True)
             raise
     read = ", ".join(f"{name} {rows:,}" for name, rows in fetched.rows.items())
-    err.print(f"read from the ERP: {read} rows, into {folder}", highlight=False)
+    err.print(f"read from the ERP: {read} rows, into {folder}", highlight=False, soft_wrap=True)
     for name, why in fetched.skipped.items():
-        err.print(f"[yellow]note[/yellow] {name} not trained: {why}", highlight=False)
+        note = f"[yellow]note[/yellow] {name} not trained: {why}"
+        err.print(note, highlight=False, soft_wrap=True)
     try:
         yield folder, fetched.profile
     finally:

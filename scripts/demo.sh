@@ -85,13 +85,15 @@ case $status in
 esac
 
 PY="$BIN/python -c"
-# A supplier of the sample to resolve: the first live one with a tax id and no quote in its name.
-KNOWN=$("$BIN/python" - "$SAMPLE_DIR/data/SA2010.csv" <<'PYEOF'
-import csv, json, sys
-with open(sys.argv[1], encoding="utf-8", newline="") as fh:
-    row = next(r for r in csv.DictReader(fh)
-               if r["D_E_L_E_T_"] != "*" and r["A2_CGC"] and "'" not in r["A2_NOME"])
-print(json.dumps({"name": row["A2_NOME"], "tax_id": row["A2_CGC"]}, ensure_ascii=False))
+# A supplier query of the sample the model should match: its record (as JSON) and expected id.
+{ read -r KNOWN; read -r KNOWN_ID; } < <("$BIN/python" - "$SAMPLE_DIR" <<'PYEOF'
+import json, sys
+with open(f"{sys.argv[1]}/expected.jsonl", encoding="utf-8") as fh:
+    wanted = next(e for e in map(json.loads, fh) if e["kind"] == "clean_name_taxid")
+with open(f"{sys.argv[1]}/queries.jsonl", encoding="utf-8") as fh:
+    query = next(q for q in map(json.loads, fh) if q["id"] == wanted["id"])
+print(json.dumps(query["record"], ensure_ascii=False).replace("'", ""))
+print(wanted["canonical_ids"][0])
 PYEOF
 )
 cat <<EOF
@@ -113,7 +115,7 @@ Try, in another terminal from $(pwd):
   curl -s -H "Authorization: Bearer \$AGENT" "$API/v1/actions/\$ACTION?wait=30"
   curl -s "$ERP/_sandbox/rows/SA2010?field=A2_CGC=11222333000181"
 
-  # resolve a supplier the ERP has: a match, with its canonical id
+  # resolve a supplier the ERP has: a match, with its canonical id ($KNOWN_ID)
   curl -s -H "Authorization: Bearer \$AGENT" -H 'Content-Type: application/json' \\
     -d '{"entity_type": "supplier", "record": $KNOWN}' $API/v1/resolve
 
