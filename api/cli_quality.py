@@ -1,6 +1,6 @@
 """`canon quality`: measure the master behind a workdir, store the run, print the summary.
 
-    canon quality --workdir W [--threshold P] [--html out.html]
+    canon quality --workdir W [--threshold P] [--data FOLDER] [--html out.html]
 
 The summary (stdout) has one row per entity type: live records, score, change since the
 previous stored run, and the metrics most in need of attention; progress and messages go to
@@ -36,10 +36,17 @@ ThresholdOpt = Annotated[
     float | None,
     typer.Option(help="match probability at which dedupe links duplicates (dedupe's 0.9)"),
 ]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="folder of the extracts (default: the model's training folder)"),
+]
 
 
 def quality(
-    workdir: WorkdirOpt = Path("var"), threshold: ThresholdOpt = None, html: HtmlOpt = None
+    workdir: WorkdirOpt = Path("var"),
+    threshold: ThresholdOpt = None,
+    html: HtmlOpt = None,
+    data: DataOpt = None,
 ) -> None:
     """Measure master-data quality (completeness, validity, duplicates, consistency,
     cross-entity risk, resolver readiness), store the run and print the summary."""
@@ -47,7 +54,7 @@ def quality(
         fail(f"--threshold: {threshold} is not a probability strictly between 0 and 1")
     if html is not None and html.is_dir():
         fail(f"--html: {html} is a folder; name the file to write")
-    report, previous = measure(workdir, threshold)
+    report, previous = measure(workdir, threshold, data)
     print_summary(report, previous)
     if html is not None:
         from api.dashboard import write_standalone  # plotly loads only when it is needed
@@ -57,7 +64,9 @@ def quality(
         err.print(f"wrote the dashboard to {html}", highlight=False)
 
 
-def measure(workdir: Path, threshold: float | None) -> tuple[QualityReport, RunSummary | None]:
+def measure(
+    workdir: Path, threshold: float | None, data: Path | None = None
+) -> tuple[QualityReport, RunSummary | None]:
     """Compute and store a run; also return the run stored before it (None on the first)."""
     with readable_errors():
         if not workdir.is_dir():
@@ -69,7 +78,7 @@ def measure(workdir: Path, threshold: float | None) -> tuple[QualityReport, RunS
             def tick(step: str, done: int, total: int) -> None:
                 bar.update(task, description=step, completed=done, total=total)
 
-            report = compute_quality(workdir, threshold=threshold, progress=tick)
+            report = compute_quality(workdir, threshold=threshold, progress=tick, data_dir=data)
         save_run(workdir, report)
     err.print(f"stored run {report.run_id} under {workdir / 'quality'}", highlight=False)
     return report, (runs[-1] if runs else None)
@@ -79,7 +88,7 @@ def print_summary(report: QualityReport, previous: RunSummary | None) -> None:
     """The table of entity types, scores, trend and worst metrics."""
     seconds = sum(report.timings.values())
     table = Table(title=f"master-data quality, run {report.run_id} ({seconds:.1f} s)")
-    for column in ("entity type", "records", "score", "trend", "worst metrics"):
+    for column in ("entity type", "records", "score", "trend", "worst metrics (flagged)"):
         table.add_column(column, justify="right" if column in ("records", "score") else "left")
     for entity in report.entities:
         own = tuple(m for m in report.metrics if m.entity_type == entity.entity_type)
@@ -111,7 +120,10 @@ def _worst(metrics: tuple[MetricResult, ...]) -> str:
     if not found:
         return "all clear"
     return "\n".join(
-        escape(f"{m.severity}: {m.metric_id} — {m.numerator:,} of {m.denominator:,} flagged")
+        escape(
+            f"{m.severity}: {m.metric_id.removeprefix(m.entity_type + '.')} — "
+            f"{m.numerator:,} of {m.denominator:,}"
+        )
         for m in found
     )
 

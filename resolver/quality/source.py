@@ -59,8 +59,8 @@ def open_master(workdir: Path, data_dir: Path | None = None) -> Master:
     data = data_dir or Path(manifest["data_dir"])
     if not data.is_dir():
         raise QualityError(
-            f"{data}: the extracts of model {manifest['model_version']} are gone; "
-            "pass the folder that holds them"
+            f"{data}: the extracts of model {manifest['model_version']} are not there; "
+            "give the folder that holds them (--data)"
         )
     con = duckdb.connect()
     for name, spec in profile.entity_types.items():

@@ -3,6 +3,7 @@ one-line error for a workdir that cannot be measured."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def test_quality_prints_the_summary_stores_runs_and_shows_the_trend(canon, workd
     for entity_type in ("supplier", "customer", "employee", "contact", "purchase_order"):
         assert entity_type in first.stdout
     assert "first run" in first.stdout and "cross" in first.stdout
-    assert "supplier.validity.tax_id" in first.stdout  # among the worst metrics
+    assert "validity.tax_id" in first.stdout  # among the worst metrics
     second = runner.invoke(canon, ["quality", "--workdir", str(workdir), "--threshold", "0.9"])
     assert second.exit_code == 0, second.output
     assert "unchanged" in second.stdout
@@ -74,3 +75,15 @@ def test_quality_writes_the_dashboard_as_one_static_file(canon, workdir, tmp_pat
     assert [p.name for p in out.parent.iterdir()] == ["quality.html"]  # written atomically
     refused = runner.invoke(canon, ["quality", "--workdir", str(workdir), "--html", str(tmp_path)])
     assert refused.exit_code == 2 and "is a folder" in refused.output
+
+
+def test_extracts_elsewhere_are_named_with_data(canon, workdir, tmp_path):
+    missing = runner.invoke(
+        canon, ["quality", "--workdir", str(workdir), "--data", str(tmp_path / "nowhere")]
+    )
+    assert missing.exit_code == 2
+    assert "--data" in missing.output and "Traceback" not in missing.output
+    moved = tmp_path / "extracts"
+    shutil.copytree(SAMPLE / "data", moved)
+    result = runner.invoke(canon, ["quality", "--workdir", str(workdir), "--data", str(moved)])
+    assert result.exit_code == 0, result.output
