@@ -11,8 +11,11 @@ import plotly.graph_objects as go
 from resolver import ClusterPair, QualityReport, RunSummary
 
 PALETTE = ("#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#2c7a7b", "#975a16")
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 48, "r": 16, "t": 36, "b": 40},
-           "font": {"family": "system-ui, sans-serif", "size": 12}, "height": 320}  # fmt: skip
+#: No plotly.py template: it would ship ~7 kB of styling inside every figure's JSON.
+_AXIS = {"gridcolor": "#e5e7eb", "zerolinecolor": "#cbd2dc", "automargin": True}
+_LAYOUT = {"template": "none", "margin": {"l": 48, "r": 16, "t": 36, "b": 40},
+           "font": {"family": "system-ui, sans-serif", "size": 12}, "height": 320,
+           "xaxis": _AXIS, "yaxis": _AXIS}  # fmt: skip
 
 
 def _plain(text: str) -> str:
@@ -25,17 +28,22 @@ def _json(figure: go.Figure) -> str:
     return text
 
 
-def score_trend(runs: Sequence[RunSummary]) -> str:
+def _colour(kind: str, kinds: Sequence[str]) -> str:
+    """The same colour for an entity type in every chart of a page."""
+    return PALETTE[kinds.index(kind) % len(PALETTE)] if kind in kinds else "#718096"
+
+
+def score_trend(runs: Sequence[RunSummary], kinds: Sequence[str]) -> str:
     """The score of each entity type across the stored runs."""
     figure = go.Figure(layout={**_LAYOUT, "title": {"text": "Score per entity type, by run"}})
-    kinds = sorted({kind for run in runs for kind in run.scores})
-    for i, kind in enumerate(kinds):
+    for kind in sorted({kind for run in runs for kind in run.scores}):
         points = [(run.created_at, run.scores[kind]) for run in runs if kind in run.scores]
         figure.add_trace(go.Scatter(
             x=[p[0].isoformat() for p in points], y=[round(p[1], 1) for p in points],
-            mode="lines+markers", name=_plain(kind), line={"color": PALETTE[i % len(PALETTE)]},
+            mode="lines+markers", name=_plain(kind), line={"color": _colour(kind, kinds)},
         ))  # fmt: skip
-    figure.update_yaxes(range=[0, 100], title_text="score")
+    scores = [score for run in runs for score in run.scores.values()] or [0.0]
+    figure.update_yaxes(range=[max(0.0, min(scores) - 5), 100.5], title_text="score")
     return _json(figure)
 
 
@@ -48,7 +56,7 @@ def sparkline(runs: Sequence[RunSummary], entity_type: str) -> str:
         mode="lines+markers", line={"color": PALETTE[0], "width": 2}, marker={"size": 4},
         hovertemplate="%{x}<br>score %{y}<extra></extra>",
     ))  # fmt: skip
-    figure.update_layout(template="plotly_white", height=70, showlegend=False,
+    figure.update_layout(template="none", height=70, showlegend=False,
                          margin={"l": 4, "r": 4, "t": 4, "b": 4})  # fmt: skip
     figure.update_xaxes(visible=False)
     ys = [p[1] for p in points] or [0.0]
@@ -56,7 +64,7 @@ def sparkline(runs: Sequence[RunSummary], entity_type: str) -> str:
     return _json(figure)
 
 
-def metrics_by_category(report: QualityReport) -> str:
+def metrics_by_category(report: QualityReport, kinds: Sequence[str]) -> str:
     """The mean metric value (percent good) per category, one bar group per entity type."""
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for m in report.metrics:
@@ -64,26 +72,26 @@ def metrics_by_category(report: QualityReport) -> str:
     categories = sorted({m.category for m in report.metrics})
     figure = go.Figure(layout={**_LAYOUT, "title": {"text": "Metric values by category (% good)"},
                                "barmode": "group"})  # fmt: skip
-    for i, kind in enumerate(sorted(values)):
+    for kind in sorted(values):
         ys = [round(100 * sum(v) / len(v), 1) if (v := values[kind].get(c)) else None
               for c in categories]  # fmt: skip
         figure.add_trace(go.Bar(x=categories, y=ys, name=_plain(kind),
-                                marker_color=PALETTE[i % len(PALETTE)]))  # fmt: skip
+                                marker_color=_colour(kind, kinds)))  # fmt: skip
     figure.update_yaxes(range=[0, 100])
     return _json(figure)
 
 
-def cluster_sizes(report: QualityReport) -> str:
+def cluster_sizes(report: QualityReport, kinds: Sequence[str]) -> str:
     """How many duplicate clusters there are of each size, per entity type."""
     counts: dict[str, Counter[int]] = defaultdict(Counter)
     for cluster in report.clusters:
         counts[cluster.entity_type][cluster.size] += 1
     figure = go.Figure(layout={**_LAYOUT, "title": {"text": "Duplicate clusters by size"},
                                "barmode": "group"})  # fmt: skip
-    for i, kind in enumerate(sorted(counts)):
+    for kind in sorted(counts):
         sizes = sorted(counts[kind])
         figure.add_trace(go.Bar(x=sizes, y=[counts[kind][s] for s in sizes], name=_plain(kind),
-                                marker_color=PALETTE[i % len(PALETTE)]))  # fmt: skip
+                                marker_color=_colour(kind, kinds)))  # fmt: skip
     figure.update_xaxes(title_text="records in the cluster", dtick=1)
     figure.update_yaxes(title_text="clusters")
     return _json(figure)

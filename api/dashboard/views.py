@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from api.dashboard import figures
 from api.dashboard.tables import SEVERITY_RANK
-from resolver import DuplicateCluster, MetricResult, QualityReport, RunSummary
+from resolver import ClusterPair, DuplicateCluster, MetricResult, QualityReport, RunSummary
 
 WORST_SHOWN = 5
 CLUSTERS_SHOWN = 3
+#: Pairs of a cluster drawn as a waterfall (the weakest); a big cluster lists the rest.
+PAIRS_CHARTED = 12
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,13 @@ def overview(report: QualityReport, runs: Sequence[RunSummary]) -> Overview:
     """The front page of a run: a card per entity type, the charts, every metric worst first."""
     runs = tuple(runs) or (_summary(report),)
     cards = tuple(_card(report, runs, e.entity_type) for e in report.entities)
+    kinds = sorted({e.entity_type for e in report.entities}
+                   | {m.entity_type for m in report.metrics}
+                   | {kind for run in runs for kind in run.scores})  # fmt: skip
     charts = {
-        "trend": figures.score_trend(runs),
-        "categories": figures.metrics_by_category(report),
-        "sizes": figures.cluster_sizes(report),
+        "trend": figures.score_trend(runs, kinds),
+        "categories": figures.metrics_by_category(report, kinds),
+        "sizes": figures.cluster_sizes(report, kinds),
     }
     ordered = tuple(sorted(report.metrics, key=lambda m: (*_badness(m), m.metric_id)))
     return Overview(report, runs, cards, charts, ordered)
@@ -83,7 +88,7 @@ def _summary(report: QualityReport) -> RunSummary:
 
 @dataclass(frozen=True)
 class PairView:
-    """A scored pair of a cluster and its waterfall chart."""
+    """A scored pair of a cluster and its waterfall chart (empty when not drawn)."""
 
     left_id: str
     right_id: str
@@ -107,6 +112,12 @@ def _same(values: Sequence[str]) -> bool:
     return len({" ".join(v.casefold().split()) for v in values}) <= 1
 
 
+def _pair_view(pair: ClusterPair, charted: bool) -> PairView:
+    chart = figures.waterfall(pair) if charted else ""
+    return PairView(pair.left_id, pair.right_id, pair.match_probability, pair.match_weight,
+                    pair.differing_fields, chart)  # fmt: skip
+
+
 def cluster_view(cluster: DuplicateCluster) -> ClusterView:
     """The page of one duplicate cluster."""
     columns: list[str] = []
@@ -116,17 +127,8 @@ def cluster_view(cluster: DuplicateCluster) -> ClusterView:
         name for name in columns
         if not _same([m.fields.get(name, "") for m in cluster.members])
     )  # fmt: skip
-    pairs = tuple(
-        PairView(
-            p.left_id,
-            p.right_id,
-            p.match_probability,
-            p.match_weight,
-            p.differing_fields,
-            figures.waterfall(p),
-        )  # fmt: skip
-        for p in sorted(cluster.pairs, key=lambda p: p.match_probability)
-    )
+    weakest = sorted(cluster.pairs, key=lambda p: (p.match_probability, p.left_id, p.right_id))
+    pairs = tuple(_pair_view(p, charted=i < PAIRS_CHARTED) for i, p in enumerate(weakest))
     return ClusterView(cluster, tuple(columns), differing, pairs)
 
 

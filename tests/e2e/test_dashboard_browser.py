@@ -135,6 +135,7 @@ def test_the_served_dashboard(canon: Canon, page: Any) -> None:
     assert len(points) == OVERVIEW_CHARTS + cards.count() and all(n > 0 for n in points), points
     _shot(page, "overview.png")
     _shot(page, "overview-top.png", full_page=False)
+    page.locator("section.charts").screenshot(path=str(ARTIFACTS / "charts.png"))
 
     card = page.locator("article.card.entity", has=page.locator("a.cluster-link")).first
     entity_type = card.get_attribute("data-entity-type")
