@@ -18,7 +18,7 @@ from resolver import QualityReport, RunSummary, list_runs, load_run
 
 #: Rows the static file carries per table, and clusters it draws a page for (biggest first).
 STANDALONE_ROWS = 50_000
-STANDALONE_CLUSTERS = 300
+STANDALONE_CLUSTERS = 100
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import csv
 import io
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -153,7 +153,7 @@ def select(rows: Sequence[Any], query: PageQuery, extra: Callable[[Any], bool] |
             return False
         if extra is not None and not extra(row):
             return False
-        return not needle or any(needle in str(v).casefold() for v in astuple(row))
+        return not needle or any(needle in str(v).casefold() for v in vars(row).values())
 
     kept = [row for row in rows if keep(row)]
     kept.sort(key=_sort_key(getattr(query, "sort", "")), reverse=query.order == "desc")
@@ -190,7 +190,7 @@ def csv_text(rows: Iterable[Any], row_type: type[Any]) -> str:
     writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL)
     writer.writerow([f.name for f in fields(row_type)])
     for row in rows:
-        writer.writerow([safe_cell(v) for v in astuple(row)])
+        writer.writerow([safe_cell(v) for v in vars(row).values()])
     return out.getvalue()
 
 
