@@ -228,7 +228,11 @@ def _write_duckdb(
 ) -> None:
     """The last run's clusters and pairs, and every run's events, in one transaction."""
     runs = pd.DataFrame([{k: record[k] for k in RUN_COLUMNS}])
-    run_events = events.assign(run=record["run"])
+    # Typed text: a run whose events all lack a related id would otherwise give DuckDB a
+    # column of type NULL, which it cannot insert into the table earlier runs created.
+    run_events = events.assign(run=record["run"]).astype(
+        {"event": "string", "cluster_id": "string", "related_id": "string"}
+    )
     with duckdb.connect(str(path)) as con:
         con.execute("BEGIN TRANSACTION")
         for name, frame in (("clusters", clusters), ("pairs", pairs)):

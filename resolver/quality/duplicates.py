@@ -53,7 +53,9 @@ def _usable_run(home: Path, model_dir: Path, threshold: float | None) -> Path | 
     except (OSError, ValueError):
         return None
     wanted = threshold if threshold is not None else DEFAULT_THRESHOLD
-    if Path(record.get("model_dir", "")) != model_dir or abs(record["threshold"] - wanted) > 1e-12:
+    # The model folder's name is its version: the workdir may be named another way this time.
+    same_model = Path(record.get("model_dir", "")).name == model_dir.name
+    if not same_model or abs(record["threshold"] - wanted) > 1e-12:
         return None
     return run_dir
 

@@ -254,6 +254,15 @@ def test_a_second_run_reuses_the_dedupe_run(quality_workdir, report):
     assert [m.value for m in again.metrics] == [m.value for m in report.metrics]
 
 
+def test_another_threshold_dedupes_again(quality_workdir, report):
+    runs = sorted((quality_workdir / "dedupe" / "supplier" / "runs").iterdir())
+    strict = compute_quality(quality_workdir, threshold=0.999)
+    assert len(sorted((quality_workdir / "dedupe" / "supplier" / "runs").iterdir())) > len(runs)
+    before = report.metric("supplier.uniqueness.fuzzy_clusters")
+    after = strict.metric("supplier.uniqueness.fuzzy_clusters")
+    assert after.numerator <= before.numerator and "0.999" in after.description
+
+
 @pytest.mark.parametrize(
     ("value", "missing"),
     [
