@@ -150,7 +150,8 @@ def train(
     ] = None,
     workdir: WorkdirOpt = Path("var"),
     profile: Annotated[
-        Path | None, typer.Option(help="ERP profile YAML (default: the --erp-kind's)")
+        Path | None,
+        typer.Option(help="ERP profile YAML (default: Protheus; with --source erp, the kind's)"),
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of u sampling")] = 42,
     engine: EngineOpt = "duckdb",
