@@ -13,13 +13,21 @@ from collections.abc import Callable
 
 import pandas as pd
 import phonenumbers
+from stdnum import iban
 
 from resolver.normalise import tax_id as normalised_tax_id
 from resolver.normalise import tax_id_kind
 from resolver.profiles import EntityTypeSpec
 from resolver.quality.build import MetricSpec, from_rows
 from resolver.quality.metrics_completeness import blank_sql
-from resolver.quality.source import Master, label_sql, role_column_sql, role_sql
+from resolver.quality.source import (
+    Master,
+    columns_sql,
+    label_sql,
+    raw_columns,
+    role_sql,
+    which_column_sql,
+)
 from resolver.quality.types import MetricResult, Severity
 
 #: Protheus country codes (SYA, BACEN) and common spellings → ISO 3166 alpha-2.
@@ -95,6 +103,11 @@ def postcode_problem(value: str, country: str | None) -> str | None:
     return f"does not fit the {country} postcode format"
 
 
+def iban_problem(value: str, _country: str | None = None) -> str | None:
+    """Why an IBAN is invalid (length, country format, mod-97 check digits), or None."""
+    return None if iban.is_valid(value) else "is not a valid IBAN (country format, check digits)"
+
+
 CHECKS: dict[str, tuple[Check, str, str, Severity]] = {
     "tax_id": (
         tax_id_problem,
@@ -124,28 +137,36 @@ CHECKS: dict[str, tuple[Check, str, str, Severity]] = {
         "postcodes of other countries are not checked.",
         "low",
     ),
+    "iban": (
+        iban_problem,
+        "valid IBAN",
+        "Share of filled IBANs (any extract column whose name says IBAN) that python-stdnum "
+        "accepts: the country's length and format, and the mod-97 check digits.",
+        "high",
+    ),
 }
+#: Extract columns holding IBANs: no profile role names them, so their names do.
+IBAN_COLUMN = re.compile(r"IBAN")
 
 
 def validity(master: Master) -> list[MetricResult]:
-    """One metric per checkable role of every party entity type."""
+    """One metric per checkable field of every party entity type."""
     out = []
     for name in master.parties():
-        spec = master.types[name]
-        roles = [r for r in CHECKS if r in spec.roles]
-        if not roles:
+        fields = _fields(master, name)
+        if not fields:
             continue
-        frame = _values(master, name, spec, roles)
-        for role in roles:
-            check, title, description, severity = CHECKS[role]
-            filled = frame[frame[f"{role}_filled"]]
-            pairs = filled[[role, "country"]].drop_duplicates()
+        frame = _values(master, name, fields)
+        for key in fields:
+            check, title, description, severity = CHECKS[key]
+            filled = frame[frame[f"{key}_filled"]]
+            pairs = filled[[key, "country"]].drop_duplicates()
             problems = {
                 (v, c): check(v, c or None)
-                for v, c in zip(pairs[role], pairs["country"], strict=True)
+                for v, c in zip(pairs[key], pairs["country"], strict=True)
             }
             found = pd.Series(
-                [problems[(v, c)] for v, c in zip(filled[role], filled["country"], strict=True)],
+                [problems[(v, c)] for v, c in zip(filled[key], filled["country"], strict=True)],
                 index=filled.index,
                 dtype=object,
             )
@@ -153,27 +174,38 @@ def validity(master: Master) -> list[MetricResult]:
             rows = [
                 (cid, label, f"{column} '{value}' {problem}")
                 for cid, label, column, value, problem in zip(
-                    bad["canonical_id"], bad["label"], bad[f"{role}_column"], bad[role],
+                    bad["canonical_id"], bad["label"], bad[f"{key}_column"], bad[key],
                     found[found.notna()], strict=True,
                 )
             ]  # fmt: skip
             metric = MetricSpec(
-                f"{name}.validity.{role}", name, role, "validity",
+                f"{name}.validity.{key}", name, key, "validity",
                 f"{name} {title}", description, severity,
             )  # fmt: skip
             out.append(from_rows(metric, rows, len(filled)))
     return out
 
 
-def _values(master: Master, name: str, spec: EntityTypeSpec, roles: list[str]) -> pd.DataFrame:
-    """canonical_id, label, country, and per role its raw value, column and filledness."""
+def _fields(master: Master, name: str) -> dict[str, list[str]]:
+    """The checkable fields of an entity type and the extract columns that hold each."""
+    spec = master.types[name]
+    fields = {key: spec.roles[key] for key in CHECKS if key in spec.roles}
+    ibans = [c for c in raw_columns(master, name) if IBAN_COLUMN.search(c)]
+    if ibans:
+        fields["iban"] = ibans
+    return fields
+
+
+def _values(master: Master, name: str, fields: dict[str, list[str]]) -> pd.DataFrame:
+    """canonical_id, label, country, and per field its raw value, column and filledness."""
+    spec = master.types[name]
     selects = [f"{label_sql(spec)} AS label", f"{_country_sql(spec)} AS country_raw"]
-    for role in roles:
-        value = role_sql(spec, role)
+    for key, cols in fields.items():
+        value = columns_sql(cols)
         selects += [
-            f"trim({value}) AS {role}",
-            f"{role_column_sql(spec, role)} AS {role}_column",
-            f"NOT {blank_sql(value)} AS {role}_filled",
+            f"trim({value}) AS {key}",
+            f"{which_column_sql(cols)} AS {key}_column",
+            f"NOT {blank_sql(value)} AS {key}_filled",
         ]
     sql = f'SELECT r.canonical_id, {", ".join(selects)} FROM "raw_{name}" r'
     frame = master.con.execute(sql).df()

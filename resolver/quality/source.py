@@ -101,16 +101,30 @@ def label_sql(spec: EntityTypeSpec, alias: str = "r") -> str:
 
 def role_sql(spec: EntityTypeSpec, role: str, alias: str = "r") -> str:
     """SQL giving a role's raw value: its first non-empty column, as the loader merges them."""
-    cols = spec.roles[role]
+    return columns_sql(spec.roles[role], alias)
+
+
+def role_column_sql(spec: EntityTypeSpec, role: str, alias: str = "r") -> str:
+    """SQL naming which column filled a role (for offender details)."""
+    return which_column_sql(spec.roles[role], alias)
+
+
+def columns_sql(cols: list[str], alias: str = "r") -> str:
+    """SQL giving the first non-empty of some raw columns."""
     if len(cols) == 1:
         return f'{alias}."{cols[0]}"'
     return "coalesce(" + ", ".join(f"nullif({alias}.\"{c}\", '')" for c in cols) + ", '')"
 
 
-def role_column_sql(spec: EntityTypeSpec, role: str, alias: str = "r") -> str:
-    """SQL naming which column filled a role (for offender details)."""
-    cols = spec.roles[role]
+def which_column_sql(cols: list[str], alias: str = "r") -> str:
+    """SQL naming the first non-empty of some raw columns."""
     if len(cols) == 1:
         return f"'{cols[0]}'"
     whens = " ".join(f"WHEN {alias}.\"{c}\" <> '' THEN '{c}'" for c in cols)
     return f"CASE {whens} ELSE '{cols[0]}' END"
+
+
+def raw_columns(master: Master, entity_type: str) -> list[str]:
+    """Every column of an entity type's extract, as loaded."""
+    rows = master.con.execute(f'DESCRIBE "raw_{entity_type}"').fetchall()
+    return [str(r[0]) for r in rows]

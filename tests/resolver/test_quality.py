@@ -12,15 +12,19 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from resolver.profiles import load_profile
 from resolver.quality import QualityReport, compute_quality, score
 from resolver.quality.metrics_completeness import blank_sql
 from resolver.quality.metrics_readiness import SAMPLE as READINESS_SAMPLE
 from resolver.quality.metrics_validity import (
     email_problem,
+    iban_problem,
     phone_problem,
     postcode_problem,
     tax_id_problem,
+    validity,
 )
+from resolver.quality.source import Master
 from tests.resolver.conftest import SAMPLE
 
 
@@ -313,7 +317,33 @@ def test_blank_like_values_count_as_missing(value, missing):
         pytest.param(postcode_problem, "10115", "DE", True, id="de"),
         pytest.param(postcode_problem, "94105-1234", "US", True, id="zip4"),
         pytest.param(postcode_problem, "SW1A 1AA", "GB", True, id="unchecked-country"),
+        pytest.param(iban_problem, "DE89 3704 0044 0532 0130 00", None, True, id="iban-de"),
+        pytest.param(iban_problem, "CH93 0076 2011 6238 5295 7", None, True, id="iban-ch"),
+        pytest.param(iban_problem, "DE89 3704 0044 0532 0130 01", None, False, id="iban-bad"),
     ],
 )
 def test_validity_checks(check, value, country, ok):
     assert (check(value, country) is None) == ok
+
+
+def test_an_extract_column_named_iban_is_checked_too(tmp_path: Path) -> None:
+    profile = load_profile()
+    only = profile.model_copy(
+        update={"entity_types": {"supplier": profile.entity_types["supplier"]}}
+    )
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TABLE raw_supplier AS SELECT * FROM (VALUES
+            ('SA2::000001:01', 'Acme', '', '11222333000181', 'a@acme.com.br', '(11) 3700-0225',
+             '01310-100', '105', 'SP', 'DE89 3704 0044 0532 0130 00'),
+            ('SA2::000002:01', 'Beta', '', '11222333000181', '', '', '', '105', 'SP',
+             'DE89 3704 0044 0532 0130 01'),
+            ('SA2::000003:01', 'Gama', '', '', '', '', '', '105', 'SP', ' '))
+        AS t(canonical_id, A2_NOME, A2_NREDUZ, A2_CGC, A2_EMAIL, A2_TEL, A2_CEP, A2_PAIS, A2_EST,
+             A2_XIBAN)"""
+    )
+    master = Master(tmp_path, tmp_path, "v", only, con)
+    metric = {m.metric_id: m for m in validity(master)}["supplier.validity.iban"]
+    assert (metric.numerator, metric.denominator) == (1, 2)  # the blank one is not checked
+    assert metric.offenders[0].canonical_id == "SA2::000002:01"
+    assert metric.offenders[0].detail.startswith("A2_XIBAN 'DE89")
