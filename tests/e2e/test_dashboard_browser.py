@@ -29,6 +29,11 @@ from resolver.quality import compute_quality
 from tests.e2e.test_mcp_live import Canon, running_canon
 from tests.gateway.test_approval_outbox import FAST_HASHER
 
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # the browser fixture skips (or fails in CI) and says why
+    expect = sync_playwright = None
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,9 +58,7 @@ def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, through Playwright (never a downloaded browser)."""
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
+    if sync_playwright is None:
         _unavailable("playwright is not installed (pip install -e '.[dev]')")
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM),
@@ -184,25 +187,29 @@ def test_the_single_static_file(quality_workdir: Path, tmp_path: Path, page: Any
     _shot(page, "static-overview.png")
 
     link = page.locator("#overview a.cluster-link").first
-    href = link.get_attribute("href")
+    view = page.locator(f"section[data-view='{str(link.get_attribute('href'))[1:]}']")
     link.click()
-    view = page.locator(f"section[data-view='{href[1:]}']")
-    assert view.is_visible() and not page.locator("#overview").is_visible()
-    waterfalls = _drawn(page, f"section[data-view='{href[1:]}'] .js-plotly-plot")
-    assert waterfalls and all(n > 0 for n in waterfalls)
+    expect(view).to_be_visible()
+    expect(page.locator("#overview")).to_be_hidden()
+    waterfalls = _drawn(page, "section:not([hidden]) .chart.waterfall.js-plotly-plot")
+    assert waterfalls and all(n > 0 for n in waterfalls), waterfalls
     view.locator("a.back").click()
-    assert page.locator("#overview").is_visible()
+    expect(page.locator("#overview")).to_be_visible()
 
-    page.locator("#overview a[data-entity]").first.click()
+    every = page.locator("#overview a[data-entity]").first
+    entity_type = every.get_attribute("data-entity")
+    every.click()
     table = page.locator("#clusters .client-table")
-    assert table.is_visible()
+    expect(table).to_be_visible()
     rows_shown = table.locator("tbody tr").count()
     assert 0 < rows_shown <= 25
     table.locator("input[type=search]").fill("zzzz-no-such-name")
-    assert table.locator("tbody tr").count() == 0
+    expect(table.locator("tbody tr")).to_have_count(0)
     table.locator("input[type=search]").fill("")
+    expect(table.locator("tbody tr")).to_have_count(rows_shown)
     with page.expect_download() as got:
         table.locator("button.csv").click()
     rows = _csv(got.value)
     assert len(rows) >= rows_shown and list(rows[0])[0] == "cluster_id"
+    assert {r["entity_type"] for r in rows} == {entity_type}  # the card's filter, exported
     _shot(page, "static-clusters.png")
