@@ -13,7 +13,8 @@ import duckdb
 import pytest
 
 from resolver.profiles import load_profile
-from resolver.quality import QualityReport, compute_quality, score
+from resolver.quality import MAX_OFFENDERS, QualityReport, compute_quality, score
+from resolver.quality.build import MetricSpec, from_rows
 from resolver.quality.metrics_completeness import blank_sql
 from resolver.quality.metrics_readiness import SAMPLE as READINESS_SAMPLE
 from resolver.quality.metrics_validity import (
@@ -347,3 +348,13 @@ def test_an_extract_column_named_iban_is_checked_too(tmp_path: Path) -> None:
     assert (metric.numerator, metric.denominator) == (1, 2)  # the blank one is not checked
     assert metric.offenders[0].canonical_id == "SA2::000002:01"
     assert metric.offenders[0].detail.startswith("A2_XIBAN 'DE89")
+
+
+def test_offenders_are_bounded_and_say_so() -> None:
+    spec = MetricSpec("supplier.validity.email", "supplier", "email", "validity", "t", "d", "low")
+    rows = [(f"SA2::{k:06d}:01", "x", "bad") for k in range(MAX_OFFENDERS + 5)]
+    metric = from_rows(spec, rows, 2 * len(rows))
+    assert metric.truncated and len(metric.offenders) == MAX_OFFENDERS
+    assert metric.numerator == len(rows) and metric.value == 0.5
+    clean = from_rows(spec, [], 10)
+    assert (clean.severity, clean.value, clean.truncated) == ("info", 1.0, False)
