@@ -160,8 +160,9 @@ def create_app(
     keyed = (resolve.router, actions.router, audit.router, admin.router, approvals.router)
     for router in (*keyed, metrics_router):
         app.include_router(router, dependencies=[ratelimit.RateLimitDep])
-    for router in (portal.router, slack.router, dashboard.router):
+    for router in (portal.router, slack.router):
         app.include_router(router)
+    dashboard.install(app)
     app.router.routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetrics, metrics=metrics)

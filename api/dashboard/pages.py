@@ -62,6 +62,14 @@ def empty_page(workdir: Path, status: int = 200) -> Html:
     return Html(page, status)
 
 
+def refusal_page(status: int, message: str) -> Html:
+    """The page a browser gets when it may not read the dashboard (401 or 403)."""
+    heading = "Sign in to read the dashboard" if status == 401 else "Not for this account"
+    page = render("refused.html", links=ServedLinks(), report=None, heading=heading,
+                  text=message, sign_in=status == 401)  # fmt: skip
+    return Html(page, status)
+
+
 def overview_page(workdir: Path) -> Html:
     """The front page: a card per entity type, the charts, every metric."""
     run = latest_run(workdir)

@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,9 +19,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.dashboard import ClusterQuery, Html, OffenderQuery, pages
 from api.dashboard.rendering import PLOTLY_VERSION, asset, plotly_js
 from api.deps import GatewayDep
+from api.errors import status_of
 from api.routes.approvals import get_services
 from api.routes.portal import DASHBOARD_SESSION_COOKIE
-from gateway import Principal, Role
+from gateway import Gateway, Principal, Role
 from gateway.errors import Forbidden, NotAuthenticated
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -40,12 +41,9 @@ STATIC_CACHE = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Option
 _bearer = HTTPBearer(auto_error=False, description="A steward or admin API key")
 
 
-def viewer(
-    request: Request,
-    gateway: GatewayDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+def _reader(
+    request: Request, gateway: Gateway, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
-    """Who reads the dashboard: a steward/admin key, or a portal admin's session."""
     if credentials is not None:
         principal = gateway.authenticate(credentials.credentials)
     else:
@@ -58,6 +56,46 @@ def viewer(
     if principal.role not in READERS:
         raise Forbidden(f"a {principal.role.value} may not read the quality dashboard")
     return principal
+
+
+class RefusalPage(Exception):
+    """A refusal a browser is shown as a page (API clients get problem+json)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def viewer(
+    request: Request,
+    gateway: GatewayDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Who reads the dashboard: a steward/admin key, or a portal admin's session."""
+    try:
+        return _reader(request, gateway, credentials)
+    except (NotAuthenticated, Forbidden) as e:
+        if "text/html" not in request.headers.get("accept", ""):
+            raise
+        status = status_of(e)[0]
+        detail = {"method": request.method, "path": request.url.path, "status": status}
+        principal = getattr(request.state, "principal", None)
+        gateway.record_refusal(principal, "request.refused", e, detail)
+        raise RefusalPage(status, e.message) from e
+
+
+async def on_refusal_page(_request: Request, exc: Exception) -> Response:
+    """The page of a refused browser: what happened and where to sign in."""
+    assert isinstance(exc, RefusalPage)
+    page = pages.refusal_page(exc.status, exc.message)
+    headers = {**HEADERS, "WWW-Authenticate": "Bearer"} if exc.status == 401 else HEADERS
+    return HTMLResponse(page.body, status_code=page.status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Serve the dashboard on `app`, with its refusal pages."""
+    app.include_router(router)
+    app.add_exception_handler(RefusalPage, on_refusal_page)
 
 
 Viewer = Annotated[Principal, Depends(viewer)]

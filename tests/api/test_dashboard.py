@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from api.dashboard import write_dashboard_html
 from api.settings import Settings
+from gateway.keys import LOCAL_OPERATOR
 from resolver import (
     ClusterMember,
     ClusterPair,
@@ -170,6 +171,22 @@ def test_a_portal_admin_reads_it_until_signing_out(client: TestClient, app: Fast
     assert token
     client.post("/portal/logout", data={"csrf_token": token.group(1)})
     assert client.get("/dashboard").status_code == 401
+
+
+def test_a_browser_is_shown_a_page_not_json(client: TestClient, app: FastAPI, auth: KeyMaker,
+                                            stored: Any) -> None:  # fmt: skip
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    anonymous = client.get("/dashboard", headers=html)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"].startswith("text/html")
+    assert 'href="/portal/login"' in anonymous.text
+    agent = client.get("/dashboard", headers={**html, **auth("agent", name="bot")})
+    assert agent.status_code == 403 and "may not read the quality dashboard" in agent.text
+    refused = app.state.gateway.audit_entries(LOCAL_OPERATOR, None, 0, 1000)
+    assert [e["data"]["path"] for e in refused if e["kind"] == "request.refused"] == ["/dashboard"]
+    add_user(app, "root", role="admin")
+    sign_in(client, "root")
+    assert 'href="/dashboard"' in client.get("/portal").text  # the portal leads admins here
 
 
 def test_a_portal_approver_may_not(client: TestClient, app: FastAPI, stored: Any) -> None:
