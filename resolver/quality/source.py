@@ -7,7 +7,8 @@ DuckDB connection.
 
 Quality is about what clerks typed, so validity and completeness read the raw columns; the
 comparisons between records (shared tax ids, names, e-mails) read the normalised ones, as the
-resolver would.
+resolver would. The raw rows come from the folder the model was trained on: after `canon
+refresh` that folder lacks the deltas, so point `data_dir` at current full extracts.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def open_master(workdir: Path, data_dir: Path | None = None) -> Master:
         con.execute(
             f"CREATE TABLE \"rec_{name}\" AS SELECT * FROM read_parquet('{_quoted(records)}')"
         )
-    return Master(workdir, model_dir, str(manifest["model_version"]), profile, con)
+    version = manifest.get("index_version") or manifest["model_version"]  # refreshed: r<n>
+    return Master(workdir, model_dir, str(version), profile, con)
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
