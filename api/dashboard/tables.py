@@ -106,18 +106,9 @@ class Page:
 def offender_rows(report: QualityReport) -> list[OffenderRow]:
     """Every offender of every metric, one row each."""
     return [
-        OffenderRow(
-            m.metric_id,
-            m.entity_type,
-            m.field or "",
-            m.category,
-            m.severity,
-            o.canonical_id,
-            o.label,
-            o.detail,
-        )  # fmt: skip
+        OffenderRow(m.metric_id, m.entity_type, m.field or "", m.category, m.severity, *cells)
         for m in report.metrics
-        for o in m.offenders
+        for cells in ((o.canonical_id, o.label, o.detail) for o in m.offenders)
     ]
 
 
@@ -143,8 +134,9 @@ def _sort_key(column: str) -> Callable[[Any], Any]:
     return lambda row: getattr(row, column)
 
 
-def select(rows: Sequence[Any], query: PageQuery, extra: Callable[[Any], bool] | None = None,
-           ) -> list[Any]:  # fmt: skip
+def select(
+    rows: Sequence[Any], query: PageQuery, extra: Callable[[Any], bool] | None = None
+) -> list[Any]:
     """The rows the query's filters keep, in the query's order (every page of them)."""
     needle = query.q.casefold()
 
