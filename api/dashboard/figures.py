@@ -10,7 +10,9 @@ import plotly.graph_objects as go
 
 from resolver import ClusterPair, QualityReport, RunSummary
 
-PALETTE = ("#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#2c7a7b", "#975a16")
+#: Tableau 10: tells apart up to ten entity types, also for most colour-blind readers.
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1", "#edc948",
+           "#9c755f", "#ff9da7", "#bab0ac")  # fmt: skip
 #: No plotly.py template: it would ship ~7 kB of styling inside every figure's JSON.
 _AXIS = {"gridcolor": "#e5e7eb", "zerolinecolor": "#cbd2dc", "automargin": True}
 _LAYOUT = {"template": "none", "margin": {"l": 48, "r": 16, "t": 36, "b": 40},
