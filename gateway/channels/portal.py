@@ -9,6 +9,7 @@ the session's CSRF token.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -29,12 +30,19 @@ from gateway.store import Store
 from gateway.store.models import PortalSession, PortalUser
 
 _HASHER = PasswordHasher()
-#: Verified against when the username is unknown, so that timing does not reveal which exist.
-_DUMMY_HASH = _HASHER.hash("canon-no-such-user")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,99}$")
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 MIN_PASSWORD = 12
 PORTAL_ROLES = (Role.APPROVER, Role.ADMIN)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so that timing does not reveal which exist.
+
+    Hashed on first use rather than at import: argon2 costs most of a second, on every start.
+    """
+    return _HASHER.hash("canon-no-such-user")
 
 
 def _sha(value: str) -> str:
@@ -144,7 +152,7 @@ def login(
         select(PortalUser).where(PortalUser.username == username.strip().lower())
     ).first()
     try:
-        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
         ok = user is not None and user.disabled_at is None
     except (VerificationError, InvalidHashError):
         ok = False
