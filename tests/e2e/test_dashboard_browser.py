@@ -31,7 +31,7 @@ from tests.gateway.test_approval_outbox import FAST_HASHER
 
 try:
     from playwright.sync_api import expect, sync_playwright
-except ImportError:  # the browser fixture skips (or fails in CI) and says why
+except ImportError:  # the module skips (or fails in CI) and says why
     expect = sync_playwright = None
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -47,19 +47,26 @@ COUNT_POINTS = """els => els.map(el =>
 OVERVIEW_CHARTS = 3
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CANON_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason} (CANON_REQUIRE_BROWSER=1)")
-    pytest.skip(reason)
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing: apt-get install -y chromium"
+    if sync_playwright is None:
+        return "playwright is not installed: pip install -e '.[dev]'"
+    return None
+
+
+#: Checked before any fixture trains or serves anything: skip at once, or fail in CI.
+MISSING = _missing()
+REQUIRED = os.environ.get("CANON_REQUIRE_BROWSER") == "1"
+if MISSING and not REQUIRED:
+    pytest.skip(MISSING, allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, through Playwright (never a downloaded browser)."""
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    if sync_playwright is None:
-        _unavailable("playwright is not installed (pip install -e '.[dev]')")
+    if MISSING:
+        pytest.fail(f"{MISSING} (CANON_REQUIRE_BROWSER=1)")
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM),
                                      args=["--no-sandbox", "--headless"])  # fmt: skip
