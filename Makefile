@@ -3,6 +3,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 WORKDIR ?= var
 SAMPLE_DIR ?= $(WORKDIR)/sample
+# pytest-xdist workers: most tests wait on subprocesses, HTTP or databases, so 2 pays even on 2 cores.
+TEST_WORKERS ?= 2
 ERP_PORT ?= 8100
 PORT ?= 8000
 
@@ -23,7 +25,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # The sandbox ERP (:$(ERP_PORT)) and the API (:$(PORT)) together; Ctrl-C stops both.
 # `make demo BIN=/path/to/venv/bin` runs it with an existing environment (no install).

@@ -255,9 +255,13 @@ def rollout_readiness(
         with _store(workdir) as store:
             with store.transaction() as session:
                 rows = [readiness(session, spec, rules) for spec in specs]
-    table = Table("action", "phase", "proposals", "approved unchanged", "wrong entity", "ready",
-                  "why", title=f"promotion needs ≥{rules.min_approval_rate:.0%} over "
+    table = Table(title=f"promotion needs ≥{rules.min_approval_rate:.0%} over "
                   f"≥{rules.min_proposals} proposals, no wrong-entity rejection")  # fmt: skip
+    # Action and phase names are what an operator types next: never cut them on a narrow terminal.
+    table.add_column("action", no_wrap=True, min_width=max((len(s.name) for s in specs), default=6))
+    table.add_column("phase", no_wrap=True, min_width=len("high_volume"))
+    for header in ("proposals", "approved unchanged", "wrong entity", "ready", "why"):
+        table.add_column(header)
     for r in rows:
         rate = "-" if r.approval_rate is None else f"{r.approval_rate:.1%}"
         table.add_row(r.action_type, r.phase.value, str(r.proposals), rate, str(r.wrong_entity),
