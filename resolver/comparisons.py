@@ -21,8 +21,9 @@ BatchPredicate = Callable[
 ]
 
 
-def _q(column: str, side: str) -> str:
-    return f'"{column}_{side}"'
+def _q(column: str, side: str, dialect: str = "duckdb") -> str:
+    """A quoted column of the left or right record (Spark SQL quotes names with backticks)."""
+    return f"`{column}_{side}`" if dialect == "spark" else f'"{column}_{side}"'
 
 
 #: SQL dialects the levels are written for (splink's backends).
@@ -35,7 +36,7 @@ def _tokens_sql(column: str, side: str, dialect: Dialect) -> str:
     # Token levels run on columns of distinct words (name_sorted), so no list_distinct: it
     # would cost more than the comparison itself in u sampling.
     if dialect == SPARK:
-        return f"split({_q(column, side)}, ' ')"
+        return f"split({_q(column, side, dialect)}, ' ')"
     return f"string_split({_q(column, side)}, ' ')"
 
 
@@ -48,7 +49,7 @@ def level_sql(level: LevelSpec, column: str, dialect: Dialect = DUCKDB) -> str:
     that is the whole test), and Jaccard's ratio is compared without a second intersection.
     """
     col = level.column or column
-    left, right = _q(col, "l"), _q(col, "r")
+    left, right = _q(col, "l", dialect), _q(col, "r", dialect)
     if level.kind == "exact":
         return f"{left} = {right}"
     if level.kind == "jaro_winkler":
@@ -168,9 +169,10 @@ def level_columns(spec: ComparisonSpec) -> list[str]:
 def splink_comparison(name: str, spec: ComparisonSpec, dialect: Dialect = DUCKDB) -> dict[str, Any]:
     """A splink comparison dict: null level, the profile's levels, else."""
     main = spec.column
+    left, right = _q(main, "l", dialect), _q(main, "r", dialect)
     levels: list[dict[str, Any]] = [
         {
-            "sql_condition": f"{_q(main, 'l')} IS NULL OR {_q(main, 'r')} IS NULL",
+            "sql_condition": f"{left} IS NULL OR {right} IS NULL",
             "label_for_charts": "missing",
             "is_null_level": True,
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -61,7 +62,8 @@ def register(db_api: Any, frame: pd.DataFrame, table_name: str) -> Any:
         schema = StructType([StructField(str(c), StringType(), True) for c in frame.columns])
         rows = frame.astype(object).where(frame.notna(), None).values.tolist()
         spark_frame = db_api.spark.createDataFrame(rows, schema=schema)
-        return db_api.register(spark_frame, table_name=table_name)
+        # Temp views live in the session, which every linker of the process shares.
+        return db_api.register(spark_frame, table_name=f"{table_name}_{uuid.uuid4().hex[:12]}")
     return db_api.register(frame, table_name=table_name)
 
 
@@ -113,3 +115,10 @@ class SparkAPIFactory:
 
         factory: Any = spark_backend.SparkAPI  # untyped in splink
         return factory(spark_session=self.session(), break_lineage_method="parquet")
+
+
+def stop_spark() -> None:
+    """Stop the process's Spark session, if one was started (the next use starts a new one)."""
+    if SparkAPIFactory._session is not None:
+        SparkAPIFactory._session.stop()
+        SparkAPIFactory._session = None

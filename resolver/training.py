@@ -131,8 +131,15 @@ def train_linker(
     prior = linker._settings_obj._probability_two_random_records_match
     linker._settings_obj._probability_two_random_records_match = min(max(prior, floor), 0.5)
     clock.lap("prior")
-    max_pairs = min(2e6, max(1e5, n * (n - 1) / 2))
-    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    all_pairs = n * (n - 1) / 2
+    max_pairs = min(2e6, max(1e5, all_pairs))
+    u_options: dict[str, Any] = {}
+    if all_pairs <= max_pairs:
+        # The sample is the whole master: count every pair in one pass. u is then exact, the
+        # same on every engine (splink's chunks and early stop hash ids differently per
+        # engine), and Spark runs one job per comparison instead of up to eleven.
+        u_options = {"min_count_per_level": None, "num_chunks": 1}
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed, **u_options)
     clock.lap("u")
     em_options: dict[str, Any] = {"estimate_without_term_frequencies": True}
     if n >= EM_SAMPLING_FROM:
