@@ -111,7 +111,7 @@ class CanonServe:
     """One `canon serve` subprocess, with the pause markers it writes to stderr."""
 
     def __init__(self, workdir: Path, store_url: str, erp_url: str, pause_at: str | None) -> None:
-        self.pause_at, self.port = pause_at, _free_port()
+        self.pause_at = pause_at
         env = {
             **os.environ,
             "CANON_DATABASE_URL": store_url,
@@ -132,31 +132,37 @@ class CanonServe:
             env["CANON_WORKFLOW_PAUSE_AT"] = pause_at
         command = [
             str(Path(sys.executable).parent / "canon"),
-            "serve",
-            "--workdir",
-            str(workdir),
-            "--port",
-            str(self.port),
-            "--erp-kind",
-            "protheus",
-            "--erp-url",
-            erp_url,
+            *("serve", "--workdir", str(workdir), "--erp-kind", "protheus", "--erp-url", erp_url),
         ]
+        # A free port can be taken by another process (a client's ephemeral port, a parallel
+        # test) before canon binds it; then canon exits at once, and another port is tried.
+        for _ in range(5):
+            if self._start([*command, "--port", str(_free_port())], env):
+                return
+            if not any("address already in use" in line for line in self.tail):
+                break
+        raise AssertionError(f"canon serve did not start: {self.tail[-5:]}")
+
+    def _start(self, command: list[str], env: dict[str, str]) -> bool:
+        self.port = int(command[-1])
         self.process = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         self.paused: set[str] = set()
         self.tail: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        reader = threading.Thread(target=self._read, daemon=True)
+        reader.start()
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
+                    return True
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise AssertionError(f"canon serve did not start: {self.tail[-5:]}")
+        self.stop()
+        reader.join(5)  # the last lines say why it did not start
+        return False
 
     def _read(self) -> None:
         assert self.process.stderr is not None
