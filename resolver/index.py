@@ -213,7 +213,13 @@ class ServingIndex:
         try:
             for k, ((_, hits), weight) in enumerate(zip(usable, weights, strict=True)):
                 hits = hits[:MAX_POSTING]
-                if closed is None and found >= NAME_CANDIDATES and len(hits) > CLOSE_FROM:
+                if (
+                    closed is None
+                    and found >= NAME_CANDIDATES
+                    and len(hits) > CLOSE_FROM
+                    # no record can yet score above what is still to come: skip the partition
+                    and still_to_come[0] - still_to_come[k] > still_to_come[k]
+                ):
                     so_far = np.concatenate(touched)
                     scores = acc[so_far]
                     kth = np.partition(scores, len(scores) - NAME_CANDIDATES)[-NAME_CANDIDATES]
