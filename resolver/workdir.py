@@ -98,9 +98,13 @@ def train_workdir(
     stages = {"load": time.perf_counter() - t0}
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / MODELS).mkdir(exist_ok=True)
+    # The extracts' bytes name the data: at 1 M suppliers hashing every extract takes 1 s, where
+    # hashing the normalised frames took 5 s for the suppliers alone.
     digest = hashlib.sha256(profile_text.encode())
     for name in sorted(frames):
-        digest.update(pd.util.hash_pandas_object(frames[name], index=False).to_numpy().tobytes())
+        with extract_path(data_dir, profile.entity_types[name]).open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
     version = f"{profile.erp}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{digest.hexdigest()[:8]}"
     tmp = Path(tempfile.mkdtemp(dir=workdir / MODELS, prefix=".tmp-"))
     reports: list[TrainingReport] = []
