@@ -207,9 +207,10 @@ def report(size: int, res: dict[str, Any]) -> str:
     dd = res.get("dedupe")
     if dd:
         summary = ", ".join(f"{k} {v}" for k, v in dd["summary"].items())
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in dd.get("steps", {}).items())
         parts.append(
-            f"Dedupe (supplier): {dd['seconds']:.1f} s, peak RSS {dd['peak_rss_mb']:,.0f} MB; "
-            f"{summary}.\n"
+            f"Dedupe (supplier, `canon dedupe`): {dd['seconds']:.1f} s, peak RSS "
+            f"{dd['peak_rss_mb']:,.0f} MB" + (f" ({steps})" if steps else "") + f"; {summary}.\n"
         )
     return "\n".join(parts)
 

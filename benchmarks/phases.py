@@ -386,9 +386,17 @@ def phase_dedupe(args: argparse.Namespace) -> dict[str, Any]:
     from resolver import dedupe_workdir
 
     started = time.perf_counter()
-    summary = dedupe_workdir(Path(args.workdir), "supplier")
+    stamps: list[tuple[float, str]] = []
+    summary = dedupe_workdir(
+        Path(args.workdir),
+        "supplier",
+        progress=lambda step, _d, _t: stamps.append((time.perf_counter() - started, step)),
+    )
     return {
         "seconds": time.perf_counter() - started,
+        "steps": {
+            step: round(stamps[k + 1][0] - at, 1) for k, (at, step) in enumerate(stamps[:-1])
+        },
         "summary": {k: v for k, v in vars(summary).items() if isinstance(v, int | float | str)},
         "peak_rss_mb": peak_rss_mb(),
     }
