@@ -19,9 +19,10 @@ pair against two decides), m by under 1e-6. Hence:
 
 A level whose SQL meant something else on Spark (a quoting or dialect slip) would move hundreds
 of pairs and fail. One Spark session (local[2], settings for tiny data passed as `--spark-conf`)
-serves the whole module, ~90 s on an idle 2-core machine. The customer type is left out: its
-comparisons and rules are the supplier's, and each type costs Spark tens of seconds of small
-jobs. Without pyspark or Java the module is skipped, or fails when CANON_REQUIRE_SPARK=1 (CI).
+serves the whole module: about a minute on a quiet 2-core machine, three at load ~10. The
+customer type is left out: its comparisons and rules are the supplier's, and each type costs
+Spark tens of seconds of small jobs. Without pyspark or Java the module is skipped, or fails
+when CANON_REQUIRE_SPARK=1 (CI).
 """
 
 from __future__ import annotations
