@@ -167,7 +167,7 @@ def _jaro_winkler_comparisons(model: dict[str, Any]) -> set[str]:
     }
 
 
-def test_spark_training_keeps_the_spark_model_and_a_duckdb_one(spark_workdir: Path) -> None:
+def _check_models_saved(spark_workdir: Path) -> None:
     manifest = json.loads((current_model_dir(spark_workdir) / "manifest.json").read_text())
     assert manifest["engine"] == "spark"
     for entity_type in PROBABILISTIC:
@@ -176,10 +176,7 @@ def test_spark_training_keeps_the_spark_model_and_a_duckdb_one(spark_workdir: Pa
         assert "`" in spark_sql and "jaro_winkler_similarity" not in spark_sql
 
 
-@pytest.mark.parametrize("entity_type", PROBABILISTIC)
-def test_spark_learns_the_parameters_duckdb_learns(
-    entity_type: str, duckdb_workdir: Path, spark_workdir: Path
-) -> None:
+def _check_parameters(entity_type: str, duckdb_workdir: Path, spark_workdir: Path) -> None:
     ours, theirs = _model(duckdb_workdir, entity_type), _model(spark_workdir, entity_type)
     assert math.isclose(
         ours["probability_two_random_records_match"],
@@ -212,17 +209,13 @@ def _clusters(workdir: Path) -> set[frozenset[str]]:
     return {frozenset(group["unique_id"]) for _, group in frame.groupby("cluster_id")}
 
 
-def test_spark_dedupe_finds_the_clusters_duckdb_finds(
-    duckdb_workdir: Path, spark_workdir: Path
-) -> None:
+def _check_clusters(duckdb_workdir: Path, spark_workdir: Path) -> None:
     duck, spark = _clusters(duckdb_workdir), _clusters(spark_workdir)
     assert any(len(c) > 1 for c in duck), "the sample should hold duplicate suppliers"
     assert spark == duck
 
 
-def test_spark_dedupe_scores_the_pairs_duckdb_scores(
-    duckdb_workdir: Path, spark_workdir: Path
-) -> None:
+def _check_pair_scores(duckdb_workdir: Path, spark_workdir: Path) -> None:
     def pairs(workdir: Path) -> pd.Series:
         home = workdir / "dedupe" / "supplier"
         run = (home / "LATEST").read_text(encoding="utf-8").strip()
@@ -236,3 +229,12 @@ def test_spark_dedupe_scores_the_pairs_duckdb_scores(
     assert len(duck) > 0 and set(duck.index) == set(spark.index)
     worst = (duck.sort_index() - spark.sort_index()).abs().max()
     assert worst <= PAIR_WEIGHT_TOLERANCE
+
+
+def test_spark_trains_and_dedupes_as_duckdb_does(duckdb_workdir: Path, spark_workdir: Path) -> None:
+    """One test, so that pytest-xdist runs it all on one worker: one Spark session, one training."""
+    _check_models_saved(spark_workdir)
+    for entity_type in PROBABILISTIC:
+        _check_parameters(entity_type, duckdb_workdir, spark_workdir)
+    _check_clusters(duckdb_workdir, spark_workdir)
+    _check_pair_scores(duckdb_workdir, spark_workdir)
