@@ -48,20 +48,20 @@ def name_keys(name: str) -> list[str]:
 
 
 class _Scratch:
-    """Per-call accumulators over all records, reused (cleared after use) across calls."""
+    """Per-call score accumulators over all records, reused (cleared after use) across calls."""
 
     def __init__(self, size: int):
         self.size = size
-        self._free: queue.SimpleQueue[tuple[np.ndarray, np.ndarray]] = queue.SimpleQueue()
+        self._free: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
 
-    def take(self) -> tuple[np.ndarray, np.ndarray]:
+    def take(self) -> np.ndarray:
         try:
             return self._free.get_nowait()
         except queue.Empty:
-            return np.zeros(self.size, dtype=np.float64), np.zeros(self.size, dtype=bool)
+            return np.zeros(self.size, dtype=np.float64)
 
-    def give_back(self, buffers: tuple[np.ndarray, np.ndarray]) -> None:
-        self._free.put(buffers)
+    def give_back(self, acc: np.ndarray) -> None:
+        self._free.put(acc)
 
 
 class ServingIndex:
@@ -205,8 +205,7 @@ class ServingIndex:
         still_to_come = [0.0] * (len(weights) + 1)
         for k in range(len(weights) - 1, -1, -1):
             still_to_come[k] = weights[k] + still_to_come[k + 1]
-        buffers = self._scratch.take()
-        acc, seen = buffers
+        acc = self._scratch.take()
         touched: list[np.ndarray] = []
         found = 0
         closed: np.ndarray | None = None  # the seen records, once no new one can qualify
@@ -229,8 +228,7 @@ class ServingIndex:
                     at = np.minimum(np.searchsorted(hits, closed), len(hits) - 1)
                     acc[closed[hits[at] == closed]] += weight
                     continue
-                new = hits[~seen[hits]]
-                seen[new] = True
+                new = hits[acc[hits] == 0.0]  # every weight is > 0: a zero score is unseen
                 touched.append(new)
                 found += len(new)
                 acc[hits] += weight
@@ -239,8 +237,7 @@ class ServingIndex:
         finally:
             for part in touched:
                 acc[part] = 0.0
-                seen[part] = False
-            self._scratch.give_back(buffers)
+            self._scratch.give_back(acc)
         if len(rows) > NAME_CANDIDATES:
             kth = np.partition(scores, len(scores) - NAME_CANDIDATES)[len(scores) - NAME_CANDIDATES]
             keep = np.flatnonzero(scores >= kth)
