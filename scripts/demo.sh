@@ -14,6 +14,8 @@ API=http://127.0.0.1:$PORT
 ERP=http://127.0.0.1:$ERP_PORT
 APPROVER=ana
 APPROVER_PASSWORD=${APPROVER_PASSWORD:-demo-approver-pass}
+PLATFORM=platform
+PLATFORM_PASSWORD=${PLATFORM_PASSWORD:-demo-platform-pass}
 # The sandbox ERP's demo credentials, which canon train and canon serve log in with.
 export CANON_ERP_USERNAME=canon CANON_ERP_PASSWORD=sandbox
 # Workflows poll the store for work every few seconds by default: sooner, for the demo.
@@ -61,7 +63,11 @@ pids+=($!)
 wait_for "$ERP/_sandbox/health" "the sandbox ERP" "${pids[-1]}"
 
 say "training the resolver from the ERP (Protheus REST)"
-"$BIN/canon" train --source erp --erp-kind protheus --erp-url "$ERP" --workdir "$WORKDIR"
+"$BIN/canon" train --source erp --erp-kind protheus --erp-url "$ERP" --workdir "$WORKDIR" \
+  --data "$WORKDIR/erp-extracts"
+
+say "measuring the master's quality for the dashboard"
+"$BIN/canon" quality --workdir "$WORKDIR"
 
 say "creating demo keys in $WORKDIR (demo-agent.key, demo-admin.key)"
 "$BIN/canon" keys create --workdir "$WORKDIR" --name demo-agent --role agent \
@@ -75,14 +81,20 @@ say "starting the API on $API (ERP: protheus at $ERP)"
 pids+=($!)
 wait_for "$API/healthz" "canon serve" "${pids[-1]}"
 
-status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$API/v1/admin/portal-users" \
-  -H "Authorization: Bearer $(cat "$WORKDIR/demo-admin.key")" -H 'Content-Type: application/json' \
-  -d "{\"username\": \"$APPROVER\", \"password\": \"$APPROVER_PASSWORD\", \"role\": \"approver\"}")
-case $status in
-  201) ;;
-  4??) echo "demo: portal user $APPROVER already exists (HTTP $status)" >&2 ;;
-  *) echo "demo: could not add the portal user $APPROVER (HTTP $status)" >&2; exit 1 ;;
-esac
+add_portal_user() {  # USERNAME PASSWORD ROLE
+  local status
+  status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$API/v1/admin/portal-users" \
+    -H "Authorization: Bearer $(cat "$WORKDIR/demo-admin.key")" -H 'Content-Type: application/json' \
+    -d "{\"username\": \"$1\", \"password\": \"$2\", \"role\": \"$3\"}")
+  case $status in
+    201) ;;
+    4??) echo "demo: portal user $1 already exists (HTTP $status)" >&2 ;;
+    *) echo "demo: could not add the portal user $1 (HTTP $status)" >&2; exit 1 ;;
+  esac
+}
+add_portal_user "$APPROVER" "$APPROVER_PASSWORD" approver
+# The quality dashboard is for platform teams: a portal admin (or a steward/admin key).
+add_portal_user "$PLATFORM" "$PLATFORM_PASSWORD" admin
 
 PY="$BIN/python -c"
 # A supplier query of the sample the model should match: its record (as JSON) and expected id.
@@ -114,6 +126,8 @@ Try, in another terminal from $(pwd):
   # 4. watch it run in the ERP: the action ends succeeded, the supplier is in SA2010
   curl -s -H "Authorization: Bearer \$AGENT" "$API/v1/actions/\$ACTION?wait=30"
   curl -s "$ERP/_sandbox/rows/SA2010?field=A2_CGC=11222333000181"
+
+  # master-data quality: $API/dashboard (sign in to the portal as $PLATFORM, password $PLATFORM_PASSWORD)
 
   # resolve a supplier the ERP has: a match, with its canonical id ($KNOWN_ID)
   curl -s -H "Authorization: Bearer \$AGENT" -H 'Content-Type: application/json' \\
