@@ -42,7 +42,7 @@ from resolver.extracts import (
 from resolver.profiles import EntityTypeSpec, Profile, load_profile
 from resolver.serving import build_index, index_dir
 from resolver.training import tf_columns
-from resolver.workdir import CURRENT, MODELS, _atomic_write, current_model_dir
+from resolver.workdir import MODELS, current_model_dir, publish_model
 
 Progress = Callable[[str], None]
 MAX_PROBLEMS = 20
@@ -114,15 +114,10 @@ def refresh_workdir(
                     "delta_dir": str(delta_dir),
                 }
             )
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-            final = workdir / MODELS / version
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _atomic_write(workdir / CURRENT, version + "\n")
+        final = publish_model(workdir, tmp, version, manifest)
     return RefreshSummary(version, base, final, deltas, time.perf_counter() - started)
 
 

@@ -162,16 +162,27 @@ def train_workdir(
                 if s.matching == "probabilistic"
             },
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        final = workdir / MODELS / version
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _atomic_write(workdir / CURRENT, version + "\n")
+    final = publish_model(workdir, tmp, version, manifest)
     return TrainingSummary(version, final, reports, time.perf_counter() - started, stages)
+
+
+def publish_model(workdir: Path, staged: Path, version: str, manifest: dict[str, Any]) -> Path:
+    """Move a staged model folder to `models/<version>` (its manifest written last), then
+    point CURRENT at it: until that last write, the model in force is the previous one."""
+    try:
+        (staged / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        final = workdir / MODELS / version
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staged, final)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    _atomic_write(workdir / CURRENT, version + "\n")
+    return final
 
 
 def _default_profile_path() -> Path:
