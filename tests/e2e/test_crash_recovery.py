@@ -43,8 +43,9 @@ from gateway.approvals import record_decision
 from gateway.audit import verify
 from gateway.store import Action, AuditEntry, utcnow
 from resolver.normalise import normalise_record
-from resolver.types import Decision, Resolution
+from resolver.types import Decision
 from tests.db import postgres_schema_url
+from tests.gateway.conftest import resolution
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox, running_sandbox
 
 pytestmark = pytest.mark.slow
@@ -295,16 +296,7 @@ class Lane:
         tax_id = _tax_id(self.number, plan.index)
         identity = dict(normalise_record({"name": name, "tax_id": tax_id}))
         token = self.signer.issue(
-            Resolution(
-                decision=Decision.NO_MATCH,
-                entity_type="supplier",
-                canonical_id=None,
-                candidates=[],
-                reason="no match",
-                model_version="m",
-                calibration_version="c",
-                query_identity=identity,
-            )
+            resolution(decision=Decision.NO_MATCH, entity_type="supplier", identity=identity)
         )
         body = {
             "action": "supplier.create",

@@ -25,6 +25,7 @@ from gateway.store import utcnow
 from resolver.normalise import normalise_record
 from resolver.types import Decision, Resolution
 from tests.e2e.conftest import serving
+from tests.gateway.conftest import resolution
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox, running_sandbox
 
 NEW = {
@@ -66,16 +67,7 @@ class Stack:
     def propose_supplier(self, agent: dict[str, str]) -> dict[str, Any]:
         identity = dict(normalise_record({"name": NEW["name"], "tax_id": NEW["tax_id"]}))
         token = self.token(
-            Resolution(
-                decision=Decision.NO_MATCH,
-                entity_type="supplier",
-                canonical_id=None,
-                candidates=[],
-                reason="no match",
-                model_version="m",
-                calibration_version="c",
-                query_identity=identity,
-            )
+            resolution(decision=Decision.NO_MATCH, entity_type="supplier", identity=identity)
         )
         body = {
             "action": "supplier.create",
