@@ -184,11 +184,11 @@ def perform(
         sandbox.faults.leave(key)
 
 
-def journal_lookup(request: Request, key: str) -> dict[str, Any] | None:
-    """The journal entry of a key, as every face's operation lookup returns it."""
+def journal_lookup(request: Request, key: str) -> dict[str, Any]:
+    """The journal entry of a key, as every face's operation lookup returns it (404 if none)."""
     entry = sandbox_of(request).db.journal_entry(key)
     if entry is None:
-        return None
+        raise SandboxRefusal(404, f"no operation with Idempotency-Key {key}")
     return {
         "idempotencyKey": entry["idempotency_key"],
         "operation": entry["operation"],
