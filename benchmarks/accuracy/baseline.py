@@ -31,13 +31,53 @@ POSTCODE_PENALTY = 10.0
 
 #: Legal-form and filler tokens dropped before names are compared (after folding).
 NOISE_TOKENS = {
-    "ltda", "sa", "s", "a", "eireli", "me", "epp", "gmbh", "ag", "kg", "co", "ohg", "ek",
-    "ekfm", "ug", "og", "eu", "gesmbh", "sarl", "sas", "srl", "spa", "sagl", "snc", "eurl",
-    "cie", "inc", "llc", "ltd", "plc", "corp", "de", "da", "do", "dos", "das", "e", "et",
-    "und", "u", "the", "of", "and",
-}  # fmt: skip
+    "ltda",
+    "sa",
+    "s",
+    "a",
+    "eireli",
+    "me",
+    "epp",
+    "gmbh",
+    "ag",
+    "kg",
+    "co",
+    "ohg",
+    "ek",
+    "ekfm",
+    "ug",
+    "og",
+    "eu",
+    "gesmbh",
+    "sarl",
+    "sas",
+    "srl",
+    "spa",
+    "sagl",
+    "snc",
+    "eurl",
+    "cie",
+    "inc",
+    "llc",
+    "ltd",
+    "plc",
+    "corp",
+    "de",
+    "da",
+    "do",
+    "dos",
+    "das",
+    "e",
+    "et",
+    "und",
+    "u",
+    "the",
+    "of",
+    "and",
+}
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _TAX_SUFFIX = re.compile(r"(MWST|TVA|IVA)$")
 
 
@@ -70,9 +110,13 @@ def tax_valid(key: str) -> bool:
 
 def date_key(text: str) -> str:
     """YYYYMMDD from the formats masters and people use (day first when ambiguous)."""
-    digits = re.findall(r"\d+", text)
+    digits: list[str] = re.findall(r"\d+", text)
     if len(digits) == 1 and len(digits[0]) == 8:
         return digits[0]
+    month = next((m for m, word in enumerate(_MONTHS, 1) if word in text.lower()), None)
+    if month and len(digits) == 2:
+        day, year = sorted(digits, key=len)
+        return f"{year}{month:02d}{int(day):02d}"
     if len(digits) == 3:
         a, b, c = digits
         if len(a) == 4:

@@ -20,8 +20,19 @@ FILES = {
     "febrl3": ["dataset3.csv"],
     "febrl4": ["dataset4a.csv", "dataset4b.csv"],
 }
-HEADER = ["rec_id", "given_name", "surname", "street_number", "address_1", "address_2", "suburb",
-          "postcode", "state", "date_of_birth", "soc_sec_id"]  # fmt: skip
+HEADER = [
+    "rec_id",
+    "given_name",
+    "surname",
+    "street_number",
+    "address_1",
+    "address_2",
+    "suburb",
+    "postcode",
+    "state",
+    "date_of_birth",
+    "soc_sec_id",
+]
 
 
 class FebrlMissing(RuntimeError):
@@ -78,18 +89,30 @@ def load(name: str, out: Path, source: Path | None = None) -> DataSet:
     write_csv(data / "febrl.csv", HEADER, master)
     queries = [
         Query(
-            f"{name}-{k:05d}", kind, _query_record(r), MATCH,
-            f"Febrl:{by_original[_original(r['rec_id'])]}", "person",
+            f"{name}-{k:05d}",
+            kind,
+            _query_record(r),
+            MATCH,
+            f"Febrl:{by_original[_original(r['rec_id'])]}",
+            "person",
             r["soc_sec_id"] in ids,
-        )  # fmt: skip
+        )
         for k, r in enumerate(probes, start=1)
         if _original(r["rec_id"]) in by_original
     ]
     tables = [
-        BaselineTable("person", "febrl.csv", lambda r: f"Febrl:{r['rec_id']}",
-                      ["given_name", "surname"], "soc_sec_id", None, "suburb", "postcode",
-                      "date_of_birth"),
-    ]  # fmt: skip
+        BaselineTable(
+            "person",
+            "febrl.csv",
+            lambda r: f"Febrl:{r['rec_id']}",
+            ["given_name", "surname"],
+            "soc_sec_id",
+            None,
+            "suburb",
+            "postcode",
+            "date_of_birth",
+        ),
+    ]
     profile = Path(__file__).resolve().parent / "profiles" / "febrl.yaml"
     ds = DataSet(name, data, profile, queries, tables)
     ds.write_queries()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from faker import Faker
@@ -28,33 +29,87 @@ from benchmarks.accuracy.common import (
 )
 
 CITIES = [
-    ("São Paulo", "SP", "01"), ("Rio de Janeiro", "RJ", "20"), ("Belo Horizonte", "MG", "30"),
-    ("Curitiba", "PR", "80"), ("Porto Alegre", "RS", "90"), ("Salvador", "BA", "40"),
-    ("Recife", "PE", "50"), ("Fortaleza", "CE", "60"), ("Goiânia", "GO", "74"),
-    ("Belém", "PA", "66"), ("Manaus", "AM", "69"), ("Campinas", "SP", "13"),
-    ("São José dos Campos", "SP", "12"), ("Ribeirão Preto", "SP", "14"), ("Joinville", "SC", "89"),
-    ("Florianópolis", "SC", "88"), ("Londrina", "PR", "86"), ("Uberlândia", "MG", "38"),
-    ("Niterói", "RJ", "24"), ("Vitória", "ES", "29"), ("Maringá", "PR", "87"),
-    ("Sorocaba", "SP", "18"), ("Jundiaí", "SP", "13"), ("Santos", "SP", "11"),
-    ("Caxias do Sul", "RS", "95"), ("Blumenau", "SC", "89"), ("Natal", "RN", "59"),
-    ("João Pessoa", "PB", "58"), ("Maceió", "AL", "57"), ("Cuiabá", "MT", "78"),
-    ("Campo Grande", "MS", "79"), ("São Luís", "MA", "65"), ("Osasco", "SP", "06"),
-    ("Guarulhos", "SP", "07"), ("São Bernardo do Campo", "SP", "09"), ("Contagem", "MG", "32"),
-]  # fmt: skip
+    ("São Paulo", "SP", "01"),
+    ("Rio de Janeiro", "RJ", "20"),
+    ("Belo Horizonte", "MG", "30"),
+    ("Curitiba", "PR", "80"),
+    ("Porto Alegre", "RS", "90"),
+    ("Salvador", "BA", "40"),
+    ("Recife", "PE", "50"),
+    ("Fortaleza", "CE", "60"),
+    ("Goiânia", "GO", "74"),
+    ("Belém", "PA", "66"),
+    ("Manaus", "AM", "69"),
+    ("Campinas", "SP", "13"),
+    ("São José dos Campos", "SP", "12"),
+    ("Ribeirão Preto", "SP", "14"),
+    ("Joinville", "SC", "89"),
+    ("Florianópolis", "SC", "88"),
+    ("Londrina", "PR", "86"),
+    ("Uberlândia", "MG", "38"),
+    ("Niterói", "RJ", "24"),
+    ("Vitória", "ES", "29"),
+    ("Maringá", "PR", "87"),
+    ("Sorocaba", "SP", "18"),
+    ("Jundiaí", "SP", "13"),
+    ("Santos", "SP", "11"),
+    ("Caxias do Sul", "RS", "95"),
+    ("Blumenau", "SC", "89"),
+    ("Natal", "RN", "59"),
+    ("João Pessoa", "PB", "58"),
+    ("Maceió", "AL", "57"),
+    ("Cuiabá", "MT", "78"),
+    ("Campo Grande", "MS", "79"),
+    ("São Luís", "MA", "65"),
+    ("Osasco", "SP", "06"),
+    ("Guarulhos", "SP", "07"),
+    ("São Bernardo do Campo", "SP", "09"),
+    ("Contagem", "MG", "32"),
+]
 CITY_WEIGHTS = [12, 6, 5, 4, 4, 3, 3, 3, 2] + [1] * (len(CITIES) - 9)
 
 #: Activity words as a master spells them in full, and how people abbreviate them.
 ACTIVITIES = {
-    "Comércio": "Com.", "Indústria": "Ind.", "Distribuidora": "Distrib.", "Transportes": "Transp.",
-    "Serviços": "Serv.", "Importação": "Imp.", "Exportação": "Exp.", "Engenharia": "Eng.",
-    "Construções": "Constr.", "Materiais": "Mat.", "Equipamentos": "Equip.",
-    "Representações": "Repres.", "Participações": "Part.", "Tecnologia": "Tec.",
-    "Agropecuária": "Agropec.", "Metalúrgica": "Metal.", "Alimentos": "Alim.",
-    "Produtos": "Prod.", "Embalagens": "Emb.", "Informática": "Inform.", "Logística": "Log.",
-    "Química": "Quím.", "Farmacêutica": "Farm.", "Elétrica": "Elétr.", "Plásticos": "Plást.",
-}  # fmt: skip
-OBJECTS = ["de Alimentos", "de Bebidas", "de Peças", "de Papel", "de Aço", "Têxtil", "de Móveis",
-           "de Cosméticos", "Automotiva", "de Ferramentas", "Hospitalar", "de Grãos"]  # fmt: skip
+    "Comércio": "Com.",
+    "Indústria": "Ind.",
+    "Distribuidora": "Distrib.",
+    "Transportes": "Transp.",
+    "Serviços": "Serv.",
+    "Importação": "Imp.",
+    "Exportação": "Exp.",
+    "Engenharia": "Eng.",
+    "Construções": "Constr.",
+    "Materiais": "Mat.",
+    "Equipamentos": "Equip.",
+    "Representações": "Repres.",
+    "Participações": "Part.",
+    "Tecnologia": "Tec.",
+    "Agropecuária": "Agropec.",
+    "Metalúrgica": "Metal.",
+    "Alimentos": "Alim.",
+    "Produtos": "Prod.",
+    "Embalagens": "Emb.",
+    "Informática": "Inform.",
+    "Logística": "Log.",
+    "Química": "Quím.",
+    "Farmacêutica": "Farm.",
+    "Elétrica": "Elétr.",
+    "Plásticos": "Plást.",
+}
+OBJECTS = [
+    "de Alimentos",
+    "de Bebidas",
+    "de Peças",
+    "de Papel",
+    "de Aço",
+    "Têxtil",
+    "de Móveis",
+    "de Cosméticos",
+    "Automotiva",
+    "de Ferramentas",
+    "Hospitalar",
+    "de Grãos",
+]
 #: Legal forms and the spellings that mean the same.
 LEGAL = {
     "LTDA": ["Ltda.", "LTDA.", "Ltda", ""],
@@ -73,7 +128,7 @@ def new_cnpj(rng: random.Random, root: str | None = None, branch: int = 1) -> st
 
 def new_cpf(rng: random.Random) -> str:
     base = "".join(str(rng.randint(0, 9)) for _ in range(9))
-    return base + cpf._calc_check_digits(base)  # noqa: SLF001 (no public helper)
+    return base + cpf._calc_check_digits(base)  # stdnum has no public helper
 
 
 @dataclass
@@ -132,12 +187,17 @@ def _person_supplier(fk: Faker, rng: random.Random, taxes: set[str]) -> Company:
     tax = new_cpf(rng)
     taxes.add(tax)
     return Company(
-        name=name, legal="", words=name.split(), tax=tax, city=city,
+        name=name,
+        legal="",
+        words=name.split(),
+        tax=tax,
+        city=city,
         address=f"Rua {fk.street_name()}, {rng.randint(1, 999)}",
         phone=f"({rng.randint(11, 99)}) 9{rng.randint(1000, 9999)}-{rng.randint(0, 9999):04d}",
         email=f"{strip_accents(name.split()[0]).lower()}{rng.randint(1, 999)}@gmail.com",
-        trade_name=name.split()[0].upper(), person=True,
-    )  # fmt: skip
+        trade_name=name.split()[0].upper(),
+        person=True,
+    )
 
 
 def master_spelling(text: str, rng: random.Random, limit: int = 40) -> str:
@@ -154,7 +214,9 @@ def master_spelling(text: str, rng: random.Random, limit: int = 40) -> str:
 def fmt_cnpj(tax: str, rng: random.Random) -> str:
     if len(tax) == 11:
         return rng.choice([cpf.format(tax), tax, cpf.format(tax).replace(".", "")])
-    return rng.choice([cnpj.format(tax), cnpj.format(tax).replace(".", ""), tax[:8] + " " + tax[8:]])
+    return rng.choice(
+        [cnpj.format(tax), cnpj.format(tax).replace(".", ""), tax[:8] + " " + tax[8:]]
+    )
 
 
 def abbreviate(c: Company, rng: random.Random) -> str:
@@ -200,10 +262,18 @@ def generate(out: Path, size: int = 2000, seed: int = 101) -> DataSet:
         for b in range(2, 2 + rng.choice([1, 1, 2])):
             city = rng.choice([x for x in CITIES if x != c.city])
             c.branches.append(
-                Company(c.name, c.legal, c.words, new_cnpj(rng, c.tax[:8], b), city,
-                        f"Rua {fk.street_name()}, {rng.randint(1, 3000)}", c.phone,
-                        c.email, c.trade_name)
-            )  # fmt: skip
+                Company(
+                    c.name,
+                    c.legal,
+                    c.words,
+                    new_cnpj(rng, c.tax[:8], b),
+                    city,
+                    f"Rua {fk.street_name()}, {rng.randint(1, 3000)}",
+                    c.phone,
+                    c.email,
+                    c.trade_name,
+                )
+            )
     # Homonyms: another company (other CNPJ, other city) with the same name.
     homonyms: list[tuple[Company, Company]] = []
     for c in rng.sample([s for s in suppliers if not s.person and not s.branches], n_sup // 25):
@@ -221,18 +291,27 @@ def generate(out: Path, size: int = 2000, seed: int = 101) -> DataSet:
     def sa2(c: Company, cod: str, loja: str, deleted: bool = False, blocked: bool = False) -> None:
         nonlocal recno
         recno += 1
-        rows_sa2.append({
-            "A2_FILIAL": "  ", "A2_COD": cod, "A2_LOJA": loja,
-            "A2_NOME": master_spelling(c.name, rng), "A2_NREDUZ": c.trade_name[:20],
-            "A2_CGC": c.tax, "A2_TIPO": "F" if c.person else "J",
-            "A2_END": strip_accents(c.address).upper(),
-            "A2_MUN": master_spelling(c.city[0], rng, 60), "A2_EST": c.city[1],
-            "A2_CEP": f"{c.city[2]}{rng.randint(0, 999999):06d}",
-            "A2_TEL": c.phone if rng.random() < 0.85 else "",
-            "A2_EMAIL": c.email if rng.random() < 0.7 else "",
-            "A2_PAIS": "105", "A2_MSBLQL": "1" if blocked else "2",
-            "D_E_L_E_T_": "*" if deleted else " ", "R_E_C_N_O_": str(recno),
-        })  # fmt: skip
+        rows_sa2.append(
+            {
+                "A2_FILIAL": "  ",
+                "A2_COD": cod,
+                "A2_LOJA": loja,
+                "A2_NOME": master_spelling(c.name, rng),
+                "A2_NREDUZ": c.trade_name[:20],
+                "A2_CGC": c.tax,
+                "A2_TIPO": "F" if c.person else "J",
+                "A2_END": strip_accents(c.address).upper(),
+                "A2_MUN": master_spelling(c.city[0], rng, 60),
+                "A2_EST": c.city[1],
+                "A2_CEP": f"{c.city[2]}{rng.randint(0, 999999):06d}",
+                "A2_TEL": c.phone if rng.random() < 0.85 else "",
+                "A2_EMAIL": c.email if rng.random() < 0.7 else "",
+                "A2_PAIS": "105",
+                "A2_MSBLQL": "1" if blocked else "2",
+                "D_E_L_E_T_": "*" if deleted else " ",
+                "R_E_C_N_O_": str(recno),
+            }
+        )
 
     for k, c in enumerate(suppliers, start=1):
         cod = f"F{k:05d}"
@@ -257,15 +336,26 @@ def generate(out: Path, size: int = 2000, seed: int = 101) -> DataSet:
     for k, c in enumerate(customers, start=1):
         cod = f"C{k:05d}"
         cus_ids[id(c)] = f"SA1::{cod}:01"
-        rows_sa1.append({
-            "A1_FILIAL": "  ", "A1_COD": cod, "A1_LOJA": "01",
-            "A1_NOME": master_spelling(c.name, rng), "A1_NREDUZ": c.trade_name[:20],
-            "A1_CGC": c.tax, "A1_PESSOA": "J", "A1_END": strip_accents(c.address).upper(),
-            "A1_MUN": master_spelling(c.city[0], rng, 60), "A1_EST": c.city[1],
-            "A1_CEP": f"{c.city[2]}{rng.randint(0, 999999):06d}", "A1_TEL": c.phone,
-            "A1_EMAIL": c.email if rng.random() < 0.6 else "", "A1_MSBLQL": "2",
-            "D_E_L_E_T_": " ", "R_E_C_N_O_": str(k),
-        })  # fmt: skip
+        rows_sa1.append(
+            {
+                "A1_FILIAL": "  ",
+                "A1_COD": cod,
+                "A1_LOJA": "01",
+                "A1_NOME": master_spelling(c.name, rng),
+                "A1_NREDUZ": c.trade_name[:20],
+                "A1_CGC": c.tax,
+                "A1_PESSOA": "J",
+                "A1_END": strip_accents(c.address).upper(),
+                "A1_MUN": master_spelling(c.city[0], rng, 60),
+                "A1_EST": c.city[1],
+                "A1_CEP": f"{c.city[2]}{rng.randint(0, 999999):06d}",
+                "A1_TEL": c.phone,
+                "A1_EMAIL": c.email if rng.random() < 0.6 else "",
+                "A1_MSBLQL": "2",
+                "D_E_L_E_T_": " ",
+                "R_E_C_N_O_": str(k),
+            }
+        )
     write_csv(data / "SA1010.csv", list(rows_sa1[0]), rows_sa1)
 
     employees = []
@@ -277,49 +367,110 @@ def generate(out: Path, size: int = 2000, seed: int = 101) -> DataSet:
         city = rng.choices(CITIES, CITY_WEIGHTS)[0]
         mat = f"{k:06d}"
         employees.append((name, tax, born, city, f"SRA:01:{mat}"))
-        rows_sra.append({
-            "RA_FILIAL": "01", "RA_MAT": mat, "RA_NOME": master_spelling(name, rng, 30),
-            "RA_CIC": tax, "RA_NASC": born.strftime("%Y%m%d"),
-            "RA_EMAIL": f"{strip_accents(name.split()[0]).lower()}.{k}@empresa.com.br",
-            "RA_MUNICIP": master_spelling(city[0], rng), "RA_ESTADO": city[1],
-            "RA_SITFOLH": rng.choice([" ", " ", " ", "D", "A"]), "D_E_L_E_T_": " ",
-            "R_E_C_N_O_": str(k),
-        })  # fmt: skip
+        rows_sra.append(
+            {
+                "RA_FILIAL": "01",
+                "RA_MAT": mat,
+                "RA_NOME": master_spelling(name, rng, 30),
+                "RA_CIC": tax,
+                "RA_NASC": born.strftime("%Y%m%d"),
+                "RA_EMAIL": f"{strip_accents(name.split()[0]).lower()}.{k}@empresa.com.br",
+                "RA_MUNICIP": master_spelling(city[0], rng),
+                "RA_ESTADO": city[1],
+                "RA_SITFOLH": rng.choice([" ", " ", " ", "D", "A"]),
+                "D_E_L_E_T_": " ",
+                "R_E_C_N_O_": str(k),
+            }
+        )
     write_csv(data / "SRA010.csv", list(rows_sra[0]), rows_sra)
 
     rows_su5 = [
-        {"U5_FILIAL": "  ", "U5_CODCONT": f"{k:06d}", "U5_CONTAT": fk.name().upper(),
-         "U5_EMAIL": fk.email(), "U5_FONE": fk.phone_number(), "U5_CELULAR": "",
-         "U5_END": "", "U5_MUN": "", "U5_EST": "", "D_E_L_E_T_": " "}
+        {
+            "U5_FILIAL": "  ",
+            "U5_CODCONT": f"{k:06d}",
+            "U5_CONTAT": fk.name().upper(),
+            "U5_EMAIL": fk.email(),
+            "U5_FONE": fk.phone_number(),
+            "U5_CELULAR": "",
+            "U5_END": "",
+            "U5_MUN": "",
+            "U5_EST": "",
+            "D_E_L_E_T_": " ",
+        }
         for k in range(1, size // 10 + 1)
-    ]  # fmt: skip
+    ]
     write_csv(data / "SU5010.csv", list(rows_su5[0]), rows_su5)
     rows_sc7 = []
     for k in range(1, size // 5 + 1):
         s = rng.choice(rows_sa2[: len(suppliers)])
-        rows_sc7.append({
-            "C7_FILIAL": "01", "C7_NUM": f"{k:06d}", "C7_ITEM": "0001",
-            "C7_FORNECE": s["A2_COD"], "C7_LOJA": s["A2_LOJA"],
-            "C7_EMISSAO": fk.date_between("-2y", "today").strftime("%Y%m%d"),
-            "C7_TOTAL": f"{rng.uniform(100, 90000):.2f}", "C7_MOEDA": "1",
-            "C7_CONAPRO": rng.choice(["L", "B"]), "C7_ENCER": rng.choice(["", "E"]),
-            "D_E_L_E_T_": " ",
-        })  # fmt: skip
+        rows_sc7.append(
+            {
+                "C7_FILIAL": "01",
+                "C7_NUM": f"{k:06d}",
+                "C7_ITEM": "0001",
+                "C7_FORNECE": s["A2_COD"],
+                "C7_LOJA": s["A2_LOJA"],
+                "C7_EMISSAO": fk.date_between("-2y", "today").strftime("%Y%m%d"),
+                "C7_TOTAL": f"{rng.uniform(100, 90000):.2f}",
+                "C7_MOEDA": "1",
+                "C7_CONAPRO": rng.choice(["L", "B"]),
+                "C7_ENCER": rng.choice(["", "E"]),
+                "D_E_L_E_T_": " ",
+            }
+        )
     write_csv(data / "SC7010.csv", list(rows_sc7[0]), rows_sc7)
 
-    queries = _queries(rng, fk, suppliers, customers, both, homonyms, deleted, employees,
-                       ids, cus_ids, legacy, taxes, size)  # fmt: skip
+    queries = _queries(
+        rng,
+        fk,
+        suppliers,
+        customers,
+        both,
+        homonyms,
+        deleted,
+        employees,
+        ids,
+        cus_ids,
+        legacy,
+        taxes,
+        size,
+    )
     tables = [
-        BaselineTable("supplier", "SA2010.csv", lambda r: f"SA2:{r['A2_FILIAL']}:{r['A2_COD']}:"
-                      f"{r['A2_LOJA']}", ["A2_NOME"], "A2_CGC", "A2_EMAIL", "A2_MUN", "A2_CEP",
-                      deleted=lambda r: r["D_E_L_E_T_"] == "*"),
-        BaselineTable("customer", "SA1010.csv", lambda r: f"SA1:{r['A1_FILIAL']}:{r['A1_COD']}:"
-                      f"{r['A1_LOJA']}", ["A1_NOME"], "A1_CGC", "A1_EMAIL", "A1_MUN", "A1_CEP",
-                      deleted=lambda r: r["D_E_L_E_T_"] == "*"),
-        BaselineTable("employee", "SRA010.csv", lambda r: f"SRA:{r['RA_FILIAL']}:{r['RA_MAT']}",
-                      ["RA_NOME"], "RA_CIC", "RA_EMAIL", "RA_MUNICIP", None, "RA_NASC",
-                      deleted=lambda r: r["D_E_L_E_T_"] == "*"),
-    ]  # fmt: skip
+        BaselineTable(
+            "supplier",
+            "SA2010.csv",
+            lambda r: f"SA2:{r['A2_FILIAL']}:{r['A2_COD']}:{r['A2_LOJA']}",
+            ["A2_NOME"],
+            "A2_CGC",
+            "A2_EMAIL",
+            "A2_MUN",
+            "A2_CEP",
+            deleted=lambda r: r["D_E_L_E_T_"] == "*",
+        ),
+        BaselineTable(
+            "customer",
+            "SA1010.csv",
+            lambda r: f"SA1:{r['A1_FILIAL']}:{r['A1_COD']}:{r['A1_LOJA']}",
+            ["A1_NOME"],
+            "A1_CGC",
+            "A1_EMAIL",
+            "A1_MUN",
+            "A1_CEP",
+            deleted=lambda r: r["D_E_L_E_T_"] == "*",
+        ),
+        BaselineTable(
+            "employee",
+            "SRA010.csv",
+            lambda r: f"SRA:{r['RA_FILIAL']}:{r['RA_MAT']}",
+            ["RA_NOME"],
+            "RA_CIC",
+            "RA_EMAIL",
+            "RA_MUNICIP",
+            None,
+            "RA_NASC",
+            deleted=lambda r: r["D_E_L_E_T_"] == "*",
+        ),
+    ]
     ds = DataSet("protheus_br", data, None, queries, tables)
     ds.write_queries()
     return ds
@@ -333,7 +484,7 @@ def _queries(
     both: list[Company],
     homonyms: list[tuple[Company, Company]],
     deleted: list[Company],
-    employees: list[tuple[str, str, object, tuple[str, str, str], str]],
+    employees: list[tuple[str, str, date, tuple[str, str, str], str]],
     ids: dict[int, str],
     cus_ids: dict[int, str],
     legacy: list[Company],
@@ -347,8 +498,14 @@ def _queries(
     plain = [s for s in suppliers if id(s) not in skip | both_ids and not s.branches]
     cust_only = [c for c in customers if id(c) not in both_ids]
 
-    def add(kind: str, record: dict[str, str], expected: str, cid: str | None,
-            et: str | None, in_master: bool = False) -> None:  # fmt: skip
+    def add(
+        kind: str,
+        record: dict[str, str],
+        expected: str,
+        cid: str | None,
+        et: str | None,
+        in_master: bool = False,
+    ) -> None:
         rec = {k: v for k, v in record.items() if v}
         out.append(Query(f"br-{len(out) + 1:05d}", kind, rec, expected, cid, et, in_master))
 
@@ -358,63 +515,143 @@ def _queries(
     for c in pick(plain):
         add("exact_id", {"tax_id": c.tax}, MATCH, ids[id(c)], "supplier", True)
     for c in pick(plain):
-        add("formatted_id", {"tax_id": fmt_cnpj(c.tax, rng), "name": abbreviate(c, rng)}, MATCH,
-            ids[id(c)], "supplier", True)  # fmt: skip
+        add(
+            "formatted_id",
+            {"tax_id": fmt_cnpj(c.tax, rng), "name": abbreviate(c, rng)},
+            MATCH,
+            ids[id(c)],
+            "supplier",
+            True,
+        )
     for c in pick(plain):
-        add("name_city", {"name": case_variant(c.name, rng),
-            "city": city_variant(*c.city[:2], rng)}, MATCH, ids[id(c)], "supplier")  # fmt: skip
+        add(
+            "name_city",
+            {"name": case_variant(c.name, rng), "city": city_variant(*c.city[:2], rng)},
+            MATCH,
+            ids[id(c)],
+            "supplier",
+        )
     for c in pick(plain):
-        add("typo_name", {"name": typo(case_variant(c.name, rng), rng),
-            "city": city_variant(*c.city[:2], rng)}, MATCH, ids[id(c)], "supplier")  # fmt: skip
+        add(
+            "typo_name",
+            {"name": typo(case_variant(c.name, rng), rng), "city": city_variant(*c.city[:2], rng)},
+            MATCH,
+            ids[id(c)],
+            "supplier",
+        )
     for c in pick([p for p in plain if not p.person]):
-        add("abbreviation", {"name": abbreviate(c, rng), "state": c.city[1]}, MATCH, ids[id(c)],
-            "supplier")
+        add(
+            "abbreviation",
+            {"name": abbreviate(c, rng), "state": c.city[1]},
+            MATCH,
+            ids[id(c)],
+            "supplier",
+        )
     for c in pick([p for p in plain if not p.person]):
-        add("trade_name_city", {"name": c.trade_name.title(), "city": c.city[0],
-            "phone": c.phone}, MATCH, ids[id(c)], "supplier")  # fmt: skip
+        add(
+            "trade_name_city",
+            {"name": c.trade_name.title(), "city": c.city[0], "phone": c.phone},
+            MATCH,
+            ids[id(c)],
+            "supplier",
+        )
     for c in pick(plain):
         add("missing_fields", {"name": case_variant(c.name, rng)}, MATCH, ids[id(c)], "supplier")
     for c in pick(cust_only):
         tax = c.tax if rng.random() < 0.5 else ""
-        add("customer_name_city", {"name": abbreviate(c, rng), "city": c.city[0], "tax_id": tax},
-            MATCH, cus_ids[id(c)], "customer", bool(tax))  # fmt: skip
+        add(
+            "customer_name_city",
+            {"name": abbreviate(c, rng), "city": c.city[0], "tax_id": tax},
+            MATCH,
+            cus_ids[id(c)],
+            "customer",
+            bool(tax),
+        )
     with_branches = [s for s in suppliers if s.branches]
     for c in pick(with_branches):
         br = rng.choice(c.branches)
-        add("branch_name_city", {"name": case_variant(c.name, rng), "city": br.city[0]}, MATCH,
-            ids[id(br)], "supplier")  # fmt: skip
+        add(
+            "branch_name_city",
+            {"name": case_variant(c.name, rng), "city": br.city[0]},
+            MATCH,
+            ids[id(br)],
+            "supplier",
+        )
     for c in pick(with_branches):
         add("branch_name_only", {"name": case_variant(c.name, rng)}, HALT, None, "supplier")
     for a, b in rng.sample(homonyms, min(per, len(homonyms))):
         add("homonym_name_only", {"name": case_variant(a.name, rng)}, HALT, None, "supplier")
         twin = rng.choice([a, b])
-        add("homonym_name_city", {"name": a.name, "city": twin.city[0]}, MATCH, ids[id(twin)],
-            "supplier")  # fmt: skip
+        add(
+            "homonym_name_city",
+            {"name": a.name, "city": twin.city[0]},
+            MATCH,
+            ids[id(twin)],
+            "supplier",
+        )
     for c in pick(cust_only):
-        add("cross_type", {"name": c.name, "tax_id": fmt_cnpj(c.tax, rng)}, HALT, None,
-            "supplier", True)  # fmt: skip
+        add(
+            "cross_type",
+            {"name": c.name, "tax_id": fmt_cnpj(c.tax, rng)},
+            HALT,
+            None,
+            "supplier",
+            True,
+        )
     for c in pick(plain):
         new_tax = new_cnpj(rng)
-        add("lookalike_new_id", {"name": typo(c.name, rng), "city": c.city[0],
-            "tax_id": cnpj.format(new_tax)}, HALT, None, "supplier")  # fmt: skip
+        add(
+            "lookalike_new_id",
+            {"name": typo(c.name, rng), "city": c.city[0], "tax_id": cnpj.format(new_tax)},
+            HALT,
+            None,
+            "supplier",
+        )
     for _ in range(per):
         c = _company(fk, rng, taxes)
-        add("new_record", {"name": c.name, "city": c.city[0], "tax_id": cnpj.format(c.tax)},
-            HALT, None, "supplier")  # fmt: skip
+        add(
+            "new_record",
+            {"name": c.name, "city": c.city[0], "tax_id": cnpj.format(c.tax)},
+            HALT,
+            None,
+            "supplier",
+        )
     for c in deleted[:per]:
         add("deleted_record", {"name": c.name, "tax_id": c.tax}, HALT, None, "supplier")
     for name, tax, _born, _city, cid in rng.sample(employees, min(per, len(employees))):
-        add("employee_cpf", {"tax_id": cpf.format(tax), "name": case_variant(name, rng)}, MATCH,
-            cid, "employee", True)  # fmt: skip
+        add(
+            "employee_cpf",
+            {"tax_id": cpf.format(tax), "name": case_variant(name, rng)},
+            MATCH,
+            cid,
+            "employee",
+            True,
+        )
     for name, _tax, born, _city, cid in rng.sample(employees, min(per, len(employees))):
-        add("employee_name_dob", {"name": strip_accents(name),
-            "birth_date": born.strftime("%d/%m/%Y")}, MATCH, cid, "employee")  # type: ignore[attr-defined]  # fmt: skip
+        add(
+            "employee_name_dob",
+            {"name": strip_accents(name), "birth_date": born.strftime("%d/%m/%Y")},
+            MATCH,
+            cid,
+            "employee",
+        )
     for name, _tax, born, city, cid in rng.sample(employees, min(per, len(employees))):
-        add("employee_typo_dob", {"name": typo(name, rng), "city": city[0],
-            "birth_date": born.strftime("%Y-%m-%d")}, MATCH, cid, "employee")  # type: ignore[attr-defined]  # fmt: skip
+        add(
+            "employee_typo_dob",
+            {"name": typo(name, rng), "city": city[0], "birth_date": born.strftime("%Y-%m-%d")},
+            MATCH,
+            cid,
+            "employee",
+        )
     for c in pick(plain):
-        add("untyped_id_name", {"name": abbreviate(c, rng), "tax_id": c.tax}, MATCH, ids[id(c)],
-            None, True)  # fmt: skip
+        add(
+            "untyped_id_name",
+            {"name": abbreviate(c, rng), "tax_id": c.tax},
+            MATCH,
+            ids[id(c)],
+            None,
+            True,
+        )
     for c in rng.sample(both, min(per, len(both))):
         add("untyped_dual_role", {"name": c.name, "city": c.city[0]}, HALT, None, None)
     return out

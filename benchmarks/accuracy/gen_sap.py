@@ -75,9 +75,15 @@ CITIES: list[tuple[str, str, str, str, list[str]]] = [
     ("Venezia", "IT", "VE", "30", ["Venice", "Venedig"]),
     ("Bolzano", "IT", "BZ", "39", ["Bozen"]),
 ]
+DIALLING = {"CH": 41, "DE": 49, "AT": 43, "FR": 33, "IT": 39}
 COUNTRY_WEIGHTS = {"CH": 35, "DE": 30, "AT": 15, "FR": 10, "IT": 10}
-LOCALES = {"CH": ["de_CH", "de_CH", "fr_CH", "it_CH"], "DE": ["de_DE"], "AT": ["de_AT"],
-           "FR": ["fr_FR"], "IT": ["it_IT"]}  # fmt: skip
+LOCALES = {
+    "CH": ["de_CH", "de_CH", "fr_CH", "it_CH"],
+    "DE": ["de_DE"],
+    "AT": ["de_AT"],
+    "FR": ["fr_FR"],
+    "IT": ["it_IT"],
+}
 
 #: Legal forms per language area, with the other spellings of each (the empty one: dropped).
 LEGAL: dict[str, dict[str, list[str]]] = {
@@ -117,28 +123,85 @@ LEGAL: dict[str, dict[str, list[str]]] = {
     },
 }
 TRADES = {
-    "de": ["Maschinenbau", "Metallbau", "Holzbau", "Elektrotechnik", "Sanitär", "Bäckerei",
-           "Druckerei", "Transporte", "Logistik", "Handel", "Bauunternehmung", "Gärtnerei",
-           "Fahrzeugtechnik", "Kältetechnik", "Schreinerei", "Informatik", "Treuhand",
-           "Immobilien", "Kunststofftechnik", "Vertrieb", "Dienstleistungen"],
-    "fr": ["Transports", "Menuiserie", "Plomberie", "Électricité", "Bâtiment", "Informatique",
-           "Imprimerie", "Chauffage", "Fiduciaire", "Horlogerie"],
-    "it": ["Costruzioni", "Trasporti", "Impianti Elettrici", "Informatica", "Arredamenti",
-           "Meccanica", "Tipografia", "Serramenti", "Alimentari"],
-}  # fmt: skip
+    "de": [
+        "Maschinenbau",
+        "Metallbau",
+        "Holzbau",
+        "Elektrotechnik",
+        "Sanitär",
+        "Bäckerei",
+        "Druckerei",
+        "Transporte",
+        "Logistik",
+        "Handel",
+        "Bauunternehmung",
+        "Gärtnerei",
+        "Fahrzeugtechnik",
+        "Kältetechnik",
+        "Schreinerei",
+        "Informatik",
+        "Treuhand",
+        "Immobilien",
+        "Kunststofftechnik",
+        "Vertrieb",
+        "Dienstleistungen",
+    ],
+    "fr": [
+        "Transports",
+        "Menuiserie",
+        "Plomberie",
+        "Électricité",
+        "Bâtiment",
+        "Informatique",
+        "Imprimerie",
+        "Chauffage",
+        "Fiduciaire",
+        "Horlogerie",
+    ],
+    "it": [
+        "Costruzioni",
+        "Trasporti",
+        "Impianti Elettrici",
+        "Informatica",
+        "Arredamenti",
+        "Meccanica",
+        "Tipografia",
+        "Serramenti",
+        "Alimentari",
+    ],
+}
 #: Whole words people abbreviate, per language (the master may hold either side).
 ABBREVIATIONS = {
-    "gebrüder": "Gebr.", "technische": "techn.", "technik": "Techn.", "und": "u.",
-    "söhne": "Söhne", "gesellschaft": "Ges.", "internationale": "Int.", "vertrieb": "Vertr.",
-    "dienstleistungen": "Dienstl.", "bauunternehmung": "Bauunt.", "elektrotechnik": "Elektrotechn.",
-    "établissements": "Éts", "société": "Sté", "fils": "Fils", "fratelli": "F.lli",
-    "officine": "Off.", "meccaniche": "Mecc.", "società": "Soc.", "costruzioni": "Costr.",
-}  # fmt: skip
+    "gebrüder": "Gebr.",
+    "technische": "techn.",
+    "technik": "Techn.",
+    "und": "u.",
+    "söhne": "Söhne",
+    "gesellschaft": "Ges.",
+    "internationale": "Int.",
+    "vertrieb": "Vertr.",
+    "dienstleistungen": "Dienstl.",
+    "bauunternehmung": "Bauunt.",
+    "elektrotechnik": "Elektrotechn.",
+    "établissements": "Éts",
+    "société": "Sté",
+    "fils": "Fils",
+    "fratelli": "F.lli",
+    "officine": "Off.",
+    "meccaniche": "Mecc.",
+    "società": "Soc.",
+    "costruzioni": "Costr.",
+}
 STREET_ABBREVIATIONS = {"straße": "str.", "strasse": "str.", "Straße": "Str.", "Strasse": "Str."}
 
 
-def _check_digit_id(rng: random.Random, prefix: str, digits: int, valid: Callable[[str], bool],
-                    key: Callable[[str], str] = lambda d: d) -> str:  # fmt: skip
+def _check_digit_id(
+    rng: random.Random,
+    prefix: str,
+    digits: int,
+    valid: Callable[[str], bool],
+    key: Callable[[str], str] = lambda d: d,
+) -> str:
     """A random identifier that python-stdnum accepts: random digits, then the last digit (or
     the key) that makes the check hold."""
     while True:
@@ -170,8 +233,14 @@ def master_tax(tax: str, rng: random.Random) -> str:
     """How the BPTaxNumber field holds it: CH UIDs often formatted, with or without MWST."""
     if tax.startswith("CHE"):
         d = tax[3:]
-        return rng.choice([f"CHE-{d[:3]}.{d[3:6]}.{d[6:]} MWST", f"CHE-{d[:3]}.{d[3:6]}.{d[6:]}",
-                           tax, f"CHE{d}MWST"])  # fmt: skip
+        return rng.choice(
+            [
+                f"CHE-{d[:3]}.{d[3:6]}.{d[6:]} MWST",
+                f"CHE-{d[:3]}.{d[3:6]}.{d[6:]}",
+                tax,
+                f"CHE{d}MWST",
+            ]
+        )
     return tax
 
 
@@ -180,8 +249,14 @@ def query_tax(tax: str, rng: random.Random) -> str:
     c, d = tax[:2], alnum_upper(tax)[2:]
     if tax.startswith("CHE"):
         d = tax[3:]
-        return rng.choice([f"CHE-{d[:3]}.{d[3:6]}.{d[6:]} MWST", f"CHE-{d[:3]}.{d[3:6]}.{d[6:]}",
-                           f"CHE {d[:3]} {d[3:6]} {d[6:]} TVA", f"CHE-{d} IVA"])  # fmt: skip
+        return rng.choice(
+            [
+                f"CHE-{d[:3]}.{d[3:6]}.{d[6:]} MWST",
+                f"CHE-{d[:3]}.{d[3:6]}.{d[6:]}",
+                f"CHE {d[:3]} {d[3:6]} {d[6:]} TVA",
+                f"CHE-{d} IVA",
+            ]
+        )
     if c == "DE":
         return rng.choice([f"DE {d[:3]} {d[3:6]} {d[6:]}", f"DE{d}", f"DE-{d}"])
     if c == "AT":
@@ -225,19 +300,33 @@ def _name(fk: Faker, rng: random.Random, lang: str) -> str:
     sur = fk.last_name()
     r = rng.random()
     if lang == "de":
-        pool = [f"{sur} {rng.choice(TRADES['de'])}", f"Gebrüder {sur}",
-                f"{sur} & Söhne", f"{sur} technische {rng.choice(['Dienste', 'Anlagen'])}",
-                f"{sur} + {fk.last_name()} {rng.choice(TRADES['de'])}",
-                f"{sur} {rng.choice(TRADES['de'])} und {rng.choice(TRADES['de'])}",
-                f"{rng.choice(TRADES['de'])} {sur}"]  # fmt: skip
+        pool = [
+            f"{sur} {rng.choice(TRADES['de'])}",
+            f"Gebrüder {sur}",
+            f"{sur} & Söhne",
+            f"{sur} technische {rng.choice(['Dienste', 'Anlagen'])}",
+            f"{sur} + {fk.last_name()} {rng.choice(TRADES['de'])}",
+            f"{sur} {rng.choice(TRADES['de'])} und {rng.choice(TRADES['de'])}",
+            f"{rng.choice(TRADES['de'])} {sur}",
+        ]
         weights = [30, 8, 6, 6, 10, 8, 10]
     elif lang == "fr":
-        pool = [f"{sur} {rng.choice(TRADES['fr'])}", f"Établissements {sur}", f"{sur} et Fils",
-                f"Société {rng.choice(TRADES['fr'])} {sur}", f"{rng.choice(TRADES['fr'])} {sur}"]
+        pool = [
+            f"{sur} {rng.choice(TRADES['fr'])}",
+            f"Établissements {sur}",
+            f"{sur} et Fils",
+            f"Société {rng.choice(TRADES['fr'])} {sur}",
+            f"{rng.choice(TRADES['fr'])} {sur}",
+        ]
         weights = [30, 8, 8, 8, 10]
     else:
-        pool = [f"{sur} {rng.choice(TRADES['it'])}", f"Fratelli {sur}", f"{sur} & Figli",
-                f"Officine Meccaniche {sur}", f"{rng.choice(TRADES['it'])} {sur}"]
+        pool = [
+            f"{sur} {rng.choice(TRADES['it'])}",
+            f"Fratelli {sur}",
+            f"{sur} & Figli",
+            f"Officine Meccaniche {sur}",
+            f"{rng.choice(TRADES['it'])} {sur}",
+        ]
         weights = [30, 8, 8, 6, 10]
     del r
     return rng.choices(pool, weights)[0]
@@ -265,17 +354,26 @@ def _partner(fk_by: dict[str, Faker], rng: random.Random, k: int, taxes: set[str
     slug = alnum_upper(strip_accents(core.split()[0])).lower()
     roles = rng.random()
     return Partner(
-        bp=f"{k:010d}", name=f"{core} {legal}", legal=legal, area=area, city=city,
+        bp=f"{k:010d}",
+        name=f"{core} {legal}",
+        legal=legal,
+        area=area,
+        city=city,
         street=f"{street} {rng.randint(1, 180)}",
-        postcode=city[3] + "".join(str(rng.randint(0, 9)) for _ in range(
-            (4 if country in ("CH", "AT") else 5) - len(city[3]))),
-        tax_type=tax_type, tax=tax,
+        postcode=city[3]
+        + "".join(
+            str(rng.randint(0, 9))
+            for _ in range((4 if country in ("CH", "AT") else 5) - len(city[3]))
+        ),
+        tax_type=tax_type,
+        tax=tax,
         email=f"{rng.choice(['info', 'office', 'buchhaltung', 'contact'])}@{slug}{k % 97}."
         f"{country.lower()}",
-        phone=f"+{ {'CH': 41, 'DE': 49, 'AT': 43, 'FR': 33, 'IT': 39}[country]} "
-        f"{rng.randint(10, 99)} {rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
-        supplier=roles < 0.75, customer=roles >= 0.5,
-    )  # fmt: skip
+        phone=f"+{DIALLING[country]} {rng.randint(10, 99)} {rng.randint(100, 999)} "
+        f"{rng.randint(10, 99)} {rng.randint(10, 99)}",
+        supplier=roles < 0.75,
+        customer=roles >= 0.5,
+    )
 
 
 def _master_name(p: Partner, rng: random.Random) -> str:
@@ -299,8 +397,9 @@ def abbreviate(text: str) -> str:
 def street_variant(street: str, rng: random.Random) -> str:
     for long, short in STREET_ABBREVIATIONS.items():
         if long in street:
-            return street.replace(long, rng.choice([short, "strasse" if long.islower() else
-                                                    "Strasse"]))  # fmt: skip
+            return street.replace(
+                long, rng.choice([short, "strasse" if long.islower() else "Strasse"])
+            )
     return street
 
 
@@ -326,27 +425,59 @@ def generate(out: Path, size: int = 2000, seed: int = 202) -> DataSet:
         partners.append(twin)
         homonyms.append((p, twin))
 
-    header = ["BusinessPartner", "BusinessPartnerCategory", "BusinessPartnerFullName",
-              "OrganizationBPName1", "OrganizationBPName2", "SearchTerm1",
-              "BusinessPartnerIsBlocked", "StreetName", "HouseNumber", "CityName", "PostalCode",
-              "Region", "Country", "BPTaxType", "BPTaxNumber", "EmailAddress", "PhoneNumber"]  # fmt: skip
+    header = [
+        "BusinessPartner",
+        "BusinessPartnerCategory",
+        "BusinessPartnerFullName",
+        "OrganizationBPName1",
+        "OrganizationBPName2",
+        "SearchTerm1",
+        "BusinessPartnerIsBlocked",
+        "StreetName",
+        "HouseNumber",
+        "CityName",
+        "PostalCode",
+        "Region",
+        "Country",
+        "BPTaxType",
+        "BPTaxNumber",
+        "EmailAddress",
+        "PhoneNumber",
+    ]
     rows_s, rows_c = [], []
     for p in partners:
         name = _master_name(p, rng)
         street, _, number = p.street.rpartition(" ")
-        city = p.city[0] if rng.random() < 0.9 else rng.choice([p.city[0].upper(),
-                                                                   german_transcription(p.city[0])])  # fmt: skip
+        city = (
+            p.city[0]
+            if rng.random() < 0.9
+            else rng.choice([p.city[0].upper(), german_transcription(p.city[0])])
+        )
         row = {
-            "BusinessPartner": p.bp, "BusinessPartnerCategory": "2",
-            "BusinessPartnerFullName": name, "OrganizationBPName1": name[:40],
-            "OrganizationBPName2": name[40:], "SearchTerm1": alnum_upper(
-                german_transcription(p.core.split()[-1 if p.core.startswith(("Gebr", "Fra", "Ét", "Soc", "Off")) else 0]))[:20],
-            "BusinessPartnerIsBlocked": "false", "StreetName": street, "HouseNumber": number,
-            "CityName": city, "PostalCode": p.postcode, "Region": p.city[2],
-            "Country": p.city[1], "BPTaxType": p.tax_type, "BPTaxNumber": master_tax(p.tax, rng),
+            "BusinessPartner": p.bp,
+            "BusinessPartnerCategory": "2",
+            "BusinessPartnerFullName": name,
+            "OrganizationBPName1": name[:40],
+            "OrganizationBPName2": name[40:],
+            "SearchTerm1": alnum_upper(
+                german_transcription(
+                    p.core.split()[
+                        -1 if p.core.startswith(("Gebr", "Fra", "Ét", "Soc", "Off")) else 0
+                    ]
+                )
+            )[:20],
+            "BusinessPartnerIsBlocked": "false",
+            "StreetName": street,
+            "HouseNumber": number,
+            "CityName": city,
+            "PostalCode": p.postcode,
+            "Region": p.city[2],
+            "Country": p.city[1],
+            "BPTaxType": p.tax_type,
+            "BPTaxNumber": master_tax(p.tax, rng),
             "EmailAddress": p.email if rng.random() < 0.7 else "",
             "PhoneNumber": p.phone if rng.random() < 0.8 else "",
-        }  # fmt: skip
+        }
         if p.supplier:
             rows_s.append(row)
         if p.customer:
@@ -356,14 +487,18 @@ def generate(out: Path, size: int = 2000, seed: int = 202) -> DataSet:
     write_csv(data / "A_BusinessPartner_Customer.csv", header, rows_c)
     suppliers = [p for p in partners if p.supplier]
     po_rows = [
-        {"PurchaseOrder": f"45000{k:05d}", "CompanyCode": rng.choice(["1010", "1710", "2010"]),
-         "Supplier": rng.choice(suppliers).bp, "PurchaseOrderDate": "2026-0{}-1{}".format(
-             rng.randint(1, 9), rng.randint(0, 9)),
-         "PurchaseOrderNetAmount": f"{rng.uniform(50, 50000):.2f}", "DocumentCurrency":
-         rng.choice(["CHF", "EUR"]), "PurchasingProcessingStatus": "05",
-         "IsCompletelyDelivered": rng.choice(["true", "false"])}
+        {
+            "PurchaseOrder": f"45000{k:05d}",
+            "CompanyCode": rng.choice(["1010", "1710", "2010"]),
+            "Supplier": rng.choice(suppliers).bp,
+            "PurchaseOrderDate": f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+            "PurchaseOrderNetAmount": f"{rng.uniform(50, 50000):.2f}",
+            "DocumentCurrency": rng.choice(["CHF", "EUR"]),
+            "PurchasingProcessingStatus": "05",
+            "IsCompletelyDelivered": rng.choice(["true", "false"]),
+        }
         for k in range(size // 5)
-    ]  # fmt: skip
+    ]
     write_csv(data / "A_PurchaseOrder.csv", list(po_rows[0]), po_rows)
 
     queries = _queries(rng, fk_by, partners, homonyms, taxes, size)
@@ -372,21 +507,41 @@ def generate(out: Path, size: int = 2000, seed: int = 202) -> DataSet:
         return f"BusinessPartner:{r['BusinessPartner']}"
 
     tables = [
-        BaselineTable("supplier", "A_BusinessPartner_Supplier.csv", cid,
-                      ["BusinessPartnerFullName"], "BPTaxNumber", "EmailAddress", "CityName",
-                      "PostalCode"),
-        BaselineTable("customer", "A_BusinessPartner_Customer.csv", cid,
-                      ["BusinessPartnerFullName"], "BPTaxNumber", "EmailAddress", "CityName",
-                      "PostalCode"),
-    ]  # fmt: skip
+        BaselineTable(
+            "supplier",
+            "A_BusinessPartner_Supplier.csv",
+            cid,
+            ["BusinessPartnerFullName"],
+            "BPTaxNumber",
+            "EmailAddress",
+            "CityName",
+            "PostalCode",
+        ),
+        BaselineTable(
+            "customer",
+            "A_BusinessPartner_Customer.csv",
+            cid,
+            ["BusinessPartnerFullName"],
+            "BPTaxNumber",
+            "EmailAddress",
+            "CityName",
+            "PostalCode",
+        ),
+    ]
     repo = Path(__file__).resolve().parents[2]
     ds = DataSet("sap_dach_eu", data, repo / "config" / "profiles" / "sap.yaml", queries, tables)
     ds.write_queries()
     return ds
 
 
-def _queries(rng: random.Random, fk_by: dict[str, Faker], partners: list[Partner],
-             homonyms: list[tuple[Partner, Partner]], taxes: set[str], size: int) -> list[Query]:  # fmt: skip
+def _queries(
+    rng: random.Random,
+    fk_by: dict[str, Faker],
+    partners: list[Partner],
+    homonyms: list[tuple[Partner, Partner]],
+    taxes: set[str],
+    size: int,
+) -> list[Query]:
     out: list[Query] = []
     per = max(8, size // 30)
     twins = {id(p) for pair in homonyms for p in pair}
@@ -395,8 +550,14 @@ def _queries(rng: random.Random, fk_by: dict[str, Faker], partners: list[Partner
     def role(p: Partner) -> str:
         return "supplier" if p.supplier else "customer"
 
-    def add(kind: str, record: dict[str, str], expected: str, p: Partner | None,
-            et: str | None, in_master: bool = False) -> None:  # fmt: skip
+    def add(
+        kind: str,
+        record: dict[str, str],
+        expected: str,
+        p: Partner | None,
+        et: str | None,
+        in_master: bool = False,
+    ) -> None:
         rec = {k: v for k, v in record.items() if v}
         cid = f"BusinessPartner:{p.bp}" if p else None
         out.append(Query(f"sap-{len(out) + 1:05d}", kind, rec, expected, cid, et, in_master))
@@ -410,46 +571,101 @@ def _queries(rng: random.Random, fk_by: dict[str, Faker], partners: list[Partner
     for p in pick(plain):
         add("exact_id", {"tax_id": p.tax}, MATCH, p, role(p), True)
     for p in pick(plain):
-        add("formatted_id", {"tax_id": query_tax(p.tax, rng), "name": legal_variant(p, rng)},
-            MATCH, p, role(p), True)  # fmt: skip
+        add(
+            "formatted_id",
+            {"tax_id": query_tax(p.tax, rng), "name": legal_variant(p, rng)},
+            MATCH,
+            p,
+            role(p),
+            True,
+        )
     for p in pick(plain):
         add("name_city", {"name": p.name, "city": city(p)}, MATCH, p, role(p))
     for p in pick(plain):
         add("typo_name", {"name": typo(p.name, rng), "city": city(p)}, MATCH, p, role(p))
     abbreviable = [p for p in plain if abbreviate(p.name) != p.name]
     for p in pick(abbreviable):
-        add("abbreviation", {"name": abbreviate(p.name), "address": street_variant(p.street, rng),
-            "city": city(p)}, MATCH, p, role(p))  # fmt: skip
+        add(
+            "abbreviation",
+            {"name": abbreviate(p.name), "address": street_variant(p.street, rng), "city": city(p)},
+            MATCH,
+            p,
+            role(p),
+        )
     umlauts = [p for p in plain if german_transcription(p.name) != p.name]
     for p in pick(umlauts):
-        add("umlaut_ascii", {"name": german_transcription(p.name),
-            "city": german_transcription(city(p))}, MATCH, p, role(p))  # fmt: skip
+        add(
+            "umlaut_ascii",
+            {"name": german_transcription(p.name), "city": german_transcription(city(p))},
+            MATCH,
+            p,
+            role(p),
+        )
     exonyms = [p for p in plain if p.city[4]]
     for p in pick(exonyms):
-        add("city_exonym", {"name": case_variant(p.name, rng), "city": rng.choice(p.city[4])},
-            MATCH, p, role(p))  # fmt: skip
+        add(
+            "city_exonym",
+            {"name": case_variant(p.name, rng), "city": rng.choice(p.city[4])},
+            MATCH,
+            p,
+            role(p),
+        )
     for p in pick(plain):
-        add("legal_form_variant", {"name": legal_variant(p, rng), "city": city(p)}, MATCH, p,
-            role(p))  # fmt: skip
+        add(
+            "legal_form_variant",
+            {"name": legal_variant(p, rng), "city": city(p)},
+            MATCH,
+            p,
+            role(p),
+        )
     for p in pick(plain):
         add("missing_fields", {"name": p.name}, MATCH, p, role(p))
     for p in pick(plain):
-        add("street_postcode", {"name": strip_accents(p.core), "address":
-            street_variant(p.street, rng), "postcode": p.postcode}, MATCH, p, role(p))  # fmt: skip
+        add(
+            "street_postcode",
+            {
+                "name": strip_accents(p.core),
+                "address": street_variant(p.street, rng),
+                "postcode": p.postcode,
+            },
+            MATCH,
+            p,
+            role(p),
+        )
     for p in pick([p for p in plain if p.supplier and p.customer]):
         add("untyped_dual_role", {"name": p.name, "city": city(p)}, MATCH, p, None)
     for p in pick([p for p in plain if p.customer and not p.supplier]):
-        add("cross_type", {"name": p.name, "tax_id": query_tax(p.tax, rng)}, HALT, None,
-            "supplier", True)  # fmt: skip
+        add(
+            "cross_type",
+            {"name": p.name, "tax_id": query_tax(p.tax, rng)},
+            HALT,
+            None,
+            "supplier",
+            True,
+        )
     for a, b in rng.sample(homonyms, min(per, len(homonyms))):
         add("homonym_name_only", {"name": a.name}, HALT, None, role(a))
         twin = rng.choice([a, b])
         add("homonym_name_city", {"name": a.name, "city": city(twin)}, MATCH, twin, role(a))
     for p in pick(plain):
-        add("lookalike_new_id", {"name": typo(p.name, rng), "city": city(p),
-            "tax_id": query_tax(new_tax_id(p.city[1], rng)[1], rng)}, HALT, None, role(p))  # fmt: skip
+        add(
+            "lookalike_new_id",
+            {
+                "name": typo(p.name, rng),
+                "city": city(p),
+                "tax_id": query_tax(new_tax_id(p.city[1], rng)[1], rng),
+            },
+            HALT,
+            None,
+            role(p),
+        )
     for k in range(per):
         p = _partner(fk_by, rng, 90_000_000 + k, taxes)
-        add("new_record", {"name": p.name, "city": city(p), "tax_id": query_tax(p.tax, rng)},
-            HALT, None, role(p))  # fmt: skip
+        add(
+            "new_record",
+            {"name": p.name, "city": city(p), "tax_id": query_tax(p.tax, rng)},
+            HALT,
+            None,
+            role(p),
+        )
     return out

@@ -152,23 +152,50 @@ def _pct(value: float | None) -> str:
 
 def print_results(results: list[SetResult]) -> None:
     summary = Table(title=f"accuracy per set (perturbation model {PERTURBATION_VERSION})")
-    for col in ("set", "queries", "Canon prec", "Canon cov", "Canon halt", "Canon id→no_match",
-                "rules prec", "rules cov", "rules halt", "rules id→no_match", "train s"):  # fmt: skip
+    for col in (
+        "set",
+        "queries",
+        "Canon prec",
+        "Canon cov",
+        "Canon halt",
+        "Canon id→no_match",
+        "rules prec",
+        "rules cov",
+        "rules halt",
+        "rules id→no_match",
+        "train s",
+    ):
         summary.add_column(col, justify="left" if col == "set" else "right")
     for r in results:
         c = r.canon.summary() if r.canon.kinds else {}
         b = r.baseline.summary()
         summary.add_row(
-            r.name, str(r.queries), _pct(c.get("precision")), _pct(c.get("coverage")),
-            _pct(c.get("halt")), str(c.get("id_no_match", "–")), _pct(b["precision"]),
-            _pct(b["coverage"]), _pct(b["halt"]), str(b["id_no_match"]),
+            r.name,
+            str(r.queries),
+            _pct(c.get("precision")),
+            _pct(c.get("coverage")),
+            _pct(c.get("halt")),
+            str(c.get("id_no_match", "–")),
+            _pct(b["precision"]),
+            _pct(b["coverage"]),
+            _pct(b["halt"]),
+            str(b["id_no_match"]),
             f"{r.seconds.get('train', 0):.0f}",
-        )  # fmt: skip
+        )
     for r in results:
-        table = Table(title=f"{r.name}: by query kind (cov = coverage of match kinds, halt rate "
-                      "of halt kinds; wrong = wrong matches)")  # fmt: skip
-        for col in ("kind", "expect", "n", "Canon cov|halt", "Canon wrong", "rules cov|halt",
-                    "rules wrong"):  # fmt: skip
+        table = Table(
+            title=f"{r.name}: by query kind (cov = coverage of match kinds, halt rate "
+            "of halt kinds; wrong = wrong matches)"
+        )
+        for col in (
+            "kind",
+            "expect",
+            "n",
+            "Canon cov|halt",
+            "Canon wrong",
+            "rules cov|halt",
+            "rules wrong",
+        ):
             table.add_column(col, justify="left" if col in ("kind", "expect") else "right")
         for kind in sorted(r.baseline.kinds, key=lambda k: (r.baseline.expected[k], k)):
             expect = r.baseline.expected[kind]
@@ -176,10 +203,14 @@ def print_results(results: list[SetResult]) -> None:
             b = r.baseline.summary([kind])
             c = r.canon.summary([kind]) if kind in r.canon.kinds else {}
             table.add_row(
-                kind, expect, str(b["queries"]), _pct(c.get(metric)),
+                kind,
+                expect,
+                str(b["queries"]),
+                _pct(c.get(metric)),
                 str(r.canon.kinds[kind].wrong) if kind in r.canon.kinds else "–",
-                _pct(b[metric]), str(r.baseline.kinds[kind].wrong),
-            )  # fmt: skip
+                _pct(b[metric]),
+                str(r.baseline.kinds[kind].wrong),
+            )
         console.print(table)
         if r.error:
             console.print(f"[red]{r.name}: {r.error}[/red]")
@@ -189,14 +220,30 @@ def print_results(results: list[SetResult]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma list of {', '.join(SETS)}")
-    parser.add_argument("--size", type=int, default=2000,
-                        help="records per generated master (FEBRL sets have their own sizes)")  # fmt: skip
-    parser.add_argument("--max-queries", type=int, default=None,
-                        help="resolve at most this many queries per set (a seeded sample)")  # fmt: skip
-    parser.add_argument("--workdir", type=Path, default=REPO / "var" / "bench-accuracy",
-                        help="where sets, models and per-query outcomes are written")  # fmt: skip
-    parser.add_argument("--canon", type=Path, default=Path(sys.executable).parent / "canon",
-                        help="the canon command to train with")  # fmt: skip
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=2000,
+        help="records per generated master (FEBRL sets have their own sizes)",
+    )
+    parser.add_argument(
+        "--max-queries",
+        type=int,
+        default=None,
+        help="resolve at most this many queries per set (a seeded sample)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=REPO / "var" / "bench-accuracy",
+        help="where sets, models and per-query outcomes are written",
+    )
+    parser.add_argument(
+        "--canon",
+        type=Path,
+        default=Path(sys.executable).parent / "canon",
+        help="the canon command to train with",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
     names = [s.strip() for s in args.sets.split(",") if s.strip()]
