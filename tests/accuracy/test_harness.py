@@ -12,7 +12,7 @@ from stdnum import vatin
 from stdnum.br import cnpj, cpf
 from stdnum.ch import uid
 
-from benchmarks.accuracy import febrl, gen_people, gen_protheus, gen_sap, run
+from benchmarks.accuracy import febrl, gen_people, gen_protheus, gen_sap, report, run
 from benchmarks.accuracy.baseline import RulesBaseline
 from benchmarks.accuracy.common import HALT, MATCH, BaselineTable, Query, read_csv, write_csv
 from benchmarks.accuracy.metrics import Outcomes
@@ -235,3 +235,19 @@ def test_end_to_end_on_a_tiny_master(tmp_path: Path) -> None:
             assert (tally["n"], tally["right"], tally["halted"]) == (len(mine), right, halted)
             assert tally["right"] + tally["wrong"] + tally["halted"] == tally["n"]
     assert "person" in result["training_output"]
+
+
+def test_report_puts_before_and_after_side_by_side() -> None:
+    def results(decision: str) -> dict:
+        canon, rules = Outcomes(), Outcomes()
+        canon.add(_q("1", "name", MATCH, "A"), decision, "A" if decision == "match" else None)
+        rules.add(_q("1", "name", MATCH, "A"), "match", "B")
+        return {
+            "perturbation_version": "1.0",
+            "size": 200,
+            "sets": {"s": {"queries": 1, "canon": canon.to_json(), "baseline": rules.to_json()}},
+        }
+
+    text = report.markdown(results("ambiguous"), results("match"))
+    assert "| s | 1 | – | 0.000 | – | 0 | 0.000 | 0.000 | – | 0 | 1.000 | 1.000 | – | 0 |" in text
+    assert "| name | match | 1 | 0.000 (0) | 0.000 (1) | 1.000 (0) |" in text
