@@ -247,6 +247,16 @@ class ServingIndex:
         result: np.ndarray = rows[order]
         return result
 
+    def rows_where(self, column: str, value: str) -> np.ndarray:
+        """Positions of the records whose key column (tax id, e-mail…) equals value."""
+        found = self.postings.lookup([fnv1a(f"{column}={value}")])[0]
+        values = self._columns.get(column)
+        if found is None or values is None:
+            return np.zeros(0, dtype=np.int64)
+        same = np.asarray([v == value for v in values.values(found)], dtype=bool)
+        result: np.ndarray = found[same].astype(np.int64)
+        return result
+
     def candidates_by_key(self, query: Record) -> list[int]:
         """Records whose key roles (number, branch) equal every one the query gives."""
         number = query.get("number")
