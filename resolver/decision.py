@@ -8,7 +8,10 @@ so that the rule can be read in one place and tested as a table of named cases
    (`identifier_relation`). An exact agreement is evidence *for* the top candidate and is never
    vetoed by name sub-weights. A contradiction is evidence that the identifier belongs to
    *another* record: another candidate owns it, or the top candidate holds a different id that
-   is not a plausible typo of it (a valid id of its own, or more than one edit away).
+   is not a plausible typo of it (a valid id of its own, or more than one edit away). When the
+   identifier picked the top candidate but the query's name does not agree with that record's
+   at all while it clearly agrees with another record's, the query names one record and
+   identifies another (`name_points_elsewhere`): a halt.
 2. **Not in the master.** `no_match` only when the best candidate is improbable, clearly so, and
    the query's identifier belongs to no record of the master (a known tax id is at least
    `ambiguous`: answering `no_match` would let an agent create it a second time).
@@ -33,6 +36,9 @@ from resolver.types import Decision
 
 #: A top candidate below this calibrated probability, alone, means nothing in the master fits.
 NO_MATCH_BELOW = 0.5
+#: How much more a name must agree with another record than with the identifier's owner, whose
+#: name does not agree at all, before the query is taken to name one record and identify another.
+NAME_CONFLICT_BITS = 3.0
 #: Edits (insert, delete, substitute, swap two neighbours) within which two identifiers may be
 #: one id mistyped rather than two ids.
 TYPO_EDITS = 1
@@ -69,6 +75,8 @@ class Evidence:
     #: The query's identifier belongs to some record of the master (searched by key).
     identifier_in_master: bool = False
     corroborated: bool = True  # enough agreeing fields (see `evidence_count`)
+    #: The query's name disagrees with the identifier's owner and agrees with another record.
+    name_elsewhere: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,15 @@ def identifier_relation(
     return IdentifierRelation.CONTRADICTS
 
 
+def name_points_elsewhere(top_name: float | None, other_names: Sequence[float | None]) -> bool:
+    """Whether the query's name weighs against the top candidate (its name level does not
+    agree: a weight ≤ 0) while it agrees with another record by NAME_CONFLICT_BITS more.
+    A similar name (positive weight) on the top candidate is never overruled this way."""
+    if top_name is None or top_name > 0:
+        return False
+    return any(w is not None and w > max(top_name, 0.0) + NAME_CONFLICT_BITS for w in other_names)
+
+
 def decide(candidates: Sequence[Ranked], evidence: Evidence) -> Verdict:
     """Decide on candidates sorted best first, one per canonical id."""
     e = evidence
@@ -124,6 +141,11 @@ def decide(candidates: Sequence[Ranked], evidence: Evidence) -> Verdict:
         return Verdict(
             Decision.AMBIGUOUS,
             f"the query's tax id contradicts the best candidate {top.canonical_id}'s own",
+        )
+    if e.name_elsewhere and e.identifier in (IdentifierRelation.AGREES, IdentifierRelation.TYPO):
+        return Verdict(
+            Decision.AMBIGUOUS,
+            f"the query's tax id points to {top.canonical_id}, its name to another record",
         )
     if e.probability < e.threshold:
         clear = gap is None or gap >= e.margin

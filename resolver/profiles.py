@@ -127,6 +127,11 @@ class EntityTypeSpec(_Frozen):
     em_blocking_rules: list[list[str]] = Field(default_factory=list)
     deterministic_rules: list[list[str]] = Field(default_factory=list)
     deterministic_recall: float = Field(default=0.7, gt=0.0, le=1.0)
+    m_from: Literal["simulated", "em"] = Field(
+        default="simulated",
+        description="where m comes from for comparisons without fixed_m: simulated agent"
+        " queries over the master (resolver.simulate), or EM over the master's duplicates",
+    )
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
 
     def columns(self) -> set[str]:

@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from resolver.calibrated import CalibrationTable, EntityCalibration, load_active
-from resolver.decision import Evidence, decide, evidence_count, identifier_relation
+from resolver.decision import (
+    Evidence,
+    decide,
+    evidence_count,
+    identifier_relation,
+    name_points_elsewhere,
+)
 from resolver.errors import QueryError
 from resolver.normalise import normalise_record, tax_id_kind
 from resolver.profiles import ROLES, EntityTypeSpec, Profile
@@ -196,6 +202,11 @@ class Resolver:
             [c.part("tax_id")[0] for c in candidates[1:]],
             lambda tax: tax_id_kind(tax) is not None,
         )
+        top_name = top.part("name")
+        name_elsewhere = name_points_elsewhere(
+            top_name[1] if top_name[0] is not None else None,
+            [c.part("name")[1] for c in candidates[1:]],
+        )
         agreeing = [
             p.comparison
             for p in top.explanation
@@ -207,6 +218,7 @@ class Resolver:
             margin=margin,
             identifier=relation,
             identifier_in_master=in_master,
+            name_elsewhere=name_elsewhere,
             # Key-matched entity types (no explanation) are identified by their key.
             corroborated=not top.explanation
             or evidence_count(agreeing, spec.decision.identifiers) >= spec.decision.min_evidence,

@@ -16,6 +16,7 @@ from resolver.decision import (
     decide,
     evidence_count,
     identifier_relation,
+    name_points_elsewhere,
 )
 from resolver.types import Decision
 
@@ -81,6 +82,20 @@ DECISIONS = [
         A,
         "another record",
     ),
+    (
+        "id picks the top, the name another record",
+        (2.0, -4.0),
+        ev(0.99, identifier=R.AGREES, name_elsewhere=True),
+        A,
+        "its name to another record",
+    ),
+    (
+        "name elsewhere without an identifier: the margin decides",
+        (20.0, 5.0),
+        ev(0.99, name_elsewhere=True),
+        M,
+        "clear winner",
+    ),
 ]
 
 
@@ -127,6 +142,23 @@ def test_identifier_relation(
     query_id: str | None, top_id: str | None, others: list[str], relation: IdentifierRelation
 ) -> None:
     assert identifier_relation(query_id, top_id, others, _valid) is relation
+
+
+NAMES = [
+    ("similar name on the top: never overruled", 1.5, [20.0], False),
+    ("top's name differs, another's agrees", -4.9, [5.6], True),
+    ("top's name differs, another's barely better", -4.9, [-2.0], False),
+    ("top's name differs, nobody's agrees", -4.9, [-4.9, -1.5], False),
+    ("no name to compare", None, [5.0], False),
+]
+
+
+@pytest.mark.parametrize(
+    ("top", "others", "elsewhere"),
+    [pytest.param(t, o, x, id=name) for name, t, o, x in NAMES],
+)
+def test_name_points_elsewhere(top: float | None, others: list[float], elsewhere: bool) -> None:
+    assert name_points_elsewhere(top, others) is elsewhere
 
 
 def test_evidence_counts_an_identifier_twice() -> None:
