@@ -44,7 +44,15 @@ class _Frozen(BaseModel):
 class LevelSpec(_Frozen):
     """One comparison level, above the null level and before the catch-all else level."""
 
-    kind: Literal["exact", "jaro_winkler", "levenshtein", "prefix", "token_subset", "token_jaccard"]
+    kind: Literal[
+        "exact",
+        "jaro_winkler",
+        "levenshtein",
+        "prefix",
+        "token_subset",
+        "token_prefix",
+        "token_jaccard",
+    ]
     column: str | None = Field(default=None, description="defaults to the comparison's column")
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     distance: int | None = Field(default=None, ge=0)

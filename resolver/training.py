@@ -182,7 +182,7 @@ def m_from_simulated_queries(
             continue
         levels = [lv for lv in comparison.comparison_levels if not lv.is_null_level]
         for level, value in zip(levels, m, strict=True):
-            level.m_probability = value
+            level.m_probability = value if value > 0 else None  # smoothed below
     return warnings
 
 
