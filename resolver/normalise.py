@@ -345,6 +345,9 @@ ROLE_NORMALISERS: dict[str, Callable[[object], str | None]] = {
     "birth_date": birth_date,
     "number": code,
     "branch": code,
+    "given_name": name,
+    "family_name": name,
+    "house_number": postcode,
 }
 
 

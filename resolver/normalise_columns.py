@@ -283,6 +283,9 @@ COLUMN_NORMALISERS: dict[str, Callable[[pa.Array], pa.Array]] = {
     "phone": phone,
     "number": code,
     "branch": code,
+    "given_name": name,
+    "family_name": name,
+    "house_number": postcode,
 }
 
 

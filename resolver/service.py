@@ -26,6 +26,8 @@ from resolver.types import Decision, Resolution, ResolveQuery
 from resolver.workdir import current_model_dir
 
 TOP_PER_TYPE = 10
+#: Roles a query may give for a person's name in parts; together they make its `name`.
+NAME_PARTS = ("given_name", "family_name")
 RETURNED = 5
 #: How often a watching resolver looks whether `CURRENT` moved (refresh or training).
 WATCH_SECONDS = 2.0
@@ -108,15 +110,32 @@ class Resolver:
     ) -> dict[str, object]:
         by_column = spec.role_of_column()
         out: dict[str, object] = {}
+        parts: dict[str, dict[str, str]] = {}  # role -> joined column -> its value
         for key, value in record.items():
             role = key if key in ROLES and key in spec.roles else by_column.get(key.upper())
+            if role is None and key in NAME_PARTS and "name" in spec.roles:
+                role = key  # given and family name make the name (below)
             if role is None and not strict:
                 continue
             if role is None:
                 known = ", ".join(sorted(spec.roles))
                 raise QueryError(f"record.{key}: not a field of {et} (roles: {known})")
-            if value not in (None, ""):
+            if value in (None, ""):
+                continue
+            joined = [src for src in spec.sources(role) if len(src) > 1 and key.upper() in src]
+            if role != key and joined:
+                parts.setdefault(role, {})[key.upper()] = str(value)
+            else:
                 out[role] = value
+        for role, given in parts.items():
+            for source in spec.sources(role):
+                present = [given[c] for c in source if c in given]
+                if role not in out and present:
+                    out[role] = " ".join(present)
+        if "name" in spec.roles and "name" not in out:
+            person = [str(out[r]) for r in NAME_PARTS if out.get(r)]
+            if person:
+                out["name"] = " ".join(person)
         return out
 
     def _targets(self, query: ResolveQuery, served: dict[str, ServedType]) -> list[str]:
@@ -133,7 +152,7 @@ class Resolver:
             return sorted(owners)
         parties = [n for n, e in served.items() if e.spec.party]
         for key in query.record:
-            if not any(key in served[n].spec.roles for n in parties):
+            if not any(_has_role(served[n].spec, key) for n in parties):
                 raise QueryError(f"record.{key}: no entity type has this field")
         return parties
 
@@ -257,6 +276,10 @@ class Resolver:
             calibration_version=self.calibration.version,
             query_identity=identity,
         )
+
+
+def _has_role(spec: EntityTypeSpec, key: str) -> bool:
+    return key in spec.roles or (key in NAME_PARTS and "name" in spec.roles)
 
 
 def one_per_id(candidates: list[Scored]) -> list[Scored]:

@@ -78,6 +78,9 @@ ROLE_NOISE: dict[str, Noise] = {
     "phone": Noise(typo=0.02, replace=0.15),
     "email": Noise(typo=0.03, replace=0.10),
     "birth_date": Noise(typo=0.03, day_month=0.02, replace=0.005),
+    "given_name": PERSON_NAME,
+    "family_name": Noise(typo=0.12, second_typo=0.03, replace=0.005),
+    "house_number": Noise(typo=0.02, replace=0.05),
 }
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
