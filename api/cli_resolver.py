@@ -172,8 +172,16 @@ def train(
         str | None, typer.Option(help="Protheus: basic | oauth2 (CANON_ERP_AUTH)")
     ] = None,
     page_size: Annotated[int, typer.Option(min=1, help="rows per ERP page")] = 500,
+    entity_types: Annotated[
+        str | None,
+        typer.Option(
+            "--entity-types",
+            help="comma-separated entity types to train (default: every one with an extract)",
+        ),
+    ] = None,
 ) -> None:
     """Train one splink model per entity type and build the serving index."""
+    chosen = [t.strip() for t in entity_types.split(",") if t.strip()] if entity_types else None
     options = _engine(engine, spark_master, spark_conf, workdir)
     if source not in ("files", "erp"):
         fail(f"--source {source}: expected files or erp")
@@ -182,21 +190,32 @@ def train(
             fail("--data FOLDER is needed (or --source erp to read the master from the ERP)")
         if erp_kind or erp_url or erp_username or erp_auth:
             fail("--erp-kind, --erp-url, --erp-username and --erp-auth need --source erp")
-        _train(data, workdir, profile, seed, options)
+        _train(data, workdir, profile, seed, options, chosen)
         return
     from api.cli_train_erp import ErpSource, extracts_from_erp
 
     erp = ErpSource(erp_kind, erp_url, erp_username, erp_auth, page_size)
     with extracts_from_erp(erp, profile, data) as (folder, fetched_profile):
-        _train(folder, workdir, fetched_profile, seed, options)
+        _train(folder, workdir, fetched_profile, seed, options, chosen)
 
 
 def _train(
-    data: Path, workdir: Path, profile: Path | None, seed: int, options: EngineOptions
+    data: Path,
+    workdir: Path,
+    profile: Path | None,
+    seed: int,
+    options: EngineOptions,
+    entity_types: list[str] | None = None,
 ) -> None:
     with readable_errors(), err.status("training") as status:
         summary = train_workdir(
-            data, workdir, profile, seed=seed, progress=status.update, engine=options
+            data,
+            workdir,
+            profile,
+            seed=seed,
+            progress=status.update,
+            engine=options,
+            entity_types=entity_types,
         )
     table = Table(title=f"model {summary.model_version} ({summary.seconds:.1f} s)")
     for col in ("entity type", "rows", "candidate pairs", "seconds", "match weights per level"):
@@ -215,6 +234,8 @@ def _train(
     for r in summary.reports:
         for warning in r.warnings:
             err.print(f"[yellow]note[/yellow] {r.entity_type}: {warning}", highlight=False)
+    for name, why in summary.skipped.items():
+        err.print(f"[yellow]skipped[/yellow] {name}: {why}", highlight=False)
 
 
 def _atomic_lines(path: Path, lines: Iterator[str]) -> None:

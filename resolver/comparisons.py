@@ -66,6 +66,16 @@ def level_sql(level: LevelSpec, column: str, dialect: Dialect = DUCKDB) -> str:
         return f"substr({left}, 1, {n}) = substr({right}, 1, {n})"
     tl, tr = _tokens_sql(col, "l", dialect), _tokens_sql(col, "r", dialect)
     size = "size" if dialect == SPARK else "len"
+    if level.kind == "token_prefix":
+        if dialect == SPARK:
+            inside = "forall({a}, x -> exists({b}, y -> substring(y, 1, length(x)) = x))"
+        else:
+            inside = (
+                "list_bool_and(list_transform({a},"
+                " lambda x: list_bool_or(list_transform({b}, lambda y: starts_with(y, x)))))"
+            )
+        a_in_b, b_in_a = inside.format(a=tl, b=tr), inside.format(a=tr, b=tl)
+        return f"({a_in_b}) OR ({b_in_a})"
     if level.kind == "token_subset":
         if dialect == SPARK:
             inside = "size(array_except({a}, {b})) = 0"
@@ -95,6 +105,8 @@ def level_predicate(level: LevelSpec) -> Predicate:
     if level.kind == "prefix":
         n = int(level.length or 1)
         return lambda a, b: a[:n] == b[:n]
+    if level.kind == "token_prefix":
+        return lambda a, b: abbreviates(set(a.split(" ")), set(b.split(" ")))
     if level.kind == "token_subset":
 
         def subset(a: str, b: str) -> bool:
@@ -124,6 +136,15 @@ def level_batch(level: LevelSpec) -> BatchPredicate:
         return lambda a, rows, values, _words: [
             i for i in rows if (v := values[i]) is not None and pair(a, v)
         ]
+    if level.kind == "token_prefix":
+
+        def prefixes(
+            a: str, rows: list[int], _v: Any, words: Callable[[int], set[str]]
+        ) -> list[int]:
+            sa = set(a.split(" "))
+            return [i for i in rows if abbreviates(sa, words(i))]
+
+        return prefixes
     if level.kind == "token_subset":
 
         def subset(a: str, rows: list[int], _v: Any, words: Callable[[int], set[str]]) -> list[int]:
@@ -144,6 +165,16 @@ def level_batch(level: LevelSpec) -> BatchPredicate:
         ]
 
     return jaccard
+
+
+def abbreviates(a: set[str], b: set[str]) -> bool:
+    """Whether every word of one set begins some word of the other (`gebr muller techn` and
+    `gebruder muller technik`; `j smith` and `john smith`): the words written, abbreviated."""
+
+    def inside(x: set[str], y: set[str]) -> bool:
+        return all(any(w.startswith(v) for w in y) for v in x)
+
+    return inside(a, b) or inside(b, a)
 
 
 def jaccard_predicate(threshold: float) -> Predicate:

@@ -1,15 +1,47 @@
-"""The decision rule: `match` only for a clear, calibrated winner; otherwise halt."""
+"""The decision rule, whole: `match` only for a clear, calibrated winner; otherwise halt.
+
+Everything that can turn a ranking into a halt lives here, as pure functions over plain values,
+so that the rule can be read in one place and tested as a table of named cases
+(`tests/resolver/test_decision.py`):
+
+1. **Identifier veto.** The query's identifier (tax id) is compared with the top candidate's
+   (`identifier_relation`). An exact agreement is evidence *for* the top candidate and is never
+   vetoed by name sub-weights. A contradiction is evidence that the identifier belongs to
+   *another* record: another candidate owns it, or the top candidate holds a different id that
+   is not a plausible typo of it (a valid id of its own, or more than one edit away). When the
+   identifier picked the top candidate but the query's name does not agree with that record's
+   at all while it clearly agrees with another record's, the query names one record and
+   identifies another (`name_points_elsewhere`): a halt.
+2. **Not in the master.** `no_match` only when the best candidate is improbable, clearly so, and
+   the query's identifier belongs to no record of the master (a known tax id is at least
+   `ambiguous`: answering `no_match` would let an agent create it a second time).
+3. **Threshold.** The top candidate's calibrated probability must reach the entity type's
+   threshold.
+4. **Evidence.** At least `min_evidence` agreeing fields (an identifier counts two): a name
+   alone never identifies a record.
+5. **Margin.** The top candidate must lead the runner-up (another canonical id, of any entity
+   type) by the margin, in match-weight bits.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
+
+from rapidfuzz.distance import OSA
 
 from resolver.types import Decision
 
 #: A top candidate below this calibrated probability, alone, means nothing in the master fits.
 NO_MATCH_BELOW = 0.5
+#: How much more a name must agree with another record than with the identifier's owner, whose
+#: name does not agree at all, before the query is taken to name one record and identify another.
+NAME_CONFLICT_BITS = 3.0
+#: Edits (insert, delete, substitute, swap two neighbours) within which two identifiers may be
+#: one id mistyped rather than two ids.
+TYPO_EDITS = 1
 
 
 class Ranked(Protocol):
@@ -22,56 +54,128 @@ class Ranked(Protocol):
     def match_weight(self) -> float: ...
 
 
+class IdentifierRelation(StrEnum):
+    """How the query's identifier relates to the top candidate's."""
+
+    ABSENT = "absent"  # the query or the top candidate has no identifier to compare
+    AGREES = "agrees"  # the same identifier
+    TYPO = "typo"  # one edit apart, and not two valid ids: may be one id mistyped
+    CONTRADICTS = "contradicts"  # a different id of the top candidate's own
+    OWNED_BY_OTHER = "owned_by_other"  # another candidate holds exactly the query's id
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the rule reads beyond the ranking."""
+
+    probability: float  # the top candidate's calibrated probability
+    threshold: float
+    margin: float  # match-weight bits the top must lead the runner-up by
+    identifier: IdentifierRelation = IdentifierRelation.ABSENT
+    #: The query's identifier belongs to some record of the master (searched by key).
+    identifier_in_master: bool = False
+    corroborated: bool = True  # enough agreeing fields (see `evidence_count`)
+    #: The query's name disagrees with the identifier's owner and agrees with another record.
+    name_elsewhere: bool = False
+
+
 @dataclass(frozen=True)
 class Verdict:
     decision: Decision
     reason: str
 
 
-def decide(
-    candidates: Sequence[Ranked],
-    probability: float,
-    threshold: float,
-    margin: float,
-    tax_id_conflict: bool,
-    corroborated: bool = True,
-) -> Verdict:
-    """Decide on candidates sorted best first; `probability` is the top one's calibrated P.
+def identifier_relation(
+    query_id: str | None,
+    top_id: str | None,
+    other_ids: Sequence[str | None],
+    is_valid: Callable[[str], bool],
+) -> IdentifierRelation:
+    """Relate the query's (normalised) identifier to the top candidate's.
 
-    A tax id that contradicts the best candidate always halts: the agent named one record
-    and identified another, and only a human can tell which it meant.
+    `other_ids` are the identifiers of the other candidates (other canonical ids); `is_valid`
+    says whether an id passes its scheme's check digits (python-stdnum).
     """
+    if not query_id:
+        return IdentifierRelation.ABSENT
+    if top_id == query_id:
+        return IdentifierRelation.AGREES
+    if any(other == query_id for other in other_ids):
+        return IdentifierRelation.OWNED_BY_OTHER
+    if not top_id:
+        return IdentifierRelation.ABSENT
+    both_valid = is_valid(query_id) and is_valid(top_id)
+    if not both_valid and OSA.distance(query_id, top_id, score_cutoff=TYPO_EDITS) <= TYPO_EDITS:
+        return IdentifierRelation.TYPO
+    return IdentifierRelation.CONTRADICTS
+
+
+def name_points_elsewhere(top_name: float | None, other_names: Sequence[float | None]) -> bool:
+    """Whether the query's name weighs against the top candidate (its name level does not
+    agree: a weight ≤ 0) while it agrees with another record by NAME_CONFLICT_BITS more.
+    A similar name (positive weight) on the top candidate is never overruled this way."""
+    if top_name is None or top_name > 0:
+        return False
+    return any(w is not None and w > max(top_name, 0.0) + NAME_CONFLICT_BITS for w in other_names)
+
+
+def decide(candidates: Sequence[Ranked], evidence: Evidence) -> Verdict:
+    """Decide on candidates sorted best first, one per canonical id."""
+    e = evidence
     if not candidates:
+        if e.identifier_in_master:
+            return Verdict(
+                Decision.AMBIGUOUS,
+                "the query's tax id belongs to a record of the master, but no candidate fits",
+            )
         return Verdict(Decision.NO_MATCH, "no record of the master is close to the query")
     top = candidates[0]
     gap = top.match_weight - candidates[1].match_weight if len(candidates) > 1 else None
-    if tax_id_conflict:
+    if e.identifier is IdentifierRelation.OWNED_BY_OTHER:
         return Verdict(
             Decision.AMBIGUOUS,
-            f"the query's tax id and its other fields point to different records"
-            f" (best candidate {top.canonical_id})",
+            f"the query's tax id belongs to another record than the best candidate"
+            f" {top.canonical_id}",
         )
-    if probability < threshold:
-        if probability < NO_MATCH_BELOW and (gap is None or gap >= margin):
+    if e.identifier is IdentifierRelation.CONTRADICTS:
+        return Verdict(
+            Decision.AMBIGUOUS,
+            f"the query's tax id contradicts the best candidate {top.canonical_id}'s own",
+        )
+    if e.name_elsewhere and e.identifier in (IdentifierRelation.AGREES, IdentifierRelation.TYPO):
+        return Verdict(
+            Decision.AMBIGUOUS,
+            f"the query's tax id points to {top.canonical_id}, its name to another record",
+        )
+    if e.probability < e.threshold:
+        clear = gap is None or gap >= e.margin
+        if e.probability < NO_MATCH_BELOW and clear and not e.identifier_in_master:
             return Verdict(
                 Decision.NO_MATCH,
-                f"best candidate's probability {probability:.3f} is below {NO_MATCH_BELOW}",
+                f"best candidate's probability {e.probability:.3f} is below {NO_MATCH_BELOW}",
             )
         return Verdict(
             Decision.AMBIGUOUS,
-            f"best candidate's probability {probability:.4f} is below the threshold {threshold}",
+            f"best candidate's probability {e.probability:.4f} is below the threshold"
+            f" {e.threshold}",
         )
-    if not corroborated:
+    if not e.corroborated:
         return Verdict(
             Decision.AMBIGUOUS,
             f"only one field agrees with {top.canonical_id}: a name alone never identifies"
             " a record",
         )
-    if gap is not None and gap < margin:
+    if gap is not None and gap < e.margin:
         runner = candidates[1]
         return Verdict(
             Decision.AMBIGUOUS,
             f"{top.canonical_id} and {runner.canonical_id} are {gap:.1f} apart in match weight"
-            f" (margin {margin})",
+            f" (margin {e.margin})",
         )
-    return Verdict(Decision.MATCH, f"probability {probability:.4f} ≥ {threshold}, clear winner")
+    return Verdict(Decision.MATCH, f"probability {e.probability:.4f} ≥ {e.threshold}, clear winner")
+
+
+def evidence_count(agreeing: Sequence[str], identifiers: Sequence[str]) -> int:
+    """How many fields agree with the query: each agreeing comparison counts one, an
+    identifier two."""
+    return sum(2 if comparison in identifiers else 1 for comparison in agreeing)

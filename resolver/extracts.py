@@ -96,15 +96,27 @@ def canonical_ids(frame: pd.DataFrame, spec: EntityTypeSpec) -> pd.Series:
     return out
 
 
+def _joined(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """One role source's values: a column, or several columns' non-empty values space-joined."""
+    if len(columns) == 1:
+        return raw[columns[0]]
+    parts = [raw[c].fillna("").astype(str) for c in columns]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = (joined + " " + part).str.strip()
+    return joined
+
+
 def normalised_frame(raw: pd.DataFrame, spec: EntityTypeSpec) -> pd.DataFrame:
     """One row per canonical id: `unique_id`, the normalised role and derived columns, and
     the raw key and display columns (prefixed `raw_`)."""
     out = pd.DataFrame(index=raw.index)
     out["unique_id"] = canonical_ids(raw, spec)
-    for role, cols in spec.roles.items():
-        merged = raw[cols[0]]
-        for col in cols[1:]:
-            merged = merged.where(merged != "", raw[col])
+    for role in spec.roles:
+        sources = [_joined(raw, source) for source in spec.sources(role)]
+        merged = sources[0]
+        for source in sources[1:]:
+            merged = merged.where(merged != "", source)
         out[role] = columns.normalise_column(role, merged)
     if "name" in out:
         out["name_sorted"] = columns.derive("name_sorted", out["name"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import queue
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -74,6 +74,7 @@ class ServingIndex:
         raw: Mapping[str, Column],
         postings: Postings,
         tf: Mapping[str, np.ndarray],
+        rules: Sequence[Sequence[str]] = (),
     ):
         self._ids = ids
         self.columns: list[str] = list(columns)
@@ -82,6 +83,8 @@ class ServingIndex:
         self.postings = postings
         self.tf = dict(tf)
         self.size = len(ids)
+        #: The profile's blocking rules that no strong key covers, as posted (see `rule_key`).
+        self.rules: list[list[str]] = [list(r) for r in rules]
         self._scratch = _Scratch(self.size)
 
     # -- building, saving, loading -----------------------------------------------------------
@@ -91,8 +94,12 @@ class ServingIndex:
         frame: pd.DataFrame,
         columns: Iterable[str],
         tf_tables: Mapping[str, Mapping[str, float]] | None = None,
+        blocking_rules: Sequence[Sequence[str]] = (),
     ) -> ServingIndex:
-        """Build from a normalised frame (`unique_id`, role columns, `raw_*` columns)."""
+        """Build from a normalised frame (`unique_id`, role columns, `raw_*` columns); each of
+        the profile's blocking rules that no strong key already covers gets postings too, so
+        that a record whose name is mangled but whose birth date and postcode agree is found
+        online as splink's blocking finds it in training."""
         wanted = [c for c in dict.fromkeys(columns) if c in frame.columns]
         encoded = {c: Column.encode(frame[c]) for c in wanted}
         raw = {
@@ -103,7 +110,13 @@ class ServingIndex:
         tf = {c: _tf_by_code(encoded[c], table) for c, table in (tf_tables or {}).items()}
         tf = {c: v for c, v in tf.items() if c in encoded}
         ids = Column.encode(frame["unique_id"].astype(str))
-        return cls(ids, encoded, raw, _build_postings(encoded), tf)
+        rules = [
+            list(r)
+            for r in blocking_rules
+            if r and all(c in frame.columns for c in r) and list(r) not in _COVERED
+        ]
+        postings = _build_postings(encoded, _rule_columns(frame, rules))
+        return cls(ids, encoded, raw, postings, tf, rules)
 
     def save(self, folder: Path) -> None:
         """Write the index as flat files under folder (created)."""
@@ -124,6 +137,7 @@ class ServingIndex:
                 "columns": self.columns,
                 "raw": list(self._raw),
                 "tf": list(self.tf),
+                "rules": self.rules,
             },
         )
 
@@ -137,7 +151,9 @@ class ServingIndex:
         raw = {str(n): Column.load(folder, f"raw.{n}", map_data=True) for n in _names(meta["raw"])}
         tf = {str(n): np.load(folder / f"tf.{n}.npy") for n in _names(meta["tf"])}
         ids = Column.load(folder, "ids", map_data=True)
-        return cls(ids, columns, raw, Postings.load(folder, "postings"), tf)
+        rules = meta.get("rules") or []
+        assert isinstance(rules, list)
+        return cls(ids, columns, raw, Postings.load(folder, "postings"), tf, rules)
 
     # -- records -----------------------------------------------------------------------------
     @cached_property
@@ -170,6 +186,10 @@ class ServingIndex:
     def candidates(self, query: Record) -> np.ndarray:
         """Record positions worth scoring for a normalised query, strongest keys first."""
         strong = [f"{c}={query[c]}" for c in (*STRONG_KEYS, "tax_root") if query.get(c)]
+        for rule in self.rules:
+            values = [query.get(c) for c in rule]
+            if all(values):
+                strong.append(rule_key(rule, values))
         name = query.get("name")
         by_name = name_keys(name) if name else []
         found = self.postings.lookup([fnv1a(k) for k in strong + by_name])
@@ -247,6 +267,16 @@ class ServingIndex:
         result: np.ndarray = rows[order]
         return result
 
+    def rows_where(self, column: str, value: str) -> np.ndarray:
+        """Positions of the records whose key column (tax id, e-mail…) equals value."""
+        found = self.postings.lookup([fnv1a(f"{column}={value}")])[0]
+        values = self._columns.get(column)
+        if found is None or values is None:
+            return np.zeros(0, dtype=np.int64)
+        same = np.asarray([v == value for v in values.values(found)], dtype=bool)
+        result: np.ndarray = found[same].astype(np.int64)
+        return result
+
     def candidates_by_key(self, query: Record) -> list[int]:
         """Records whose key roles (number, branch) equal every one the query gives."""
         number = query.get("number")
@@ -280,10 +310,35 @@ def _tf_by_code(column: Column, table: Mapping[str, float]) -> np.ndarray:
     return out
 
 
-def _build_postings(columns: Mapping[str, Column]) -> Postings:
+#: Blocking rules the strong keys already post.
+_COVERED = [[c] for c in KEY_COLUMNS]
+
+
+def rule_key(rule: Sequence[str], values: Sequence[str | None]) -> str:
+    """The posting key of a blocking rule's values: `rule:birth_date+postcode=19800101|2000`."""
+    return f"rule:{'+'.join(rule)}=" + "|".join(v or "" for v in values)
+
+
+def _rule_columns(frame: pd.DataFrame, rules: list[list[str]]) -> dict[str, Column]:
+    """Per rule, the column of its posting keys' values (null where a value is missing)."""
+    out: dict[str, Column] = {}
+    for rule in rules:
+        parts = [frame[c] for c in rule]
+        present = parts[0].notna()
+        joined = parts[0].fillna("").astype(str)
+        for part in parts[1:]:
+            present &= part.notna()
+            joined = joined + "|" + part.fillna("").astype(str)
+        out[f"rule:{'+'.join(rule)}"] = Column.encode(joined.where(present, None))
+    return out
+
+
+def _build_postings(
+    columns: Mapping[str, Column], rule_columns: Mapping[str, Column] | None = None
+) -> Postings:
     parts: list[tuple[np.ndarray, np.ndarray]] = []
-    for name in KEY_COLUMNS:
-        column = columns.get(name)
+    keyed = [(name, columns.get(name)) for name in KEY_COLUMNS]
+    for name, column in [*keyed, *(rule_columns or {}).items()]:
         if column is None:
             continue
         hashes = key_hashes(column, f"{name}=")

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from anyascii import anyascii
 from stdnum import vatin
 from stdnum.br import cnpj, cpf
 from stdnum.ch import uid
@@ -104,14 +105,53 @@ _ADDRESS_ABBREVIATIONS = {
 
 
 def fold(value: object) -> str:
-    """Lower-case, strip accents (non-spacing marks after NFKD) and fold every run of
+    """Lower-case, strip accents (non-spacing marks after NFKD), transliterate what is left
+    outside ASCII (anyascii: ø -> o, ł -> l, Cyrillic, Greek…) and fold every run of
     punctuation to one space."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     text = unicodedata.normalize("NFKD", str(value))
     text = "".join(c for c in text if unicodedata.category(c) != "Mn").lower()
     text = text.replace("ß", "ss").replace("&", " e ")
+    if not text.isascii():
+        text = anyascii(text).lower()
     return _NON_ALNUM.sub(" ", text).strip()
+
+
+#: German umlauts written without the dots (Müller = Mueller = Muller): every `ae`, `oe`,
+#: `ue` folds to its vowel, on both sides of every comparison, so the three spellings meet.
+_UMLAUT = re.compile(r"([aou])e+")
+
+
+def umlauts(text: str) -> str:
+    """`Mueller` and `Müller` (folded to `muller`) alike: `ae/oe/ue` -> `a/o/u`."""
+    return _UMLAUT.sub(r"\1", text)
+
+
+def _legal_form_suffixes() -> list[str]:
+    """Legal forms that end a company name, folded: cleanco's per-country terms, and the DACH
+    spellings it lacks (Ges.m.b.H., e.K.)."""
+    from cleanco.clean import prepare_default_terms
+
+    forms = {fold(" ".join(tokens)) for _, tokens in prepare_default_terms()}
+    forms |= {"ges m b h", "gesmbh", "ges mbh", "e k", "e kfm", "e kfr", "e u", "e gen"}
+    forms |= LEGAL_FORMS
+    plain = {umlauts(f) for f in forms if re.fullmatch(r"[0-9a-z]+(?: [0-9a-z]+)*", f)}
+    return sorted((f for f in plain if len(f) > 1), key=lambda f: (-len(f), f))
+
+
+#: Trailing legal forms (one or several: `GmbH & Co. KG`), removed from a folded name unless
+#: nothing else is left. The same pattern runs in RE2 (resolver.normalise_columns).
+TRAILING_LEGAL_FORMS = r"^(.+?)(?: (?:" + "|".join(_legal_form_suffixes()) + r"))+$"
+_TRAILING = re.compile(TRAILING_LEGAL_FORMS)
+
+
+def strip_legal_suffix(folded: str) -> str:
+    return _TRAILING.sub(r"\1", folded)
+
+
+#: ABBREVIATIONS as the name rule applies them: to words whose umlauts are already folded.
+EXPANSIONS = {k: umlauts(v) for k, v in ABBREVIATIONS.items()}
 
 
 def _join_initials(tokens: list[str]) -> list[str]:
@@ -138,16 +178,18 @@ def _blank(text: str) -> bool:
 def name(value: object) -> str | None:
     """Company or person name: accents, case, punctuation, legal forms and stopwords removed,
     abbreviations expanded. 'IND. COM. SOUZA LTDA.' -> 'industria comercio souza'."""
-    text = fold(value)
+    text = umlauts(fold(value))
     if _blank(text):
         return None
-    tokens = [ABBREVIATIONS.get(t, t) for t in _join_initials(text.split())]
+    text = strip_legal_suffix(text)
+    tokens = [EXPANSIONS.get(t, t) for t in _join_initials(text.split())]
     core = [t for t in tokens if t not in LEGAL_FORMS and t not in STOPWORDS]
     if not core:
         # A name made only of legal forms or stopwords keeps them rather than vanishing.
         core = tokens
-    # Initials that a removed word separated ("a e b") join now, as they would next time.
-    return " ".join(_join_initials(core)) or None
+    # Initials that a removed word separated ("a e b") join now, as they would next time;
+    # a legal form that a dropped stopword hid ("Foo UK de") goes now too.
+    return strip_legal_suffix(" ".join(_join_initials(core))) or None
 
 
 def name_sorted(normalised_name: str | None) -> str | None:
@@ -233,9 +275,19 @@ def postcode(value: object) -> str | None:
 
 
 def place(value: object) -> str | None:
-    """City or country name: folded like a name, without removing any word."""
-    text = fold(value)
+    """Country or region name: folded like a name, without removing any word."""
+    text = umlauts(fold(value))
     return None if _blank(text) else text
+
+
+def city(value: object) -> str | None:
+    """City name: folded like a place, then named as GeoNames names it (Genf, Genève and
+    Geneva -> `geneva`; Wien -> `vienna`; Zuerich -> `zurich`), for every city GeoNames lists
+    with ≥ 15,000 people (`resolver.places`); other places stay as folded."""
+    from resolver.places import city_names
+
+    text = place(value)
+    return None if text is None else city_names().get(text, text)
 
 
 def state(value: object) -> str | None:
@@ -244,12 +296,15 @@ def state(value: object) -> str | None:
     return None if _blank(text) else text.upper().replace(" ", "")
 
 
+_ADDRESS_EXPANSIONS = {k: umlauts(v) for k, v in _ADDRESS_ABBREVIATIONS.items()}
+
+
 def address(value: object) -> str | None:
     """Street address: folded, street-type abbreviations expanded, house-number markers dropped."""
-    text = fold(value)
+    text = umlauts(fold(value))
     if _blank(text):
         return None
-    tokens = [_ADDRESS_ABBREVIATIONS.get(t, t) for t in text.split()]
+    tokens = [_ADDRESS_EXPANSIONS.get(t, t) for t in text.split()]
     return " ".join(t for t in tokens if t) or None
 
 
@@ -281,7 +336,7 @@ ROLE_NORMALISERS: dict[str, Callable[[object], str | None]] = {
     "name": name,
     "tax_id": tax_id,
     "address": address,
-    "city": place,
+    "city": city,
     "state": state,
     "postcode": postcode,
     "country": place,
@@ -290,6 +345,9 @@ ROLE_NORMALISERS: dict[str, Callable[[object], str | None]] = {
     "birth_date": birth_date,
     "number": code,
     "branch": code,
+    "given_name": name,
+    "family_name": name,
+    "house_number": postcode,
 }
 
 

@@ -10,13 +10,16 @@ flattened words of the whole column, with each word's row kept beside it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cache
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from anyascii import anyascii
 
 from resolver import normalise as scalar
+from resolver.places import city_names
 
 IntArray = np.ndarray  # int64 row numbers
 
@@ -44,8 +47,23 @@ def fold(values: pa.Array) -> pa.Array:
     text = pc.utf8_lower(text)
     text = pc.replace_substring(text, "ß", "ss")
     text = pc.replace_substring(text, "&", " e ")
+    ascii_only = _np_bool(pc.string_is_ascii(text))
+    if not ascii_only.all():
+        others = text.filter(pa.array(~ascii_only)).to_pylist()
+        fixed = pa.array([anyascii(v).lower() for v in others], type=text.type)
+        text = pc.replace_with_mask(text, pa.array(~ascii_only), fixed)
     text = pc.replace_substring_regex(text, "[^0-9a-z]+", " ")
     return pc.utf8_trim(text, " ")
+
+
+def _strip_legal_suffix(text: pa.Array) -> pa.Array:
+    """`normalise.strip_legal_suffix` of every value (the same pattern, in RE2)."""
+    return pc.replace_substring_regex(text, scalar.TRAILING_LEGAL_FORMS, "\\1")
+
+
+def _umlauts(text: pa.Array) -> pa.Array:
+    """`normalise.umlauts` of every value."""
+    return pc.replace_substring_regex(text, scalar._UMLAUT.pattern, "\\1")
 
 
 def _blank(folded: pa.Array) -> np.ndarray:
@@ -122,12 +140,13 @@ def _on_rows(values: pa.Array, keep: np.ndarray, fn: Callable[[pa.Array], pa.Arr
 
 def name(values: pa.Array) -> pa.Array:
     """`normalise.name` of every value."""
-    folded = fold(values)
+    folded = _umlauts(fold(values))
 
     def core(text: pa.Array) -> pa.Array:
         n = len(text)
+        text = _strip_legal_suffix(text)
         words, rows = _join_initials(*_words(text))
-        words = _replace_words(words, scalar.ABBREVIATIONS)
+        words = _replace_words(words, scalar.EXPANSIONS)
         dropped = _np_bool(
             pc.is_in(
                 words,
@@ -137,7 +156,7 @@ def name(values: pa.Array) -> pa.Array:
         kept_per_row = np.bincount(rows[~dropped], minlength=n)
         keep = ~dropped | (kept_per_row[rows] == 0)  # a name of only legal forms keeps them
         words, rows = _join_initials(words.filter(pa.array(keep)), rows[keep])
-        return _join(words, rows, n, " ")
+        return _strip_legal_suffix(_join(words, rows, n, " "))
 
     return _on_rows(folded, ~_blank(folded), core)
 
@@ -162,11 +181,11 @@ def name_sorted(names: pa.Array) -> pa.Array:
 
 def address(values: pa.Array) -> pa.Array:
     """`normalise.address` of every value."""
-    folded = fold(values)
+    folded = _umlauts(fold(values))
 
     def core(text: pa.Array) -> pa.Array:
         words, rows = _words(text)
-        words = _replace_words(words, scalar._ADDRESS_ABBREVIATIONS)
+        words = _replace_words(words, scalar._ADDRESS_EXPANSIONS)
         keep = _np_bool(pc.not_equal(words, ""))
         return _join(words.filter(pa.array(keep)), rows[keep], len(text), " ")
 
@@ -175,8 +194,22 @@ def address(values: pa.Array) -> pa.Array:
 
 def place(values: pa.Array) -> pa.Array:
     """`normalise.place` of every value."""
-    folded = fold(values)
+    folded = _umlauts(fold(values))
     return _on_rows(folded, ~_blank(folded), lambda a: a)
+
+
+@cache
+def _city_arrays() -> tuple[pa.Array, pa.Array]:
+    names = city_names()
+    return pa.array(list(names), type=pa.string()), pa.array(list(names.values()), pa.string())
+
+
+def city(values: pa.Array) -> pa.Array:
+    """`normalise.city` of every value."""
+    places = place(values)
+    keys, names = _city_arrays()
+    position = pc.index_in(places, value_set=keys)
+    return pc.coalesce(names.take(position), places)
 
 
 def state(values: pa.Array) -> pa.Array:
@@ -243,13 +276,16 @@ COLUMN_NORMALISERS: dict[str, Callable[[pa.Array], pa.Array]] = {
     "name": name,
     "tax_id": tax_id,
     "address": address,
-    "city": place,
+    "city": city,
     "country": place,
     "state": state,
     "postcode": postcode,
     "phone": phone,
     "number": code,
     "branch": code,
+    "given_name": name,
+    "family_name": name,
+    "house_number": postcode,
 }
 
 

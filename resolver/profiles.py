@@ -25,6 +25,9 @@ ROLES: tuple[str, ...] = (
     "birth_date",
     "number",
     "branch",
+    "given_name",
+    "family_name",
+    "house_number",
 )
 #: Columns derived from roles during normalisation (role -> derived columns).
 DERIVED: dict[str, tuple[str, ...]] = {"name": ("name_sorted",), "tax_id": ("tax_root",)}
@@ -44,7 +47,15 @@ class _Frozen(BaseModel):
 class LevelSpec(_Frozen):
     """One comparison level, above the null level and before the catch-all else level."""
 
-    kind: Literal["exact", "jaro_winkler", "levenshtein", "prefix", "token_subset", "token_jaccard"]
+    kind: Literal[
+        "exact",
+        "jaro_winkler",
+        "levenshtein",
+        "prefix",
+        "token_subset",
+        "token_prefix",
+        "token_jaccard",
+    ]
     column: str | None = Field(default=None, description="defaults to the comparison's column")
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     distance: int | None = Field(default=None, ge=0)
@@ -111,8 +122,47 @@ class DecisionSpec(_Frozen):
     )
 
 
+#: Joins the columns of one role source: `GIVEN_NAME+SURNAME` is the two values, space-joined.
+JOIN = "+"
+
+
+def _upper_columns(raw: object) -> object:
+    """A profile entry's column names in upper case, as extracts' headers are read (a profile
+    written with a file's own lower-case names works)."""
+    if not isinstance(raw, dict):
+        return raw
+    out = dict(raw)
+    for key in ("native_key", "display"):
+        if isinstance(out.get(key), list):
+            out[key] = [c.upper() if isinstance(c, str) else c for c in out[key]]
+    if isinstance(out.get("blocked_flag"), str):
+        out["blocked_flag"] = out["blocked_flag"].upper()
+    if isinstance(out.get("roles"), dict):
+        out["roles"] = {
+            role: [c.upper() if isinstance(c, str) else c for c in cols]
+            if isinstance(cols, list)
+            else cols
+            for role, cols in out["roles"].items()
+        }
+    if isinstance(out.get("canonical_id"), str):
+        out["canonical_id"] = _PLACEHOLDER.sub(
+            lambda m: "{" + m.group(1).upper() + "}", out["canonical_id"]
+        )
+    return out
+
+
 class EntityTypeSpec(_Frozen):
-    """An ERP entity type: where it lives, how it is keyed, and how its records are compared."""
+    """An ERP entity type: where it lives, how it is keyed, and how its records are compared.
+
+    Column names are case-insensitive (kept upper-case, as extract headers are read). Each role
+    lists its sources, the first non-empty one wins; a source may join several columns with
+    `+` (`name: [GIVEN_NAME+SURNAME]`).
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _columns_upper(cls, raw: object) -> object:
+        return _upper_columns(raw)
 
     table: str
     native_key: list[str] = Field(min_length=1)
@@ -127,20 +177,36 @@ class EntityTypeSpec(_Frozen):
     em_blocking_rules: list[list[str]] = Field(default_factory=list)
     deterministic_rules: list[list[str]] = Field(default_factory=list)
     deterministic_recall: float = Field(default=0.7, gt=0.0, le=1.0)
+    m_from: Literal["simulated", "em"] = Field(
+        default="simulated",
+        description="where m comes from for comparisons without fixed_m: simulated agent"
+        " queries over the master (resolver.simulate), or EM over the master's duplicates",
+    )
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
+
+    def sources(self, role: str) -> list[list[str]]:
+        """A role's sources in order, each the list of columns it joins."""
+        return [source.split(JOIN) for source in self.roles.get(role, [])]
 
     def columns(self) -> set[str]:
         """Every ERP column the entity type reads from its extract."""
         cols = set(self.native_key) | set(self.display)
-        for sources in self.roles.values():
-            cols.update(sources)
+        for role in self.roles:
+            for source in self.sources(role):
+                cols.update(source)
         if self.blocked_flag:
             cols.add(self.blocked_flag)
         return cols
 
     def role_of_column(self) -> dict[str, str]:
-        """Map each ERP column used by a role to that role (lets queries use ERP field names)."""
-        return {col.upper(): role for role, cols in self.roles.items() for col in cols}
+        """Map each ERP column used by a role to that role (lets queries use ERP field names);
+        a column joined into a source maps to its role too."""
+        return {
+            col.upper(): role
+            for role in self.roles
+            for source in self.sources(role)
+            for col in source
+        }
 
     def available_columns(self) -> set[str]:
         """Normalised columns this entity type has: its roles and what derives from them."""

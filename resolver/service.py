@@ -10,9 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from resolver.calibrated import CalibrationTable, EntityCalibration, load_active
-from resolver.decision import decide
+from resolver.decision import (
+    Evidence,
+    decide,
+    evidence_count,
+    identifier_relation,
+    name_points_elsewhere,
+)
 from resolver.errors import QueryError
-from resolver.normalise import normalise_record
+from resolver.normalise import normalise_record, tax_id_kind
 from resolver.profiles import ROLES, EntityTypeSpec, Profile
 from resolver.scored import Scored
 from resolver.serving import ServedType, Snapshot, load_snapshot
@@ -20,13 +26,13 @@ from resolver.types import Decision, Resolution, ResolveQuery
 from resolver.workdir import current_model_dir
 
 TOP_PER_TYPE = 10
+#: Roles a query may give for a person's name in parts; together they make its `name`.
+NAME_PARTS = ("given_name", "family_name")
 RETURNED = 5
 #: How often a watching resolver looks whether `CURRENT` moved (refresh or training).
 WATCH_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
-
-_EntityType = ServedType  # the name earlier versions exported
 
 
 class Resolver:
@@ -104,15 +110,32 @@ class Resolver:
     ) -> dict[str, object]:
         by_column = spec.role_of_column()
         out: dict[str, object] = {}
+        parts: dict[str, dict[str, str]] = {}  # role -> joined column -> its value
         for key, value in record.items():
             role = key if key in ROLES and key in spec.roles else by_column.get(key.upper())
+            if role is None and key in NAME_PARTS and "name" in spec.roles:
+                role = key  # given and family name make the name (below)
             if role is None and not strict:
                 continue
             if role is None:
                 known = ", ".join(sorted(spec.roles))
                 raise QueryError(f"record.{key}: not a field of {et} (roles: {known})")
-            if value not in (None, ""):
+            if value in (None, ""):
+                continue
+            joined = [src for src in spec.sources(role) if len(src) > 1 and key.upper() in src]
+            if role != key and joined:
+                parts.setdefault(role, {})[key.upper()] = str(value)
+            else:
                 out[role] = value
+        for role, given in parts.items():
+            for source in spec.sources(role):
+                present = [given[c] for c in source if c in given]
+                if role not in out and present:
+                    out[role] = " ".join(present)
+        if "name" in spec.roles and "name" not in out:
+            person = [str(out[r]) for r in NAME_PARTS if out.get(r)]
+            if person:
+                out["name"] = " ".join(person)
         return out
 
     def _targets(self, query: ResolveQuery, served: dict[str, ServedType]) -> list[str]:
@@ -129,7 +152,7 @@ class Resolver:
             return sorted(owners)
         parties = [n for n, e in served.items() if e.spec.party]
         for key in query.record:
-            if not any(key in served[n].spec.roles for n in parties):
+            if not any(_has_role(served[n].spec, key) for n in parties):
                 raise QueryError(f"record.{key}: no entity type has this field")
         return parties
 
@@ -142,27 +165,38 @@ class Resolver:
         candidates: list[Scored] = []
         identity: dict[str, str | None] = {}
         query_tax: str | None = None
+        in_master = False
         for name in targets:
             et = snapshot.entity_types[name]
             roles = self._roles(dict(query.record), et.spec, name, strict=len(targets) == 1)
             normalised = normalise_record(roles)
             identity = identity or {k: normalised.get(k) for k in ("name", "tax_id")}
             query_tax = query_tax or normalised.get("tax_id")
-            candidates.extend(self._score(et, normalised))
-        candidates.sort(key=lambda c: c.match_weight, reverse=True)
-        return self._decide(snapshot, query, targets, candidates, (identity, query_tax))
+            owners = _owners(et, normalised.get("tax_id"))
+            in_master = in_master or len(owners) > 0
+            candidates.extend(self._score(et, normalised, owners))
+        ranked = one_per_id(candidates)
+        return self._decide(snapshot, query, targets, ranked, (identity, query_tax), in_master)
 
-    def _score(self, et: ServedType, query: dict[str, str | None]) -> list[Scored]:
+    def _score(
+        self, et: ServedType, query: dict[str, str | None], keep: np.ndarray
+    ) -> list[Scored]:
+        """The best-scored records of one entity type, and every record in `keep` (the owners
+        of the query's identifier, whatever their score: the rule must see them)."""
         if et.model is None:
             return [Scored(et, i, 50.0, query) for i in et.index.candidates_by_key(query)]
         rows = et.index.candidates(query)
+        if len(keep):
+            rows = np.concatenate([rows, keep[~np.isin(keep, rows)]])
         if not len(rows):
             return []
         scores = et.model.score_rows(query, et.index, rows)
         # Best first; among equal weights, the record blocking found first (stable order).
-        order = np.argsort(-scores.weights, kind="stable")[:TOP_PER_TYPE]
+        ranked = np.argsort(-scores.weights, kind="stable")
+        order = ranked[:TOP_PER_TYPE].tolist()
+        order += [j for j in ranked[TOP_PER_TYPE:].tolist() if rows[j] in keep]
         weights = scores.weights.tolist()
-        return [Scored(et, int(rows[j]), weights[j], query, scores, j) for j in order.tolist()]
+        return [Scored(et, int(rows[j]), weights[j], query, scores, j) for j in order]
 
     def _calibration(self, spec: EntityTypeSpec, name: str) -> EntityCalibration:
         found = self.calibration.entity_types.get(name)
@@ -171,6 +205,44 @@ class Resolver:
         d = spec.decision
         return EntityCalibration(threshold=d.threshold, margin=d.margin)
 
+    def _evidence(
+        self, snapshot: Snapshot, candidates: list[Scored], query_tax: str | None, in_master: bool
+    ) -> Evidence:
+        if not candidates:
+            return Evidence(0.0, 1.0, 0.0, identifier_in_master=in_master)
+        top = candidates[0]
+        spec = snapshot.entity_types[top.entity_type].spec
+        cal = self._calibration(spec, top.entity_type)
+        margin = cal.margin if cal.margin is not None else spec.decision.margin
+        gap = top.match_weight - candidates[1].match_weight if len(candidates) > 1 else 99.0
+        relation = identifier_relation(
+            query_tax,
+            top.part("tax_id")[0],
+            [c.part("tax_id")[0] for c in candidates[1:]],
+            lambda tax: tax_id_kind(tax) is not None,
+        )
+        top_name = top.part("name")
+        name_elsewhere = name_points_elsewhere(
+            top_name[1] if top_name[0] is not None else None,
+            [c.part("name")[1] for c in candidates[1:]],
+        )
+        agreeing = [
+            p.comparison
+            for p in top.explanation
+            if p.match_weight > 0 and p.level not in ("missing", "different")
+        ]
+        return Evidence(
+            probability=cal.mapping.probability(top.match_weight, min(gap, 99.0)),
+            threshold=cal.threshold,
+            margin=margin,
+            identifier=relation,
+            identifier_in_master=in_master,
+            name_elsewhere=name_elsewhere,
+            # Key-matched entity types (no explanation) are identified by their key.
+            corroborated=not top.explanation
+            or evidence_count(agreeing, spec.decision.identifiers) >= spec.decision.min_evidence,
+        )
+
     def _decide(
         self,
         snapshot: Snapshot,
@@ -178,21 +250,12 @@ class Resolver:
         targets: list[str],
         candidates: list[Scored],
         asked: tuple[dict[str, str | None], str | None],
+        in_master: bool,
     ) -> Resolution:
         identity, query_tax = asked
+        evidence = self._evidence(snapshot, candidates, query_tax, in_master)
+        verdict = decide(candidates, evidence)
         entity_type = query.entity_type
-        probability, threshold, margin, conflict, corroborated = 0.0, 1.0, 0.0, False, True
-        if candidates:
-            top = candidates[0]
-            spec = snapshot.entity_types[top.entity_type].spec
-            cal = self._calibration(spec, top.entity_type)
-            margin = cal.margin if cal.margin is not None else spec.decision.margin
-            gap = top.match_weight - candidates[1].match_weight if len(candidates) > 1 else 99.0
-            probability = cal.mapping.probability(top.match_weight, min(gap, 99.0))
-            threshold = cal.threshold
-            conflict = _tax_conflict(candidates, query_tax)
-            corroborated = _evidence(top, spec.decision.identifiers) >= spec.decision.min_evidence
-        verdict = decide(candidates, probability, threshold, margin, conflict, corroborated)
         canonical = None
         if verdict.decision is Decision.MATCH:
             canonical = candidates[0].canonical_id
@@ -215,43 +278,28 @@ class Resolver:
         )
 
 
-def _part(candidate: Scored, comparison: str) -> tuple[str | None, float]:
-    return candidate.part(comparison)
+def _has_role(spec: EntityTypeSpec, key: str) -> bool:
+    return key in spec.roles or (key in NAME_PARTS and "name" in spec.roles)
 
 
-#: How much more a name must agree with another record than with the tax id's owner before
-#: the query is taken to name one record and identify another.
-NAME_CONFLICT_BITS = 3.0
+def one_per_id(candidates: list[Scored]) -> list[Scored]:
+    """Candidates best first, each canonical id once: a record served in several roles (an SAP
+    business partner that is supplier and customer) is one candidate, not its own runner-up."""
+    ordered = sorted(candidates, key=lambda c: c.match_weight, reverse=True)
+    seen: set[str] = set()
+    out: list[Scored] = []
+    for c in ordered:
+        if c.canonical_id not in seen:
+            seen.add(c.canonical_id)
+            out.append(c)
+    return out
 
 
-def _tax_conflict(candidates: list[Scored], query_tax: str | None) -> bool:
-    """True when the query's tax id contradicts the record its other fields point to."""
-    if not query_tax or not candidates:
-        return False
-    top_tax, _ = _part(candidates[0], "tax_id")
-    if top_tax and top_tax != query_tax:
-        return True
-    _, top_name = _part(candidates[0], "name")
-    for other in candidates[1:]:
-        other_tax, _ = _part(other, "tax_id")
-        _, other_name = _part(other, "name")
-        if other_tax == query_tax and top_tax != query_tax:
-            return True  # the tax id belongs to another record than the one chosen
-        if other_tax and other_tax != query_tax and other_name > top_name + NAME_CONFLICT_BITS:
-            return True  # the name belongs to another record than the tax id's owner
-    return False
-
-
-def _evidence(candidate: Scored, identifiers: list[str]) -> int:
-    """How many fields agree with the query: each agreeing comparison counts one, an
-    identifier two. Key-matched entity types (no explanation) are identified by their key."""
-    if not candidate.explanation:
-        return 99
-    return sum(
-        2 if part.comparison in identifiers else 1
-        for part in candidate.explanation
-        if part.match_weight > 0 and part.level not in ("missing", "different")
-    )
+def _owners(et: ServedType, tax: str | None) -> np.ndarray:
+    """Records of an entity type holding exactly the query's tax id."""
+    if not tax or et.model is None or et.index.column("tax_id") is None:
+        return np.zeros(0, dtype=np.int64)
+    return et.index.rows_where("tax_id", tax)
 
 
 def _distinguishing(candidates: list[Scored]) -> list[str]:

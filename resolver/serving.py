@@ -63,7 +63,7 @@ def build_index(
 ) -> ServingIndex:
     """Build an entity type's serving index from its normalised records and save it."""
     compiled = _read_json(model_dir / f"compiled_{name}.json")
-    index = ServingIndex.build(frame, index_columns(spec, compiled), tf)
+    index = ServingIndex.build(frame, index_columns(spec, compiled), tf, spec.blocking_rules)
     index.save(index_dir(model_dir, name))
     return index
 
@@ -87,7 +87,12 @@ def load_snapshot(model_dir: Path, progress: Progress | None = None) -> Snapshot
             say(f"building the {name} index")
             frame = pd.read_parquet(model_dir / f"records_{name}.parquet")
             tf = _read_json(tf_path) if model is not None else None
-            index = ServingIndex.build(frame, index_columns(spec, compiled), tf)  # type: ignore[arg-type]
+            index = ServingIndex.build(
+                frame,
+                index_columns(spec, compiled),
+                tf,  # type: ignore[arg-type]
+                spec.blocking_rules,
+            )
         served[name] = ServedType(name, spec, index, model)
     version = str(manifest.get("model_version", model_dir.name))
     return Snapshot(

@@ -16,6 +16,7 @@ from resolver.comparisons import DUCKDB, Dialect, level_columns, splink_comparis
 from resolver.engines import EngineOptions, database_api, register
 from resolver.errors import ModelError
 from resolver.profiles import EntityTypeSpec, Profile
+from resolver.simulate import m_from_pairs, simulated_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,53 @@ def train_linker(
         u_options = {"min_count_per_level": None, "num_chunks": 1}
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed, **u_options)
     clock.lap("u")
+    if spec.m_from == "simulated":
+        warnings.extend(m_from_simulated_queries(linker, profile, spec, frame, seed))
+    else:
+        warnings.extend(m_from_em(linker, profile, spec, n))
+    smooth_parameters(linker)
+    clock.lap("em")
+    pairs = count_candidate_pairs(linker)
+    clock.lap("pairs")
+    warnings.extend(implausible_weights(linker, profile, spec))
+    report = TrainingReport(
+        entity_type=name,
+        rows=n,
+        candidate_pairs=pairs,
+        seconds=time.perf_counter() - started,
+        parameters=level_weights(linker),
+        warnings=warnings,
+        stages=stages,
+    )
+    return linker, report
+
+
+def m_from_simulated_queries(
+    linker: Linker, profile: Profile, spec: EntityTypeSpec, frame: pd.DataFrame, seed: int
+) -> list[str]:
+    """Set m of every comparison without fixed_m to its level shares over simulated agent
+    queries of the master's own records (`resolver.simulate`)."""
+    warnings: list[str] = []
+    pairs = simulated_pairs(frame, spec.roles, "person_name" in spec.comparisons, seed)
+    for comparison, comp_name in zip(
+        linker._settings_obj.comparisons, spec.comparisons, strict=True
+    ):
+        comp_spec = profile.comparisons[comp_name]
+        if comp_spec.fixed_m is not None:
+            continue
+        m = m_from_pairs(comp_spec, pairs)
+        if m is None:
+            warnings.append(f"{comp_name}: no record has it; m left at splink's default")
+            continue
+        levels = [lv for lv in comparison.comparison_levels if not lv.is_null_level]
+        for level, value in zip(levels, m, strict=True):
+            level.m_probability = value if value > 0 else None  # smoothed below
+    return warnings
+
+
+def m_from_em(linker: Linker, profile: Profile, spec: EntityTypeSpec, n: int) -> list[str]:
+    """Estimate m by EM over the master, one session per EM blocking rule."""
+    warnings: list[str] = []
     em_options: dict[str, Any] = {"estimate_without_term_frequencies": True}
     if n >= EM_SAMPLING_FROM:
         em_options["max_pairs"] = EM_MAX_PAIRS
@@ -158,20 +206,39 @@ def train_linker(
             linker._settings_obj = saved
             first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             warnings.append(f"EM blocked on {'+'.join(rule)} skipped: {first_line[:160]}")
-    smooth_parameters(linker)
-    clock.lap("em")
-    pairs = count_candidate_pairs(linker)
-    clock.lap("pairs")
-    report = TrainingReport(
-        entity_type=name,
-        rows=n,
-        candidate_pairs=pairs,
-        seconds=time.perf_counter() - started,
-        parameters=level_weights(linker),
-        warnings=warnings,
-        stages=stages,
-    )
-    return linker, report
+    return warnings
+
+
+#: An exact identifier (tax id, or what the profile's decision names) below this many bits is
+#: too weak to identify a record: training says so rather than serve it silently.
+MIN_IDENTIFIER_BITS = 8.0
+
+
+def implausible_weights(linker: Linker, profile: Profile, spec: EntityTypeSpec) -> list[str]:
+    """Weights no domain knowledge allows: an exact identifier under MIN_IDENTIFIER_BITS, or
+    an agreeing level (any level but else) of a learned comparison weighing against a match."""
+    out: list[str] = []
+    identifiers = set(spec.decision.identifiers)
+    for comparison, comp_name in zip(
+        linker._settings_obj.comparisons, spec.comparisons, strict=True
+    ):
+        levels = [lv for lv in comparison.comparison_levels if not lv.is_null_level]
+        first = levels[0]._match_weight if levels else None
+        if comp_name in identifiers and first is not None and first < MIN_IDENTIFIER_BITS:
+            out.append(
+                f"implausible weight: {comp_name} '{levels[0].label_for_charts}' is only"
+                f" {first:+.1f} bits (an exact identifier should be ≥ +{MIN_IDENTIFIER_BITS:.0f})"
+            )
+        if profile.comparisons[comp_name].fixed_m is not None:
+            continue  # pinned from domain knowledge (a branch's root weighs against on purpose)
+        for level in levels[:-1]:
+            weight = level._match_weight
+            if weight is not None and weight < 0:
+                out.append(
+                    f"implausible weight: {comp_name} '{level.label_for_charts}' agrees but"
+                    f" weighs {weight:+.1f} bits"
+                )
+    return out
 
 
 #: From this many records on, each EM session samples about EM_MAX_PAIRS of its blocked pairs

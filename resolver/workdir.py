@@ -20,10 +20,11 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import yaml
 
 from resolver.comparisons import DUCKDB
 from resolver.engines import EngineOptions
-from resolver.errors import ModelError
+from resolver.errors import ExtractError, ModelError
 from resolver.extracts import extract_path, header, normalised_frame, read_extract
 from resolver.profiles import Profile, load_profile
 from resolver.serving import build_index
@@ -52,6 +53,8 @@ class TrainingSummary:
     seconds: float
     #: Seconds of the run's own stages (loading and normalising the extracts).
     stages: dict[str, float] = field(default_factory=dict)
+    #: Entity types of the profile not trained, and why (no extract, not selected).
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -61,6 +64,39 @@ def _atomic_write(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def select_entity_types(
+    profile: Profile, data_dir: Path, wanted: list[str] | None = None
+) -> tuple[Profile, dict[str, str]]:
+    """The profile restricted to the entity types to train: those selected (all by default)
+    whose extract is in the data folder; and the others with the reason they are left out."""
+    if not data_dir.is_dir():
+        raise ModelError(f"{data_dir}: data folder not found")
+    known = list(profile.entity_types)
+    for name in wanted or []:
+        if name not in profile.entity_types:
+            raise ModelError(
+                f"--entity-types: unknown entity type {name!r} (known: {', '.join(known)})"
+            )
+    skipped: dict[str, str] = {}
+    kept = {}
+    for name, spec in profile.entity_types.items():
+        if wanted and name not in wanted:
+            skipped[name] = "not selected"
+            continue
+        try:
+            extract_path(data_dir, spec)
+        except ExtractError:
+            skipped[name] = f"no extract {spec.table}.csv in {data_dir}"
+            continue
+        kept[name] = spec
+    if not kept:
+        tables = ", ".join(
+            f"{s.table}.csv" for n, s in profile.entity_types.items() if not wanted or n in wanted
+        )
+        raise ModelError(f"{data_dir}: no extract to train on (expected one of: {tables})")
+    return profile.model_copy(update={"entity_types": kept}), skipped
 
 
 def load_frames(data_dir: Path, profile: Profile) -> dict[str, pd.DataFrame]:
@@ -81,6 +117,7 @@ def train_workdir(
     seed: int = 42,
     progress: Progress | None = None,
     engine: EngineOptions | None = None,
+    entity_types: list[str] | None = None,
 ) -> TrainingSummary:
     """Train every entity type of a profile on a folder of extracts and activate the model.
 
@@ -92,6 +129,9 @@ def train_workdir(
     say = progress or (lambda _msg: None)
     profile = load_profile(profile_path)
     profile_text = (profile_path or _default_profile_path()).read_text(encoding="utf-8")
+    profile, skipped = select_entity_types(profile, data_dir, entity_types)
+    if skipped:  # the model folder's profile names what it serves, and nothing else
+        profile_text = yaml.safe_dump(profile.model_dump(mode="json"), sort_keys=False)
     say("loading extracts")
     t0 = time.perf_counter()
     frames = load_frames(data_dir, profile)
@@ -151,6 +191,7 @@ def train_workdir(
             "trained_at": datetime.now(UTC).isoformat(),
             "data_dir": str(data_dir),
             "entity_types": list(profile.entity_types),
+            "skipped_entity_types": skipped,
             "engine": engine.engine if engine is not None else "duckdb",
             # What a refresh delta may carry: the columns each extract had at training.
             "extract_columns": {
@@ -166,7 +207,7 @@ def train_workdir(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     final = publish_model(workdir, tmp, version, manifest)
-    return TrainingSummary(version, final, reports, time.perf_counter() - started, stages)
+    return TrainingSummary(version, final, reports, time.perf_counter() - started, stages, skipped)
 
 
 def publish_model(workdir: Path, staged: Path, version: str, manifest: dict[str, Any]) -> Path:

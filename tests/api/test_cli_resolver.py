@@ -132,3 +132,17 @@ def test_bad_extract_fails_readably_and_writes_nothing(
 def test_resolve_without_model(tmp_path: Path) -> None:
     proc = run("resolve", "--workdir", tmp_path, "--json", '{"record": {"name": "x"}}')
     assert_readable_failure(proc, "no trained model", "canon train")
+
+
+def test_train_only_the_types_with_an_extract_or_chosen(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(SAMPLE / "data" / "SA2010.csv", data / "SA2010.csv")
+    proc = run("train", "--data", data, "--workdir", tmp_path / "w")
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped employee: no extract SRA010.csv" in " ".join(proc.stderr.split())
+    assert "supplier" in proc.stdout
+    proc = run("train", "--data", data, "--workdir", tmp_path / "w", "--entity-types", "vendor")
+    assert_readable_failure(proc, "--entity-types", "unknown entity type 'vendor'")
+    proc = run("train", "--data", data, "--workdir", tmp_path / "w", "--entity-types", "employee")
+    assert_readable_failure(proc, "no extract to train on", "SRA010.csv")

@@ -147,3 +147,21 @@ def test_pruned_name_candidates_equal_brute_force(
             ]
             got = index._name_candidates(named).tolist() if named else []
             assert got == _reference_name_candidates(index, name, wanted), name
+
+
+def test_candidates_follow_the_profiles_blocking_rules(resolver: Resolver) -> None:
+    """An employee whose name is mangled beyond every name key is still found by its birth
+    date, as the profile's blocking rule [birth_date] finds it in training."""
+    et = resolver.entity_types["employee"]
+    assert ["birth_date"] in et.index.rules
+    found = 0
+    for i in range(0, et.index.size, 7):
+        record = et.index.record(i)
+        if not record.get("birth_date"):
+            continue
+        query = normalise_record({"name": "Qxzv Wvyk", "birth_date": record["birth_date"]})
+        assert i in et.index.candidates(query).tolist()
+        without = normalise_record({"name": "Qxzv Wvyk"})
+        assert i not in et.index.candidates(without).tolist()
+        found += 1
+    assert found >= 5

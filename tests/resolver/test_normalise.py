@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver import normalise as n
@@ -81,6 +81,7 @@ TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",))
 
 
 @pytest.mark.parametrize("role", sorted(n.ROLE_NORMALISERS))
+@settings(deadline=None)  # the first city look-up loads the GeoNames map
 @given(raw=TEXT)
 def test_every_normaliser_is_idempotent(role: str, raw: str) -> None:
     fn = n.ROLE_NORMALISERS[role]
