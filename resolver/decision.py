@@ -17,8 +17,9 @@ so that the rule can be read in one place and tested as a table of named cases
    `ambiguous`: answering `no_match` would let an agent create it a second time).
 3. **Threshold.** The top candidate's calibrated probability must reach the entity type's
    threshold.
-4. **Evidence.** At least `min_evidence` agreeing fields (an identifier counts two): a name
-   alone never identifies a record.
+4. **Evidence.** At least `min_evidence` agreeing fields (an identifier counts two, and so does
+   a name written exactly as the record's, whose rarity the term-frequency weight already
+   prices): a similar name alone never identifies a record.
 5. **Margin.** The top candidate must lead the runner-up (another canonical id, of any entity
    type) by the margin, in match-weight bits.
 """
@@ -175,7 +176,16 @@ def decide(candidates: Sequence[Ranked], evidence: Evidence) -> Verdict:
     return Verdict(Decision.MATCH, f"probability {e.probability:.4f} ≥ {e.threshold}, clear winner")
 
 
-def evidence_count(agreeing: Sequence[str], identifiers: Sequence[str]) -> int:
-    """How many fields agree with the query: each agreeing comparison counts one, an
-    identifier two."""
-    return sum(2 if comparison in identifiers else 1 for comparison in agreeing)
+def evidence_count(
+    agreeing: Sequence[str], identifiers: Sequence[str], exact: Sequence[str] = ()
+) -> int:
+    """How many fields agree with the query: each agreeing comparison counts one; an
+    identifier two; a name (`name`, `person_name`…) that agrees at its exact level two."""
+
+    def counts(comparison: str) -> int:
+        if comparison in identifiers:
+            return 2
+        is_name = comparison == "name" or comparison.endswith("_name")
+        return 2 if is_name and comparison in exact else 1
+
+    return sum(counts(c) for c in agreeing)

@@ -231,6 +231,12 @@ class Resolver:
             for p in top.explanation
             if p.match_weight > 0 and p.level not in ("missing", "different")
         ]
+        model = top.served.model
+        exact = [
+            p.comparison
+            for p, comp in zip(top.explanation, model.comparisons if model else (), strict=False)
+            if comp.levels and p.level == comp.levels[0].label and p.match_weight > 0
+        ]
         return Evidence(
             probability=cal.mapping.probability(top.match_weight, min(gap, 99.0)),
             threshold=cal.threshold,
@@ -240,7 +246,8 @@ class Resolver:
             name_elsewhere=name_elsewhere,
             # Key-matched entity types (no explanation) are identified by their key.
             corroborated=not top.explanation
-            or evidence_count(agreeing, spec.decision.identifiers) >= spec.decision.min_evidence,
+            or evidence_count(agreeing, spec.decision.identifiers, exact)
+            >= spec.decision.min_evidence,
         )
 
     def _decide(

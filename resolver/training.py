@@ -146,7 +146,7 @@ def train_linker(
         warnings.extend(m_from_simulated_queries(linker, profile, spec, frame, seed))
     else:
         warnings.extend(m_from_em(linker, profile, spec, n))
-    smooth_parameters(linker)
+    smooth_parameters(linker, unseen_u(min(max_pairs, all_pairs)))
     clock.lap("em")
     pairs = count_candidate_pairs(linker)
     clock.lap("pairs")
@@ -274,11 +274,16 @@ class _Clock:
 
 #: Share of each comparison's m mass spread evenly over its levels (see `smooth_parameters`).
 M_SMOOTHING = 0.02
-#: u of a level never seen among random pairs: rarer than anything the sample could show.
-U_UNSEEN = 1e-6
 
 
-def smooth_parameters(linker: Linker) -> None:
+def unseen_u(pairs: float) -> float:
+    """u of a level that none of `pairs` random pairs reached: the rule of three, the 95 %
+    upper bound of a rate never observed in that many trials (a unique identifier weighs more
+    in a larger master, as the odds against any one record grow)."""
+    return min(0.5, 3.0 / max(pairs, 1.0))
+
+
+def smooth_parameters(linker: Linker, u_unseen: float) -> None:
     """Keep every level's weight finite and modest.
 
     EM on a master with few true duplicates leaves levels it never saw among matches with
@@ -291,16 +296,19 @@ def smooth_parameters(linker: Linker) -> None:
         levels = [lv for lv in comparison.comparison_levels if not lv.is_null_level]
         k = len(levels)
         if getattr(comparison.comparison_levels[-1], "_fix_m_probability", False):
-            levels = [lv for lv in levels if lv.u_probability is None]
             for level in levels:
-                level.u_probability = U_UNSEEN
+                if not level._u_is_trained:
+                    level.u_probability = u_unseen
             continue
         for level in levels:
             m = level.m_probability
             m = 0.0 if m is None else float(m)
             level.m_probability = (1.0 - M_SMOOTHING) * m + M_SMOOTHING / k
-            if level.u_probability is None or float(level.u_probability) <= 0.0:
-                level.u_probability = U_UNSEEN
+            # A level no random pair reached keeps no u of its own: splink would fall back on
+            # its generic default (~1e-3, +10 bits for a unique identifier, whatever the
+            # master's size); unseen among every pair sampled means rarer than that.
+            if not level._u_is_trained or float(level.u_probability or 0.0) <= 0.0:
+                level.u_probability = u_unseen
 
 
 def count_candidate_pairs(linker: Linker) -> int:

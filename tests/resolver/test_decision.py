@@ -166,3 +166,7 @@ def test_evidence_counts_an_identifier_twice() -> None:
     assert evidence_count(["name", "city"], ["tax_id"]) == 2
     assert evidence_count(["tax_id"], ["tax_id"]) == 2
     assert evidence_count(["email", "name"], ["email"]) == 3
+    # A name written exactly as the record's counts two; a similar one, or an exact city, one.
+    assert evidence_count(["name"], ["tax_id"], exact=["name"]) == 2
+    assert evidence_count(["person_name"], [], exact=["person_name"]) == 2
+    assert evidence_count(["city"], ["tax_id"], exact=["city"]) == 1
