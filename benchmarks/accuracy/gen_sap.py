@@ -298,7 +298,7 @@ def _language(city: tuple[str, str, str, str, list[str]], locale: str) -> str:
 
 def _name(fk: Faker, rng: random.Random, lang: str) -> str:
     sur = fk.last_name()
-    r = rng.random()
+    rng.random()  # an unused draw, kept so that version 1.0 writes the same sets
     if lang == "de":
         pool = [
             f"{sur} {rng.choice(TRADES['de'])}",
@@ -328,7 +328,6 @@ def _name(fk: Faker, rng: random.Random, lang: str) -> str:
             f"{rng.choice(TRADES['it'])} {sur}",
         ]
         weights = [30, 8, 8, 6, 10]
-    del r
     return rng.choices(pool, weights)[0]
 
 

@@ -31,7 +31,11 @@ def markdown(before: dict[str, Any], after: dict[str, Any] | None = None) -> str
     if after is not None:
         runs.append(("Canon after", after, "canon"))
     head = ["precision", "coverage", "halt", "id→no_match"]
-    lines = [f"Perturbation model {before['perturbation_version']}, size {before['size']}.", ""]
+    lines = [
+        f"Perturbation model {before['perturbation_version']}, size {before['size']}, "
+        f"seed offset {before.get('seed', 0)}.",
+        "",
+    ]
     cols = ["set", "queries"] + [f"{label} {h}" for label, _, _ in runs for h in head]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for name, res in before["sets"].items():

@@ -31,10 +31,11 @@ from benchmarks.accuracy.common import MATCH, PERTURBATION_VERSION, DataSet, Que
 from benchmarks.accuracy.metrics import Outcomes
 
 REPO = Path(__file__).resolve().parents[2]
-GENERATED: dict[str, Callable[[Path, int], DataSet]] = {
-    "protheus_br": lambda out, size: gen_protheus.generate(out, size),
-    "sap_dach_eu": lambda out, size: gen_sap.generate(out, size),
-    "people_en": lambda out, size: gen_people.generate(out, size),
+#: Generated sets and their default seeds; `--seed N` adds N to each (held-out masters).
+GENERATED: dict[str, tuple[Callable[[Path, int, int], DataSet], int]] = {
+    "protheus_br": (gen_protheus.generate, 101),
+    "sap_dach_eu": (gen_sap.generate, 202),
+    "people_en": (gen_people.generate, 303),
 }
 FEBRL = ["febrl1", "febrl2", "febrl3", "febrl4"]
 SETS = [*GENERATED, *FEBRL]
@@ -64,11 +65,12 @@ class SetResult:
         }
 
 
-def build(name: str, out: Path, size: int) -> DataSet:
+def build(name: str, out: Path, size: int, seed: int = 0) -> DataSet:
     if out.exists():
         shutil.rmtree(out)
     if name in GENERATED:
-        return GENERATED[name](out, size)
+        generate, default_seed = GENERATED[name]
+        return generate(out, size, default_seed + seed)
     return febrl.load(name, out)
 
 
@@ -101,10 +103,12 @@ def resolve_canon(workdir: Path, queries: list[Query]) -> list[tuple[str, str | 
     return out
 
 
-def run_set(name: str, root: Path, size: int, canon: Path, max_queries: int | None) -> SetResult:
+def run_set(
+    name: str, root: Path, size: int, canon: Path, max_queries: int | None, seed: int = 0
+) -> SetResult:
     result = SetResult(name)
     clock = time.perf_counter()
-    ds = build(name, root / name, size)
+    ds = build(name, root / name, size, seed)
     queries = ds.queries
     if max_queries is not None and len(queries) > max_queries:
         queries = random.Random(7).sample(queries, max_queries)
@@ -227,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         help="records per generated master (FEBRL sets have their own sizes)",
     )
     parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="added to each generator's seed: 0 is the published set, others are held-out masters",
+    )
+    parser.add_argument(
         "--max-queries",
         type=int,
         default=None,
@@ -256,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         console.print(f"[bold]{name}[/bold] …")
         try:
-            results.append(run_set(name, args.workdir, args.size, args.canon, args.max_queries))
+            results.append(
+                run_set(name, args.workdir, args.size, args.canon, args.max_queries, args.seed)
+            )
         except febrl.FebrlMissing as e:
             console.print(f"[yellow]{name} skipped: {e}[/yellow]")
     print_results(results)
@@ -267,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "perturbation_version": PERTURBATION_VERSION,
                     "size": args.size,
+                    "seed": args.seed,
                     "sets": {r.name: r.to_json() for r in results},
                 },
                 indent=2,
