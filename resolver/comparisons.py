@@ -68,11 +68,15 @@ def level_sql(level: LevelSpec, column: str, dialect: Dialect = DUCKDB) -> str:
     size = "size" if dialect == SPARK else "len"
     if level.kind == "token_prefix":
         if dialect == SPARK:
-            inside = "forall({a}, x -> exists({b}, y -> substring(y, 1, length(x)) = x))"
+            inside = (
+                "forall({a}, x -> exists({b}, y -> substring(y, 1, length(x)) = x"
+                " OR substring(x, 1, length(y)) = y))"
+            )
         else:
             inside = (
                 "list_bool_and(list_transform({a},"
-                " lambda x: list_bool_or(list_transform({b}, lambda y: starts_with(y, x)))))"
+                " lambda x: list_bool_or(list_transform({b},"
+                " lambda y: starts_with(y, x) OR starts_with(x, y)))))"
             )
         a_in_b, b_in_a = inside.format(a=tl, b=tr), inside.format(a=tr, b=tl)
         return f"({a_in_b}) OR ({b_in_a})"
@@ -168,11 +172,12 @@ def level_batch(level: LevelSpec) -> BatchPredicate:
 
 
 def abbreviates(a: set[str], b: set[str]) -> bool:
-    """Whether every word of one set begins some word of the other (`gebr muller techn` and
-    `gebruder muller technik`; `j smith` and `john smith`): the words written, abbreviated."""
+    """Whether every word of one set begins, or is begun by, some word of the other: words
+    abbreviated (`gebr muller techn` and `gebruder muller technik`; `j smith` and `john
+    smith`) or cut short by a field's width (`representacoes fonse` and `repres fonseca`)."""
 
     def inside(x: set[str], y: set[str]) -> bool:
-        return all(any(w.startswith(v) for w in y) for v in x)
+        return all(any(w.startswith(v) or v.startswith(w) for w in y) for v in x)
 
     return inside(a, b) or inside(b, a)
 

@@ -20,7 +20,9 @@ so that the rule can be read in one place and tested as a table of named cases
 4. **Evidence.** At least `min_evidence` agreeing fields (an identifier counts two, and so does
    a name written exactly as the record's, whose rarity the term-frequency weight already
    prices): a similar name alone never identifies a record.
-5. **Margin.** The top candidate must lead the runner-up (another canonical id, of any entity
+5. **Entity type.** A query that names no entity type and fits records of two (another
+   canonical id reaching its own threshold) halts: the agent must say which it means.
+6. **Margin.** The top candidate must lead the runner-up (another canonical id, of any entity
    type) by the margin, in match-weight bits.
 """
 
@@ -78,6 +80,10 @@ class Evidence:
     corroborated: bool = True  # enough agreeing fields (see `evidence_count`)
     #: The query's name disagrees with the identifier's owner and agrees with another record.
     name_elsewhere: bool = False
+    #: A query that named no entity type fits a record of another type as well (another
+    #: canonical id reaching its own type's threshold): a supplier and a customer, an
+    #: employee and a contact.
+    other_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,12 @@ def decide(candidates: Sequence[Ranked], evidence: Evidence) -> Verdict:
         return Verdict(
             Decision.AMBIGUOUS,
             f"the query's tax id points to {top.canonical_id}, its name to another record",
+        )
+    if e.other_type is not None and e.probability >= e.threshold:
+        return Verdict(
+            Decision.AMBIGUOUS,
+            f"the query fits {top.canonical_id} and a record of another entity type"
+            f" ({e.other_type}): name the entity type",
         )
     if e.probability < e.threshold:
         clear = gap is None or gap >= e.margin

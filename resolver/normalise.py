@@ -183,7 +183,11 @@ def name(value: object) -> str | None:
         return None
     text = strip_legal_suffix(text)
     tokens = [EXPANSIONS.get(t, t) for t in _join_initials(text.split())]
-    core = [t for t in tokens if t not in LEGAL_FORMS and t not in STOPWORDS]
+    # A legal form ends a name or hides inside it; the first word is the name's own (the
+    # surname Sá of "SA & Filhos", the "AG" of "AG Bau" are no legal forms there).
+    core = [
+        t for k, t in enumerate(tokens) if t not in STOPWORDS and (k == 0 or t not in LEGAL_FORMS)
+    ]
     if not core:
         # A name made only of legal forms or stopwords keeps them rather than vanishing.
         core = tokens

@@ -147,12 +147,15 @@ def name(values: pa.Array) -> pa.Array:
         text = _strip_legal_suffix(text)
         words, rows = _join_initials(*_words(text))
         words = _replace_words(words, scalar.EXPANSIONS)
-        dropped = _np_bool(
-            pc.is_in(
-                words,
-                value_set=pa.array(sorted(scalar.LEGAL_FORMS | scalar.STOPWORDS), type=words.type),
-            )
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = rows[1:] != rows[:-1]
+        legal = _np_bool(
+            pc.is_in(words, value_set=pa.array(sorted(scalar.LEGAL_FORMS), type=words.type))
         )
+        stop = _np_bool(
+            pc.is_in(words, value_set=pa.array(sorted(scalar.STOPWORDS), type=words.type))
+        )
+        dropped = stop | (legal & ~first)
         kept_per_row = np.bincount(rows[~dropped], minlength=n)
         keep = ~dropped | (kept_per_row[rows] == 0)  # a name of only legal forms keeps them
         words, rows = _join_initials(words.filter(pa.array(keep)), rows[keep])

@@ -110,7 +110,9 @@ class DecisionSpec(_Frozen):
     """Default decision rule of an entity type, until a calibration replaces the threshold."""
 
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
-    margin: float = Field(default=3.0, ge=0.0, description="match-weight gap to the runner-up")
+    #: 5 bits: the query must be 32 times likelier under the top candidate than the runner-up
+    #: (3 bits let a name-only query pick one of two look-alikes 1 time in 8).
+    margin: float = Field(default=5.0, ge=0.0, description="match-weight gap to the runner-up")
     min_evidence: int = Field(
         default=2,
         ge=0,

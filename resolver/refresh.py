@@ -41,7 +41,7 @@ from resolver.extracts import (
 )
 from resolver.profiles import EntityTypeSpec, Profile, load_profile
 from resolver.serving import build_index, index_dir
-from resolver.training import tf_columns
+from resolver.training import term_frequencies, tf_columns
 from resolver.workdir import MODELS, current_model_dir, publish_model
 
 Progress = Callable[[str], None]
@@ -303,18 +303,6 @@ def _apply(
         )
     _refresh_master(model_dir / "master.duckdb", tmp / "master.duckdb", frames)
     return deltas
-
-
-def term_frequencies(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, float]]:
-    """splink's term-frequency tables recomputed: count of a value over the count of non-null
-    values of its column (the same float8 division as splink's SQL)."""
-    out: dict[str, dict[str, float]] = {}
-    for col in columns:
-        values = frame[col].dropna()
-        counts = values.value_counts(sort=False)
-        total = float(len(values))
-        out[col] = {str(k): float(v) / total for k, v in counts.items()}
-    return out
 
 
 def _belongs(filename: str, entity_type: str) -> bool:

@@ -238,6 +238,7 @@ class Resolver:
             if comp.levels and p.level == comp.levels[0].label and p.match_weight > 0
         ]
         return Evidence(
+            other_type=self._other_type(snapshot, top, candidates[1:]),
             probability=cal.mapping.probability(top.match_weight, min(gap, 99.0)),
             threshold=cal.threshold,
             margin=margin,
@@ -249,6 +250,17 @@ class Resolver:
             or evidence_count(agreeing, spec.decision.identifiers, exact)
             >= spec.decision.min_evidence,
         )
+
+    def _other_type(self, snapshot: Snapshot, top: Scored, others: list[Scored]) -> str | None:
+        """The entity type of another record (another canonical id, another type) that fits
+        the query as well as its own type's threshold asks, if any."""
+        for c in others:
+            if c.entity_type == top.entity_type:
+                continue
+            cal = self._calibration(snapshot.entity_types[c.entity_type].spec, c.entity_type)
+            if cal.mapping.probability(c.match_weight, 0.0) >= cal.threshold:
+                return c.entity_type
+        return None
 
     def _decide(
         self,

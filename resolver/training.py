@@ -146,7 +146,12 @@ def train_linker(
         warnings.extend(m_from_simulated_queries(linker, profile, spec, frame, seed))
     else:
         warnings.extend(m_from_em(linker, profile, spec, n))
-    smooth_parameters(linker, unseen_u(min(max_pairs, all_pairs)))
+    u_unseen = unseen_u(min(max_pairs, all_pairs))
+    smooth_parameters(linker, u_unseen)
+    for comparison in linker._settings_obj.comparisons:
+        for level in comparison.comparison_levels:
+            if level._has_tf_adjustments:
+                level._tf_minimum_u_value = u_unseen  # see term_frequencies
     clock.lap("em")
     pairs = count_candidate_pairs(linker)
     clock.lap("pairs")
@@ -377,12 +382,23 @@ def compile_model(linker: Linker, profile: Profile, spec: EntityTypeSpec) -> dic
     }
 
 
-def term_frequencies(linker: Linker, columns: list[str]) -> dict[str, dict[str, float]]:
-    """splink's term-frequency tables of the master, as value -> relative frequency."""
+def term_frequencies(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, float]]:
+    """Per value, the share of the *other* records holding it: (count − 1) / (n − 1), n the
+    records with a value.
+
+    A query that names another record reproduces this value exactly as often as other records
+    hold it; splink's own table (count / n) counts the record itself, so that a name no other
+    record has looks as common as one record in n, and its exact agreement weighed less than a
+    near-identical one. A value nobody else holds gets 0 here, and the level's
+    `tf_minimum_u_value` (the rule of three over the pairs sampled, set at training) bounds its
+    u from below, in splink and in the serving path alike.
+    """
     out: dict[str, dict[str, float]] = {}
     for col in columns:
-        df = linker.table_management.compute_tf_table(col).as_pandas_dataframe()
-        out[col] = dict(zip(df[col].astype(str), df[f"tf_{col}"].astype(float), strict=True))
+        values = frame[col].dropna()
+        counts = values.value_counts(sort=False)
+        others = float(max(len(values) - 1, 1))
+        out[col] = {str(k): float(v - 1) / others for k, v in counts.items()}
     return out
 
 

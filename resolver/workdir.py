@@ -170,7 +170,7 @@ def train_workdir(
             linker, report = train_linker(name, profile, spec, frame, seed=seed, engine=engine)
             t0 = time.perf_counter()
             compiled = compile_model(linker, profile, spec)
-            tf = term_frequencies(linker, tf_columns(compiled))
+            tf = term_frequencies(frame, tf_columns(compiled))
             (tmp / f"compiled_{name}.json").write_text(json.dumps(compiled), encoding="utf-8")
             (tmp / f"tf_{name}.json").write_text(json.dumps(tf), encoding="utf-8")
             trained = linker.misc.save_model_to_json()

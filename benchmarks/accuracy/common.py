@@ -18,7 +18,7 @@ from typing import Any
 
 #: Version of the perturbation model (PERTURBATIONS.md). Bump it when any generator's noise,
 #: query kinds or sizes change, so results of two versions are never compared as equals.
-PERTURBATION_VERSION = "1.0"
+PERTURBATION_VERSION = "1.1"
 
 MATCH = "match"
 HALT = "halt"

@@ -216,7 +216,9 @@ def generate(out: Path, size: int = 2000, seed: int = 303) -> DataSet:
     ]
     data = out / "data"
     write_csv(data / "persons.csv", header, rows)
-    queries = _queries(rng, fk, people, namesakes, twins, juniors, size)
+    # An e-mail-only query can only name a person whose master row carries the e-mail.
+    with_email = {str(r["person_id"]) for r in rows if r["email"]}
+    queries = _queries(rng, fk, people, namesakes, twins, juniors, size, with_email)
     tables = [
         BaselineTable(
             "person",
@@ -244,6 +246,7 @@ def _queries(
     twins: list[tuple[Person, Person]],
     juniors: list[tuple[Person, Person]],
     size: int,
+    with_email: set[str],
 ) -> list[Query]:
     out: list[Query] = []
     per = max(8, size // 30)
@@ -337,7 +340,7 @@ def _queries(
             MATCH,
             p,
         )
-    for p in pick(plain):
+    for p in pick([p for p in plain if p.pid in with_email]):
         add(
             "email_only",
             {"email": p.email.upper() if rng.random() < 0.3 else p.email},

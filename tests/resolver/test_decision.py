@@ -90,6 +90,13 @@ DECISIONS = [
         "its name to another record",
     ),
     (
+        "untyped query fitting a supplier and a customer",
+        (20.0, 5.0),
+        ev(0.99, other_type="customer"),
+        A,
+        "another entity type (customer)",
+    ),
+    (
         "name elsewhere without an identifier: the margin decides",
         (20.0, 5.0),
         ev(0.99, name_elsewhere=True),

@@ -53,7 +53,7 @@ entity_types:
     display: [given_name, surname, date_of_birth, suburb]
     comparisons: [person_name, birth_date, postcode, city]
     blocking_rules: [[name_sorted], [birth_date, postcode]]
-    decision: {threshold: 0.9, margin: 3.0, identifiers: []}
+    decision: {threshold: 0.9, margin: 5.0, identifiers: []}
 """
 
 
