@@ -7,7 +7,9 @@
     canon calibrate --workdir W --report out.html [--version V] [--recent resolutions.jsonl]
 
 Tables go to stdout, messages to stderr; bad input is one line on stderr, exit code 2, and no
-new version.
+new version. Exit code 3 (`EXIT_RULE_MISSES`) after fitting: for some entity type the rule in
+force does not meet the target on the labels (95 % upper bound on its wrong-match rate above
+it); the version is written, applies the safer rule it can prove, and one warning line says so.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from calibration import (
@@ -27,6 +30,8 @@ from calibration import (
     DEFAULT_VERSION,
     CalibrationError,
     CalibrationVersion,
+    RuleCheck,
+    TypeReport,
     activate,
     active_version,
     calibrate,
@@ -80,31 +85,140 @@ def parse_targets(pairs: list[str]) -> dict[str, float]:
     return targets
 
 
+#: `canon calibrate --labels` exit status when, for some entity type, the rule in force does not
+#: meet the target on the labels (the version is still written: it applies the safer rule).
+EXIT_RULE_MISSES = 3
+
+_VERDICT = {
+    "meets": "meets",
+    "exceeds": "EXCEEDS",
+    "unproven": "NOT PROVEN",
+    "halts": "halts",
+}
+
+
+def _pct(v: float | None, digits: int = 1) -> str:
+    return "—" if v is None else f"{v:.{digits}%}"
+
+
+def _check(c: RuleCheck | None) -> tuple[str, str]:
+    """wrong/auto and the upper bound of a rule run on the labels."""
+    if c is None:
+        return "—", "—"
+    if c.verdict == "halts":
+        return "0/0", "—"
+    return f"{c.wrong}/{c.auto}", _pct(c.upper, 2)
+
+
+def _in_force(r: TypeReport) -> str:
+    c = r.in_force
+    if c is None:
+        return "—"
+    if c.verdict == "halts":
+        return "no match"
+    return f"P≥{c.threshold:.4g} gap≥{c.margin:g}"
+
+
+def _rule(r: TypeReport) -> str:
+    """The rule this version applies to the type."""
+    if r.status == "halted":
+        return "no match"
+    if r.threshold is None:
+        return "kept"
+    return f"P≥{r.threshold:.4f} gap≥{r.margin:g}"
+
+
+def _held_out(r: TypeReport) -> str:
+    if r.status not in ("calibrated", "stricter"):
+        return "—"
+    return f"{r.coverage:.1%} ({_pct(r.coverage_low)}–{_pct(r.coverage_high)})"
+
+
+def outside_note(r: TypeReport) -> str:
+    """Which halting rules held labelled queries before the probability could decide."""
+    if not r.outside:
+        return "none"
+    return ", ".join(f"{k} {v}" for k, v in r.outside.items())
+
+
 COLUMNS = (
-    "entity type", "status", "method", "labelled", "correct/wrong", "ECE before", "ECE after",
-    "threshold", "auto-res.", "auto/wrong", "upper bound", "more labels",
+    "entity type", "target", "labelled", "rule in force", "wrong/auto", "bound", "verdict",
+    "this version", "wrong/auto ", "bound ", "auto-res.", "held-out (95 % CI)", "outside",
+    "more labels",
 )  # fmt: skip
+#: Left-aligned columns; the others are right-aligned.
+_LEFT = ("entity type", "rule in force", "verdict", "this version")
+
+
+def version_rows(version: CalibrationVersion) -> list[tuple[str, ...]]:
+    """One row per entity type, in `COLUMNS` order."""
+    rows: list[tuple[str, ...]] = []
+    for name, r in sorted(version.types.items()):
+        before, after = _check(r.in_force), _check(r.applied)
+        verdict = _VERDICT[r.in_force.verdict] if r.in_force is not None else "not checked"
+        rows.append(
+            (
+                name, _pct(r.target_error, 2), str(r.rows), _in_force(r), *before, verdict,
+                _rule(r), *after, _pct(r.applied.coverage) if r.applied is not None else "—",
+                _held_out(r), str(sum(r.outside.values())),
+                str(r.labels_needed) if r.labels_needed is not None else "—",
+            )
+        )  # fmt: skip
+    return rows
 
 
 def print_version(version: CalibrationVersion) -> None:
-    """The per-type table of a version, then why each type came out as it did."""
-    table = Table(title=f"calibration {version.version} (model {version.model_version})")
+    """The per-type table of a version (one block per type when the terminal is too narrow for
+    the table), then why each type came out as it did."""
+    title = f"calibration {version.version} (model {version.model_version})"
+    table = Table(title=title)
     for col in COLUMNS:
-        table.add_column(col, justify="left" if col in COLUMNS[:3] else "right")
-    for name, r in sorted(version.types.items()):
-        calibrated = r.status == "calibrated"
-        table.add_row(
-            name, r.status.replace("_", " "), r.method or "—", str(r.rows),
-            f"{r.correct}/{r.wrong}", f"{r.ece_before:.4f}", f"{r.ece_after:.4f}",
-            f"{r.threshold:.4f}" if r.threshold is not None else "default",
-            f"{r.coverage:.1%}" if calibrated else "—",
-            f"{r.auto}/{r.wrong_at_threshold}" if calibrated else "—",
-            f"{r.upper_bound:.2%}" if r.upper_bound is not None else "—",
-            str(r.labels_needed) if r.labels_needed is not None else "—",
-        )  # fmt: skip
-    out.print(table)
+        table.add_column(col, justify="left" if col in _LEFT else "right", no_wrap=True)
+    rows = version_rows(version)
+    for row in rows:
+        table.add_row(*row)
+    natural = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    if natural <= out.width:
+        out.print(table)
+    else:  # a vertical form: every value whole, whatever the width
+        out.print(title, highlight=False, markup=False, soft_wrap=True)
+        labels = ("rule in force", "  wrong/auto", "  bound", "  verdict", "this version",
+                  "  wrong/auto", "  bound")  # fmt: skip
+        names = [*COLUMNS[:3], *labels, *COLUMNS[10:]]
+        width = max(len(c) for c in names)
+        for row, r in zip(rows, (version.types[n] for n in sorted(version.types)), strict=True):
+            out.print(f"\n{row[0]}", highlight=False, markup=False)
+            for col, value in zip(names[1:], row[1:], strict=True):
+                if col == "outside":
+                    value = f"{value} ({outside_note(r)})"
+                out.print(f"  {col:<{width}}  {value}", highlight=False, markup=False,
+                          soft_wrap=True)  # fmt: skip
     for name, r in sorted(version.types.items()):
         say(f"{name}: {r.reason}")
+        if r.outside:
+            say(
+                f"{name}: outside the calibration (held before the probability decides, so the"
+                f" threshold proves nothing of them): {outside_note(r)}"
+            )
+
+
+def rule_misses(version: CalibrationVersion) -> str | None:
+    """One line naming the entity types whose rule in force misses the target, if any."""
+    missed = [
+        (name, r.in_force)
+        for name, r in sorted(version.types.items())
+        if r.in_force is not None and not r.in_force.meets
+    ]
+    if not missed:
+        return None
+    parts = "; ".join(
+        f"{name} {c.wrong} wrong of {c.auto}, bound {c.upper:.2%} > {c.target:.2%}"
+        for name, c in missed
+    )
+    return (
+        f"warning: the rule in force does not meet the target ({parts}); version"
+        f" {version.version} applies the safer rule it can prove"
+    )
 
 
 def _report_target(workdir: Path, version: str | None) -> CalibrationVersion:
@@ -184,6 +298,10 @@ def calibrate_cmd(
             say(f"wrote {path}; activate with: canon calibrate -w {workdir} --activate "
                 f"{fitted.version}")  # fmt: skip
             _report(workdir, fitted, report, recent)
+            warning = rule_misses(fitted)
+            if warning is not None:
+                say(warning)
+                raise typer.Exit(code=EXIT_RULE_MISSES)
         elif activate_version is not None:
             previous = activate(workdir, activate_version)
             say(f"active calibration: {activate_version} (was {previous})")
