@@ -280,6 +280,14 @@ def calibrate_cmd(
         Path | None, typer.Option(help="recent resolutions (JSON lines) to check for drift")
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of the cross-validation folds")] = 0,
+    keep_unproven: Annotated[
+        bool,
+        typer.Option(
+            "--keep-unproven",
+            help="where no threshold is proven, keep the rule in force even when it misses the"
+            " target (exit status 3 still says so) instead of a stricter rule or a halt",
+        ),
+    ] = False,
 ) -> None:
     """Fit per-entity-type calibrated probabilities and thresholds from labelled outcomes."""
     actions = [labels is not None, activate_version is not None, rollback_flag, list_flag]
@@ -292,7 +300,9 @@ def calibrate_cmd(
     targets = parse_targets(target_error_for or [])
     with readable_errors():
         if labels is not None:
-            fitted = calibrate(workdir, labels, target_error, targets, seed=seed)
+            fitted = calibrate(
+                workdir, labels, target_error, targets, seed=seed, keep_unproven=keep_unproven
+            )
             path = save_version(workdir, fitted)
             print_version(fitted)
             say(f"wrote {path}; activate with: canon calibrate -w {workdir} --activate "

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -34,7 +35,7 @@ from calibration.dataset import (
 )
 from calibration.drift import score_histogram
 from calibration.errors import LabelError, VersionError
-from calibration.fitting import fit_calibrator
+from calibration.fitting import Fit, fit_calibrator
 from calibration.labels import Label, read_labels
 from calibration.metrics import (
     ThresholdPoint,
@@ -95,19 +96,38 @@ def _outside(rows: list[Observation]) -> dict[str, int]:
     return dict(sorted(Counter(o.held_by for o in rows if o.held_by is not None).items()))
 
 
+@dataclass(frozen=True)
+class _Gated:
+    """A calibrator fitted on the rows one margin gate lets P decide, and its threshold curve."""
+
+    gate: float
+    fit: Fit
+    y: list[bool]
+    curve: list[ThresholdPoint]
+
+
+def _gated(rows: list[Observation], gate: float, seed: int) -> _Gated:
+    dec = [o for o in rows if o.decidable_at(gate)]
+    y = [o.correct for o in dec]
+    fit = fit_calibrator([o.match_weight for o in dec], [o.margin for o in dec], y, seed=seed)
+    return _Gated(gate, fit, y, threshold_curve(fit.held_out, y, len(rows)))
+
+
 def _stricter(
-    dec: list[Observation], held_out: list[float], rows: int, target: float, margin: float
-) -> tuple[float, ThresholdPoint] | None:
-    """The proven (margin gate, threshold) with the most auto-resolved rows among stricter
-    gates than `margin`, on the same held-out predictions; None when none proves the target."""
-    best: tuple[float, ThresholdPoint] | None = None
+    rows: list[Observation], target: float, margin: float, seed: int
+) -> tuple[_Gated, ThresholdPoint] | None:
+    """The proven margin gate stricter than `margin`, with its refitted calibrator and threshold,
+    that auto-resolves the most labelled queries; None when no gate proves the target."""
+    best: tuple[_Gated, ThresholdPoint] | None = None
     for extra in STRICTER_MARGINS:
         gate = margin + extra
-        keep = [i for i, o in enumerate(dec) if o.decidable_at(gate)]
-        curve = threshold_curve([held_out[i] for i in keep], [dec[i].correct for i in keep], rows)
-        chosen = choose_threshold(curve, target)
+        dec = [o for o in rows if o.decidable_at(gate)]
+        if len(dec) < MIN_TYPE_ROWS or not any(o.correct for o in dec):
+            break  # a stricter gate only leaves fewer
+        gated = _gated(rows, gate, seed)
+        chosen = choose_threshold(gated.curve, target)
         if chosen is not None and (best is None or chosen.auto > best[1].auto):
-            best = (gate, chosen)
+            best = (gated, chosen)
     return best
 
 
@@ -128,13 +148,15 @@ def calibrate_type(
     default_threshold: float,
     seed: int = 0,
     in_force: RuleCheck | None = None,
+    keep_unproven: bool = False,
 ) -> tuple[TypeReport, EntityCalibration | None]:
     """One entity type's report, and its table entry when the version changes the rule.
 
     A proven threshold at the margin gate → `calibrated`. Otherwise the rule in force (run on
     the labels as `in_force`) stays when it meets the target (`default_kept`; also when it was
-    not checked); else the safer choice that can be proven: a stricter margin gate with its
-    threshold (`stricter`), or no `match` for the type at all until more labels (`halted`).
+    not checked, or when `keep_unproven` asks for it); else the safer choice that can be
+    proven: a stricter margin gate with its threshold (`stricter`), or no `match` for the type
+    at all until more labels (`halted`).
     """
     dec = [o for o in rows if o.decidable]
     y = [o.correct for o in dec]
@@ -159,14 +181,17 @@ def calibrate_type(
         "outside": _outside(rows),
         "in_force": in_force,
     }
-    keep = in_force is None or in_force.meets
+    keep = in_force is None or in_force.meets or keep_unproven
 
     def unproven(
-        why: str, need: int | None, fitted: dict[str, object]
+        why: str, need: int | None, fitted: dict[str, object], about: str = "about"
     ) -> tuple[TypeReport, EntityCalibration | None]:
-        more = "" if need is None else f"; about {need} more labelled queries of this mix would"
+        more = "" if need is None else f"; {about} {need} more labelled queries of this mix would"
         if keep:
-            said = f"; {_in_force_says(in_force)}: it stays" if in_force is not None else ""
+            said = ""
+            if in_force is not None:
+                asked = "" if in_force.meets else " as asked (keep unproven)"
+                said = f"; {_in_force_says(in_force)}: it stays{asked}"
             report = TypeReport(
                 status="default_kept", reason=f"{why}{more}{said}", threshold=None,
                 labels_needed=need, **base, **fitted,
@@ -174,7 +199,7 @@ def calibrate_type(
             return report, None
         assert in_force is not None
         until = (
-            f"until about {need} more labelled queries of this mix prove a threshold"
+            f"until {about} {need} more labelled queries of this mix prove a threshold"
             if need is not None
             else "until labels show a threshold that keeps the target"
         )
@@ -191,37 +216,35 @@ def calibrate_type(
     unfitted = {"ece_after": base["ece_before"], "brier_after": base["brier_before"]}
     if len(rows) < MIN_TYPE_ROWS:
         why = f"only {len(rows)} labelled queries; at least {MIN_TYPE_ROWS} are needed to fit"
-        return unproven(why, MIN_TYPE_ROWS - len(rows), unfitted)
+        return unproven(why, MIN_TYPE_ROWS - len(rows), unfitted, "at least")
     if not any(y):
         why = "no decidable query's top candidate is labelled correct: nothing to auto-resolve"
         return unproven(why, None, unfitted)
-    fit = fit_calibrator([o.match_weight for o in dec], [o.margin for o in dec], y, seed=seed)
-    curve = threshold_curve(fit.held_out, y, len(rows))
-    chosen = choose_threshold(curve, target)
-    gate = margin
+    gated = _gated(rows, margin, seed)
+    chosen = choose_threshold(gated.curve, target)
+    status: Literal["calibrated", "stricter"] = "calibrated"
+    if chosen is None and not keep:
+        stricter = _stricter(rows, target, margin, seed)
+        if stricter is not None:
+            gated, chosen = stricter
+            status = "stricter"
+    fit, gate = gated.fit, gated.gate
     fitted: dict[str, object] = {
         "method": fit.method,
         "folds": fit.folds,
-        "ece_after": ece(fit.held_out, y),
-        "brier_after": brier(fit.held_out, y),
-        "reliability_after": _bins(fit.held_out, y),
+        "ece_after": ece(fit.held_out, gated.y),
+        "brier_after": brier(fit.held_out, gated.y),
+        "reliability_after": _bins(fit.held_out, gated.y),
+        "curve": _points(gated.curve, chosen),
     }
-    status: Literal["calibrated", "stricter"] = "calibrated"
-    if chosen is None and not keep:
-        stricter = _stricter(dec, fit.held_out, len(rows), target, margin)
-        if stricter is not None:
-            gate, chosen = stricter
-            status = "stricter"
     if chosen is None:
-        fitted["curve"] = _points(curve, None)
-        more = labels_needed(curve, target)
+        more = labels_needed(gated.curve, target)
         why = f"no threshold proves a wrong-match rate ≤ {target:.2%} at 95 % confidence" + (
             ""
             if more is not None
             else "; the observed wrong-match rate is above the target at every threshold"
         )
         return unproven(why, more, fitted)
-    fitted["curve"] = _points(curve, chosen if status == "calibrated" else None)
     threshold = min(1.0, max(chosen.threshold, 1e-9))
     low, high = rate_interval(chosen.auto, len(rows))
     reason = (
@@ -280,8 +303,13 @@ def calibrate(
     targets: dict[str, float] | None = None,
     margins: dict[str, float] | None = None,
     seed: int = 0,
+    keep_unproven: bool = False,
 ) -> CalibrationVersion:
-    """Fit a calibration version from a labels file (not written, not activated)."""
+    """Fit a calibration version from a labels file (not written, not activated).
+
+    `keep_unproven`: where no threshold is proven, keep the rule in force even when it does not
+    meet the target on the labels (the report still says so), instead of the safer rule.
+    """
     source = str(labels_path)
     labels = read_labels(labels_path)
     _check_classes(labels, source)
@@ -305,13 +333,13 @@ def calibrate(
     for name, target in type_targets.items():
         report, entry = calibrate_type(
             name, data.of_type(name), target, data.margins[name],
-            data.default_thresholds[name], seed, in_force[name],
+            data.default_thresholds[name], seed, in_force[name], keep_unproven,
         )  # fmt: skip
         reports[name] = report
         if entry is not None:
             entries[name] = entry
     for name, entry in active.entity_types.items():
-        entries.setdefault(name, entry)  # what was in force and meets the target stays
+        entries.setdefault(name, entry)  # what was in force stays where the report says so
     created = datetime.now(UTC).replace(microsecond=0)
     digest = hashlib.sha256(labels_path.read_bytes()).hexdigest()
     all_targets = {n: (targets or {}).get(n, target_error) for n in data.margins}
