@@ -181,7 +181,7 @@ def print_version(version: CalibrationVersion) -> None:
     if natural <= out.width:
         out.print(table)
     else:  # a vertical form: every value whole, whatever the width
-        out.print(title, highlight=False, markup=False, soft_wrap=True)
+        out.print(title, highlight=False, markup=False)
         labels = ("rule in force", "  wrong/auto", "  bound", "  verdict", "this version",
                   "  wrong/auto", "  bound")  # fmt: skip
         names = [*COLUMNS[:3], *labels, *COLUMNS[10:]]
@@ -191,8 +191,7 @@ def print_version(version: CalibrationVersion) -> None:
             for col, value in zip(names[1:], row[1:], strict=True):
                 if col == "outside":
                     value = f"{value} ({outside_note(r)})"
-                out.print(f"  {col:<{width}}  {value}", highlight=False, markup=False,
-                          soft_wrap=True)  # fmt: skip
+                out.print(f"  {col:<{width}}  {value}", highlight=False, markup=False)
     for name, r in sorted(version.types.items()):
         say(f"{name}: {r.reason}")
         if r.outside:
