@@ -38,6 +38,7 @@ from calibration import (
     drift,
     list_versions,
     load_version,
+    outside_text,
     read_resolutions,
     render_report,
     rollback,
@@ -134,13 +135,6 @@ def _held_out(r: TypeReport) -> str:
     return f"{r.coverage:.1%} ({_pct(r.coverage_low)}–{_pct(r.coverage_high)})"
 
 
-def outside_note(r: TypeReport) -> str:
-    """Which halting rules held labelled queries before the probability could decide."""
-    if not r.outside:
-        return "none"
-    return ", ".join(f"{k} {v}" for k, v in r.outside.items())
-
-
 COLUMNS = (
     "entity type", "target", "labelled", "rule in force", "wrong/auto", "bound", "verdict",
     "this version", "wrong/auto ", "bound ", "auto-res.", "held-out (95 % CI)", "outside",
@@ -190,14 +184,14 @@ def print_version(version: CalibrationVersion) -> None:
             out.print(f"\n{row[0]}", highlight=False, markup=False)
             for col, value in zip(names[1:], row[1:], strict=True):
                 if col == "outside":
-                    value = f"{value} ({outside_note(r)})"
+                    value = f"{value} ({outside_text(r)})"
                 out.print(f"  {col:<{width}}  {value}", highlight=False, markup=False)
     for name, r in sorted(version.types.items()):
         say(f"{name}: {r.reason}")
         if r.outside:
             say(
                 f"{name}: outside the calibration (held before the probability decides, so the"
-                f" threshold proves nothing of them): {outside_note(r)}"
+                f" threshold proves nothing of them): {outside_text(r)}"
             )
 
 

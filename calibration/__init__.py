@@ -37,7 +37,14 @@ from calibration.metrics import (
     wrong_rate_upper,
 )
 from calibration.record import DEFAULT_VERSION, CalibrationVersion, RuleCheck, TypeReport
-from calibration.report import SUMMARY_HEADER, changes, render_report, summary_rows, write_report
+from calibration.report import (
+    SUMMARY_HEADER,
+    changes,
+    outside_text,
+    render_report,
+    summary_rows,
+    write_report,
+)
 from calibration.rules import check_rules, halt_entry, is_halt
 from calibration.simulate import simulated_labels, write_simulated_labels
 from calibration.svg import histogram_svg, reliability_svg, threshold_svg
@@ -90,6 +97,7 @@ __all__ = [
     "labels_from_records",
     "labels_needed",
     "list_versions",
+    "outside_text",
     "load_version",
     "psi",
     "query_key",
