@@ -36,6 +36,7 @@ from calibration import (
     active_version,
     calibrate,
     drift,
+    is_halt,
     list_versions,
     load_version,
     outside_text,
@@ -335,7 +336,8 @@ def _list(workdir: Path) -> None:
         table.add_column(col)
     for v in list_versions(workdir):
         thresholds = ", ".join(
-            f"{k} {e.threshold:.4f}" for k, e in sorted(v.table.entity_types.items())
+            f"{k} no match" if is_halt(e) else f"{k} {e.threshold:.4f}"
+            for k, e in sorted(v.table.entity_types.items())
         )
         table.add_row(
             "*" if v.version == active else "", v.version, v.created_at.isoformat(),

@@ -67,6 +67,7 @@ def test_fit_report_activate_list_and_roll_back(workdir: Path, sample_labels: Pa
     listed = run("calibrate", "-w", workdir, "--list")
     assert listed.returncode == 0, listed.stderr
     assert re.search(rf"\*\s*│\s*{version}", listed.stdout), listed.stdout  # the active mark
+    assert "contact no match" in listed.stdout  # a halted type, not a threshold of 1
 
     back = run("calibrate", "-w", workdir, "--rollback")
     assert back.returncode == 0, back.stderr
