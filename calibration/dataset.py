@@ -213,7 +213,7 @@ def build_training_set(
             out.unknown += 1
             continue
         weight, margin, raw = top_features(resolution)
-        held = resolution.decision is Decision.AMBIGUOUS  # by a rule other than P and margin
+        held = resolution.decision is not Decision.MATCH  # by a rule other than P and margin
         held_by = (
             halting_rule(resolution.reason)
             if held
