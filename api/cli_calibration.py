@@ -310,7 +310,12 @@ def calibrate_cmd(
             previous = activate(workdir, activate_version)
             say(f"active calibration: {activate_version} (was {previous})")
             if activate_version != DEFAULT_VERSION:
-                _warn_model(workdir, load_version(workdir, activate_version))
+                activated = load_version(workdir, activate_version)
+                _warn_model(workdir, activated)
+                halted = sorted(k for k, e in activated.table.entity_types.items() if is_halt(e))
+                if halted:
+                    say(f"note: {', '.join(halted)} now never `match` (halted until more labels"
+                        " prove a threshold); their queries halt for a human")  # fmt: skip
         elif rollback_flag:
             before, after = rollback(workdir)
             say(f"rolled back: active calibration {after} (was {before})")

@@ -59,6 +59,7 @@ def test_fit_report_activate_list_and_roll_back(workdir: Path, sample_labels: Pa
 
     act = run("calibrate", "-w", workdir, "--activate", version)
     assert act.returncode == 0, act.stderr
+    assert "note: contact" in act.stderr and "never `match`" in act.stderr
     assert load_resolver(workdir).calibration.version == version
     again = run("calibrate", "-w", workdir, "--labels", sample_labels, "--target-error", "0.05")
     assert again.returncode == 0, again.stderr  # the rule now in force meets the target
