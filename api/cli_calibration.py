@@ -7,7 +7,9 @@
     canon calibrate --workdir W --report out.html [--version V] [--recent resolutions.jsonl]
 
 Tables go to stdout, messages to stderr; bad input is one line on stderr, exit code 2, and no
-new version.
+new version. Exit code 3 (`EXIT_RULE_MISSES`) after fitting: for some entity type the rule in
+force does not meet the target on the labels (95 % upper bound on its wrong-match rate above
+it); the version is written, applies the safer rule it can prove, and one warning line says so.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from calibration import (
@@ -27,12 +30,16 @@ from calibration import (
     DEFAULT_VERSION,
     CalibrationError,
     CalibrationVersion,
+    RuleCheck,
+    TypeReport,
     activate,
     active_version,
     calibrate,
     drift,
+    is_halt,
     list_versions,
     load_version,
+    outside_text,
     read_resolutions,
     render_report,
     rollback,
@@ -80,31 +87,132 @@ def parse_targets(pairs: list[str]) -> dict[str, float]:
     return targets
 
 
+#: `canon calibrate --labels` exit status when, for some entity type, the rule in force does not
+#: meet the target on the labels (the version is still written: it applies the safer rule).
+EXIT_RULE_MISSES = 3
+
+_VERDICT = {
+    "meets": "meets",
+    "exceeds": "EXCEEDS",
+    "unproven": "NOT PROVEN",
+    "halts": "halts",
+}
+
+
+def _pct(v: float | None, digits: int = 1) -> str:
+    return "—" if v is None else f"{v:.{digits}%}"
+
+
+def _check(c: RuleCheck | None) -> tuple[str, str]:
+    """wrong/auto and the upper bound of a rule run on the labels."""
+    if c is None:
+        return "—", "—"
+    if c.verdict == "halts":
+        return "0/0", "—"
+    return f"{c.wrong}/{c.auto}", _pct(c.upper, 2)
+
+
+def _in_force(r: TypeReport) -> str:
+    c = r.in_force
+    if c is None:
+        return "—"
+    if c.verdict == "halts":
+        return "no match"
+    return f"P≥{c.threshold:.4g} gap≥{c.margin:g}"
+
+
+def _rule(r: TypeReport) -> str:
+    """The rule this version applies to the type."""
+    if r.status == "halted":
+        return "no match"
+    if r.threshold is None:
+        return "kept"
+    return f"P≥{r.threshold:.4f} gap≥{r.margin:g}"
+
+
+def _held_out(r: TypeReport) -> str:
+    if r.status not in ("calibrated", "stricter"):
+        return "—"
+    return f"{r.coverage:.1%} ({_pct(r.coverage_low)}–{_pct(r.coverage_high)})"
+
+
 COLUMNS = (
-    "entity type", "status", "method", "labelled", "correct/wrong", "ECE before", "ECE after",
-    "threshold", "auto-res.", "auto/wrong", "upper bound", "more labels",
+    "entity type", "target", "labelled", "rule in force", "wrong/auto", "bound", "verdict",
+    "this version", "wrong/auto ", "bound ", "auto-res.", "held-out (95 % CI)", "outside",
+    "more labels",
 )  # fmt: skip
+#: Left-aligned columns; the others are right-aligned.
+_LEFT = ("entity type", "rule in force", "verdict", "this version")
+
+
+def version_rows(version: CalibrationVersion) -> list[tuple[str, ...]]:
+    """One row per entity type, in `COLUMNS` order."""
+    rows: list[tuple[str, ...]] = []
+    for name, r in sorted(version.types.items()):
+        before, after = _check(r.in_force), _check(r.applied)
+        verdict = _VERDICT[r.in_force.verdict] if r.in_force is not None else "not checked"
+        rows.append(
+            (
+                name, _pct(r.target_error, 2), str(r.rows), _in_force(r), *before, verdict,
+                _rule(r), *after, _pct(r.applied.coverage) if r.applied is not None else "—",
+                _held_out(r), str(sum(r.outside.values())),
+                str(r.labels_needed) if r.labels_needed is not None else "—",
+            )
+        )  # fmt: skip
+    return rows
 
 
 def print_version(version: CalibrationVersion) -> None:
-    """The per-type table of a version, then why each type came out as it did."""
-    table = Table(title=f"calibration {version.version} (model {version.model_version})")
+    """The per-type table of a version (one block per type when the terminal is too narrow for
+    the table), then why each type came out as it did."""
+    title = f"calibration {version.version} (model {version.model_version})"
+    table = Table(title=title)
     for col in COLUMNS:
-        table.add_column(col, justify="left" if col in COLUMNS[:3] else "right")
-    for name, r in sorted(version.types.items()):
-        calibrated = r.status == "calibrated"
-        table.add_row(
-            name, r.status.replace("_", " "), r.method or "—", str(r.rows),
-            f"{r.correct}/{r.wrong}", f"{r.ece_before:.4f}", f"{r.ece_after:.4f}",
-            f"{r.threshold:.4f}" if r.threshold is not None else "default",
-            f"{r.coverage:.1%}" if calibrated else "—",
-            f"{r.auto}/{r.wrong_at_threshold}" if calibrated else "—",
-            f"{r.upper_bound:.2%}" if r.upper_bound is not None else "—",
-            str(r.labels_needed) if r.labels_needed is not None else "—",
-        )  # fmt: skip
-    out.print(table)
+        table.add_column(col, justify="left" if col in _LEFT else "right", no_wrap=True)
+    rows = version_rows(version)
+    for row in rows:
+        table.add_row(*row)
+    natural = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    if natural <= out.width:
+        out.print(table)
+    else:  # a vertical form: every value whole, whatever the width
+        out.print(title, highlight=False, markup=False)
+        labels = ("rule in force", "  wrong/auto", "  bound", "  verdict", "this version",
+                  "  wrong/auto", "  bound")  # fmt: skip
+        names = [*COLUMNS[:3], *labels, *COLUMNS[10:]]
+        width = max(len(c) for c in names)
+        for row, r in zip(rows, (version.types[n] for n in sorted(version.types)), strict=True):
+            out.print(f"\n{row[0]}", highlight=False, markup=False)
+            for col, value in zip(names[1:], row[1:], strict=True):
+                if col == "outside":
+                    value = f"{value} ({outside_text(r)})"
+                out.print(f"  {col:<{width}}  {value}", highlight=False, markup=False)
     for name, r in sorted(version.types.items()):
         say(f"{name}: {r.reason}")
+        if r.outside:
+            say(
+                f"{name}: outside the calibration (held before the probability decides, so the"
+                f" threshold proves nothing of them): {outside_text(r)}"
+            )
+
+
+def rule_misses(version: CalibrationVersion) -> str | None:
+    """One line naming the entity types whose rule in force misses the target, if any."""
+    missed = [
+        (name, r.in_force)
+        for name, r in sorted(version.types.items())
+        if r.in_force is not None and not r.in_force.meets
+    ]
+    if not missed:
+        return None
+    parts = "; ".join(
+        f"{name} {c.wrong} wrong of {c.auto}, bound {c.upper:.2%} > {c.target:.2%}"
+        for name, c in missed
+    )
+    return (
+        f"warning: the rule in force does not meet the target ({parts}); version"
+        f" {version.version} applies the safer rule it can prove"
+    )
 
 
 def _report_target(workdir: Path, version: str | None) -> CalibrationVersion:
@@ -166,6 +274,14 @@ def calibrate_cmd(
         Path | None, typer.Option(help="recent resolutions (JSON lines) to check for drift")
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of the cross-validation folds")] = 0,
+    keep_unproven: Annotated[
+        bool,
+        typer.Option(
+            "--keep-unproven",
+            help="where no threshold is proven, keep the rule in force even when it misses the"
+            " target (exit status 3 still says so) instead of a stricter rule or a halt",
+        ),
+    ] = False,
 ) -> None:
     """Fit per-entity-type calibrated probabilities and thresholds from labelled outcomes."""
     actions = [labels is not None, activate_version is not None, rollback_flag, list_flag]
@@ -178,17 +294,28 @@ def calibrate_cmd(
     targets = parse_targets(target_error_for or [])
     with readable_errors():
         if labels is not None:
-            fitted = calibrate(workdir, labels, target_error, targets, seed=seed)
+            fitted = calibrate(
+                workdir, labels, target_error, targets, seed=seed, keep_unproven=keep_unproven
+            )
             path = save_version(workdir, fitted)
             print_version(fitted)
             say(f"wrote {path}; activate with: canon calibrate -w {workdir} --activate "
                 f"{fitted.version}")  # fmt: skip
             _report(workdir, fitted, report, recent)
+            warning = rule_misses(fitted)
+            if warning is not None:
+                say(warning)
+                raise typer.Exit(code=EXIT_RULE_MISSES)
         elif activate_version is not None:
             previous = activate(workdir, activate_version)
             say(f"active calibration: {activate_version} (was {previous})")
             if activate_version != DEFAULT_VERSION:
-                _warn_model(workdir, load_version(workdir, activate_version))
+                activated = load_version(workdir, activate_version)
+                _warn_model(workdir, activated)
+                halted = sorted(k for k, e in activated.table.entity_types.items() if is_halt(e))
+                if halted:
+                    say(f"note: {', '.join(halted)} now never `match` (halted until more labels"
+                        " prove a threshold); their queries halt for a human")  # fmt: skip
         elif rollback_flag:
             before, after = rollback(workdir)
             say(f"rolled back: active calibration {after} (was {before})")
@@ -214,7 +341,8 @@ def _list(workdir: Path) -> None:
         table.add_column(col)
     for v in list_versions(workdir):
         thresholds = ", ".join(
-            f"{k} {e.threshold:.4f}" for k, e in sorted(v.table.entity_types.items())
+            f"{k} no match" if is_halt(e) else f"{k} {e.threshold:.4f}"
+            for k, e in sorted(v.table.entity_types.items())
         )
         table.add_row(
             "*" if v.version == active else "", v.version, v.created_at.isoformat(),

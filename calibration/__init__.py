@@ -36,8 +36,16 @@ from calibration.metrics import (
     threshold_curve,
     wrong_rate_upper,
 )
-from calibration.record import DEFAULT_VERSION, CalibrationVersion, TypeReport
-from calibration.report import SUMMARY_HEADER, changes, render_report, summary_rows, write_report
+from calibration.record import DEFAULT_VERSION, CalibrationVersion, RuleCheck, TypeReport
+from calibration.report import (
+    SUMMARY_HEADER,
+    changes,
+    outside_text,
+    render_report,
+    summary_rows,
+    write_report,
+)
+from calibration.rules import check_rules, halt_entry, is_halt
 from calibration.simulate import simulated_labels, write_simulated_labels
 from calibration.svg import histogram_svg, reliability_svg, threshold_svg
 from calibration.versions import (
@@ -63,6 +71,7 @@ __all__ = [
     "LabelError",
     "Observation",
     "ResolutionsError",
+    "RuleCheck",
     "ThresholdPoint",
     "TrainingSet",
     "TypeReport",
@@ -76,15 +85,19 @@ __all__ = [
     "calibrate",
     "calibrate_type",
     "changes",
+    "check_rules",
     "choose_threshold",
     "drift",
     "ece",
     "fit_calibrator",
+    "halt_entry",
     "histogram_svg",
     "history",
+    "is_halt",
     "labels_from_records",
     "labels_needed",
     "list_versions",
+    "outside_text",
     "load_version",
     "psi",
     "query_key",

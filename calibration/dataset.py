@@ -50,6 +50,14 @@ class Observation:
     correct: bool
     decidable: bool
     derived: bool = False
+    #: Which halting rule kept the probability from deciding (None: decidable).
+    held_by: str | None = None
+    #: Held by a rule other than the margin gate (whatever the gate, P never decides it).
+    held: bool = False
+
+    def decidable_at(self, gate: float) -> bool:
+        """Whether P decides this query under a margin gate of `gate` bits."""
+        return not self.held and self.margin >= gate
 
 
 @dataclass
@@ -101,7 +109,19 @@ def check_labels(labels: list[Label], resolver: Resolver, source: str) -> None:
         raise LabelError(f"{source}: {problems[0]}{more}")
 
 
-def _verdicts(labels: list[Label]) -> tuple[dict[tuple[str, str], bool], set[str], set[str]]:
+#: (query, id) → correct?; queries with no right candidate; queries with a right one.
+Verdicts = tuple[dict[tuple[str, str], bool], set[str], set[str]]
+
+
+def labelled_queries(labels: list[Label]) -> dict[str, Label]:
+    """One label per distinct query (the first), by query key: what to re-resolve."""
+    queries: dict[str, Label] = {}
+    for label in labels:
+        queries.setdefault(label.query_key, label)
+    return queries
+
+
+def verdicts_of(labels: list[Label]) -> Verdicts:
     """(query, id) → correct? (latest wins); queries with no right candidate; with a right one."""
     latest: dict[tuple[str, str | None], Label] = {}
     for label in sorted(labels, key=lambda x: x.labelled_at):
@@ -117,6 +137,18 @@ def _verdicts(labels: list[Label]) -> tuple[dict[tuple[str, str], bool], set[str
         if label.label == "correct":
             some_right.add(key)
     return pairs, none_right, some_right
+
+
+#: Halting rules the probe can meet, by a phrase of the resolver's reason.
+_RULES = (("tax id", "tax-id conflict"), ("agrees", "corroboration"))
+
+
+def halting_rule(reason: str) -> str:
+    """Which rule other than P and the margin gate halted a probe resolution, from its reason."""
+    for phrase, rule in _RULES:
+        if phrase in reason:
+            return rule
+    return "another halting rule"
 
 
 def derive_label(
@@ -150,12 +182,14 @@ def build_training_set(
     labels: list[Label],
     source: str,
     margins: dict[str, float] | None = None,
+    resolver: Resolver | None = None,
 ) -> TrainingSet:
     """Re-resolve every labelled query with the active model and label its top candidate.
 
-    A workdir without a usable model raises the resolver's own ModelError.
+    `resolver`: the workdir's probe resolver, when the caller already loaded it. A workdir
+    without a usable model raises the resolver's own ModelError.
     """
-    resolver = probe_resolver(workdir)
+    resolver = resolver or probe_resolver(workdir)
     check_labels(labels, resolver, source)
     gates = {
         name: (margins or {}).get(name, et.spec.decision.margin)
@@ -163,11 +197,8 @@ def build_training_set(
     }
     defaults = {n: et.spec.decision.threshold for n, et in resolver.entity_types.items()}
     out = TrainingSet(resolver.model_version, gates, defaults, labels=len(labels))
-    pairs, none_right, some_right = _verdicts(labels)
-    queries: dict[str, Label] = {}
-    for label in labels:
-        queries.setdefault(label.query_key, label)
-    for key, label in queries.items():
+    pairs, none_right, some_right = verdicts_of(labels)
+    for key, label in labelled_queries(labels).items():
         out.queries += 1
         try:
             resolution = resolver.resolve(label.query)
@@ -182,7 +213,12 @@ def build_training_set(
             out.unknown += 1
             continue
         weight, margin, raw = top_features(resolution)
-        held = resolution.decision is Decision.AMBIGUOUS  # by a rule other than P and margin
+        held = resolution.decision is not Decision.MATCH  # by a rule other than P and margin
+        held_by = (
+            halting_rule(resolution.reason)
+            if held
+            else ("margin gate" if margin < gates[top.entity_type] else None)
+        )
         out.observations.append(
             Observation(
                 entity_type=top.entity_type,
@@ -192,8 +228,10 @@ def build_training_set(
                 margin=margin,
                 raw_probability=raw,
                 correct=correct,
-                decidable=margin >= gates[top.entity_type] and not held,
+                decidable=held_by is None,
                 derived=derived,
+                held_by=held_by,
+                held=held,
             )
         )
     return out

@@ -71,6 +71,18 @@ def wrong_rate_upper(wrong: int, n: int, confidence: float = CONFIDENCE) -> floa
     return float(beta.ppf(confidence, wrong + 1, n - wrong))
 
 
+def rate_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Two-sided Clopper–Pearson interval on a rate after `k` successes in `n` trials."""
+    from scipy.stats import beta
+
+    if n <= 0:
+        return 0.0, 1.0
+    tail = (1.0 - confidence) / 2
+    low = float(beta.ppf(tail, k, n - k + 1)) if k > 0 else 0.0
+    high = float(beta.ppf(1.0 - tail, k + 1, n - k)) if k < n else 1.0
+    return low, high
+
+
 @dataclass(frozen=True)
 class ThresholdPoint:
     """What auto-resolving at P ≥ threshold would do on the labelled rows of one type."""

@@ -45,11 +45,44 @@ class Histogram(_Record):
     counts: list[int]
 
 
+Verdict = Literal["meets", "unproven", "exceeds", "halts"]
+
+
+class RuleCheck(_Record):
+    """A decision rule run by the resolver itself over one entity type's labelled queries.
+
+    `verdict`: `meets` when the 95 % upper bound on the wrong-match rate among auto-resolved
+    queries is within the target; `exceeds` when even the observed rate is above it; `unproven`
+    when the observed rate is within it but the bound is not (too few auto-resolved labels);
+    `halts` when the rule auto-resolves nothing by construction (see `calibration.rules`).
+    """
+
+    rule: str = Field(description="which rule: 'profile default', a version id, or this version")
+    threshold: float
+    margin: float
+    queries: int = Field(description="labelled queries of this type with a known top label")
+    auto: int = Field(description="of them, decided `match`")
+    wrong: int = Field(description="of those, wrong")
+    rate: float = Field(description="wrong / auto (0 when nothing is auto-resolved)")
+    upper: float = Field(description="one-sided 95 % Clopper–Pearson upper bound on the rate")
+    target: float
+    verdict: Verdict
+
+    @property
+    def coverage(self) -> float:
+        """Auto-resolution rate: the share of the type's labelled queries decided `match`."""
+        return self.auto / self.queries if self.queries else 0.0
+
+    @property
+    def meets(self) -> bool:
+        return self.verdict in ("meets", "halts")
+
+
 class TypeReport(_Record):
     """One entity type's calibration: outcome, the numbers behind it, and why."""
 
     entity_type: str
-    status: Literal["calibrated", "default_kept"]
+    status: Literal["calibrated", "stricter", "halted", "default_kept"]
     reason: str
     method: str | None = None
     folds: int = 0
@@ -65,6 +98,10 @@ class TypeReport(_Record):
     wrong_at_threshold: int = 0
     upper_bound: float | None = None
     coverage: float = 0.0
+    coverage_low: float | None = Field(
+        default=None, description="95 % interval of the held-out auto-resolution rate: low end"
+    )
+    coverage_high: float | None = None
     labels_needed: int | None = None
     default_threshold: float
     default_auto: int = Field(description="auto-resolved by the default rule (raw P ≥ default)")
@@ -77,6 +114,17 @@ class TypeReport(_Record):
     reliability_after: list[Bin] = Field(default_factory=list)
     curve: list[CurvePoint] = Field(default_factory=list)
     histogram: Histogram | None = None
+    outside: dict[str, int] = Field(
+        default_factory=dict,
+        description="labelled queries a halting rule held before the probability could decide"
+        " (margin gate, tax-id conflict, corroboration): outside what the threshold proves",
+    )
+    in_force: RuleCheck | None = Field(
+        default=None, description="the rule active when fitted, run on the labels"
+    )
+    applied: RuleCheck | None = Field(
+        default=None, description="the rule this version applies, run on the same labels"
+    )
 
 
 class LabelCounts(_Record):

@@ -12,7 +12,8 @@ from html import escape
 from pathlib import Path
 
 from calibration.drift import DriftRow, bin_counts, drift
-from calibration.record import CalibrationVersion, TypeReport
+from calibration.record import CalibrationVersion, RuleCheck, TypeReport
+from calibration.rules import is_halt
 from calibration.svg import histogram_svg, reliability_svg, threshold_svg
 from resolver import Resolution
 
@@ -28,6 +29,8 @@ class Change:
     source_after: str
     coverage_before: float | None
     coverage_after: float | None
+    halted_before: bool = False
+    halted_after: bool = False
 
 
 def in_force(version: CalibrationVersion | None, report: TypeReport) -> tuple[float, str]:
@@ -36,18 +39,34 @@ def in_force(version: CalibrationVersion | None, report: TypeReport) -> tuple[fl
         return report.default_threshold, "profile default"
     entry = version.table.entity_types[report.entity_type]
     own = version.types.get(report.entity_type)
-    if own is not None and own.status == "calibrated":
+    if own is not None and own.status != "default_kept":
         return entry.threshold, version.version
     return entry.threshold, f"kept from {version.parent}"
 
 
+def _halts(version: CalibrationVersion | None, name: str) -> bool:
+    return version is not None and is_halt(version.table.entity_types.get(name))
+
+
 def changes(new: CalibrationVersion, old: CalibrationVersion | None) -> list[Change]:
-    """Per entity type of `new`: the rule of `old` (None: the profile defaults) and of `new`."""
+    """Per entity type of `new`: the rule of `old` (None: the profile defaults) and of `new`,
+    with the auto-resolution each gives on `new`'s labels (run by the resolver when `new`
+    recorded it; else what the versions' own held-out estimates said)."""
     out = []
     for name, report in sorted(new.types.items()):
         before, src_before = in_force(old, report)
         after, src_after = in_force(new, report)
         old_report = old.types.get(name) if old is not None else None
+        checked = report.in_force.rule if report.in_force is not None else None
+        was = src_before if src_before == "profile default" else (old.version if old else None)
+        if report.in_force is not None and checked == was:
+            cov_before: float | None = report.in_force.coverage
+        else:
+            cov_before = old_report.coverage if old_report else None
+        if report.applied is not None:
+            cov_after: float | None = report.applied.coverage
+        else:
+            cov_after = report.coverage if report.status == "calibrated" else None
         out.append(
             Change(
                 entity_type=name,
@@ -55,8 +74,10 @@ def changes(new: CalibrationVersion, old: CalibrationVersion | None) -> list[Cha
                 threshold_after=after,
                 source_before=src_before,
                 source_after=src_after,
-                coverage_before=old_report.coverage if old_report else None,
-                coverage_after=report.coverage if report.status == "calibrated" else None,
+                coverage_before=cov_before,
+                coverage_after=cov_after,
+                halted_before=_halts(old, name),
+                halted_after=_halts(new, name),
             )
         )
     return out
@@ -82,26 +103,69 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 SUMMARY_HEADER = (
-    "entity type", "status", "method", "labelled", "decidable", "correct", "wrong",
-    "ECE before", "ECE after", "Brier before", "Brier after", "target", "threshold",
-    "auto-resolution", "auto / wrong", "upper bound", "default rule auto / wrong",
-    "labels needed",
+    "entity type", "status", "method", "labelled", "decidable", "outside calibration",
+    "correct", "wrong", "ECE before", "ECE after", "Brier before", "Brier after", "target",
+    "rule in force", "in force: wrong / auto", "in force: upper bound", "in force vs target",
+    "threshold", "margin", "this version: wrong / auto", "this version: upper bound",
+    "auto-resolution on the labels", "held-out auto-resolution (95 % interval)",
+    "held-out auto / wrong", "held-out upper bound", "labels needed",
 )  # fmt: skip
+
+_VERDICTS = {
+    "meets": "meets",
+    "exceeds": "EXCEEDS",
+    "unproven": "NOT PROVEN",
+    "halts": "halts (no match)",
+}
+
+
+def _wrong_auto(c: RuleCheck | None) -> str:
+    return "—" if c is None else f"{c.wrong} / {c.auto}"
+
+
+def _bound(c: RuleCheck | None) -> str:
+    return "—" if c is None or c.verdict == "halts" else _pct(c.upper, 2)
+
+
+def _rule_text(c: RuleCheck | None) -> str:
+    if c is None:
+        return "not checked"
+    if c.verdict == "halts":
+        return f"{c.rule}: no match"
+    return f"{c.rule}: P ≥ {c.threshold:.4g}, gap ≥ {c.margin:g}"
+
+
+def _interval(r: TypeReport) -> str:
+    if r.status not in ("calibrated", "stricter"):
+        return "—"
+    return f"{r.coverage:.1%} ({_pct(r.coverage_low)} – {_pct(r.coverage_high)})"
+
+
+def outside_text(r: TypeReport) -> str:
+    """Which halting rules held labelled queries before the probability decided, and how many."""
+    if not r.outside:
+        return "none"
+    return ", ".join(f"{k} {v}" for k, v in r.outside.items())
 
 
 def summary_rows(version: CalibrationVersion) -> list[list[str]]:
-    """The per-type table, as printed by `canon calibrate` and shown in the report."""
+    """The per-type table of the report (and the notebook), in `SUMMARY_HEADER` order."""
     rows = []
     for name, r in sorted(version.types.items()):
+        fitted = r.status in ("calibrated", "stricter")
+        c, a = r.in_force, r.applied
         rows.append(
             [
                 name, r.status.replace("_", " "), r.method or "—", str(r.rows), str(r.decidable),
-                str(r.correct), str(r.wrong), _num(r.ece_before), _num(r.ece_after),
-                _num(r.brier_before), _num(r.brier_after), _pct(r.target_error, 2),
-                _num(r.threshold), _pct(r.coverage if r.status == "calibrated" else None),
-                f"{r.auto} / {r.wrong_at_threshold}" if r.status == "calibrated" else "—",
-                _pct(r.upper_bound, 2), f"{r.default_auto} / {r.default_wrong}",
-                "—" if r.labels_needed is None else str(r.labels_needed),
+                outside_text(r), str(r.correct), str(r.wrong), _num(r.ece_before),
+                _num(r.ece_after), _num(r.brier_before), _num(r.brier_after),
+                _pct(r.target_error, 2), _rule_text(c), _wrong_auto(c), _bound(c),
+                "not checked" if c is None else _VERDICTS[c.verdict],
+                "no match" if r.status == "halted" else _num(r.threshold),
+                f"{r.margin:g}", _wrong_auto(a), _bound(a),
+                _pct(a.coverage) if a is not None else "—", _interval(r),
+                f"{r.auto} / {r.wrong_at_threshold}" if fitted else "—",
+                _pct(r.upper_bound, 2), "—" if r.labels_needed is None else str(r.labels_needed),
             ]
         )  # fmt: skip
     return rows
@@ -146,6 +210,20 @@ def _drift_section(version: CalibrationVersion, recent: Sequence[Resolution]) ->
     )
 
 
+def _misses(version: CalibrationVersion) -> str:
+    missed = [
+        f"{name} ({c.wrong} wrong of {c.auto}, upper bound {c.upper:.2%} > {c.target:.2%})"
+        for name, r in sorted(version.types.items())
+        if (c := r.in_force) is not None and not c.meets
+    ]
+    if not missed:
+        return ""
+    return (
+        '<p class="refit">The rule in force does not meet the target for: '
+        f"{escape('; '.join(missed))}. This version applies the safer rule it can prove.</p>"
+    )
+
+
 def render_report(
     version: CalibrationVersion,
     previous: CalibrationVersion | None = None,
@@ -169,7 +247,8 @@ def render_report(
         ],
     )  # fmt: skip
     change_rows = [
-        [ch.entity_type, _num(ch.threshold_before), ch.source_before, _num(ch.threshold_after),
+        [ch.entity_type, "no match" if ch.halted_before else _num(ch.threshold_before),
+         ch.source_before, "no match" if ch.halted_after else _num(ch.threshold_after),
          ch.source_after, _pct(ch.coverage_before), _pct(ch.coverage_after)]
         for ch in changes(version, previous)
     ]  # fmt: skip
@@ -182,6 +261,8 @@ def render_report(
             f"<h3>{escape(name)}</h3><p>{escape(r.reason)}</p>"
             f'<p class="note">margin gate {r.margin:g} bits; default threshold '
             f"{r.default_threshold:g}; {r.derived} labels derived; {r.folds} folds</p>"
+            f'<p class="note">Outside the calibration (held by a rule before the probability'
+            f" decides, so the threshold proves nothing of them): {escape(outside_text(r))}</p>"
             f'<div class="figs">{figs}</div>'
         )
     drift_html = _drift_section(version, recent) if recent is not None else ""
@@ -189,12 +270,16 @@ def render_report(
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Calibration {escape(version.version)}</title><style>{_CSS}</style></head><body>"
         f"<h1>Calibration {escape(version.version)}</h1>{meta}"
-        "<h2>Per entity type</h2>"
-        '<p class="note">Metrics on held-out folds, over the decidable rows (those the margin'
-        " gate and the resolver's other rules — tax-id conflict, corroboration — leave to the"
-        " probability). Auto-resolution rate: share of the type's labelled queries that would"
-        " be decided <code>match</code>. Default rule: splink's probability against the"
-        " profile's threshold.</p>"
+        f"{_misses(version)}<h2>Per entity type</h2>"
+        '<p class="note">Calibration metrics on held-out folds, over the decidable rows (those'
+        " the margin gate and the resolver's other rules — tax-id conflict, corroboration —"
+        " leave to the probability); the others are counted under <em>outside calibration</em>."
+        " <em>Rule in force</em> (the rule active when fitted) and <em>this version</em> are"
+        " run by the resolver itself on every labelled query: wrong / auto-resolved, and the"
+        " one-sided 95 % upper bound on the wrong-match rate, against the target."
+        " Auto-resolution: share of the type's labelled queries decided <code>match</code>;"
+        " held-out: the same from folds that did not fit the calibrator, with its 95 %"
+        " interval.</p>"
         f"{_table(SUMMARY_HEADER, summary_rows(version))}"
         f"<h2>What changed since {escape(previous.version if previous else 'the defaults')}</h2>"
         + _table(

@@ -11,12 +11,17 @@ import pytest
 from calibration import (
     CalibrationVersion,
     LabelError,
+    Observation,
+    RuleCheck,
     activate,
     build_training_set,
     calibrate,
+    calibrate_type,
+    is_halt,
     read_labels,
     save_version,
     write_labels,
+    wrong_rate_upper,
 )
 from calibration.dataset import derive_label
 from resolver import Decision, ModelError, load_resolver, parse_expected, parse_queries
@@ -45,24 +50,111 @@ def test_the_threshold_is_proven_on_held_out_rows(fitted: CalibrationVersion):
     assert all(pt.upper > LOOSE_TARGET or pt.threshold < 1 - LOOSE_TARGET for pt in lower)
 
 
-def test_too_few_labels_keep_the_default_and_say_how_many_more(trained: Path, sample_labels: Path):
+def test_an_unproven_rule_in_force_halts_the_type_and_says_how_many_more(
+    trained: Path, sample_labels: Path
+):
     strict = calibrate(trained, sample_labels, target_error=0.005)
-    for report in strict.types.values():
-        assert report.status == "default_kept" and report.threshold is None
-        assert report.labels_needed is None or report.labels_needed > 0
-    assert strict.types["supplier"].labels_needed is not None
-    assert strict.table.entity_types == {}  # nothing active before: the profile's defaults stay
-    assert "more labelled queries" in strict.types["supplier"].reason
+    for name, report in strict.types.items():
+        assert report.in_force is not None and report.in_force.rule == "profile default"
+        assert report.in_force.verdict in ("unproven", "exceeds")
+        assert report.in_force.upper > 0.005
+        assert report.status == "halted" and report.threshold is None
+        assert is_halt(strict.table.entity_types[name])
+        assert report.applied is not None and report.applied.verdict == "halts"
+        assert report.applied.auto == 0
+    supplier = strict.types["supplier"]
+    assert supplier.labels_needed is not None and supplier.labels_needed > 0
+    assert "more labelled queries" in supplier.reason and "halts every supplier" in supplier.reason
 
 
-def test_a_kept_default_is_the_calibration_in_force(
+def test_the_rule_in_force_is_what_the_resolver_does_on_the_labels(
+    trained: Path, sample_labels: Path, fitted: CalibrationVersion
+):
+    """Counted here from the sample's truth, independently of the labels file."""
+    resolver = load_resolver(trained)  # the profile defaults: nothing activated
+    expected = parse_expected(SAMPLE / "expected.jsonl")
+    auto, wrong = 0, 0
+    for query in parse_queries(SAMPLE / "queries.jsonl"):
+        resolution = resolver.resolve(query)
+        if resolution.decision is Decision.MATCH and resolution.entity_type == "supplier":
+            auto += 1
+            wrong += resolution.canonical_id not in expected[str(query.id)].canonical_ids
+    check = fitted.types["supplier"].in_force
+    assert check is not None and check.threshold == 0.5 and check.margin == 3.0
+    assert (check.auto, check.wrong) == (auto, wrong)
+    assert check.upper == pytest.approx(wrong_rate_upper(wrong, auto))
+
+
+@pytest.mark.parametrize("halted", ["customer", "supplier"])
+def test_a_halted_type_never_matches_and_no_match_is_unchanged(
+    workdir: Path, sample_labels: Path, halted: str
+):
+    """Halting must not turn a match into `no_match` (which lets `supplier.create` proceed)."""
+    before = load_resolver(workdir)
+    targets = {n: (0.005 if n == halted else 0.5) for n in ("supplier", "customer")}
+    version = calibrate(workdir, sample_labels, target_error=0.5, targets=targets)
+    assert version.types[halted].status == "halted"
+    save_version(workdir, version)
+    activate(workdir, version.version)
+    after = load_resolver(workdir)
+    changed = 0
+    for query in parse_queries(SAMPLE / "queries.jsonl"):
+        old, new = before.resolve(query), after.resolve(query)
+        if new.candidates and new.candidates[0].entity_type == halted:
+            assert new.decision is not Decision.MATCH, new
+            assert (new.decision is Decision.NO_MATCH) == (old.decision is Decision.NO_MATCH)
+            changed += old.decision is Decision.MATCH
+    assert changed > 0  # it did hold queries the default matched
+
+
+def test_a_rule_in_force_that_meets_the_target_stays(trained: Path, sample_labels: Path):
+    loose = calibrate(trained, sample_labels, target_error=0.05, targets={"contact": 0.2})
+    contact = loose.types["contact"]
+    assert contact.in_force is not None and contact.in_force.verdict == "meets"
+    assert contact.in_force.upper <= 0.2
+    assert contact.status == "default_kept" and "contact" not in loose.table.entity_types
+    assert "it stays" in contact.reason
+
+
+def test_keep_unproven_keeps_the_rule_in_force_and_still_reports_it(
     workdir: Path, sample_labels: Path, fitted: CalibrationVersion
 ):
     save_version(workdir, fitted)
     activate(workdir, fitted.version)
-    strict = calibrate(workdir, sample_labels, target_error=0.005)
+    strict = calibrate(workdir, sample_labels, target_error=0.005, keep_unproven=True)
     assert strict.parent == fitted.version
+    supplier = strict.types["supplier"]
+    assert supplier.status == "default_kept"
+    assert supplier.in_force is not None and supplier.in_force.rule == fitted.version
+    assert supplier.in_force.verdict in ("unproven", "exceeds")
     assert strict.table.entity_types["supplier"] == fitted.table.entity_types["supplier"]
+    assert "it stays as asked" in supplier.reason
+
+
+def _obs(i: int, correct: bool, margin: float) -> Observation:
+    weight = 20.0 + (i % 10)
+    return Observation("supplier", str(i), f"id{i}", weight, margin, 1.0, correct, True)
+
+
+def test_a_stricter_margin_gate_is_offered_when_it_can_be_proven():
+    """Wrong answers that sit just above the margin gate, among right ones as strong: no
+    threshold at the gate can tell them apart, a gate above them can."""
+    rows = [_obs(i, True, 12.0) for i in range(300)] + [
+        _obs(300 + i, False, 4.0) for i in range(30)
+    ]
+    unproven = RuleCheck(
+        rule="profile default", threshold=0.5, margin=3.0, queries=330, auto=330, wrong=30,
+        rate=30 / 330, upper=0.12, target=0.05, verdict="exceeds",
+    )  # fmt: skip
+    report, entry = calibrate_type("supplier", rows, 0.05, 3.0, 0.5, in_force=unproven)
+    assert report.status == "stricter" and entry is not None
+    assert 4.0 < entry.margin <= 12.0  # above the wrong ones, not above the right ones
+    assert report.auto == 300 and report.wrong_at_threshold == 0
+    assert report.upper_bound is not None and report.upper_bound <= 0.05
+    # with the rule in force meeting the target, nothing stricter is imposed
+    meets = unproven.model_copy(update={"wrong": 0, "upper": 0.01, "verdict": "meets"})
+    kept, none = calibrate_type("supplier", rows, 0.05, 3.0, 0.5, in_force=meets)
+    assert kept.status == "default_kept" and none is None
 
 
 def test_per_type_targets(trained: Path, sample_labels: Path, fitted: CalibrationVersion):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from api.cli_calibration import EXIT_RULE_MISSES
 from calibration import Label, read_labels, write_labels
 from resolver import load_resolver, parse_queries
 from tests.calibration.conftest import SAMPLE
@@ -17,14 +18,14 @@ from tests.calibration.conftest import SAMPLE
 CANON = str(Path(sys.executable).parent / "canon")
 
 
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def run(*args: str | Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CANON, *map(str, args)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
-        env={"COLUMNS": "200", "PATH": str(Path(sys.executable).parent)},
+        env={"COLUMNS": str(columns), "PATH": str(Path(sys.executable).parent)},
     )
 
 
@@ -43,25 +44,50 @@ def test_fit_report_activate_list_and_roll_back(workdir: Path, sample_labels: Pa
     report = tmp_path / "out" / "report.html"
     fit = run("calibrate", "-w", workdir, "--labels", sample_labels, "--target-error", "0.05",
               "--report", report, "--recent", recent)  # fmt: skip
-    assert fit.returncode == 0, fit.stderr
+    # the sample's smaller types cannot prove 5 % under the default rule: exit 3, one warning
+    assert fit.returncode == EXIT_RULE_MISSES, fit.stderr
     (version,) = versions(workdir)
-    assert version in fit.stdout and "supplier" in fit.stdout and "calibrated" in fit.stdout
+    assert version in fit.stdout and "supplier" in fit.stdout and "NOT PROVEN" in fit.stdout
+    assert "no match" in fit.stdout  # what the version does to the types it halts
+    assert "│" in fit.stdout and "…" not in fit.stdout  # 200 columns: the table, every value whole
     assert "drift of" in fit.stdout and "stable" in fit.stdout
     assert f"--activate {version}" in fit.stderr
+    warnings = [line for line in fit.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "rule in force does not meet the target" in warnings[0]
+    assert "contact" in warnings[0] and "supplier" not in warnings[0]
     assert "<svg" in report.read_text(encoding="utf-8")
     assert load_resolver(workdir).calibration.version == "default"  # fitting does not activate
 
     act = run("calibrate", "-w", workdir, "--activate", version)
     assert act.returncode == 0, act.stderr
+    assert "note: contact" in act.stderr and "never `match`" in act.stderr
+    assert load_resolver(workdir).calibration.version == version
+    again = run("calibrate", "-w", workdir, "--labels", sample_labels, "--target-error", "0.05")
+    assert again.returncode == 0, again.stderr  # the rule now in force meets the target
+    assert "warning:" not in again.stderr and "halts" in again.stdout
     assert load_resolver(workdir).calibration.version == version
     listed = run("calibrate", "-w", workdir, "--list")
     assert listed.returncode == 0, listed.stderr
     assert re.search(rf"\*\s*│\s*{version}", listed.stdout), listed.stdout  # the active mark
+    assert "contact no match" in listed.stdout  # a halted type, not a threshold of 1
 
     back = run("calibrate", "-w", workdir, "--rollback")
     assert back.returncode == 0, back.stderr
     assert f"active calibration default (was {version})" in back.stderr
     assert load_resolver(workdir).calibration.version == "default"
+
+
+def test_a_narrow_terminal_gets_every_value_whole(workdir: Path, sample_labels: Path):
+    narrow = run("calibrate", "-w", workdir, "--labels", sample_labels, "--target-error", "0.05",
+                 columns=80)  # fmt: skip
+    assert narrow.returncode == EXIT_RULE_MISSES
+    lines = narrow.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), narrow.stdout
+    assert "…" not in narrow.stdout
+    for word in ("rule in force", "verdict", "this version", "held-out (95 % CI)", "outside"):
+        assert any(line.strip().startswith(word) for line in lines), word
+    supplier = lines.index("supplier")
+    assert re.match(r"\s+labelled\s+\d+$", lines[supplier + 2])
 
 
 def assert_readable_failure(proc: subprocess.CompletedProcess[str], fragment: str) -> None:
