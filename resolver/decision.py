@@ -12,9 +12,13 @@ so that the rule can be read in one place and tested as a table of named cases
    identifier picked the top candidate but the query's name does not agree with that record's
    at all while it clearly agrees with another record's, the query names one record and
    identifies another (`name_points_elsewhere`): a halt.
-2. **Not in the master.** `no_match` only when the best candidate is improbable, clearly so, and
-   the query's identifier belongs to no record of the master (a known tax id is at least
-   `ambiguous`: answering `no_match` would let an agent create it a second time).
+2. **Not in the master.** `no_match` means "nothing in the master is plausibly this record",
+   decided by how far the candidates are from the query, never by a probability under some
+   bar (which only says "not sure"): no candidate shares an identifier with the query, none
+   comes within the profile's name floor (`decision.plausible_name_bits`), and the query's
+   identifier belongs to no record of the master (a known tax id is at least `ambiguous`:
+   answering `no_match` would let an agent create it a second time). Low confidence with a
+   plausible candidate is `ambiguous`.
 3. **Threshold.** The top candidate's calibrated probability must reach the entity type's
    threshold.
 4. **Evidence.** At least `min_evidence` agreeing fields (an identifier counts two, and so does
@@ -37,8 +41,6 @@ from rapidfuzz.distance import OSA
 
 from resolver.types import Decision
 
-#: A top candidate below this calibrated probability, alone, means nothing in the master fits.
-NO_MATCH_BELOW = 0.5
 #: How much more a name must agree with another record than with the identifier's owner, whose
 #: name does not agree at all, before the query is taken to name one record and identify another.
 NAME_CONFLICT_BITS = 3.0
@@ -77,6 +79,8 @@ class Evidence:
     identifier: IdentifierRelation = IdentifierRelation.ABSENT
     #: The query's identifier belongs to some record of the master (searched by key).
     identifier_in_master: bool = False
+    #: Some candidate shares an identifier with the query or passes the name floor.
+    plausible: bool = False
     corroborated: bool = True  # enough agreeing fields (see `evidence_count`)
     #: The query's name disagrees with the identifier's owner and agrees with another record.
     name_elsewhere: bool = False
@@ -161,11 +165,11 @@ def decide(candidates: Sequence[Ranked], evidence: Evidence) -> Verdict:
             f" ({e.other_type}): name the entity type",
         )
     if e.probability < e.threshold:
-        clear = gap is None or gap >= e.margin
-        if e.probability < NO_MATCH_BELOW and clear and not e.identifier_in_master:
+        if not e.plausible and not e.identifier_in_master:
             return Verdict(
                 Decision.NO_MATCH,
-                f"best candidate's probability {e.probability:.3f} is below {NO_MATCH_BELOW}",
+                "no candidate is plausibly this record: none shares an identifier with the"
+                " query or comes close to its name",
             )
         return Verdict(
             Decision.AMBIGUOUS,

@@ -122,6 +122,13 @@ class DecisionSpec(_Frozen):
         default_factory=lambda: ["tax_id"],
         description="comparisons whose agreement alone identifies a record",
     )
+    #: 4 bits (16:1): above the weight of sharing generic words ("Indústria de Embalagens",
+    #: ~+1.7), below a similar or misspelt name (+5 and more).
+    plausible_name_bits: float = Field(
+        default=4.0,
+        description="a candidate whose name comparison weighs more than this is plausibly the"
+        " record: the query is then ambiguous, never no_match",
+    )
 
 
 #: Joins the columns of one role source: `GIVEN_NAME+SURNAME` is the two values, space-joined.

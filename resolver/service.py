@@ -238,6 +238,7 @@ class Resolver:
             if comp.levels and p.level == comp.levels[0].label and p.match_weight > 0
         ]
         return Evidence(
+            plausible=_plausible(candidates, snapshot),
             other_type=self._other_type(snapshot, top, candidates[1:]),
             probability=cal.mapping.probability(top.match_weight, min(gap, 99.0)),
             threshold=cal.threshold,
@@ -299,6 +300,19 @@ class Resolver:
 
 def _has_role(spec: EntityTypeSpec, key: str) -> bool:
     return key in spec.roles or (key in NAME_PARTS and "name" in spec.roles)
+
+
+def _plausible(candidates: list[Scored], snapshot: Snapshot) -> bool:
+    """Whether some candidate shares an identifier with the query (its comparison agrees with
+    a positive weight) or has a name weighing more than its profile's floor."""
+    for c in candidates:
+        decision = snapshot.entity_types[c.entity_type].spec.decision
+        if any(c.part(k)[1] > 0 for k in decision.identifiers):
+            return True
+        value, name_bits = c.part("name")
+        if value is not None and name_bits > decision.plausible_name_bits:
+            return True
+    return False
 
 
 def one_per_id(candidates: list[Scored]) -> list[Scored]:

@@ -10,7 +10,6 @@ import pytest
 from stdnum.br import cnpj
 
 from resolver.decision import (
-    NO_MATCH_BELOW,
     Evidence,
     IdentifierRelation,
     decide,
@@ -48,10 +47,17 @@ DECISIONS = [
     ("single candidate above threshold", (20.0,), ev(0.99), M, "clear winner"),
     ("runner-up within the margin", (20.0, 18.0), ev(0.99), A, "apart"),
     ("runner-up exactly at the margin", (20.0, 17.0), ev(0.99), M, "clear winner"),
-    ("below threshold, above 0.5", (5.0, -10.0), ev(0.7), A, "below the threshold"),
-    ("improbable and clearly so", (-5.0, -20.0), ev(0.1), N, f"below {NO_MATCH_BELOW}"),
-    ("improbable alone", (-5.0,), ev(0.1), N, f"below {NO_MATCH_BELOW}"),
-    ("improbable but two close ones", (-5.0, -6.0), ev(0.1), A, "below the threshold"),
+    ("below threshold, nothing plausible", (5.0, -10.0), ev(0.7), N, "no candidate is plausibly"),
+    ("below threshold, a plausible one", (5.0, -10.0), ev(0.7, plausible=True), A, "threshold"),
+    ("improbable and implausible", (-5.0, -20.0), ev(0.1), N, "no candidate is plausibly"),
+    ("improbable alone", (-5.0,), ev(0.1), N, "no candidate is plausibly"),
+    (
+        "improbable but plausible: not sure is not absent",
+        (-5.0,),
+        ev(0.1, plausible=True),
+        A,
+        "below the threshold",
+    ),  # fmt: skip
     (
         "improbable but the id is in the master",
         (-5.0, -20.0),

@@ -211,3 +211,34 @@ def test_exact_tax_id_and_name_are_not_vetoed_by_a_runner_up_name(resolver: Reso
         if matched >= 40:
             break
     assert matched >= 40
+
+
+def test_no_match_only_when_no_candidate_is_plausible(
+    resolver: Resolver, queries: list[dict[str, object]]
+) -> None:
+    """no_match lets supplier.create proceed, so it must mean "nothing in the master is
+    plausibly this record": never while a candidate shares an identifier with the query or has
+    a name above the profile's floor (low confidence with such a candidate is ambiguous)."""
+    seen = {"no_match": 0, "ambiguous": 0}
+    for q in queries:
+        result = resolver.resolve(ResolveQuery.model_validate(q))
+        if result.decision is Decision.MATCH:
+            continue
+        seen[result.decision.value] += 1
+        spec = (
+            resolver.entity_types[result.candidates[0].entity_type].spec
+            if result.candidates
+            else None
+        )
+        plausible = any(
+            p.match_weight > (spec.decision.plausible_name_bits if spec else 0.0)
+            if p.comparison.endswith("name")
+            else p.match_weight > 0
+            and spec is not None
+            and p.comparison in spec.decision.identifiers
+            for c in result.candidates
+            for p in c.explanation
+        )
+        if result.decision is Decision.NO_MATCH:
+            assert not plausible, (q, result.reason)
+    assert seen["no_match"] >= 3 and seen["ambiguous"] >= 10
