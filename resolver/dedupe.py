@@ -29,12 +29,15 @@ from resolver.clusters import assign_stable_ids
 from resolver.engines import EngineOptions
 from resolver.errors import ModelError
 from resolver.profiles import load_profile
-from resolver.training import model_in_dialect, new_linker
+from resolver.training import model_in_dialect, new_linker, use_term_frequencies
 from resolver.workdir import current_model_dir
 
 Progress = Callable[[str, int, int], None]
 STEPS = ("loading", "predicting", "clustering", "stable ids", "writing")
-DEFAULT_THRESHOLD = 0.9
+#: Records of one master linked as one entity from this probability on. The model is fitted to
+#: agent queries (resolver.simulate), whose agreement is rarer than two rows of one master
+#: share (a look-alike and its original share a phone, a street); 0.99 keeps look-alikes apart.
+DEFAULT_THRESHOLD = 0.99
 RUN_COLUMNS = ("run", "entity_type", "threshold", "records", "pairs", "clusters", "merges",
                "splits", "retired", "engine", "finished_at")  # fmt: skip
 
@@ -89,7 +92,10 @@ def dedupe_workdir(
     model = model_in_dialect(
         json.loads(model_path.read_text(encoding="utf-8")), profile, spec, engine.dialect
     )
-    linker, _ = new_linker(profile, spec, frame, model, engine)
+    linker, db_api = new_linker(profile, spec, frame, model, engine)
+    tf_path = model_dir / f"tf_{entity_type}.json"
+    if tf_path.exists():  # the served frequencies: the waterfalls and the index agree with it
+        use_term_frequencies(linker, db_api, json.loads(tf_path.read_text(encoding="utf-8")))
     tick(STEPS[1], 1, len(STEPS))
     predictions = linker.inference.predict(threshold_match_probability=p)
     pairs = _pairs(_to_pandas(predictions), model)

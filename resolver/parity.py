@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 from splink import DuckDBAPI, Linker
 
-from resolver.training import tf_columns
+from resolver.training import tf_columns, use_term_frequencies
 
 
 def splink_match_weights(
@@ -30,10 +30,7 @@ def splink_match_weights(
     right = db_api.register(master[columns], table_name="master")
     left = db_api.register(queries.reindex(columns=columns).astype(object), table_name="queries")
     linker = Linker(right, model, log_level=logging.ERROR)
-    for col in tf_columns(compiled):
-        table = pd.DataFrame({col: list(tf[col]), f"tf_{col}": list(tf[col].values())})
-        sdf = db_api.register(table, table_name=f"tf_lookup_{col}")
-        linker.table_management.register_term_frequency_lookup(sdf, col)
+    use_term_frequencies(linker, db_api, {col: tf[col] for col in tf_columns(compiled)})
     predictions = linker.inference.predict_between(
         left, right, blocking_rules_to_generate_predictions=["1=1"], warning_mode="never"
     ).as_pandas_dataframe()

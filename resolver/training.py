@@ -402,6 +402,25 @@ def term_frequencies(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[
     return out
 
 
+def use_term_frequencies(linker: Linker, db_api: Any, tf: dict[str, dict[str, float]]) -> None:
+    """Make splink read the served term-frequency tables (`term_frequencies`) instead of
+    computing its own, so that its weights are the serving path's, pair for pair."""
+    for col, table in tf.items():
+        frame = pd.DataFrame({col: list(table), f"tf_{col}": [float(v) for v in table.values()]})
+        name = f"tf_lookup_{col}"
+        if type(db_api).__name__ == "SparkAPI":
+            from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+
+            schema = StructType(
+                [StructField(col, StringType(), True), StructField(f"tf_{col}", DoubleType())]
+            )
+            spark_frame = db_api.spark.createDataFrame(frame.values.tolist(), schema=schema)
+            sdf = db_api.register(spark_frame, table_name=f"{name}_{id(linker):x}")
+        else:
+            sdf = db_api.register(frame, table_name=name)
+        linker.table_management.register_term_frequency_lookup(sdf, col)
+
+
 def tf_columns(compiled: dict[str, Any]) -> list[str]:
     """Columns whose term frequencies the compiled model uses."""
     cols: list[str] = []
