@@ -80,7 +80,7 @@ def test_the_rule_in_force_is_what_the_resolver_does_on_the_labels(
             auto += 1
             wrong += resolution.canonical_id not in expected[str(query.id)].canonical_ids
     check = fitted.types["supplier"].in_force
-    assert check is not None and check.threshold == 0.5 and check.margin == 3.0
+    assert check is not None and check.threshold == 0.5 and check.margin == 5.0
     assert (check.auto, check.wrong) == (auto, wrong)
     assert check.upper == pytest.approx(wrong_rate_upper(wrong, auto))
 
@@ -112,8 +112,15 @@ def test_a_rule_in_force_that_meets_the_target_stays(trained: Path, sample_label
     contact = loose.types["contact"]
     assert contact.in_force is not None and contact.in_force.verdict == "meets"
     assert contact.in_force.upper <= 0.2
-    assert contact.status == "default_kept" and "contact" not in loose.table.entity_types
-    assert "it stays" in contact.reason
+    # A rule in force that meets the target is never replaced by a halt or a stricter gate:
+    # it stays, or a proven threshold (that meets the target too) takes over.
+    meeting = [t for t in loose.types.values() if t.in_force and t.in_force.verdict == "meets"]
+    assert meeting
+    for report in meeting:
+        assert report.status in ("default_kept", "calibrated"), report
+        if report.status == "default_kept":
+            assert "it stays" in report.reason
+            assert report.entity_type not in loose.table.entity_types
 
 
 def test_keep_unproven_keeps_the_rule_in_force_and_still_reports_it(
