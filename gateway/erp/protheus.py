@@ -225,6 +225,36 @@ class ProtheusConnector:
 
         return pages(fetch)
 
+    # -- what keeps the resolver in step (gateway.erp.base.MasterReads) ----------------------
+    def read_row(self, entity_type: str, canonical_id: str) -> dict[str, str] | None:
+        """An SA2/SA1 row as `extract` yields it (a deleted one with `D_E_L_E_T_ = '*'`)."""
+        prefix = ENTITIES.get(entity_type)
+        if prefix not in ("SA2", "SA1") or not canonical_id.startswith(f"{prefix}:"):
+            raise unsupported(self.name, f"read a {entity_type} row")
+        body = self.http.json(
+            self.http.send(
+                "GET", f"{API}/{entity_type}s/{pk_encode(canonical_id)}", missing_ok=True
+            )
+        )
+        return None if body is None else {k: str(v) for k, v in body.items()}
+
+    def find_by_tax_id(self, entity_type: str, tax_id: str) -> list[ErpRecord]:
+        """Live suppliers (customers) whose CGC has these digits, whatever its punctuation."""
+        prefix = ENTITIES.get(entity_type)
+        if prefix not in ("SA2", "SA1"):
+            raise unsupported(self.name, f"find a {entity_type} by tax id")
+        p, wanted = prefix[1:], digits(tax_id)
+        if not wanted:
+            return []
+        found = []
+        for page in self._pages(f"{entity_type}s", 100, {f"{p}_CGC": wanted}):
+            for row in page:
+                if digits(row.get(f"{p}_CGC")) != wanted or row.get("D_E_L_E_T_") == "*":
+                    continue  # the ERP's filter is the authority; this only double-checks it
+                uid = f"{prefix}:{row[f'{p}_FILIAL']}:{row[f'{p}_COD']}:{row[f'{p}_LOJA']}"
+                found.append(record(entity_type, uid, _party_fields(row, p), False))
+        return found
+
     # -- writes ------------------------------------------------------------------------------
     def run(self, operation: ErpOperation) -> ErpResult:
         check_known(self.name, operation.operation)

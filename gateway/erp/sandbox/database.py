@@ -236,6 +236,22 @@ class SandboxDatabase:
             ).fetchall()
         return [dict(r) for r in found]
 
+    def rows_by_digits(
+        self, table: str, column: str, value: str, *, offset: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Live rows whose `column`, stripped of punctuation, equals the digits of `value`."""
+        wanted = "".join(c for c in value if c.isdigit())
+        stripped = f'"{column}"'
+        for mark in (".", "/", "-", " "):
+            stripped = f"REPLACE({stripped}, '{mark}', '')"
+        with self.connect() as conn:
+            found = conn.execute(
+                f'SELECT * FROM "{table}" WHERE {stripped} = ? AND "{DELETED}" <> \'*\' '
+                f'ORDER BY "{RECNO}" LIMIT ? OFFSET ?',
+                [wanted, limit, offset],
+            ).fetchall()
+        return [dict(r) for r in found]
+
     def read(self, fn: Callable[[Tx], Any]) -> Any:
         """Run a read through the domain operations (a refusal propagates)."""
         with self.connect() as conn:
