@@ -30,6 +30,8 @@ from gateway import (
     load_catalog,
 )
 from gateway.erp import OracleConnector, ProtheusConnector, SapConnector
+from gateway.erp.base import RowReads
+from gateway.record_sync import IndexSync
 from gateway.workflow import RunnerPolicy, WorkflowRunner
 from gateway.workflow_sweeper import WorkflowSweeper
 from resolver import ResolverError, load_resolver, normalise_record
@@ -117,10 +119,14 @@ def create_app(
     resolver_error: str | None = None
     if resolver is None:
         try:
-            resolver = load_resolver(settings.workdir, watch=True)
+            resolver = own = load_resolver(settings.workdir, watch=True)
         except (ResolverError, OSError) as e:
             resolver_error = str(e)
             log.warning("resolver not loaded: %s", e)
+        else:  # read-your-own-writes: what a workflow changes is served before it succeeds
+            if isinstance(gateway.connector, RowReads):
+                sync = IndexSync(settings.workdir, gateway.connector, on_applied=own.reload)
+                gateway.runner.record_sync = sync
 
     if resolver is not None:
         resolver = CountingResolver(resolver, metrics)

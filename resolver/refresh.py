@@ -121,6 +121,40 @@ def refresh_workdir(
     return RefreshSummary(version, base, final, deltas, time.perf_counter() - started)
 
 
+def refresh_rows(
+    workdir: Path,
+    entity_type: str,
+    rows: list[dict[str, str]],
+    progress: Progress | None = None,
+) -> RefreshSummary | None:
+    """Apply rows read from the ERP (as its extract gives them: new, changed, or deleted with
+    `D_E_L_E_T_ = '*'`) to one entity type of the active model, through the same checks and
+    atomic switch as a delta folder. None when the active model does not serve that type.
+
+    Columns the model's extract never had are left out: the model cannot use them, and an ERP
+    adds fields to a table over time.
+    """
+    model_dir = current_model_dir(workdir)
+    manifest: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text("utf-8"))
+    profile = load_profile(model_dir / "profile.yaml")
+    spec = profile.entity_types.get(entity_type)
+    if spec is None or not rows:
+        return None
+    known = set(_extract_columns(manifest, profile).get(entity_type, []))
+    known |= spec.columns() | {DELETED_FLAG, RECNO}
+    upper = {c.upper(): c for c in known}
+    columns: dict[str, None] = {}
+    kept = []
+    for row in rows:
+        out = {upper[k.upper()]: v for k, v in row.items() if k.upper() in upper}
+        columns.update(dict.fromkeys(out))
+        kept.append(out)
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=".rows-") as folder:
+        path = Path(folder) / f"{spec.table}.csv"
+        pd.DataFrame(kept, columns=list(columns)).fillna("").to_csv(path, index=False)
+        return refresh_workdir(workdir, Path(folder), progress)
+
+
 def _extract_columns(manifest: dict[str, Any], profile: Profile) -> dict[str, list[str]]:
     """The columns each extract had at training (older models: read from their data folder)."""
     recorded: dict[str, list[str]] = manifest.get("extract_columns") or {}
