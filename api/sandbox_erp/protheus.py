@@ -326,4 +326,35 @@ def operation(request: Request, key: str) -> Response:
     return perform(request, face=FACE, operation="operation.lookup", error=error, read=read)
 
 
+STAMPED_RESOURCES = {
+    "suppliers": ("SA2010", "supplier.changes"),
+    "customers": ("SA1010", "customer.changes"),
+}
+
+
+@secured.get(
+    "/changes/{resource}",
+    summary="Rows changed after a stamp (S_T_A_M_P_), deleted ones too, in stamp order",
+)
+def changes(
+    request: Request,
+    resource: str,
+    since: Annotated[int, Query(ge=0)] = 0,
+    size: PageSize = 100,
+) -> Response:
+    """The change feed of suppliers or customers: each changed row once, as it is now, with
+    its `S_T_A_M_P_`; the next page starts after the last stamp of this one."""
+    if resource not in STAMPED_RESOURCES:
+        raise SandboxRefusal(404, f"no change feed for {resource}")
+    table, operation = STAMPED_RESOURCES[resource]
+    rows = sandbox_of(request).db.changes(table, since, limit=size + 1)
+    return perform(
+        request,
+        face=FACE,
+        operation=operation,
+        error=error,
+        read=lambda: (200, _page(rows, size), {}),
+    )
+
+
 router.include_router(secured)

@@ -94,3 +94,25 @@ class TaxIdSearch(Protocol):
     def find_by_tax_id(self, entity_type: str, tax_id: str) -> list[ErpRecord]:
         """The live records of an entity type whose tax id has these digits."""
         ...
+
+
+class ChangePage(BaseModel):
+    """One page of an ERP's change feed: rows as `extract` yields them (deleted ones with their
+    deletion mark), and the watermark to ask for the next changes from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rows: list[dict[str, str]]
+    watermark: str
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """Reading what changed in a master since a watermark: the continuous sync (`canon sync`)."""
+
+    def changes(
+        self, entity_type: str, since: str | None, page_size: int = 500
+    ) -> Iterator[ChangePage]:
+        """Pages of rows changed after `since` (None: every change the ERP tracks), oldest
+        first; each page's watermark covers it and every page before it."""
+        ...

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import httpx
 
-from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
+from gateway.erp.base import ChangePage, ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import HttpErp, check_known, digits, pages, record, result, unsupported
 
 API = "/rest/api/canon/v1"
@@ -26,6 +26,8 @@ API = "/rest/api/canon/v1"
 KEY_WIDTHS = {"SA2": (2, 6, 2), "SA1": (2, 6, 2), "SC7": (2, 6)}
 CURRENCIES = {"1": "BRL", "2": "USD", "3": "UFIR", "4": "EUR", "5": "JPY"}
 ENTITIES = {"supplier": "SA2", "customer": "SA1", "purchase_order": "SC7"}
+#: The change stamp Protheus keeps on a table once enabled (the sandbox: a sequence number).
+STAMP = "S_T_A_M_P_"
 #: Operations that set fields (and whose compensation sets the previous values back).
 SETS: dict[str, tuple[str, dict[str, str]]] = {
     "supplier.block": ("SA2", {"A2_MSBLQL": "1"}),
@@ -254,6 +256,27 @@ class ProtheusConnector:
                 uid = f"{prefix}:{row[f'{p}_FILIAL']}:{row[f'{p}_COD']}:{row[f'{p}_LOJA']}"
                 found.append(record(entity_type, uid, _party_fields(row, p), False))
         return found
+
+    def changes(
+        self, entity_type: str, since: str | None, page_size: int = 500
+    ) -> Iterator[ChangePage]:
+        """SA2/SA1 rows changed after the stamp `since` (`S_T_A_M_P_`, deletions included)."""
+        prefix = ENTITIES.get(entity_type)
+        if prefix not in ("SA2", "SA1"):
+            raise unsupported(self.name, f"read changes of {entity_type}")
+        stamp = int(since or 0)
+        while True:
+            params = {"since": stamp, "pageSize": page_size}
+            body = self.http.json(
+                self.http.send("GET", f"{API}/changes/{entity_type}s", params=params)
+            )
+            rows = [{k: str(v) for k, v in row.items()} for row in body["items"]]
+            if not rows:
+                return
+            stamp = max(int(row[STAMP]) for row in rows)
+            yield ChangePage(rows=rows, watermark=str(stamp))
+            if not body["hasNext"]:
+                return
 
     # -- writes ------------------------------------------------------------------------------
     def run(self, operation: ErpOperation) -> ErpResult:
