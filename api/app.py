@@ -14,7 +14,7 @@ from api.approvals_setup import build_approval_services, sweeping
 from api.limits import BodySizeLimit
 from api.logging import RequestLog, configure_logging
 from api.mcp import http_endpoint
-from api.metrics import CountingResolver, HttpMetrics, Metrics
+from api.metrics import CountingResolver, FreshnessCollector, HttpMetrics, Metrics
 from api.metrics import router as metrics_router
 from api.routes import actions, admin, approvals, audit, dashboard, health, portal, resolve, slack
 from api.settings import Settings
@@ -167,6 +167,7 @@ def create_app(
     app.state.resolver = resolver
     app.state.resolver_error = resolver_error
     app.state.erp_sync = erp_sync
+    metrics.registry.register(FreshnessCollector(settings.workdir, erp_sync))
     app.state.approvals = approval_services
     app.state.metrics = metrics
     errors.install(app)

@@ -167,6 +167,31 @@ def test_erp_changes_reach_resolve_while_the_api_syncs(live: Live) -> None:
     assert fresh["rows_applied_since_training"] >= 4
     assert int(fresh["watermarks"]["supplier"]) >= 4
     assert fresh["index_age_seconds"] is not None and fresh["index_age_seconds"] < 60
+    gateway: Gateway = live.app.state.gateway
+    with gateway.store.transaction() as session:
+        _, steward = create_key(session, "steward", "steward", [])
+    scraped = live.http.get("/metrics", headers={"Authorization": f"Bearer {steward}"}).text
+    watermark = int(fresh["watermarks"]["supplier"])
+    assert f'canon_sync_watermark{{entity_type="supplier"}} {float(watermark)}' in scraped
+    assert "canon_sync_failing 0.0" in scraped and "canon_sync_lag_seconds " in scraped
+    assert "canon_index_rows_applied " in scraped and "canon_index_age_seconds " in scraped
+
+
+def test_a_failing_sync_says_so_in_readyz_and_metrics(live: Live) -> None:
+    live.sandbox.admin.fault("error", operation="supplier.changes", status=500, times=None)
+    started = time.monotonic()
+    fresh = live.http.get("/readyz").json()["freshness"]
+    while fresh["last_sync_error"] is None:
+        assert time.monotonic() - started < 60, fresh
+        time.sleep(0.1)
+        fresh = live.http.get("/readyz").json()["freshness"]
+    assert "ErpUnavailable" in fresh["last_sync_error"] and "500" in fresh["last_sync_error"]
+    live.sandbox.admin.clear_faults()
+    while fresh["last_sync_error"] is not None:  # the next sync that works clears it
+        assert time.monotonic() - started < 60, fresh
+        time.sleep(0.1)
+        fresh = live.http.get("/readyz").json()["freshness"]
+    assert fresh["sync_lag_seconds"] is not None and fresh["sync_lag_seconds"] < 60
 
 
 def _canon(*args: str | Path) -> subprocess.Popen[str]:

@@ -24,11 +24,11 @@ from api.app import create_app
 from api.settings import Settings
 from gateway import Gateway, create_key
 from gateway.erp import ProtheusConnector, fetch_extracts
-from resolver import train_workdir
+from resolver import ResolveQuery, Resolver, load_resolver, train_workdir
 from resolver.profiles import DEFAULT_PROFILE
 from tests.e2e.conftest import serving
 from tests.e2e.test_faults import UNLIMITED
-from tests.gateway.erp.sandbox import PASSWORD, USER, running_sandbox
+from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox, running_sandbox
 
 QUERY = {
     "entity_type": "supplier",
@@ -48,6 +48,8 @@ class Demo:
     app: FastAPI
     http: httpx.Client
     erp: ProtheusConnector
+    sandbox: Sandbox
+    other: Resolver  # another worker serving the same workdir
 
     @property
     def gateway(self) -> Gateway:
@@ -112,7 +114,7 @@ def demo(tmp_path: Path, store_url: str) -> Iterator[Demo]:
         )
         app = create_app(settings)
         with serving(app) as url, httpx.Client(base_url=url, timeout=60) as http:
-            yield Demo(app, http, erp)
+            yield Demo(app, http, erp, sandbox, load_resolver(workdir, watch=True))
 
 
 def test_the_demo_twice_resolves_the_new_supplier_and_refuses_its_duplicate(demo: Demo) -> None:
@@ -136,6 +138,11 @@ def test_the_demo_twice_resolves_the_new_supplier_and_refuses_its_duplicate(demo
     assert kinds[-2:] == ["record.synced", "action.succeeded"], kinds
     assert entries[-2]["data"]["canonical_id"] == created
 
+    # every other worker serving the workdir follows the same switch of CURRENT
+    assert demo.other.reload()
+    follower = demo.other.resolve(ResolveQuery.model_validate(QUERY))
+    assert follower.candidates[0].canonical_id == created
+
     # -- the same steps again -----------------------------------------------------------------
     second = demo.resolve(agent)
     assert second["decision"] in ("match", "ambiguous"), second
@@ -157,3 +164,17 @@ def test_the_demo_twice_resolves_the_new_supplier_and_refuses_its_duplicate(demo
     ]
     kinds = [e["kind"] for e in demo.audit_kinds(refused["id"], steward)]
     assert "step.succeeded" not in kinds and "action.failed" in kinds, kinds
+
+
+def test_an_index_that_cannot_be_updated_does_not_fail_the_write(demo: Demo) -> None:
+    """The ERP's write stands when reading the record back fails: the action succeeds, the
+    audit log says the index was not updated and why (a later sync brings the record)."""
+    agent, approver = demo.key("agent", "demo-agent"), demo.key("approver", "ana")
+    demo.sandbox.admin.fault("error", operation="supplier.read", status=500, times=None)
+    token = demo.resolve(agent)["resolution_token"]
+    done = demo.approve(demo.create(agent, token, "demo-1").json(), approver)
+    assert done["status"] == "succeeded", done
+    entries = demo.audit_kinds(done["id"], demo.key("steward", "auditor"))
+    assert [e["kind"] for e in entries][-2:] == ["record.sync_failed", "action.succeeded"]
+    assert "ErpUnavailable" in entries[-2]["data"]["error"]
+    assert len(demo.erp.find_by_tax_id("supplier", PARAMS["tax_id"])) == 1
