@@ -14,7 +14,7 @@ from api.approvals_setup import build_approval_services, sweeping
 from api.limits import BodySizeLimit
 from api.logging import RequestLog, configure_logging
 from api.mcp import http_endpoint
-from api.metrics import CountingResolver, HttpMetrics, Metrics
+from api.metrics import CountingResolver, FreshnessCollector, HttpMetrics, Metrics
 from api.metrics import router as metrics_router
 from api.routes import actions, admin, approvals, audit, dashboard, health, portal, resolve, slack
 from api.settings import Settings
@@ -30,6 +30,9 @@ from gateway import (
     load_catalog,
 )
 from gateway.erp import OracleConnector, ProtheusConnector, SapConnector
+from gateway.erp.base import ChangeFeed, RowReads
+from gateway.erp_sync import ErpSync
+from gateway.record_sync import IndexSync
 from gateway.workflow import RunnerPolicy, WorkflowRunner
 from gateway.workflow_sweeper import WorkflowSweeper
 from resolver import ResolverError, load_resolver, normalise_record
@@ -115,12 +118,19 @@ def create_app(
     metrics = Metrics(gateway)
     limiter = ratelimit.limiter_from(settings)
     resolver_error: str | None = None
+    erp_sync: ErpSync | None = None
     if resolver is None:
         try:
-            resolver = load_resolver(settings.workdir, watch=True)
+            resolver = own = load_resolver(settings.workdir, watch=True)
         except (ResolverError, OSError) as e:
             resolver_error = str(e)
             log.warning("resolver not loaded: %s", e)
+        else:  # read-your-own-writes: what a workflow changes is served before it succeeds
+            if isinstance(gateway.connector, RowReads):
+                sync = IndexSync(settings.workdir, gateway.connector, on_applied=own.reload)
+                gateway.runner.record_sync = sync
+            if settings.erp_sync_seconds > 0 and isinstance(gateway.connector, ChangeFeed):
+                erp_sync = ErpSync(settings.workdir, gateway.connector, on_applied=own.reload)
 
     if resolver is not None:
         resolver = CountingResolver(resolver, metrics)
@@ -136,8 +146,12 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.workflow_sweep_seconds > 0:
             workflows.start()  # resumes what a crash interrupted, then keeps watching
+        if erp_sync is not None:
+            erp_sync.start(settings.erp_sync_seconds)
         async with sweeping(approval_services), mcp.running():
             yield
+        if erp_sync is not None:
+            erp_sync.stop()
         workflows.stop()
         gateway.store.close()
 
@@ -152,6 +166,8 @@ def create_app(
     app.state.gateway = gateway
     app.state.resolver = resolver
     app.state.resolver_error = resolver_error
+    app.state.erp_sync = erp_sync
+    metrics.registry.register(FreshnessCollector(settings.workdir, erp_sync))
     app.state.approvals = approval_services
     app.state.metrics = metrics
     errors.install(app)

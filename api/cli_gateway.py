@@ -94,6 +94,14 @@ def serve(
     erp_url: Annotated[
         str | None, typer.Option("--erp-url", help="The ERP's base URL (CANON_ERP_URL)")
     ] = None,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync",
+            help="Pull the ERP's changes into the serving index every few seconds "
+            "(CANON_ERP_SYNC_SECONDS, default 2 with --sync)",
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP API (resolve, actions, audit, rollout)."""
     import uvicorn
@@ -103,17 +111,74 @@ def serve(
 
     with readable_errors():
         settings = _settings(workdir)
-        chosen = {k: v for k, v in (("erp_kind", erp_kind), ("erp_url", erp_url)) if v}
+        chosen: dict[str, object] = {
+            k: v for k, v in (("erp_kind", erp_kind), ("erp_url", erp_url)) if v
+        }
+        if sync and settings.erp_sync_seconds <= 0:
+            chosen["erp_sync_seconds"] = 2.0
         if chosen:
             settings = Settings(**{**settings.model_dump(), **chosen})
         app = create_app(settings)
         resolved_host, resolved_port = host or settings.host, port or settings.port
+        every = settings.erp_sync_seconds
         say(
             f"canon: serving on http://{resolved_host}:{resolved_port} "
-            f"(ERP: {settings.erp_kind}{' at ' + settings.erp_url if settings.erp_url else ''})"
+            f"(ERP: {settings.erp_kind}{' at ' + settings.erp_url if settings.erp_url else ''}"
+            f"{f', syncing its changes every {every:g} s' if every else ''})"
         )
     # Canon's JSON logs (api/logging.py) carry uvicorn's lines too, and log every request itself.
     uvicorn.run(app, host=resolved_host, port=resolved_port, log_config=None, access_log=False)
+
+
+def sync(
+    workdir: WorkdirOpt = None,
+    erp_kind: Annotated[
+        str | None,
+        typer.Option("--erp-kind", help="protheus | sap | oracle (CANON_ERP_KIND)"),
+    ] = None,
+    erp_url: Annotated[
+        str | None, typer.Option("--erp-url", help="The ERP's base URL (CANON_ERP_URL)")
+    ] = None,
+    page_size: Annotated[
+        int, typer.Option("--page-size", min=1, max=1000, help="Changed rows asked per request")
+    ] = 500,
+    batch_rows: Annotated[
+        int,
+        typer.Option(
+            "--batch-rows", min=1, help="Rows applied (with their watermark) per index switch"
+        ),
+    ] = 5000,
+) -> None:
+    """Pull the ERP's changes since the last sync into the serving index, once (for cron).
+
+    A running `canon serve` picks the refreshed index up without a restart.
+    """
+    from api.app import build_connector
+    from api.settings import Settings
+    from gateway.erp.base import ChangeFeed
+    from gateway.erp_sync import ErpSync, index_freshness
+    from resolver import ResolverError
+
+    with readable_errors():
+        settings = _settings(workdir)
+        chosen = {k: v for k, v in (("erp_kind", erp_kind), ("erp_url", erp_url)) if v}
+        if chosen:
+            settings = Settings(**{**settings.model_dump(), **chosen})
+        connector = build_connector(settings)
+        if not isinstance(connector, ChangeFeed):
+            fail(f"--erp-kind {settings.erp_kind}: this ERP connector has no change feed to sync")
+        try:
+            syncer = ErpSync(
+                settings.workdir, connector, page_size=page_size, batch_rows=batch_rows
+            )
+            applied = syncer.sync_once()
+        except ResolverError as e:
+            fail(str(e))
+    for entity_type, count in applied.items():
+        out.print(f"{entity_type}: {count} changed row(s) applied", highlight=False)
+    fresh = index_freshness(settings.workdir)
+    marks = ", ".join(f"{k} {v}" for k, v in fresh.get("watermarks", {}).items()) or "none"
+    say(f"canon: serving {fresh.get('index_version')}; watermarks: {marks}")
 
 
 def sandbox_erp(
@@ -272,6 +337,7 @@ def rollout_readiness(
 def register(app: typer.Typer) -> None:
     """Add the gate's commands to the `canon` app."""
     app.command("serve")(serve)
+    app.command("sync")(sync)
     app.command("sandbox-erp")(sandbox_erp)
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")

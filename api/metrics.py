@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -30,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import PrincipalDep
 from api.logging import route_of
 from gateway import EntityResolver, Gateway, Role
+from gateway.erp_sync import ErpSync, index_freshness
 from gateway.errors import Forbidden
 from gateway.store import Action, Approval
 from resolver import Resolution, ResolveQuery
@@ -73,6 +75,47 @@ class StoreCollector(Collector):
         pending.add_metric([], waiting or 0)
         up.add_metric([], 1)
         yield from (actions, pending, up)
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class FreshnessCollector(Collector):
+    """Gauges of how current the serving index is, read at scrape time from the active model's
+    manifest (what every replica serving the workdir serves) and this process's sync."""
+
+    def __init__(self, workdir: Path, erp_sync: ErpSync | None) -> None:
+        self.workdir, self.erp_sync = workdir, erp_sync
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        fresh = index_freshness(self.workdir)
+        if fresh:
+            age = GaugeMetricFamily(
+                "canon_index_age_seconds", "Seconds since the serving index was trained or updated"
+            )
+            age.add_metric([], float(fresh["index_age_seconds"] or 0.0))
+            applied = GaugeMetricFamily(
+                "canon_index_rows_applied", "ERP rows applied to the serving index since training"
+            )
+            applied.add_metric([], float(fresh["rows_applied_since_training"]))
+            marks = GaugeMetricFamily(
+                "canon_sync_watermark",
+                "How far the ERP's changes are applied, per entity type (numeric watermarks)",
+                labels=["entity_type"],
+            )
+            for entity_type, mark in fresh["watermarks"].items():
+                if str(mark).isdigit():
+                    marks.add_metric([entity_type], float(mark))
+            yield from (age, applied, marks)
+        if self.erp_sync is None:
+            return
+        sync = self.erp_sync.freshness()
+        lag = GaugeMetricFamily("canon_sync_lag_seconds", "Seconds since the last successful sync")
+        if sync["sync_lag_seconds"] is not None:
+            lag.add_metric([], float(sync["sync_lag_seconds"]))
+        failing = GaugeMetricFamily("canon_sync_failing", "1 when the last sync failed")
+        failing.add_metric([], 1.0 if sync["last_sync_error"] else 0.0)
+        yield from (lag, failing)
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

@@ -124,6 +124,12 @@ class Settings(BaseSettings):
         default="basic", description="Protheus: basic auth or the OAuth2 password grant"
     )
     erp_timeout_seconds: float = Field(default=10.0, gt=0.0, le=300.0)
+    erp_sync_seconds: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="How often the API pulls the ERP's changes into the serving index by "
+        "watermark (`canon serve --sync`: 2); 0: never",
+    )
     workflow_sweep_seconds: float = Field(
         default=5.0,
         ge=0.0,

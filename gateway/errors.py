@@ -24,6 +24,7 @@ GatewayError
 └── ErpError                   the ERP connector failed
     ├── ErpOperationFailed     the ERP refused or failed one operation (nothing was changed)
     │   ├── ErpConflict        the record changed since it was read (stale ETag): never retried
+    │   ├── DuplicateInErp     a creation whose identity the ERP already holds (nothing was sent)
     │   └── ErpUnsupported     the connector cannot do that at all (nothing was sent)
     └── ErpUnavailable         no answer, or an answer that does not say whether it ran (in doubt)
 """
@@ -139,6 +140,14 @@ class ErpOperationFailed(ErpError):
 
 class ErpConflict(ErpOperationFailed):
     """The ERP refused a write because the record changed since it was read (HTTP 412)."""
+
+
+class DuplicateInErp(ErpOperationFailed):
+    """A creation refused before its first write: the ERP already holds a live record with the
+    new identity's tax id. The message names that record (`duplicate-in-erp: ... SA2::000123:01`).
+    """
+
+    code = "duplicate-in-erp"
 
 
 class ErpUnsupported(ErpOperationFailed):

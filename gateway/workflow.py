@@ -32,15 +32,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from gateway import audit
 from gateway.catalog import ActionSpec
-from gateway.erp.base import ErpConnector, ErpOperation, ErpResult
-from gateway.errors import ErpError, ErpOperationFailed, ErpUnavailable
+from gateway.erp.base import ErpConnector, ErpOperation, ErpResult, TaxIdSearch
+from gateway.errors import DuplicateInErp, ErpError, ErpOperationFailed, ErpUnavailable
 from gateway.store import Action, Store, WorkflowRun, WorkflowStep
 from gateway.workflow_report import attention_report, describe
 from gateway.workflow_state import (
@@ -58,6 +58,15 @@ from gateway.workflow_state import (
 
 Clock = Callable[[], datetime]
 log = logging.getLogger("canon.workflow")
+
+
+class RecordSync(Protocol):
+    """What keeps the resolver in step with the records workflows change (read-your-own-writes)."""
+
+    def record_changed(self, entity_type: str, canonical_id: str) -> str | None:
+        """Read the record back from the ERP and apply it to the serving index; the index
+        version now served, or None when this entity type is not served from the ERP's rows."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,14 @@ class _InDoubt:
 _Outcome = _Done | _Refused | _InDoubt
 
 
+@dataclass(frozen=True)
+class _Sync:
+    """Before the action ends: the record it changed, to apply to the serving index."""
+
+    entity_type: str
+    canonical_id: str
+
+
 @dataclass
 class _Marks:
     """The audit kinds committed by one transaction (for the pause hook)."""
@@ -150,6 +167,27 @@ def operation_for(action: Action, step: WorkflowStep, undo: bool) -> ErpOperatio
     )
 
 
+def refuse_duplicate(connector: ErpConnector, operation: ErpOperation) -> None:
+    """Right before a creation's first write: DuplicateInErp when the ERP already holds a live
+    record with the new identity's tax id (read now, whatever the resolver's index says)."""
+    tax_id = str(operation.params.get("tax_id") or "")
+    if not operation.operation.endswith(".create_record") or not tax_id:
+        return
+    if not isinstance(connector, TaxIdSearch):
+        return
+    found = connector.find_by_tax_id(operation.entity_type, tax_id)
+    if not found:
+        return
+    first = found[0]
+    name = first.fields.get("name")
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    raise DuplicateInErp(
+        f"duplicate-in-erp: the ERP already holds {operation.entity_type} {first.canonical_id}"
+        f"{f' ({name})' if name else ''}{more} with tax id {tax_id}; resolve it and act on"
+        " that record instead of creating another"
+    )
+
+
 def _message(error: ErpError) -> str:
     return f"{type(error).__name__}: {error.message}"
 
@@ -157,9 +195,16 @@ def _message(error: ErpError) -> str:
 class WorkflowRunner:
     """Claims workflow runs and drives them to an end state, or to a later retry."""
 
-    def __init__(self, policy: RunnerPolicy | None = None, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        policy: RunnerPolicy | None = None,
+        owner: str | None = None,
+        record_sync: RecordSync | None = None,
+    ) -> None:
         self.policy = policy or RunnerPolicy()
         self._owner = owner
+        #: Applies the record an action changed to the serving index before the action ends.
+        self.record_sync = record_sync
 
     @property
     def owner(self) -> str:
@@ -189,14 +234,19 @@ class WorkflowRunner:
 
     # -- the loop -----------------------------------------------------------------------------
     def _drive(self, store: Store, connector: ErpConnector, lease: Lease, clock: Clock) -> None:
+        synced = False  # (again after a crash: applying a record twice changes nothing)
         while True:
             marks = _Marks()
             with store.transaction() as session:
                 action, run = guard(session, lease, clock())
-                call = self._next(session, action, run, marks, clock())
+                call = self._next(session, action, run, marks, clock(), synced)
             self._checkpoint(marks, lease.action_id)
             if call is None:
                 return
+            if isinstance(call, _Sync):
+                self._sync(store, lease, call, clock)
+                synced = True
+                continue
             outcome = self._call(store, connector, lease, call, clock)
             marks = _Marks()
             with store.transaction() as session:
@@ -207,9 +257,16 @@ class WorkflowRunner:
                 return
 
     def _next(
-        self, session: Session, action: Action, run: WorkflowRun, marks: _Marks, now: datetime
-    ) -> _Call | None:
-        """Commit the intent of the next call, or finish the workflow when nothing is left."""
+        self,
+        session: Session,
+        action: Action,
+        run: WorkflowRun,
+        marks: _Marks,
+        now: datetime,
+        synced: bool = True,
+    ) -> _Call | _Sync | None:
+        """Commit the intent of the next call, or finish the workflow when nothing is left
+        (first asking for the changed record to be applied to the index, unless `synced`)."""
         steps = list(action.steps)
         if run.state == RUNNING:
             for step in steps:
@@ -222,6 +279,9 @@ class WorkflowRunner:
                     run.state = COMPENSATING
                     break
             else:
+                sync = None if synced else self._sync_of(action)
+                if sync is not None:
+                    return sync
                 self._finish(session, action, run, "succeeded", None, marks, now)
                 return None
         for step in reversed(steps):
@@ -236,8 +296,37 @@ class WorkflowRunner:
                 return _Call(step.position, True, operation_for(action, step, True), False)
         undone = any(s.status == "compensated" for s in steps)
         status = "compensated" if undone else "failed"
+        sync = None if synced or not undone else self._sync_of(action)
+        if sync is not None:
+            return sync
         self._finish(session, action, run, status, run.cause, marks, now)
         return None
+
+    def _sync_of(self, action: Action) -> _Sync | None:
+        canonical_id = action.target.get("canonical_id") or _created_id(action)
+        if self.record_sync is None or not canonical_id:
+            return None
+        return _Sync(str(action.target["entity_type"]), str(canonical_id))
+
+    def _sync(self, store: Store, lease: Lease, sync: _Sync, clock: Clock) -> None:
+        """Apply the changed record to the serving index; audited. A failure is recorded and
+        does not undo the ERP's write (the next sync from the ERP brings the record)."""
+        assert self.record_sync is not None
+        data: dict[str, Any] = {"entity_type": sync.entity_type, "canonical_id": sync.canonical_id}
+        try:
+            version = self.record_sync.record_changed(sync.entity_type, sync.canonical_id)
+        except Exception as e:  # an ERP read or refresh failed: the action itself succeeded
+            log.exception("workflow %s: %s not applied to the index", lease.action_id, sync)
+            kind, data["error"] = "record.sync_failed", f"{type(e).__name__}: {e}"
+        else:
+            if version is None:
+                return
+            kind, data["index_version"] = "record.synced", version
+        marks = _Marks()
+        with store.transaction() as session:
+            action, _run = guard(session, lease, clock())
+            self._audit(session, action, kind, data, marks, clock(), None)
+        self._checkpoint(marks, lease.action_id)
 
     def _intent(
         self,
@@ -271,6 +360,8 @@ class WorkflowRunner:
                 found = connector.lookup(call.operation.idempotency_key)
                 if found is not None:
                     return _Done(found, reconciled=True)
+            if not call.undo:  # the key never ran: nothing of ours can be in the ERP yet
+                refuse_duplicate(connector, call.operation)
             first[0] = False
             return _Done(connector.run(call.operation), reconciled=False)
 
@@ -284,6 +375,8 @@ class WorkflowRunner:
         )
         try:
             return retrying(attempt)
+        except DuplicateInErp as e:
+            return _Refused(e.message)
         except ErpOperationFailed as e:
             return _Refused(_message(e))
         except ErpError as e:

@@ -78,9 +78,16 @@ class _Parsed:
 
 
 def refresh_workdir(
-    workdir: Path, delta_dir: Path, progress: Progress | None = None
+    workdir: Path,
+    delta_dir: Path,
+    progress: Progress | None = None,
+    watermarks: dict[str, str] | None = None,
 ) -> RefreshSummary:
-    """Apply a delta folder to the workdir's active model and activate the result."""
+    """Apply a delta folder to the workdir's active model and activate the result.
+
+    `watermarks` (entity type -> how far the ERP's changes are read) are written in the same
+    manifest, so they become the model in force together with the rows they cover.
+    """
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     with _refresh_lock(workdir):
@@ -105,6 +112,7 @@ def refresh_workdir(
         tmp = Path(tempfile.mkdtemp(dir=workdir / MODELS, prefix=".tmp-refresh-"))
         try:
             deltas = _apply(model_dir, tmp, profile, parsed, say)
+            applied = sum(d.added + d.changed + d.deleted for d in deltas)
             manifest.update(
                 {
                     "index_version": version,
@@ -112,6 +120,9 @@ def refresh_workdir(
                     "refreshed_from": model_dir.name,
                     "refreshed_at": datetime.now(UTC).isoformat(),
                     "delta_dir": str(delta_dir),
+                    # rows added, changed or deleted since training
+                    "rows_applied": int(manifest.get("rows_applied", 0)) + applied,
+                    "watermarks": {**manifest.get("watermarks", {}), **(watermarks or {})},
                 }
             )
         except BaseException:
@@ -119,6 +130,46 @@ def refresh_workdir(
             raise
         final = publish_model(workdir, tmp, version, manifest)
     return RefreshSummary(version, base, final, deltas, time.perf_counter() - started)
+
+
+def refresh_rows(
+    workdir: Path,
+    entity_type: str,
+    rows: list[dict[str, str]],
+    progress: Progress | None = None,
+    watermark: str | None = None,
+) -> RefreshSummary | None:
+    """Apply rows read from the ERP (as its extract gives them: new, changed, or deleted with
+    `D_E_L_E_T_ = '*'`) to one entity type of the active model, through the same checks and
+    atomic switch as a delta folder. None when the active model does not serve that type.
+
+    Columns the model's extract never had are left out: the model cannot use them, and an ERP
+    adds fields to a table over time. Of two rows with one key, the later one is applied.
+    `watermark` is recorded as how far the entity type's changes are read, with the rows.
+    """
+    model_dir = current_model_dir(workdir)
+    manifest: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text("utf-8"))
+    profile = load_profile(model_dir / "profile.yaml")
+    spec = profile.entity_types.get(entity_type)
+    if spec is None or not rows:
+        return None
+    known = set(_extract_columns(manifest, profile).get(entity_type, []))
+    known |= spec.columns() | {DELETED_FLAG, RECNO}
+    upper = {c.upper(): c for c in known}
+    columns: dict[str, None] = {}
+    kept: dict[tuple[str, ...], dict[str, str]] = {}
+    for row in rows:
+        out = {upper[k.upper()]: v for k, v in row.items() if k.upper() in upper}
+        columns.update(dict.fromkeys(out))
+        key = tuple(str(out.get(k, "")).strip() for k in spec.native_key)
+        kept.pop(key, None)  # the later row wins, in the order rows came
+        kept[key] = out
+    marks = {entity_type: watermark} if watermark is not None else None
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=".rows-") as folder:
+        path = Path(folder) / f"{spec.table}.csv"
+        frame = pd.DataFrame(list(kept.values()), columns=list(columns)).fillna("")
+        frame.to_csv(path, index=False)
+        return refresh_workdir(workdir, Path(folder), progress, marks)
 
 
 def _extract_columns(manifest: dict[str, Any], profile: Profile) -> dict[str, list[str]]:

@@ -77,7 +77,7 @@ say "creating demo keys in $WORKDIR (demo-agent.key, demo-admin.key)"
 
 say "starting the API on $API (ERP: protheus at $ERP)"
 "$BIN/canon" serve --workdir "$WORKDIR" --host 127.0.0.1 --port "$PORT" \
-  --erp-kind protheus --erp-url "$ERP" &
+  --erp-kind protheus --erp-url "$ERP" --sync &
 pids+=($!)
 wait_for "$API/healthz" "canon serve" "${pids[-1]}"
 
@@ -126,6 +126,10 @@ Try, in another terminal from $(pwd):
   # 4. watch it run in the ERP: the action ends succeeded, the supplier is in SA2010
   curl -s -H "Authorization: Bearer \$AGENT" "$API/v1/actions/\$ACTION?wait=30"
   curl -s "$ERP/_sandbox/rows/SA2010?field=A2_CGC=11222333000181"
+  # 5. run 1-4 again: the resolve now answers match with the new supplier (Canon applied its own
+  #    write to the index), and a second supplier.create is refused (duplicate-in-erp)
+  # how current the index is: its age, the watermark per entity type, the sync's lag and errors
+  curl -s $API/readyz
 
   # master-data quality: $API/dashboard (sign in to the portal as $PLATFORM, password $PLATFORM_PASSWORD)
 

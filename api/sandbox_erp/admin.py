@@ -11,7 +11,8 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from api.sandbox_erp.common import sandbox_of
-from gateway.erp.sandbox import FaultRule
+from gateway.erp.sandbox import RECNO, FaultRule, SandboxRefusal, Tx
+from gateway.erp.sandbox.tables import COLUMNS
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox: admin"])
 
@@ -71,3 +72,32 @@ def rows(
 ) -> list[dict[str, Any]]:
     where = dict(f.split("=", 1) for f in field or [] if "=" in f)
     return sandbox_of(request).db.rows(table.upper(), where, live_only=False, limit=limit)
+
+
+@router.patch(
+    "/rows/{table}/{recno}",
+    summary="Change fields of a row directly, as another user or system of the ERP would",
+)
+def change_row(
+    request: Request, table: str, recno: int, body: Annotated[dict[str, str], Body()]
+) -> dict[str, Any]:
+    """No idempotency key, no journal entry: a change Canon did not make (the previous values
+    of the changed fields are answered)."""
+    table = table.upper()
+    known = COLUMNS.get(table)
+    if known is None:
+        raise SandboxRefusal(404, f"{table}: no such table")
+    unknown = sorted(set(body) - set(known) - {"D_E_L_E_T_"})
+    if unknown or not body:
+        raise SandboxRefusal(400, f"{table}: field {unknown[0]} does not exist" if unknown
+                             else "no field to change")  # fmt: skip
+
+    def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
+        if tx.find(table, {RECNO: str(recno)}, live=False) is None:
+            raise SandboxRefusal(404, f"{table}: no row {recno}")
+        return 200, {"previous": tx.update(table, recno, dict(body))}, {}
+
+    written = sandbox_of(request).db.write(
+        key=None, face="admin", operation="row.change", request_hash="", apply=apply
+    )
+    return dict(written.body)

@@ -88,9 +88,15 @@ def _page(rows: list[dict[str, Any]], size: int) -> dict[str, Any]:
     return {"items": [_row(r) for r in rows[:size]], "hasNext": len(rows) > size}
 
 
-def _list(request: Request, table: str, operation: str, page: int, size: int) -> Response:
+def _list(
+    request: Request, table: str, operation: str, page: int, size: int, cgc: str | None = None
+) -> Response:
     db = sandbox_of(request).db
-    rows = db.rows(table, offset=(page - 1) * size, limit=size + 1)
+    if cgc is not None:  # a search by CNPJ/CPF: its digits, whatever punctuation a row has
+        field = f"{table[1:3]}_CGC"
+        rows = db.rows_by_digits(table, field, cgc, offset=(page - 1) * size, limit=size + 1)
+    else:
+        rows = db.rows(table, offset=(page - 1) * size, limit=size + 1)
     return perform(
         request,
         face=FACE,
@@ -114,14 +120,24 @@ Page = Annotated[int, Query(ge=1)]
 PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=1000)]
 
 
-@secured.get("/suppliers", summary="Suppliers (SA2), page by page")
-def suppliers(request: Request, page: Page = 1, size: PageSize = 100) -> Response:
-    return _list(request, "SA2010", "supplier.list", page, size)
+@secured.get("/suppliers", summary="Suppliers (SA2), page by page; A2_CGC= finds by CNPJ/CPF")
+def suppliers(
+    request: Request,
+    page: Page = 1,
+    size: PageSize = 100,
+    cgc: Annotated[str | None, Query(alias="A2_CGC", min_length=1, max_length=20)] = None,
+) -> Response:
+    return _list(request, "SA2010", "supplier.list", page, size, cgc)
 
 
-@secured.get("/customers", summary="Customers (SA1), page by page")
-def customers(request: Request, page: Page = 1, size: PageSize = 100) -> Response:
-    return _list(request, "SA1010", "customer.list", page, size)
+@secured.get("/customers", summary="Customers (SA1), page by page; A1_CGC= finds by CNPJ/CPF")
+def customers(
+    request: Request,
+    page: Page = 1,
+    size: PageSize = 100,
+    cgc: Annotated[str | None, Query(alias="A1_CGC", min_length=1, max_length=20)] = None,
+) -> Response:
+    return _list(request, "SA1010", "customer.list", page, size, cgc)
 
 
 @secured.get("/suppliers/{pk}", summary="One supplier (deleted ones too, D_E_L_E_T_ = '*')")
@@ -308,6 +324,37 @@ def operation(request: Request, key: str) -> Response:
         return 200, journal_lookup(request, key), {}
 
     return perform(request, face=FACE, operation="operation.lookup", error=error, read=read)
+
+
+STAMPED_RESOURCES = {
+    "suppliers": ("SA2010", "supplier.changes"),
+    "customers": ("SA1010", "customer.changes"),
+}
+
+
+@secured.get(
+    "/changes/{resource}",
+    summary="Rows changed after a stamp (S_T_A_M_P_), deleted ones too, in stamp order",
+)
+def changes(
+    request: Request,
+    resource: str,
+    since: Annotated[int, Query(ge=0)] = 0,
+    size: PageSize = 100,
+) -> Response:
+    """The change feed of suppliers or customers: each changed row once, as it is now, with
+    its `S_T_A_M_P_`; the next page starts after the last stamp of this one."""
+    if resource not in STAMPED_RESOURCES:
+        raise SandboxRefusal(404, f"no change feed for {resource}")
+    table, operation = STAMPED_RESOURCES[resource]
+    rows = sandbox_of(request).db.changes(table, since, limit=size + 1)
+    return perform(
+        request,
+        face=FACE,
+        operation=operation,
+        error=error,
+        read=lambda: (200, _page(rows, size), {}),
+    )
 
 
 router.include_router(secured)

@@ -9,7 +9,7 @@ Records are given in the gateway's vocabulary of field roles (`name`, `tax_id`, 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,4 +73,46 @@ class ErpConnector(Protocol):
 
     def lookup(self, idempotency_key: str) -> ErpResult | None:
         """The result of the operation run with this key, or None if it never ran."""
+        ...
+
+
+@runtime_checkable
+class RowReads(Protocol):
+    """Reading one master row back as `extract` yields it: what applies Canon's own writes to
+    the resolver's serving index (read-your-own-writes). Connectors without it are not synced."""
+
+    def read_row(self, entity_type: str, canonical_id: str) -> dict[str, str] | None:
+        """The record's row in the ERP's field names (a deleted one too, with its deletion
+        mark), or None when the ERP has no record of that id."""
+        ...
+
+
+@runtime_checkable
+class TaxIdSearch(Protocol):
+    """Finding live records by tax id: the guard of creations (`duplicate-in-erp`)."""
+
+    def find_by_tax_id(self, entity_type: str, tax_id: str) -> list[ErpRecord]:
+        """The live records of an entity type whose tax id has these digits."""
+        ...
+
+
+class ChangePage(BaseModel):
+    """One page of an ERP's change feed: rows as `extract` yields them (deleted ones with their
+    deletion mark), and the watermark to ask for the next changes from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rows: list[dict[str, str]]
+    watermark: str
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """Reading what changed in a master since a watermark: the continuous sync (`canon sync`)."""
+
+    def changes(
+        self, entity_type: str, since: str | None, page_size: int = 500
+    ) -> Iterator[ChangePage]:
+        """Pages of rows changed after `since` (None: every change the ERP tracks), oldest
+        first; each page's watermark covers it and every page before it."""
         ...

@@ -9,6 +9,7 @@ until a real ERP or the sandbox ERP is configured, and what the tests execute ag
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -106,6 +107,26 @@ class LocalLedgerConnector:
             ).fetchall()
         values = [json.loads(row[0]).get(field) for row in rows]
         return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+
+    def find_by_tax_id(self, entity_type: str, tax_id: str) -> list[ErpRecord]:
+        """Live records whose `tax_id` field has these digits (whatever its punctuation)."""
+        wanted = re.sub(r"\D", "", tax_id)
+        if not wanted:
+            return []
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT canonical_id, fields FROM records WHERE entity_type = ? AND deleted = 0"
+                " ORDER BY canonical_id",
+                (entity_type,),
+            ).fetchall()
+        found = []
+        for canonical_id, text in rows:
+            fields = json.loads(text)
+            if re.sub(r"\D", "", str(fields.get("tax_id") or "")) == wanted:
+                found.append(
+                    ErpRecord(entity_type=entity_type, canonical_id=canonical_id, fields=fields)
+                )
+        return found
 
     def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
         """Live records of an entity type (canonical id and fields), page by page."""

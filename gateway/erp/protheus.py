@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import httpx
 
-from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
+from gateway.erp.base import ChangePage, ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import HttpErp, check_known, digits, pages, record, result, unsupported
 
 API = "/rest/api/canon/v1"
@@ -26,6 +26,8 @@ API = "/rest/api/canon/v1"
 KEY_WIDTHS = {"SA2": (2, 6, 2), "SA1": (2, 6, 2), "SC7": (2, 6)}
 CURRENCIES = {"1": "BRL", "2": "USD", "3": "UFIR", "4": "EUR", "5": "JPY"}
 ENTITIES = {"supplier": "SA2", "customer": "SA1", "purchase_order": "SC7"}
+#: The change stamp Protheus keeps on a table once enabled (the sandbox: a sequence number).
+STAMP = "S_T_A_M_P_"
 #: Operations that set fields (and whose compensation sets the previous values back).
 SETS: dict[str, tuple[str, dict[str, str]]] = {
     "supplier.block": ("SA2", {"A2_MSBLQL": "1"}),
@@ -224,6 +226,57 @@ class ProtheusConnector:
             return list(body["items"]), bool(body["hasNext"])
 
         return pages(fetch)
+
+    # -- what keeps the resolver in step (gateway.erp.base.MasterReads) ----------------------
+    def read_row(self, entity_type: str, canonical_id: str) -> dict[str, str] | None:
+        """An SA2/SA1 row as `extract` yields it (a deleted one with `D_E_L_E_T_ = '*'`)."""
+        prefix = ENTITIES.get(entity_type)
+        if prefix not in ("SA2", "SA1") or not canonical_id.startswith(f"{prefix}:"):
+            raise unsupported(self.name, f"read a {entity_type} row")
+        body = self.http.json(
+            self.http.send(
+                "GET", f"{API}/{entity_type}s/{pk_encode(canonical_id)}", missing_ok=True
+            )
+        )
+        return None if body is None else {k: str(v) for k, v in body.items()}
+
+    def find_by_tax_id(self, entity_type: str, tax_id: str) -> list[ErpRecord]:
+        """Live suppliers (customers) whose CGC has these digits, whatever its punctuation."""
+        prefix = ENTITIES.get(entity_type)
+        if prefix not in ("SA2", "SA1"):
+            raise unsupported(self.name, f"find a {entity_type} by tax id")
+        p, wanted = prefix[1:], digits(tax_id)
+        if not wanted:
+            return []
+        found = []
+        for page in self._pages(f"{entity_type}s", 100, {f"{p}_CGC": wanted}):
+            for row in page:
+                if digits(row.get(f"{p}_CGC")) != wanted or row.get("D_E_L_E_T_") == "*":
+                    continue  # the ERP's filter is the authority; this only double-checks it
+                uid = f"{prefix}:{row[f'{p}_FILIAL']}:{row[f'{p}_COD']}:{row[f'{p}_LOJA']}"
+                found.append(record(entity_type, uid, _party_fields(row, p), False))
+        return found
+
+    def changes(
+        self, entity_type: str, since: str | None, page_size: int = 500
+    ) -> Iterator[ChangePage]:
+        """SA2/SA1 rows changed after the stamp `since` (`S_T_A_M_P_`, deletions included)."""
+        prefix = ENTITIES.get(entity_type)
+        if prefix not in ("SA2", "SA1"):
+            raise unsupported(self.name, f"read changes of {entity_type}")
+        stamp = int(since or 0)
+        while True:
+            params = {"since": stamp, "pageSize": page_size}
+            body = self.http.json(
+                self.http.send("GET", f"{API}/changes/{entity_type}s", params=params)
+            )
+            rows = [{k: str(v) for k, v in row.items()} for row in body["items"]]
+            if not rows:
+                return
+            stamp = max(int(row[STAMP]) for row in rows)
+            yield ChangePage(rows=rows, watermark=str(stamp))
+            if not body["hasNext"]:
+                return
 
     # -- writes ------------------------------------------------------------------------------
     def run(self, operation: ErpOperation) -> ErpResult:

@@ -74,11 +74,15 @@ def gate(store: Store, sandbox: Sandbox, clock: Clock) -> Gateway:
     return erp_gateway(store, sandbox.connector("protheus", timeout=0.5), clock)
 
 
-def propose(gate: Gateway, agent: Principal, idem: str = "create-zebulon") -> ActionView:
-    """Submit `supplier.create` for the new supplier (pending approval)."""
-    identity = dict(normalise_record({"name": NEW["name"], "tax_id": NEW["tax_id"]}))
+def propose(
+    gate: Gateway, agent: Principal, idem: str = "create-zebulon", **changes: str
+) -> ActionView:
+    """Submit `supplier.create` for the new supplier (pending approval); `changes` give
+    another supplier (name, tax_id)."""
+    new = {**NEW, **changes}
+    identity = dict(normalise_record({"name": new["name"], "tax_id": new["tax_id"]}))
     tok = token(gate, decision=Decision.NO_MATCH, entity_type="supplier", identity=identity)
-    params = {k: NEW[k] for k in ("name", "tax_id", "document", "city")}
+    params = {k: new[k] for k in ("name", "tax_id", "document", "city")}
     view = gate.submit(
         agent, request(gate, "supplier.create", tok=tok, params=params, idempotency_key=idem)
     )

@@ -128,7 +128,16 @@ def test_a_lease_of_another_host_is_taken_over_only_once_it_expired(
 def test_the_sweep_starts_approved_actions_and_resumes_interrupted_ones(
     gate: Gateway, sandbox: Sandbox, key: KeyMaker, store: Store
 ) -> None:
-    views = [propose(gate, key(name=f"agent-{n}"), idem=f"c{n}") for n in range(3)]
+    # three different suppliers: a second creation of one tax id is refused (duplicate-in-erp)
+    suppliers = [
+        {"name": "Zebulon Quantum Robotics Ltda", "tax_id": "11.222.333/0001-81"},
+        {"name": "Orion Tornearia de Precisao Ltda", "tax_id": "11.444.777/0001-61"},
+        {"name": "Vega Embalagens Plasticas Ltda", "tax_id": "22.333.444/0001-81"},
+    ]
+    views = [
+        propose(gate, key(name=f"agent-{n}"), idem=f"c{n}", **supplier)
+        for n, supplier in enumerate(suppliers)
+    ]
     for view in views:
         approve_only(gate, key("approver", name="boss"), view.id)
     sweeper = WorkflowSweeper(

@@ -4,6 +4,7 @@ and the term-frequency tables without retraining, atomically; a bad delta change
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from gateway import create_key
 from resolver import ExtractError, ResolveQuery, load_resolver, refresh_workdir
 from resolver.normalise import normalise_record
 from resolver.parity import splink_match_weights
+from resolver.refresh import refresh_rows
 from resolver.training import new_linker
 from resolver.workdir import current_model_dir
 
@@ -284,3 +286,29 @@ def test_cli_refresh_reports_and_rejects(workdir: Path, tmp_path: Path) -> None:
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "key field A2_COD is empty" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_refresh_rows_applies_erp_rows_with_their_watermark(workdir: Path) -> None:
+    """Rows read from the ERP: columns the extract never had are left out, the later of two rows
+    with one key wins, and the watermark is written with them; types not served change nothing."""
+    rows = _suppliers()
+    first = {**rows[0], "A2_NOME": "an older name", "S_T_A_M_P_": "7"}
+    later = {**rows[0], "A2_NOME": CHANGED_NAME, "S_T_A_M_P_": "9"}
+    gone = {**rows[1], "D_E_L_E_T_": "*", "S_T_A_M_P_": "8"}
+    summary = refresh_rows(workdir, "supplier", [first, gone, later], watermark="9")
+    assert summary is not None
+    (delta,) = summary.deltas
+    assert (delta.added, delta.changed, delta.deleted) == (0, 1, 1)
+    manifest = json.loads((current_model_dir(workdir) / "manifest.json").read_text("utf-8"))
+    assert manifest["watermarks"] == {"supplier": "9"} and manifest["rows_applied"] == 2
+    resolver = load_resolver(workdir)
+    top = resolver.resolve(_query(CHANGED_NAME, rows[0]["A2_CGC"])).candidates[0]
+    assert top.canonical_id == _cid(rows[0]) and top.display["A2_NOME"] == CHANGED_NAME
+    assert _cid(rows[1]) not in resolver.entity_types["supplier"].index.ids
+    # a later refresh keeps the watermarks it does not move, and counts on
+    refresh_rows(workdir, "supplier", [{**rows[2], "A2_NOME": NEW_NAME}])
+    manifest = json.loads((current_model_dir(workdir) / "manifest.json").read_text("utf-8"))
+    assert manifest["watermarks"] == {"supplier": "9"} and manifest["rows_applied"] == 3
+    version = current_model_dir(workdir).name
+    assert refresh_rows(workdir, "no_such_type", [rows[3]], watermark="10") is None
+    assert current_model_dir(workdir).name == version

@@ -17,7 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.erp.sandbox.tables import DELETED, RECDEL, RECNO, assign_ids, create_schema
+from gateway.erp.sandbox.tables import (
+    DELETED,
+    RECDEL,
+    RECNO,
+    STAMP,
+    assign_ids,
+    create_schema,
+)
 
 
 class SandboxRefusal(Exception):  # noqa: N818 — an answer of the sandbox, not our error tree
@@ -233,6 +240,34 @@ class SandboxDatabase:
             found = conn.execute(
                 f'SELECT * FROM "{table}" WHERE {clause} ORDER BY "{RECNO}" LIMIT ? OFFSET ?',
                 [*args, limit, offset],
+            ).fetchall()
+        return [dict(r) for r in found]
+
+    def rows_by_digits(
+        self, table: str, column: str, value: str, *, offset: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Live rows whose `column`, stripped of punctuation, equals the digits of `value`."""
+        wanted = "".join(c for c in value if c.isdigit())
+        stripped = f'"{column}"'
+        for mark in (".", "/", "-", " "):
+            stripped = f"REPLACE({stripped}, '{mark}', '')"
+        with self.connect() as conn:
+            found = conn.execute(
+                f'SELECT * FROM "{table}" WHERE {stripped} = ? AND "{DELETED}" <> \'*\' '
+                f'ORDER BY "{RECNO}" LIMIT ? OFFSET ?',
+                [wanted, limit, offset],
+            ).fetchall()
+        return [dict(r) for r in found]
+
+    def changes(self, table: str, since: int, limit: int = 100) -> list[dict[str, Any]]:
+        """Rows of a stamped table changed after stamp `since` (soft-deleted ones included),
+        each once, as it is now, with its last stamp (`S_T_A_M_P_`), in stamp order."""
+        with self.connect() as conn:
+            found = conn.execute(
+                f'SELECT t.*, c.STAMP AS "{STAMP}" FROM (SELECT RECNO, MAX(STAMP) AS STAMP '
+                "FROM CHANGES WHERE TBL = ? AND STAMP > ? GROUP BY RECNO) c "
+                f'JOIN "{table}" t ON t."{RECNO}" = c.RECNO ORDER BY c.STAMP LIMIT ?',
+                [table, since, limit],
             ).fetchall()
         return [dict(r) for r in found]
 

@@ -127,6 +127,7 @@ def create_schema(conn: sqlite3.Connection, data_dir: Path | None) -> dict[str, 
         if rows and conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0] == 0:
             loaded[table] = _load(conn, table, columns, rows)
     _index(conn)
+    _track_changes(conn)
     for kind, table, native in (("supplier", "SA2010", "SA2"), ("customer", "SA1010", "SA1")):
         for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY "{RECNO}"').fetchall():
             assign_ids(conn, kind, party_native(native, dict(row)))
@@ -169,6 +170,29 @@ def _index(conn: sqlite3.Connection) -> None:
         ("SCR010", "CR_NUM"),
     ):
         conn.execute(f'CREATE INDEX IF NOT EXISTS "{table}_KEY" ON "{table}" ({cols})')
+
+
+#: Tables whose changes the sandbox stamps (`S_T_A_M_P_`), for the change feeds.
+STAMPED = ("SA2010", "SA1010")
+STAMP = "S_T_A_M_P_"
+
+
+def _track_changes(conn: sqlite3.Connection) -> None:
+    """Stamp every insert and update (a soft delete too) of the stamped tables in `CHANGES`, as
+    Protheus keeps `S_T_A_M_P_` once enabled: rows loaded before carry no stamp. A stamp is a
+    sequence number, so that two changes in one millisecond still have an order."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS CHANGES (STAMP INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "TBL TEXT NOT NULL, RECNO INTEGER NOT NULL, AT TEXT NOT NULL)"
+    )
+    conn.execute('CREATE INDEX IF NOT EXISTS "CHANGES_TBL" ON CHANGES (TBL, RECNO)')
+    for table in STAMPED:
+        for event in ("INSERT", "UPDATE"):
+            conn.execute(
+                f'CREATE TRIGGER IF NOT EXISTS "{table}_{event}_STAMP" AFTER {event} ON "{table}" '
+                f"BEGIN INSERT INTO CHANGES (TBL, RECNO, AT) VALUES ('{table}', "
+                f"NEW.\"{RECNO}\", strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); END"
+            )
 
 
 def party_native(prefix: str, row: dict[str, str]) -> str:
