@@ -105,10 +105,20 @@ def _supplier_native(request: Request, supplier_id: int) -> str:
 
 @router.get("/suppliers", summary="Suppliers, by limit/offset")
 def suppliers(
-    request: Request, limit: Limit = 25, offset: Offset = 0, expand: str | None = None
+    request: Request,
+    limit: Limit = 25,
+    offset: Offset = 0,
+    expand: str | None = None,
+    q: str | None = None,
 ) -> Response:
     db = sandbox_of(request).db
-    rows = db.rows("SA2010", offset=offset, limit=limit + 1)
+    where = {}
+    if q is not None:
+        name, _, value = q.partition("=")
+        if name != "TaxpayerId" or not value.strip("'"):
+            raise SandboxRefusal(400, "q: only TaxpayerId=<number>")
+        where = {"A2_CGC": digits(value.strip("'"))}
+    rows = db.rows("SA2010", where, offset=offset, limit=limit + 1)
     items = db.read(
         lambda tx: [supplier_item(request, tx, r, expand == "addresses") for r in rows[:limit]]
     )
@@ -411,6 +421,15 @@ def patch_draft(request: Request, header_id: int, body: JsonBody) -> Response:
 
     return perform(
         request, face=FACE, operation="purchase_order.change", error=error, apply=apply, body=body
+    )
+
+
+@router.get("/canonOperations", summary="The operation log itself (clients probe it exists)")
+def operations(request: Request) -> Response:
+    count = len(sandbox_of(request).db.journal())
+    body = {"items": [], "count": 0, "hasMore": count > 0, "limit": 0, "offset": 0}
+    return perform(
+        request, face=FACE, operation="operation.probe", error=error, read=lambda: (200, body, {})
     )
 
 

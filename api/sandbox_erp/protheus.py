@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.sandbox_erp.common import journal_lookup, perform, sandbox_of
+from gateway.erp.http import digits
 from gateway.erp.protheus import pk_decode as decode
 from gateway.erp.sandbox import RECNO, SandboxRefusal, Tx, po_summary
 from gateway.erp.sandbox.tables import COLUMNS
@@ -88,9 +89,16 @@ def _page(rows: list[dict[str, Any]], size: int) -> dict[str, Any]:
     return {"items": [_row(r) for r in rows[:size]], "hasNext": len(rows) > size}
 
 
-def _list(request: Request, table: str, operation: str, page: int, size: int) -> Response:
+def _list(
+    request: Request,
+    table: str,
+    operation: str,
+    page: int,
+    size: int,
+    where: dict[str, str] | None = None,
+) -> Response:
     db = sandbox_of(request).db
-    rows = db.rows(table, offset=(page - 1) * size, limit=size + 1)
+    rows = db.rows(table, where, offset=(page - 1) * size, limit=size + 1)
     return perform(
         request,
         face=FACE,
@@ -114,9 +122,15 @@ Page = Annotated[int, Query(ge=1)]
 PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=1000)]
 
 
-@secured.get("/suppliers", summary="Suppliers (SA2), page by page")
-def suppliers(request: Request, page: Page = 1, size: PageSize = 100) -> Response:
-    return _list(request, "SA2010", "supplier.list", page, size)
+@secured.get("/suppliers", summary="Suppliers (SA2), page by page (A2_CGC= to filter)")
+def suppliers(
+    request: Request,
+    page: Page = 1,
+    size: PageSize = 100,
+    cgc: Annotated[str | None, Query(alias="A2_CGC")] = None,
+) -> Response:
+    where = {"A2_CGC": digits(cgc)} if cgc else None
+    return _list(request, "SA2010", "supplier.list", page, size, where)
 
 
 @secured.get("/customers", summary="Customers (SA1), page by page")
@@ -299,6 +313,18 @@ def change_purchase_order(request: Request, pk: str, body: JsonBody) -> Response
 
     return perform(
         request, face=FACE, operation="purchase_order.change", error=error, apply=apply, body=body
+    )
+
+
+@secured.get("/operations", summary="The operation log itself (clients probe that it exists)")
+def operations(request: Request) -> Response:
+    count = len(sandbox_of(request).db.journal())
+    return perform(
+        request,
+        face=FACE,
+        operation="operation.probe",
+        error=error,
+        read=lambda: (200, {"service": "canon operation log", "operations": count}, {}),
     )
 
 

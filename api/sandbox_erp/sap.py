@@ -288,6 +288,45 @@ def business_partners(
     )
 
 
+@router.get(f"/{BP_SRV}/A_BusinessPartnerTaxNumber", summary="Tax numbers (by BPTaxNumber)")
+def tax_numbers(
+    request: Request,
+    filter_: Annotated[str | None, Query(alias="$filter")] = None,
+    top: Annotated[int | None, Query(alias="$top", ge=0)] = None,
+) -> Response:
+    wanted = filters(filter_)
+    if set(wanted) != {"BPTaxNumber"} or wanted["BPTaxNumber"] == "!=":
+        raise SandboxRefusal(400, "the sandbox lists tax numbers with $filter BPTaxNumber eq '...'")
+    db = sandbox_of(request).db
+    number = digits(wanted["BPTaxNumber"])
+
+    def build(tx: Tx) -> list[dict[str, Any]]:
+        found = []
+        for prefix, kind in (("SA2", "supplier"), ("SA1", "customer")):
+            p = prefix[1:]
+            for row in db.rows(f"{prefix}010", live_only=False, limit=10**9):
+                if digits(row[f"{p}_CGC"]) == number:
+                    native = f"{prefix}:{row[f'{p}_FILIAL']}:{row[f'{p}_COD']}:{row[f'{p}_LOJA']}"
+                    bp = tx.ids_of(kind, native)[0]
+                    tax_type = "BR1" if len(number) == 14 else "BR2"
+                    found.append(
+                        {"BusinessPartner": bp, "BPTaxType": tax_type, "BPTaxNumber": number}
+                    )
+        return found[:top] if top is not None else found[:SERVER_PAGE]
+
+    results = db.read(build)
+    return answer(
+        request,
+        perform(
+            request,
+            face=FACE,
+            operation="supplier.list",
+            error=error,
+            read=lambda: (200, {"d": {"results": results}}, {}),
+        ),
+    )
+
+
 @router.get(f"/{BP_SRV}/A_BusinessPartner('{{bp}}')", summary="One business partner")
 def business_partner(request: Request, bp: str) -> Response:
     def read() -> tuple[int, Any, dict[str, str]]:

@@ -18,7 +18,7 @@ import httpx
 
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import HttpErp, check_known, digits, pages, record, result, unsupported
-from gateway.errors import ErpOperationFailed
+from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided
 
 ROOT = "/fscmRestApi/resources/11.13.18.05"
 MAX_LIMIT = 500
@@ -34,6 +34,8 @@ PO_ACTIONS = {
 #: Supplier PATCHes: the fields set, and the compensations that put the previous values back.
 SUPPLIER_SETS: dict[str, dict[str, Any]] = {"supplier.block": {"HoldFlag": True}}
 RESTORES = ("supplier.unblock", "supplier.restore_bank_account")
+#: What tells, without `canonOperations`, whether a write in doubt happened (`evidence`).
+EVIDENCE = {"supplier.create_record": "an active supplier holds the taxpayer id"}
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -72,7 +74,10 @@ class OracleConnector:
         password: str,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        lookup_service: bool | None = None,
     ) -> None:
+        #: Whether the `canonOperations` extension exists; None: ask the system once.
+        self.lookup_service = lookup_service
         self.http = HttpErp(
             base_url,
             auth=httpx.BasicAuth(username, password),
@@ -273,11 +278,38 @@ class OracleConnector:
         return self._result(op.idempotency_key, name, answer, {})
 
     def lookup(self, idempotency_key: str) -> ErpResult | None:
+        if self.lookup_service is None:
+            probe = self.http.send("GET", f"{ROOT}/canonOperations", missing_ok=True)
+            self.lookup_service = probe is not None
+        if not self.lookup_service:
+            raise ErpLookupMissing("Oracle: the canonOperations extension is not installed")
         found = self._get(f"canonOperations/{idempotency_key}")
         if found is None:
             return None
         extra = {"previous": found["previous"]} if found.get("previous") else {}
         return self._result(idempotency_key, str(found["operation"]), found["response"], extra)
+
+    def evidence(self, operation: ErpOperation) -> ErpResult | None:
+        """Whether `operation` happened, from `suppliers` (see EVIDENCE); others: undecided."""
+        if operation.operation != "supplier.create_record":
+            raise ErpUndecided(
+                f"Oracle: {operation.operation} ({operation.idempotency_key}) is not read back "
+                f"from standard resources yet; check {operation.canonical_id} before running it "
+                "again"
+            )
+        tax = digits(operation.params.get("tax_id"))
+        body = self._get("suppliers", {"q": f"TaxpayerId='{tax}'", "limit": "10"})
+        items = [i for i in (body or {}).get("items", []) if i.get("InactiveDate") is None]
+        if not items:
+            return None
+        if len(items) > 1:
+            raise ErpUndecided(f"Oracle: {len(items)} active suppliers hold taxpayer id {tax}")
+        return result(
+            operation.idempotency_key,
+            operation.operation,
+            f"Supplier:{items[0]['SupplierId']}",
+            {"evidence": EVIDENCE["supplier.create_record"]},
+        )
 
     @staticmethod
     def _result(key: str, operation: str, body: Any, extra: dict[str, Any]) -> ErpResult:

@@ -20,8 +20,11 @@ import httpx
 
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import HttpErp, check_known, digits, pages, record, result, unsupported
+from gateway.errors import ErpLookupMissing, ErpUndecided
 
 API = "/rest/api/canon/v1"
+#: What tells, without the operation log, whether a write in doubt happened (`evidence`).
+EVIDENCE = {"supplier.create_record": "a live SA2 row holds the CNPJ/CPF (A2_CGC)"}
 #: Field widths of the primary keys, in key order.
 KEY_WIDTHS = {"SA2": (2, 6, 2), "SA1": (2, 6, 2), "SC7": (2, 6)}
 CURRENCIES = {"1": "BRL", "2": "USD", "3": "UFIR", "4": "EUR", "5": "JPY"}
@@ -138,7 +141,10 @@ class ProtheusConnector:
         auth: Literal["basic", "oauth2"] = "basic",
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        lookup_service: bool | None = None,
     ) -> None:
+        #: Whether the custom `operations` endpoint exists; None: ask the system once.
+        self.lookup_service = lookup_service
         token_url = f"{base_url.rstrip('/')}/rest/api/oauth2/v1/token"
         chosen: httpx.Auth = (
             ProtheusOAuth2(token_url, username, password)
@@ -235,12 +241,39 @@ class ProtheusConnector:
         )
 
     def lookup(self, idempotency_key: str) -> ErpResult | None:
+        if self.lookup_service is None:
+            probe = self.http.send("GET", f"{API}/operations", missing_ok=True)
+            self.lookup_service = probe is not None
+        if not self.lookup_service:
+            raise ErpLookupMissing(f"Protheus: {API}/operations is not installed on this system")
         found = self.http.json(
             self.http.send("GET", f"{API}/operations/{idempotency_key}", missing_ok=True)
         )
         if found is None:
             return None
         return self._result(idempotency_key, str(found["operation"]), found["response"] or {})
+
+    def evidence(self, operation: ErpOperation) -> ErpResult | None:
+        """Whether `operation` happened, from SA2 (see EVIDENCE); other operations: undecided."""
+        if operation.operation != "supplier.create_record":
+            raise ErpUndecided(
+                f"Protheus: {operation.operation} ({operation.idempotency_key}) is not read back "
+                f"from standard tables yet; check {operation.canonical_id} before running it again"
+            )
+        tax = digits(operation.params.get("tax_id"))
+        body = self.http.json(self.http.send("GET", f"{API}/suppliers", params={"A2_CGC": tax}))
+        rows = [r for r in body["items"] if r.get("D_E_L_E_T_", "") != "*"]
+        if not rows:
+            return None
+        if len(rows) > 1:
+            raise ErpUndecided(f"Protheus: {len(rows)} suppliers hold CNPJ/CPF {tax}")
+        row = rows[0]
+        return result(
+            operation.idempotency_key,
+            operation.operation,
+            f"SA2:{row['A2_FILIAL']}:{row['A2_COD']}:{row['A2_LOJA']}",
+            {"evidence": EVIDENCE["supplier.create_record"]},
+        )
 
     def _request(self, op: ErpOperation) -> tuple[str, str, dict[str, Any] | None]:
         name, p, target = op.operation, op.params, op.canonical_id or ""

@@ -36,7 +36,7 @@ import httpx
 from gateway.erp import sap_schema
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import HttpErp, check_known, digits, record, result, unsupported
-from gateway.errors import ErpOperationFailed, ErpUnavailable
+from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUnavailable, ErpUndecided
 
 ROOT = "/sap/opu/odata/sap"
 BP = f"{ROOT}/API_BUSINESS_PARTNER"
@@ -57,6 +57,22 @@ PATCHES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 RESTORES = {"supplier.unblock": "bp", "supplier.restore_bank_account": "bank"}
 PO_RESTORES = {"purchase_order.reopen": "item", "purchase_order.restore_delivery_date": "line"}
+#: What tells, on a system without ZCANON_IDEMPOTENCY_SRV, whether a write in doubt happened
+#: (`evidence`); operations not named leave no standard trace and are never re-sent blindly.
+EVIDENCE = {
+    "supplier.create_record": "a business partner not marked for archiving holds the tax number",
+    "supplier.delete_record": "IsMarkedForArchiving is true",
+    "supplier.block": "BusinessPartnerIsBlocked is not yet true (else: what it replaced is lost)",
+    "supplier.unblock": "the block fields hold the values restored",
+    "supplier.update_bank_account": "the bank fields do not yet hold the new values (else lost)",
+    "supplier.restore_bank_account": "the bank fields hold the values restored",
+    "purchase_order.approve": "PurchasingProcessingStatus is 05 (released)",
+    "purchase_order.revoke_approval": "PurchasingProcessingStatus is not 05",
+    "purchase_order.close": "no item is completely delivered yet (else: what it replaced is lost)",
+    "purchase_order.reopen": "the items hold the IsCompletelyDelivered values restored",
+    "purchase_order.update_delivery_date": "no schedule line holds the new date yet (else lost)",
+    "purchase_order.restore_delivery_date": "the schedule lines hold the dates restored",
+}
 #: Entity sets of the paths a PATCH goes to, for the metadata check.
 ENTITY_SETS = {"bp": "A_BusinessPartner", "bank": "A_BusinessPartnerBank"}
 
@@ -140,10 +156,13 @@ class SapConnector:
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         grouping: str | None = None,
+        lookup_service: bool | None = None,
     ) -> None:
         #: The BP grouping new suppliers get (groupings are configured per system); None lets
         #: the system choose its default.
         self.grouping = grouping
+        #: Whether ZCANON_IDEMPOTENCY_SRV is installed; None: ask the system once.
+        self.lookup_service = lookup_service
         self.http = HttpErp(
             base_url,
             auth=httpx.BasicAuth(username, password),
@@ -382,7 +401,10 @@ class SapConnector:
                 continue
             _check(entity_set, fields)
             key = f"{op.idempotency_key}@{label}"
-            done = self.lookup(key)
+            try:
+                done = self.lookup(key)
+            except ErpLookupMissing:
+                done = None
             if done is not None:
                 previous[label] = dict(done.data.get("previous") or {})
                 continue
@@ -498,7 +520,15 @@ class SapConnector:
             )
         raise unsupported(self.name, name)
 
+    def _has_lookup(self) -> bool:
+        if self.lookup_service is None:
+            document = self.http.send("GET", f"{IDEMPOTENCY}/", missing_ok=True)
+            self.lookup_service = document is not None
+        return self.lookup_service
+
     def lookup(self, idempotency_key: str) -> ErpResult | None:
+        if not self._has_lookup():
+            raise ErpLookupMissing("SAP: ZCANON_IDEMPOTENCY_SRV is not installed on this system")
         found, _ = self._get(f"{IDEMPOTENCY}/Operations('{idempotency_key}')")
         if found is None:
             return None
@@ -506,6 +536,107 @@ class SapConnector:
         extra = {"previous": previous} if previous else {}
         return self._result(
             idempotency_key, str(found["Operation"]), json.loads(found["Response"] or "null"), extra
+        )
+
+    # -- evidence from standard reads (gateway.erp.recovery) ------------------------------
+    def evidence(self, operation: ErpOperation) -> ErpResult | None:
+        """Whether `operation` happened, read from standard entities (see EVIDENCE)."""
+        op, name = operation, operation.operation
+        undone: dict[str, Any] = dict(op.params.get("result") or {}).get("data") or {}
+        said = {"evidence": EVIDENCE.get(name, "")}
+        if name == "supplier.create_record":
+            return self._created(op)
+        if name in ("purchase_order.approve", "purchase_order.revoke_approval"):
+            entity = self._po(_id(op.canonical_id, "PurchaseOrder"))
+            if entity is None:
+                raise ErpUndecided(f"SAP: {op.canonical_id} does not exist")
+            released = entity["PurchasingProcessingStatus"] == "05"
+            happened = released if name.endswith("approve") else not released
+            return result(op.idempotency_key, name, None, said) if happened else None
+        if name in PO_RESTORES or name in (
+            "purchase_order.close",
+            "purchase_order.update_delivery_date",
+        ):
+            return self._parts_evidence(op, undone, said)
+        fields: dict[str, Any] | None = None
+        if name in PATCHES:
+            kind, fields = PATCHES[name]
+        elif name in RESTORES:
+            kind, fields = RESTORES[name], dict(undone.get("previous") or {})
+        elif name == "supplier.update_bank_account":
+            p = op.params
+            kind = "bank"
+            fields = {"IBAN": p.get("iban"), "BankAccountHolderName": p.get("account_holder")}
+        if fields is None:
+            raise ErpUndecided(
+                f"SAP: {name} ({op.idempotency_key}) leaves no trace Canon can read in standard "
+                f"entities; check {op.canonical_id} by hand before running it again"
+            )
+        current, _ = self._get(self._path(kind, op.canonical_id))
+        if current is None:
+            raise ErpUndecided(f"SAP: {op.canonical_id} does not exist")
+        if not all(current.get(k) == v for k, v in fields.items()):
+            return None  # a PATCH is all or nothing: the fields do not hold it, so it did not run
+        if name in RESTORES or name == "supplier.delete_record":
+            return result(op.idempotency_key, name, None, {"previous": {}, **said})
+        raise ErpUndecided(
+            f"SAP: {op.canonical_id} already holds {fields}: {name} ({op.idempotency_key}) may "
+            "have run, and the values it replaced cannot be read back; check the change log "
+            "of the business partner before going on"
+        )
+
+    def _created(self, op: ErpOperation) -> ErpResult | None:
+        tax = digits(op.params.get("tax_id"))
+        found, _ = self._get(
+            f"{BP}/A_BusinessPartnerTaxNumber", {"$filter": f"BPTaxNumber eq '{tax}'"}
+        )
+        partners = []
+        for row in _results(found):
+            entity, _ = self._get(f"{BP}/A_BusinessPartner('{row['BusinessPartner']}')")
+            if entity is not None and not entity["IsMarkedForArchiving"]:
+                partners.append(str(row["BusinessPartner"]))
+        if not partners:
+            return None
+        if len(partners) > 1:
+            raise ErpUndecided(
+                f"SAP: business partners {', '.join(partners)} all hold tax number {tax}; "
+                f"which one {op.idempotency_key} created cannot be told"
+            )
+        said = {"evidence": EVIDENCE["supplier.create_record"]}
+        return result(op.idempotency_key, op.operation, f"BusinessPartner:{partners[0]}", said)
+
+    def _parts_evidence(
+        self, op: ErpOperation, undone: dict[str, Any], said: dict[str, str]
+    ) -> ErpResult | None:
+        name = op.operation
+        restoring = name in PO_RESTORES
+        level = PO_RESTORES[name] if restoring else ("item" if name.endswith("close") else "line")
+        if restoring:
+            wanted = dict(undone.get("previous") or {})
+        elif level == "item":
+            wanted = {"IsCompletelyDelivered": True}
+        else:
+            wanted = {"ScheduleLineDeliveryDate": _odata_date(str(op.params.get("delivery_date")))}
+        parts = self._po_parts(op.canonical_id, level)
+        holds = [
+            all(entity.get(k) == v for k, v in (wanted.get(label) or {}).items())
+            if restoring
+            else all(entity.get(k) == v for k, v in wanted.items())
+            for label, _, entity in parts
+            if not restoring or label in wanted
+        ]
+        if restoring:
+            return (
+                result(op.idempotency_key, name, None, {"previous": {}, **said})
+                if all(holds)
+                else None
+            )
+        if not any(holds):
+            return None
+        raise ErpUndecided(
+            f"SAP: some {'items' if level == 'item' else 'schedule lines'} of {op.canonical_id} "
+            f"already hold {wanted}: {name} ({op.idempotency_key}) may have run in part, and "
+            "what it replaced cannot be read back; check the purchase order before going on"
         )
 
     @staticmethod
