@@ -1,11 +1,19 @@
 """`OracleConnector`: Oracle Fusion Cloud over REST (`/fscmRestApi/resources/11.13.18.05`).
 
-Suppliers are `Supplier:{SupplierId}` (`suppliers`, with `addresses` and `attachments`),
+Suppliers are `Supplier:{SupplierId}` (`suppliers`, with `addresses`, `sites` and `attachments`),
 customers `Party:{PartyId}` (`hubOrganizations`), purchase orders `PurchaseOrder:{POHeaderId}`
 (`purchaseOrders` to read and its actions to approve, close and reopen; `draftPurchaseOrders`
 for the delivery date). Lists page with `limit` (at most 500) and `offset` while `hasMore`.
 A supplier is never deleted, only made inactive (`InactiveDate`). HTTP basic auth; every write
-carries an `Idempotency-Key` and is looked up by it at `canonOperations/{key}`.
+carries an `Idempotency-Key` and is looked up by it at `canonOperations/{key}` where that
+extension is installed.
+
+As Oracle's REST references have it (docs.oracle.com, Procurement `fapra` and Financials
+`farfa`): a block is a purchasing hold on each of the supplier's sites
+(`suppliers/{id}/child/sites`: `HoldAllNewPurchasingDocumentsFlag`, `PurchasingHoldReason`);
+bank details are the external bank account owned by the supplier's party
+(`externalBankAccounts?q=accountOwners.AccountOwnerPartyIdentifier=<SupplierPartyId>`: `IBAN`,
+and `BankAccountName` for the holder's name); addresses are created with `CountryCode`.
 """
 
 from __future__ import annotations
@@ -31,9 +39,7 @@ PO_ACTIONS = {
     "purchase_order.close": "close",
     "purchase_order.reopen": "reopen",
 }
-#: Supplier PATCHes: the fields set, and the compensations that put the previous values back.
-SUPPLIER_SETS: dict[str, dict[str, Any]] = {"supplier.block": {"HoldFlag": True}}
-RESTORES = ("supplier.unblock", "supplier.restore_bank_account")
+HOLD = "HoldAllNewPurchasingDocumentsFlag"
 #: What tells, without `canonOperations`, whether a write in doubt happened (`evidence`).
 EVIDENCE = {"supplier.create_record": "an active supplier holds the taxpayer id"}
 
@@ -55,7 +61,7 @@ def _id(canonical_id: str | None, prefix: str) -> int:
 
 def _flat(item: dict[str, Any]) -> dict[str, str]:
     row = {k: v for k, v in item.items() if not isinstance(v, list | dict)}
-    for child in ("addresses",):
+    for child in ("addresses", "sites"):
         first = (item.get(child) or [{}])[0]
         row.update({k: v for k, v in first.items() if k not in row})
     return {k: "" if v is None else str(v) for k, v in row.items()}
@@ -95,10 +101,13 @@ class OracleConnector:
 
     def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
         if entity_type == "supplier" and canonical_id.startswith("Supplier:"):
-            item = self._get(f"suppliers/{_id(canonical_id, 'Supplier')}")
+            supplier_id = _id(canonical_id, "Supplier")
+            item = self._get(f"suppliers/{supplier_id}", {"expand": "addresses"})
             if item is None:
                 return None
             row = _flat(item)
+            sites = self._sites(supplier_id)
+            bank = self._bank(item)
             return record(
                 entity_type,
                 canonical_id,
@@ -109,9 +118,9 @@ class OracleConnector:
                     "city": row.get("City"),
                     "state": row.get("State"),
                     "postcode": row.get("PostalCode"),
-                    "blocked": item["HoldFlag"],
-                    "iban": item["IBAN"],
-                    "account_holder": item["BankAccountHolderName"],
+                    "blocked": bool(sites) and all(s[HOLD] for s in sites),
+                    "iban": (bank or {}).get("IBAN"),
+                    "account_holder": (bank or {}).get("BankAccountName"),
                 },
                 item["InactiveDate"] is not None,
             )
@@ -135,6 +144,17 @@ class OracleConnector:
                 False,
             )
         return None
+
+    def _sites(self, supplier_id: int) -> list[dict[str, Any]]:
+        body = self._get(f"suppliers/{supplier_id}/child/sites")
+        return list((body or {}).get("items") or [])
+
+    def _bank(self, supplier: dict[str, Any]) -> dict[str, Any] | None:
+        """The supplier's external bank account (the first one its party owns), or None."""
+        owner = f"accountOwners.AccountOwnerPartyIdentifier={supplier['SupplierPartyId']}"
+        body = self._get("externalBankAccounts", {"q": owner, "expand": "accountOwners"})
+        items = list((body or {}).get("items") or [])
+        return items[0] if items else None
 
     def _pages(
         self, path: str, size: int, params: dict[str, str] | None = None
@@ -164,9 +184,9 @@ class OracleConnector:
         ]
 
     def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """Master-data rows (suppliers with their first address), page by page."""
+        """Master-data rows (suppliers with their first address and site), page by page."""
         path, params = {
-            "supplier": ("suppliers", {"expand": "addresses"}),
+            "supplier": ("suppliers", {"expand": "addresses,sites"}),
             "customer": ("hubOrganizations", {}),
             "purchase_order": ("purchaseOrders", {}),
         }.get(entity_type, ("", {}))
@@ -199,6 +219,43 @@ class OracleConnector:
         answer = self._write("PATCH", path, op, fields)
         return self._result(op.idempotency_key, op.operation, answer, {"previous": previous})
 
+    def _hold(self, op: ErpOperation, wanted: dict[str, dict[str, Any]] | None) -> ErpResult:
+        """Put a purchasing hold on every site (`wanted` None), or restore each site's fields."""
+        supplier_id = _id(op.canonical_id, "Supplier")
+        sites = self._sites(supplier_id)
+        if not sites:
+            raise ErpOperationFailed(f"Oracle: {op.canonical_id} has no site to hold")
+        if len(sites) > 1:
+            raise ErpOperationFailed(
+                f"Oracle: {op.canonical_id} has {len(sites)} sites; holding each is one write "
+                "per site, which Canon does not make under one key yet"
+            )
+        site = sites[0]
+        label = str(site["SupplierSiteId"])
+        reason = str(op.params.get("reason") or "Held by Canon")[:240]
+        fields = (
+            {HOLD: True, "PurchasingHoldReason": reason} if wanted is None else wanted.get(label)
+        )
+        if not fields:
+            return result(op.idempotency_key, op.operation, None, {"previous": {}})
+        previous = {label: {k: site.get(k) for k in fields}}
+        path = f"suppliers/{supplier_id}/child/sites/{label}"
+        self._write("PATCH", path, op, fields)
+        return result(op.idempotency_key, op.operation, None, {"previous": previous})
+
+    def _bank_write(self, op: ErpOperation, fields: dict[str, Any]) -> ErpResult:
+        supplier = self._get(f"suppliers/{_id(op.canonical_id, 'Supplier')}")
+        if supplier is None:
+            raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
+        bank = self._bank(supplier)
+        if bank is None:
+            raise ErpOperationFailed(
+                f"Oracle: {op.canonical_id} owns no external bank account to change"
+            )
+        previous = {k: bank.get(k) for k in fields}
+        self._write("PATCH", f"externalBankAccounts/{bank['BankAccountId']}", op, fields)
+        return result(op.idempotency_key, op.operation, None, {"previous": previous})
+
     def run(self, operation: ErpOperation) -> ErpResult:
         check_known(self.name, operation.operation)
         op, p = operation, operation.params
@@ -212,7 +269,7 @@ class OracleConnector:
                 "City": p.get("city"),
                 "State": p.get("state"),
                 "PostalCode": p.get("postcode"),
-                "Country": "BR",
+                "CountryCode": "BR",
             }
             body = {
                 "Supplier": p.get("name"),
@@ -227,13 +284,15 @@ class OracleConnector:
             )
         if name == "supplier.delete_record":
             return self._patch_supplier(op, {"InactiveDate": date.today().isoformat()})
-        if name in SUPPLIER_SETS:
-            return self._patch_supplier(op, dict(SUPPLIER_SETS[name]))
+        if name == "supplier.block":
+            return self._hold(op, None)
+        if name == "supplier.unblock":
+            return self._hold(op, dict(undone.get("previous") or {}))
         if name == "supplier.update_bank_account":
-            fields = {"IBAN": p.get("iban"), "BankAccountHolderName": p.get("account_holder")}
-            return self._patch_supplier(op, fields)
-        if name in RESTORES:
-            return self._patch_supplier(op, dict(undone.get("previous") or {}))
+            fields = {"IBAN": p.get("iban"), "BankAccountName": p.get("account_holder")}
+            return self._bank_write(op, fields)
+        if name == "supplier.restore_bank_account":
+            return self._bank_write(op, dict(undone.get("previous") or {}))
         if name in PO_ACTIONS:
             path = (
                 f"purchaseOrders/{_id(op.canonical_id, 'PurchaseOrder')}/action/{PO_ACTIONS[name]}"

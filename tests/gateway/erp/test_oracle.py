@@ -64,3 +64,44 @@ def test_purchase_orders_change_through_actions(
     with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
         item = http.get(f"{ROOT}/purchaseOrders/{ORDER.split(':')[1]}").json()
     assert item["Status"] == status
+
+
+def test_holds_live_on_sites_and_bank_details_on_external_bank_accounts(sandbox: Sandbox) -> None:
+    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    supplier_id = FIRST.split(":")[1]
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        item = http.get(f"{ROOT}/suppliers/{supplier_id}").json()
+        assert {"HoldFlag", "IBAN", "BankAccountHolderName"}.isdisjoint(item)
+        refused = http.patch(f"{ROOT}/suppliers/{supplier_id}", json={"HoldFlag": True})
+        assert refused.status_code == 400 and "HoldFlag" in refused.json()["title"]
+    held = erp.run(op("supplier.block", FIRST, "hold", reason="tax audit"))
+    (site,) = held.data["previous"]
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        sites = http.get(f"{ROOT}/suppliers/{supplier_id}/child/sites").json()["items"]
+    assert [s["SupplierSiteId"] for s in sites] == [int(site)]
+    assert sites[0]["HoldAllNewPurchasingDocumentsFlag"] is True
+    record = erp.read_record("supplier", FIRST)
+    assert record is not None and record.fields["blocked"] is True
+    erp.run(op("supplier.unblock", FIRST, "hold:undo", result=held.model_dump(mode="json")))
+    record = erp.read_record("supplier", FIRST)
+    assert record is not None and record.fields["blocked"] is False
+
+    changed = erp.run(
+        op("supplier.update_bank_account", FIRST, "bank", iban="DE89370400440532013000")
+    )
+    record = erp.read_record("supplier", FIRST)
+    assert record is not None and record.fields["iban"] == "DE89370400440532013000"
+    assert set(changed.data["previous"]) == {"IBAN", "BankAccountName"}
+    assert sandbox.admin.calls()["supplier.change_bank"] == 1
+
+
+def test_an_address_is_created_with_its_country_code(sandbox: Sandbox) -> None:
+    body = {"Supplier": "Nova Ltda", "addresses": [{"AddressName": "MAIN", "City": "Recife"}]}
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        refused = http.post(f"{ROOT}/suppliers", json=body)
+    assert refused.status_code == 400 and "CountryCode" in refused.json()["title"]
+    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    created = erp.run(op("supplier.create_record", None, "new", name="Nova Ltda", city="Recife"))
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        item = http.get(f"{ROOT}/suppliers/{str(created.canonical_id).split(':')[1]}").json()
+    assert item["addresses"][0]["CountryCode"] == "BR"
