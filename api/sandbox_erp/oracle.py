@@ -497,10 +497,21 @@ ACTIONS = {
 }
 
 
+#: `closeAction` values of the `close` action (Oracle Procurement REST reference, fapra).
+CLOSE_ACTIONS = {"closeForReceiving", "closeForInvoicing", "close", "finallyClose"}
+
+
 @router.post("/purchaseOrders/{header_id}/action/{name}", summary="approve, close, reopen…")
-def po_action(request: Request, header_id: int, name: str) -> Response:
+def po_action(
+    request: Request,
+    header_id: int,
+    name: str,
+    body: Annotated[dict[str, Any] | None, Body()] = None,
+) -> Response:
     if name not in ACTIONS:
         raise SandboxRefusal(404, f"no action {name!r} on purchaseOrders")
+    if name == "close" and (body or {}).get("closeAction") not in CLOSE_ACTIONS:
+        raise SandboxRefusal(400, f"closeAction is required: {', '.join(sorted(CLOSE_ACTIONS))}")
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         native = _po_native(request, header_id)
@@ -512,7 +523,9 @@ def po_action(request: Request, header_id: int, name: str) -> Response:
             {"previous": {"Status": before["Status"]}},
         )
 
-    return perform(request, face=FACE, operation=f"purchase_order.{name}", error=error, apply=apply)
+    return perform(
+        request, face=FACE, operation=f"purchase_order.{name}", error=error, apply=apply, body=body
+    )
 
 
 @router.patch("/draftPurchaseOrders/{header_id}", summary="Change the delivery date")

@@ -297,8 +297,9 @@ class OracleConnector:
             path = (
                 f"purchaseOrders/{_id(op.canonical_id, 'PurchaseOrder')}/action/{PO_ACTIONS[name]}"
             )
+            body = {"closeAction": "close"} if name == "purchase_order.close" else {}
             return self._result(
-                op.idempotency_key, name, self._write("POST", path, op, {}, ACTION_TYPE), {}
+                op.idempotency_key, name, self._write("POST", path, op, body, ACTION_TYPE), {}
             )
         if name in ("purchase_order.update_delivery_date", "purchase_order.restore_delivery_date"):
             header = _id(op.canonical_id, "PurchaseOrder")

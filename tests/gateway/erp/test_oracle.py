@@ -105,3 +105,13 @@ def test_an_address_is_created_with_its_country_code(sandbox: Sandbox) -> None:
     with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
         item = http.get(f"{ROOT}/suppliers/{str(created.canonical_id).split(':')[1]}").json()
     assert item["addresses"][0]["CountryCode"] == "BR"
+
+
+def test_close_names_its_close_action(sandbox: Sandbox) -> None:
+    path = f"{ROOT}/purchaseOrders/{ORDER.split(':')[1]}/action/close"
+    headers = {"Content-Type": "application/vnd.oracle.adf.action+json"}
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        refused = http.post(path, json={}, headers=headers)
+        assert refused.status_code == 400 and "closeAction" in refused.json()["title"]
+        done = http.post(path, json={"closeAction": "finallyClose"}, headers=headers)
+        assert done.status_code == 200
