@@ -186,6 +186,36 @@ def delete_supplier(request: Request, pk: str) -> Response:
     return perform(request, face=FACE, operation="supplier.delete_record", error=error, apply=apply)
 
 
+@secured.get("/suppliers/{pk}/documents", summary="A supplier's live document links (AC9/ACB)")
+def documents(request: Request, pk: str) -> Response:
+    native = pk_decode("SA2", pk)
+    _, _, code, loja = native.split(":")
+
+    def read() -> tuple[int, Any, dict[str, str]]:
+        db = sandbox_of(request).db
+        links = db.rows("AC9010", {"AC9_ENTIDA": "SA2", "AC9_CODENT": f"{code}{loja}"})
+        items = []
+        for link in links:
+            for doc in db.rows("ACB010", {"ACB_CODOBJ": link["AC9_CODOBJ"]}):
+                items.append({k: doc[k] for k in ("ACB_CODOBJ", "ACB_OBJETO", "ACB_DESCRI")})
+        return 200, {"items": items, "hasNext": False}, {}
+
+    return perform(request, face=FACE, operation="supplier.read", error=error, read=read)
+
+
+@secured.get("/suppliers/{pk}/approvals", summary="A supplier's open approval routings (SCR)")
+def approvals(request: Request, pk: str) -> Response:
+    native = pk_decode("SA2", pk)
+    _, filial, code, loja = native.split(":")
+
+    def read() -> tuple[int, Any, dict[str, str]]:
+        rows = sandbox_of(request).db.rows("SCR010", {"CR_NUM": f"{code}{loja}"})
+        items = [_row(r) for r in rows if r["CR_FILIAL"] == filial]
+        return 200, {"items": items, "hasNext": False}, {}
+
+    return perform(request, face=FACE, operation="supplier.read", error=error, read=read)
+
+
 @secured.post("/suppliers/{pk}/documents", status_code=201, summary="Attach a document")
 def attach(request: Request, pk: str, body: JsonBody) -> Response:
     native = pk_decode("SA2", pk)

@@ -24,7 +24,14 @@ from gateway.errors import ErpLookupMissing, ErpUndecided
 
 API = "/rest/api/canon/v1"
 #: What tells, without the operation log, whether a write in doubt happened (`evidence`).
-EVIDENCE = {"supplier.create_record": "a live SA2 row holds the CNPJ/CPF (A2_CGC)"}
+EVIDENCE = {
+    "supplier.create_record": "a live SA2 row holds the CNPJ/CPF (A2_CGC)",
+    "supplier.delete_record": "the SA2 row is deleted (D_E_L_E_T_ = '*')",
+    "supplier.attach_document": "a live AC9 link of the supplier to an ACB object with this path",
+    "supplier.detach_document": "the document's link is gone",
+    "supplier.start_approval_routing": "a live SCR routing of the supplier",
+    "supplier.cancel_approval_routing": "the routing is gone",
+}
 #: Field widths of the primary keys, in key order.
 KEY_WIDTHS = {"SA2": (2, 6, 2), "SA1": (2, 6, 2), "SC7": (2, 6)}
 CURRENCIES = {"1": "BRL", "2": "USD", "3": "UFIR", "4": "EUR", "5": "JPY"}
@@ -254,12 +261,52 @@ class ProtheusConnector:
         return self._result(idempotency_key, str(found["operation"]), found["response"] or {})
 
     def evidence(self, operation: ErpOperation) -> ErpResult | None:
-        """Whether `operation` happened, from SA2 (see EVIDENCE); other operations: undecided."""
-        if operation.operation != "supplier.create_record":
+        """Whether `operation` happened, from SA2, AC9/ACB and SCR (see EVIDENCE)."""
+        op, name = operation, operation.operation
+        undone: dict[str, Any] = dict(op.params.get("result") or {}).get("data") or {}
+        said = {"evidence": EVIDENCE.get(name, "")}
+        if name == "supplier.create_record":
+            return self._created(op)
+        if name not in EVIDENCE:
             raise ErpUndecided(
-                f"Protheus: {operation.operation} ({operation.idempotency_key}) is not read back "
-                f"from standard tables yet; check {operation.canonical_id} before running it again"
+                f"Protheus: {name} ({op.idempotency_key}) is not read back from standard tables "
+                f"yet; check {op.canonical_id} before running it again"
             )
+        base = f"{API}/suppliers/{pk_encode(op.canonical_id or '')}"
+        if name == "supplier.delete_record":
+            row = self.http.json(self.http.send("GET", base, missing_ok=True))
+            gone = row is None or row.get("D_E_L_E_T_") == "*"
+            return result(op.idempotency_key, name, None, said) if gone else None
+        if name in ("supplier.attach_document", "supplier.detach_document"):
+            docs = self._listed(f"{base}/documents")
+            if name == "supplier.detach_document":
+                wanted = str(undone.get("document_id"))
+                there = any(d["ACB_CODOBJ"] == wanted for d in docs)
+                return None if there else result(op.idempotency_key, name, None, said)
+            path = str(op.params.get("document") or "")
+            found = [d for d in docs if d["ACB_OBJETO"] == path]
+            if not found:
+                return None
+            if len(found) > 1:
+                raise ErpUndecided(f"Protheus: {op.canonical_id} links {path} {len(found)} times")
+            data = {"document_id": found[0]["ACB_CODOBJ"], **said}
+            return result(op.idempotency_key, name, None, data)
+        routings = self._listed(f"{base}/approvals")
+        if name == "supplier.cancel_approval_routing":
+            wanted = str(undone.get("routing_id"))
+            there = any(str(r["R_E_C_N_O_"]) == wanted for r in routings)
+            return None if there else result(op.idempotency_key, name, None, said)
+        if not routings:
+            return None
+        if len(routings) > 1:
+            raise ErpUndecided(f"Protheus: {op.canonical_id} has {len(routings)} open routings")
+        data = {"routing_id": routings[0]["R_E_C_N_O_"], **said}
+        return result(op.idempotency_key, name, None, data)
+
+    def _listed(self, path: str) -> list[dict[str, Any]]:
+        return list((self.http.json(self.http.send("GET", path)) or {}).get("items") or [])
+
+    def _created(self, operation: ErpOperation) -> ErpResult | None:
         tax = digits(operation.params.get("tax_id"))
         body = self.http.json(self.http.send("GET", f"{API}/suppliers", params={"A2_CGC": tax}))
         rows = [r for r in body["items"] if r.get("D_E_L_E_T_", "") != "*"]
