@@ -171,6 +171,7 @@ def perform(
                 operation=operation,
                 request_hash=request_hash(request, body),
                 apply=apply,
+                unkeyed=sent if key is None else None,
             )
             status, payload = written.status, written.body
         else:
