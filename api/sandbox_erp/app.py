@@ -6,11 +6,11 @@ faults are injected per request (`X-Sandbox-Fault`) or by rule (`/_sandbox/fault
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.sandbox_erp import admin, oracle, protheus, sap
 from api.sandbox_erp import sap_orders as _sap_orders  # noqa: F401  (adds its routes to sap's)
@@ -34,6 +34,21 @@ def _error_body(path: str, status: int, message: str) -> object:
     if path.startswith("/fscmRestApi/"):
         return oracle.error(status, message)
     return protheus.error(status, message)
+
+
+class WithoutCustomServices:
+    """ASGI middleware of a stock sandbox: Canon's custom services answer 404."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and path.startswith(CUSTOM_SERVICES):
+            body = _error_body(path, 404, f"{path}: no such service on this system")
+            await JSONResponse(body, status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def create_sandbox_app(
@@ -70,15 +85,8 @@ def create_sandbox_app(
         body = _error_body(request.url.path, error.status, error.message)
         return JSONResponse(body, status_code=error.status, headers=headers)
 
-    @app.middleware("http")
-    async def without_custom_services(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        path = request.url.path
-        if sandbox.stock and path.startswith(CUSTOM_SERVICES):
-            body = _error_body(path, 404, f"{path}: no such service on this system")
-            return JSONResponse(body, status_code=404)
-        return await call_next(request)
+    if stock:
+        app.add_middleware(WithoutCustomServices)
 
     @app.get("/_sandbox/health", tags=["sandbox: admin"])
     def health() -> dict[str, object]:
