@@ -221,11 +221,61 @@ def bp_entity(
             "results": [{"BusinessPartner": bp, "BusinessPartnerRole": r} for r in roles]
         }
         role = "to_Supplier" if kind == "supplier" else "to_Customer"
-        entity[role] = {
-            "Supplier" if kind == "supplier" else "Customer": bp,
-            "PostingIsBlocked": entity["BusinessPartnerIsBlocked"],
-        }
+        entity[role] = supplier_entity(request, bp, entity["BusinessPartnerIsBlocked"], kind)
     return entity
+
+
+def supplier_entity(request: Request, bp: str, blocked: bool, kind: str) -> dict[str, Any]:
+    """The supplier (or customer) role of a partner; its blocks are the sandbox's one flag."""
+    if kind != "supplier":
+        return {"Customer": bp, "PostingIsBlocked": blocked}
+    entity = {"Supplier": bp, "PurchasingIsBlocked": blocked, "PostingIsBlocked": blocked}
+    _meta(request, f"{BP_SRV}/A_Supplier", f"'{bp}'", f"{BP_SRV}.A_Supplier", entity)
+    return entity
+
+
+SUPPLIER_PATCH = {"PurchasingIsBlocked", "PostingIsBlocked"}
+
+
+@router.get(f"/{BP_SRV}/A_Supplier('{{bp}}')", summary="A business partner's supplier role")
+def supplier_role(request: Request, bp: str) -> Response:
+    def read() -> tuple[int, Any, dict[str, str]]:
+        def build(tx: Tx) -> dict[str, Any]:
+            kind, _, row = _bp_row(request, tx, bp)
+            if kind != "supplier":
+                raise SandboxRefusal(404, f"Supplier {bp} does not exist")
+            return supplier_entity(request, bp, row["A2_MSBLQL"] == "1", kind)
+
+        entity = sandbox_of(request).db.read(build)
+        return 200, {"d": entity}, {"ETag": entity["__metadata"]["etag"]}
+
+    return answer(
+        request, perform(request, face=FACE, operation="supplier.read", error=error, read=read)
+    )
+
+
+@router.patch(f"/{BP_SRV}/A_Supplier('{{bp}}')", status_code=204, summary="Change a supplier")
+def patch_supplier_role(request: Request, bp: str, body: JsonBody) -> Response:
+    checked(body, "A_Supplier", creating=False)
+    if not body or set(body) - SUPPLIER_PATCH:
+        stored = ", ".join(sorted(SUPPLIER_PATCH))
+        raise SandboxRefusal(400, f"the sandbox stores only these of A_Supplier: {stored}")
+    if len({bool(v) for v in body.values()}) != 1:
+        raise SandboxRefusal(400, "the sandbox keeps one block: set both blocks alike")
+
+    def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
+        kind, _, row = _bp_row(request, tx, bp)
+        if kind != "supplier":
+            raise SandboxRefusal(404, f"Supplier {bp} does not exist")
+        current = supplier_entity(request, bp, row["A2_MSBLQL"] == "1", kind)
+        _if_match(request, current)
+        blocked = bool(next(iter(body.values())))
+        tx.update("SA2010", int(row[RECNO]), {"A2_MSBLQL": "1" if blocked else "2"})
+        return 204, None, {"previous": {k: current[k] for k in body}}
+
+    return perform(
+        request, face=FACE, operation="supplier.change", error=error, apply=apply, body=body
+    )
 
 
 def _bp_row(request: Request, tx: Tx, bp: str) -> tuple[str, str, dict[str, Any]]:

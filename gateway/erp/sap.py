@@ -74,7 +74,14 @@ EVIDENCE = {
     "purchase_order.restore_delivery_date": "the schedule lines hold the dates restored",
 }
 #: Entity sets of the paths a PATCH goes to, for the metadata check.
-ENTITY_SETS = {"bp": "A_BusinessPartner", "bank": "A_BusinessPartnerBank"}
+ENTITY_SETS = {"bp": "A_BusinessPartner", "bank": "A_BusinessPartnerBank", "supplier": "A_Supplier"}
+#: The block a deployment chooses for `supplier.block`, and the entity that carries it: the
+#: central block, or the supplier's purchasing or posting block.
+BLOCK_FIELDS = {
+    "BusinessPartnerIsBlocked": "bp",
+    "PurchasingIsBlocked": "supplier",
+    "PostingIsBlocked": "supplier",
+}
 
 
 def _check(entity_set: str, fields: dict[str, Any]) -> None:
@@ -157,7 +164,15 @@ class SapConnector:
         transport: httpx.BaseTransport | None = None,
         grouping: str | None = None,
         lookup_service: bool | None = None,
+        block_field: str = "BusinessPartnerIsBlocked",
     ) -> None:
+        if block_field not in BLOCK_FIELDS:
+            raise ValueError(f"block_field: one of {', '.join(BLOCK_FIELDS)}, not {block_field!r}")
+        #: Which block `supplier.block` sets (a deployment's choice, see BLOCK_FIELDS).
+        self.block_field = block_field
+        kind = BLOCK_FIELDS[block_field]
+        self.patches = {**PATCHES, "supplier.block": (kind, {block_field: True})}
+        self.restores = {**RESTORES, "supplier.unblock": kind}
         #: The BP grouping new suppliers get (groupings are configured per system); None lets
         #: the system choose its default.
         self.grouping = grouping
@@ -195,7 +210,11 @@ class SapConnector:
                 "city": row.get("CityName"),
                 "state": row.get("Region"),
                 "postcode": row.get("PostalCode"),
-                "blocked": entity["BusinessPartnerIsBlocked"],
+                "blocked": bool(
+                    entity[self.block_field]
+                    if BLOCK_FIELDS[self.block_field] == "bp"
+                    else (entity.get("to_Supplier") or {}).get(self.block_field)
+                ),
             }
             if entity_type == "supplier":
                 bank, _ = self._get(self._bank_path(bp))
@@ -350,6 +369,8 @@ class SapConnector:
 
     def _path(self, kind: str, canonical_id: str | None) -> str:
         bp = _id(canonical_id, "BusinessPartner")
+        if kind == "supplier":
+            return f"{BP}/A_Supplier('{bp}')"
         return self._bank_path(bp) if kind == "bank" else f"{BP}/A_BusinessPartner('{bp}')"
 
     def _patch(self, op: ErpOperation, kind: str, fields: dict[str, Any]) -> ErpResult:
@@ -431,11 +452,11 @@ class SapConnector:
         check_known(self.name, operation.operation)
         op, p = operation, operation.params
         undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
-        if op.operation in PATCHES:
-            kind, fields = PATCHES[op.operation]
+        if op.operation in self.patches:
+            kind, fields = self.patches[op.operation]
             return self._patch(op, kind, dict(fields))
-        if op.operation in RESTORES:
-            return self._patch(op, RESTORES[op.operation], dict(undone.get("previous") or {}))
+        if op.operation in self.restores:
+            return self._patch(op, self.restores[op.operation], dict(undone.get("previous") or {}))
         if op.operation == "supplier.update_bank_account":
             fields = {"IBAN": p.get("iban"), "BankAccountHolderName": p.get("account_holder")}
             return self._patch(op, "bank", fields)
@@ -559,10 +580,10 @@ class SapConnector:
         ):
             return self._parts_evidence(op, undone, said)
         fields: dict[str, Any] | None = None
-        if name in PATCHES:
-            kind, fields = PATCHES[name]
-        elif name in RESTORES:
-            kind, fields = RESTORES[name], dict(undone.get("previous") or {})
+        if name in self.patches:
+            kind, fields = self.patches[name]
+        elif name in self.restores:
+            kind, fields = self.restores[name], dict(undone.get("previous") or {})
         elif name == "supplier.update_bank_account":
             p = op.params
             kind = "bank"
@@ -577,7 +598,7 @@ class SapConnector:
             raise ErpUndecided(f"SAP: {op.canonical_id} does not exist")
         if not all(current.get(k) == v for k, v in fields.items()):
             return None  # a PATCH is all or nothing: the fields do not hold it, so it did not run
-        if name in RESTORES or name == "supplier.delete_record":
+        if name in self.restores or name == "supplier.delete_record":
             return result(op.idempotency_key, name, None, {"previous": {}, **said})
         raise ErpUndecided(
             f"SAP: {op.canonical_id} already holds {fields}: {name} ({op.idempotency_key}) may "

@@ -322,3 +322,22 @@ def test_errors_are_odata_errors(sandbox: Sandbox, path: str, status: int) -> No
         response = http.get(f"/sap/opu/odata/sap/API_BUSINESS_PARTNER/{path}")
     assert response.status_code == status
     assert set(response.json()["error"]) == {"code", "message"}
+
+
+def test_which_block_a_supplier_gets_is_the_deployments_choice(sandbox: Sandbox) -> None:
+    with pytest.raises(ValueError, match="block_field"):
+        SapConnector(sandbox.url, username=USER, password=PASSWORD, block_field="FLVN")
+    erp = SapConnector(
+        sandbox.url, username=USER, password=PASSWORD, block_field="PurchasingIsBlocked"
+    )
+    blocked = erp.run(op("supplier.block", FIRST, "pb", reason="audit"))
+    assert blocked.data["previous"] == {"PurchasingIsBlocked": False}
+    record = erp.read_record("supplier", FIRST)
+    assert record is not None and record.fields["blocked"] is True
+    supplier = f"/sap/opu/odata/sap/API_BUSINESS_PARTNER/A_Supplier('{FIRST.split(':')[1]}')"
+    with _client(sandbox) as http:
+        assert http.get(supplier).json()["d"]["PurchasingIsBlocked"] is True
+    erp.run(op("supplier.unblock", FIRST, "pb:undo", result=blocked.model_dump(mode="json")))
+    record = erp.read_record("supplier", FIRST)
+    assert record is not None and record.fields["blocked"] is False
+    assert sandbox.admin.keys() == ["pb", "pb:undo"]
