@@ -1,8 +1,9 @@
 """The sandbox's TOTVS Protheus face: REST under `/rest`, JSON in Protheus field names.
 
 Auth: HTTP basic, or the OAuth2 password grant (`POST /rest/api/oauth2/v1/token`) and its
-bearer token. Records are addressed by their primary key base64-encoded (as FWMODEL does:
-`A2_FILIAL + A2_COD + A2_LOJA` at their field widths). Lists page with `page`/`pageSize` and
+bearer token. Records are addressed by their primary key in URL-safe unpadded base64
+(`A2_FILIAL + A2_COD + A2_LOJA` at fixed widths, a 2-character filial): the encoding of Canon's
+custom TLPP service, not FWMODEL's (docs/ERP.md). Lists page with `page`/`pageSize` and
 answer `{"items": [...], "hasNext": bool}` (the TOTVS API guide). Writes take an
 `Idempotency-Key` header; `GET /rest/api/canon/v1/operations/{key}` looks one up.
 """

@@ -1,9 +1,12 @@
 """`ProtheusConnector`: TOTVS Protheus over REST (`/rest`), JSON in Protheus field names.
 
 Suppliers are SA2 rows (`SA2:{A2_FILIAL}:{A2_COD}:{A2_LOJA}`), purchase orders SC7 headers
-(`SC7:{C7_FILIAL}:{C7_NUM}`); a record's URL carries its primary key base64-encoded at the
-fields' widths, as FWMODEL does. Auth is HTTP basic or the OAuth2 password grant against
-`/rest/api/oauth2/v1/token` (the token is fetched on first use and again on a 401).
+(`SC7:{C7_FILIAL}:{C7_NUM}`); a record's URL carries its primary key as the custom service
+expects it: URL-safe base64, unpadded, of the key fields at fixed widths (a 2-character filial).
+That is not FWMODEL's encoding (standard padded base64 in an FWMODEL envelope, with the filial
+width of the installation, often 8): see docs/ERP.md. Auth is HTTP basic or the OAuth2
+password grant against `/rest/api/oauth2/v1/token` (the token is fetched on first use and
+again on a 401).
 Writes: `POST/PUT/DELETE` under `/rest/api/canon/v1` (the integration's TLPP endpoints; writes of
 purchase orders are MATA120 operation 4), each with an `Idempotency-Key`; a lost answer is read
 back from `GET /rest/api/canon/v1/operations/{key}`.
