@@ -423,8 +423,11 @@ def po_item(request: Request, tx: Tx, native: str) -> dict[str, Any]:
     except SandboxRefusal:  # an extract cut from a larger master may lack the supplier
         supplier = None
     status = {"B": "PENDING APPROVAL", "R": "REJECTED"}.get(head["C7_CONAPRO"], "OPEN")
+    header_id = int(tx.ids_of("purchase_order", native)[1])
+    href = f"{request.base_url}{BASE[1:]}/purchaseOrders/{po_key(header_id)}"
     return {
-        "POHeaderId": int(tx.ids_of("purchase_order", native)[1]),
+        "POHeaderId": header_id,
+        "links": [{"rel": "self", "href": href, "name": "purchaseOrders", "kind": "item"}],
         "OrderNumber": f"{head['C7_FILIAL']}-{head['C7_NUM']}",
         "ProcurementBU": f"BU{head['C7_FILIAL']}",
         "SupplierId": int(tx.ids_of("supplier", supplier_native)[1]) if supplier else None,
@@ -449,7 +452,27 @@ def po_item(request: Request, tx: Tx, native: str) -> dict[str, Any]:
     }
 
 
-def _po_native(request: Request, header_id: int) -> str:
+#: `purchaseOrders/{purchaseOrdersUniqID}`: the server's hash key of the composite key, which a
+#: client reads from the collection (`links`, rel self) and never builds. The sandbox's is
+#: opaque-looking but reversible; a bare POHeaderId is not a key here.
+HASH_PREFIX = "00020000000EACED0005770800"
+
+
+def po_key(header_id: int) -> str:
+    return f"{HASH_PREFIX}{header_id:016X}"
+
+
+def _header_of(key: str) -> int:
+    if not key.startswith(HASH_PREFIX) or len(key) != len(HASH_PREFIX) + 16:
+        raise SandboxRefusal(404, f"purchase order {key} does not exist (use the hash key)")
+    try:
+        return int(key[len(HASH_PREFIX) :], 16)
+    except ValueError as e:
+        raise SandboxRefusal(404, f"purchase order {key} does not exist") from e
+
+
+def _po_native(request: Request, header: int | str) -> str:
+    header_id = _header_of(header) if isinstance(header, str) else header
     native = sandbox_of(request).db.native_of("purchase_order", "oracle", str(header_id))
     if native is None:
         raise SandboxRefusal(404, f"purchase order {header_id} does not exist")
@@ -461,14 +484,20 @@ def purchase_orders(
     request: Request, limit: Limit = 25, offset: Offset = 0, q: str | None = None
 ) -> Response:
     db, where = sandbox_of(request).db, {}
+    natives: list[str] | None = None
     if q:
         field, _, value = q.partition("=")
-        native = db.native_of("supplier", "oracle", value) if field == "SupplierId" else None
-        if native is None:
-            raise SandboxRefusal(400, "q: only SupplierId=<id> of a known supplier")
-        _, _, code, loja = native.split(":")
-        where = {"C7_FORNECE": code, "C7_LOJA": loja}
-    natives = db.purchase_orders(where, offset=offset, limit=limit + 1)
+        if field == "POHeaderId":
+            one = db.native_of("purchase_order", "oracle", value) if value.isdigit() else None
+            natives = [one] if one is not None and offset == 0 else []
+        else:
+            native = db.native_of("supplier", "oracle", value) if field == "SupplierId" else None
+            if native is None:
+                raise SandboxRefusal(400, "q: SupplierId=<id> of a known supplier, or POHeaderId")
+            _, _, code, loja = native.split(":")
+            where = {"C7_FORNECE": code, "C7_LOJA": loja}
+    if natives is None:
+        natives = db.purchase_orders(where, offset=offset, limit=limit + 1)
     items = db.read(lambda tx: [po_item(request, tx, n) for n in natives[:limit]])
     body = _collection(request, items, limit, offset, len(natives) > limit)
     return perform(
@@ -480,8 +509,8 @@ def purchase_orders(
     )
 
 
-@router.get("/purchaseOrders/{header_id}", summary="One purchase order")
-def purchase_order(request: Request, header_id: int) -> Response:
+@router.get("/purchaseOrders/{header_id}", summary="One purchase order (by its hash key)")
+def purchase_order(request: Request, header_id: str) -> Response:
     def read() -> tuple[int, Any, dict[str, str]]:
         native = _po_native(request, header_id)
         return 200, sandbox_of(request).db.read(lambda tx: po_item(request, tx, native)), {}
@@ -504,7 +533,7 @@ CLOSE_ACTIONS = {"closeForReceiving", "closeForInvoicing", "close", "finallyClos
 @router.post("/purchaseOrders/{header_id}/action/{name}", summary="approve, close, reopen…")
 def po_action(
     request: Request,
-    header_id: int,
+    header_id: str,
     name: str,
     body: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> Response:

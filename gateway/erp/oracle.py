@@ -2,8 +2,9 @@
 
 Suppliers are `Supplier:{SupplierId}` (`suppliers`, with `addresses`, `sites` and `attachments`),
 customers `Party:{PartyId}` (`hubOrganizations`), purchase orders `PurchaseOrder:{POHeaderId}`
-(`purchaseOrders` to read and its actions to approve, close and reopen; `draftPurchaseOrders`
-for the delivery date). Lists page with `limit` (at most 500) and `offset` while `hasMore`.
+(`purchaseOrders` to read and its actions to approve, close and reopen, addressed by the
+server's hash key found with `q=POHeaderId=`; `draftPurchaseOrders` for the delivery date).
+Lists page with `limit` (at most 500) and `offset` while `hasMore`.
 A supplier is never deleted, only made inactive (`InactiveDate`). HTTP basic auth; every write
 carries an `Idempotency-Key` and is looked up by it at `canonOperations/{key}` where that
 extension is installed.
@@ -125,7 +126,7 @@ class OracleConnector:
                 item["InactiveDate"] is not None,
             )
         if entity_type == "purchase_order" and canonical_id.startswith("PurchaseOrder:"):
-            item = self._get(f"purchaseOrders/{_id(canonical_id, 'PurchaseOrder')}")
+            item = self._po(_id(canonical_id, "PurchaseOrder"))
             if item is None:
                 return None
             return record(
@@ -144,6 +145,20 @@ class OracleConnector:
                 False,
             )
         return None
+
+    def _po_key(self, header_id: int) -> str | None:
+        """The server's hash key of a purchase order (`purchaseOrdersUniqID`), read from the
+        collection as Oracle asks clients to: it is not the POHeaderId."""
+        body = self._get("purchaseOrders", {"q": f"POHeaderId={header_id}", "limit": "1"})
+        for item in (body or {}).get("items") or []:
+            for link in item.get("links") or []:
+                if link.get("rel") == "self":
+                    return str(link["href"]).rstrip("/").rsplit("/", 1)[-1]
+        return None
+
+    def _po(self, header_id: int) -> Any:
+        key = self._po_key(header_id)
+        return None if key is None else self._get(f"purchaseOrders/{key}")
 
     def _sites(self, supplier_id: int) -> list[dict[str, Any]]:
         body = self._get(f"suppliers/{supplier_id}/child/sites")
@@ -172,7 +187,7 @@ class OracleConnector:
         if entity_type != "purchase_order" or field != "amount":
             return []
         header_id = _id(canonical_id, "PurchaseOrder")
-        item = self._get(f"purchaseOrders/{header_id}")
+        item = self._po(header_id)
         if item is None:
             return []
         query = {"q": f"SupplierId={item['SupplierId']}"}
@@ -294,9 +309,10 @@ class OracleConnector:
         if name == "supplier.restore_bank_account":
             return self._bank_write(op, dict(undone.get("previous") or {}))
         if name in PO_ACTIONS:
-            path = (
-                f"purchaseOrders/{_id(op.canonical_id, 'PurchaseOrder')}/action/{PO_ACTIONS[name]}"
-            )
+            key = self._po_key(_id(op.canonical_id, "PurchaseOrder"))
+            if key is None:
+                raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
+            path = f"purchaseOrders/{key}/action/{PO_ACTIONS[name]}"
             body = {"closeAction": "close"} if name == "purchase_order.close" else {}
             return self._result(
                 op.idempotency_key, name, self._write("POST", path, op, body, ACTION_TYPE), {}
@@ -308,7 +324,7 @@ class OracleConnector:
                 if name.endswith("update_delivery_date")
                 else (undone.get("previous") or {}).get("RequestedDeliveryDate")
             )
-            current = self._get(f"purchaseOrders/{header}") or {}
+            current = self._po(header) or {}
             previous = {"RequestedDeliveryDate": current.get("RequestedDeliveryDate")}
             answer = self._write(
                 "PATCH", f"draftPurchaseOrders/{header}", op, {"RequestedDeliveryDate": wanted}

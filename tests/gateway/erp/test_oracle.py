@@ -62,7 +62,7 @@ def test_purchase_orders_change_through_actions(
     erp.run(op("purchase_order.reopen", ORDER, "open"))
     erp.run(op(operation, ORDER, "act"))
     with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
-        item = http.get(f"{ROOT}/purchaseOrders/{ORDER.split(':')[1]}").json()
+        item = http.get(_po_url(http)).json()
     assert item["Status"] == status
 
 
@@ -107,10 +107,26 @@ def test_an_address_is_created_with_its_country_code(sandbox: Sandbox) -> None:
     assert item["addresses"][0]["CountryCode"] == "BR"
 
 
+def _po_url(http: httpx.Client) -> str:
+    """The order's URL as a client finds it: the self link of its row in the collection."""
+    found = http.get(f"{ROOT}/purchaseOrders", params={"q": f"POHeaderId={ORDER.split(':')[1]}"})
+    (item,) = found.json()["items"]
+    (link,) = [link for link in item["links"] if link["rel"] == "self"]
+    return str(link["href"])
+
+
+def test_purchase_orders_are_addressed_by_the_servers_hash_key(sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        assert http.get(f"{ROOT}/purchaseOrders/{ORDER.split(':')[1]}").status_code == 404
+        url = _po_url(http)
+        assert not url.endswith(ORDER.split(":")[1])
+        assert http.get(url).json()["POHeaderId"] == int(ORDER.split(":")[1])
+
+
 def test_close_names_its_close_action(sandbox: Sandbox) -> None:
-    path = f"{ROOT}/purchaseOrders/{ORDER.split(':')[1]}/action/close"
     headers = {"Content-Type": "application/vnd.oracle.adf.action+json"}
     with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        path = f"{_po_url(http)}/action/close"
         refused = http.post(path, json={}, headers=headers)
         assert refused.status_code == 400 and "closeAction" in refused.json()["title"]
         done = http.post(path, json={"closeAction": "finallyClose"}, headers=headers)
