@@ -195,6 +195,13 @@ def sandbox_erp(
     reset: Annotated[bool, typer.Option("--reset", help="Start from the CSVs again")] = False,
     user: Annotated[str, typer.Option("--user", help="The ERP user")] = "canon",
     password: Annotated[str, typer.Option("--password", help="Its password")] = "sandbox",
+    stock: Annotated[
+        bool,
+        typer.Option(
+            "--stock",
+            help="As installed from the vendor: no Canon custom services, Idempotency-Key ignored",
+        ),
+    ] = False,
     workdir: WorkdirOpt = None,
 ) -> None:
     """Run the sandbox ERP: Protheus, SAP and Oracle APIs over one SQLite file, with faults."""
@@ -209,11 +216,13 @@ def sandbox_erp(
         if reset:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
-        app = create_sandbox_app(path, data, username=user, password=password)
+        app = create_sandbox_app(path, data, username=user, password=password, stock=stock)
         loaded = app.state.sandbox.db.loaded
         rows = ", ".join(f"{t} {n}" for t, n in loaded.items()) or "nothing new"
         say(f"canon: sandbox ERP on http://{host}:{port} over {path} (loaded: {rows})")
         say("  Protheus /rest   SAP /sap/opu/odata/sap   Oracle /fscmRestApi   faults /_sandbox")
+        if stock:
+            say("  stock: no Canon custom services; Idempotency-Key ignored (docs/ERP.md)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -160,3 +160,15 @@ class ErpUnavailable(ErpError):
     The operation may or may not have happened: the workflow runner reads ERP state (by the
     idempotency key) before it runs the operation again.
     """
+
+
+class ErpLookupMissing(ErpError):
+    """The ERP has no look-up of writes by idempotency key (a stock system, without Canon's
+    custom service): whether a write happened must be read from the ERP's own records."""
+
+
+class ErpUndecided(ErpError):
+    """Neither a look-up by key nor the ERP's own records tell whether a write happened.
+
+    The write must not be sent again blindly: the message names what a person should check.
+    """

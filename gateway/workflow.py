@@ -12,7 +12,8 @@ Each step's intent is committed (with its audit entry) before its ERP call and i
 every call carries an idempotency key derived from the action and the step (`<action>:<n>`, and
 `<action>:<n>:undo` for its compensation). When the ERP does not say whether a call ran (timeout,
 reset, 5xx), the call is never simply sent again: the runner first looks the key up in the ERP
-and only re-sends it when the ERP has no record of it, within a bounded backoff (tenacity). A
+(or, on a stock ERP without that look-up, reads the evidence of `gateway.erp.recovery`) and only
+re-sends it when the ERP shows it did not run, within a bounded backoff (tenacity). A
 step still in doubt after that is left `in_doubt` and the run is retried later; after
 `max_claims` attempts, or when a compensation is refused, the action is `needs_attention` with
 the record of what was done, undone and still to undo (`gateway.workflow_report`).
@@ -40,6 +41,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from gateway import audit
 from gateway.catalog import ActionSpec
 from gateway.erp.base import ErpConnector, ErpOperation, ErpResult, TaxIdSearch
+from gateway.erp.recovery import recover
 from gateway.errors import DuplicateInErp, ErpError, ErpOperationFailed, ErpUnavailable
 from gateway.store import Action, Store, WorkflowRun, WorkflowStep
 from gateway.workflow_report import attention_report, describe
@@ -357,7 +359,7 @@ class WorkflowRunner:
             if not first[0]:
                 with store.transaction() as session:
                     guard(session, lease, clock())
-                found = connector.lookup(call.operation.idempotency_key)
+                found = recover(connector, call.operation)
                 if found is not None:
                     return _Done(found, reconciled=True)
             if not call.undo:  # the key never ran: nothing of ours can be in the ERP yet

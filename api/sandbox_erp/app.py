@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.sandbox_erp import admin, oracle, protheus, sap
 from api.sandbox_erp import sap_orders as _sap_orders  # noqa: F401  (adds its routes to sap's)
@@ -17,6 +18,14 @@ from api.sandbox_erp.common import Credentials, Sandbox
 from gateway.erp.sandbox import FaultBook, SandboxDatabase, SandboxRefusal
 
 DEFAULT_USER, DEFAULT_PASSWORD = "canon", "sandbox"
+#: Canon's own ERP-side services, absent from a stock ERP (`--stock`): the SAP `ZCANON_*`
+#: services, Oracle's `canonOperations`, and the Protheus face's operation log. (The rest of
+#: the Protheus face, `/rest/api/canon/v1`, is itself a custom TLPP service: see docs/ERP.md.)
+CUSTOM_SERVICES = (
+    "/sap/opu/odata/sap/ZCANON_",
+    f"{oracle.BASE}/canonOperations",
+    f"/rest{protheus.API}/operations",
+)
 
 
 def _error_body(path: str, status: int, message: str) -> object:
@@ -27,21 +36,44 @@ def _error_body(path: str, status: int, message: str) -> object:
     return protheus.error(status, message)
 
 
+class WithoutCustomServices:
+    """ASGI middleware of a stock sandbox: Canon's custom services answer 404."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and path.startswith(CUSTOM_SERVICES):
+            body = _error_body(path, 404, f"{path}: no such service on this system")
+            await JSONResponse(body, status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_sandbox_app(
     database: Path,
     data_dir: Path | None = None,
     *,
     username: str = DEFAULT_USER,
     password: str = DEFAULT_PASSWORD,
+    stock: bool = False,
 ) -> FastAPI:
-    """The sandbox ERP over the SQLite file `database`, loaded from `data_dir` when empty."""
+    """The sandbox ERP over the SQLite file `database`, loaded from `data_dir` when empty.
+
+    `stock`: as an ERP installed from the vendor, without Canon's custom services (they answer
+    404) and ignoring `Idempotency-Key` (a write sent twice is made twice).
+    """
     app = FastAPI(
         title="Canon sandbox ERP",
         version="0.1.0",
         summary="A staging ERP with Protheus, SAP and Oracle faces and fault injection",
     )
     sandbox = Sandbox(
-        SandboxDatabase(database, data_dir), FaultBook(), Credentials(username, password)
+        SandboxDatabase(database, data_dir),
+        FaultBook(),
+        Credentials(username, password),
+        stock=stock,
     )
     app.state.sandbox = sandbox
 
@@ -53,9 +85,12 @@ def create_sandbox_app(
         body = _error_body(request.url.path, error.status, error.message)
         return JSONResponse(body, status_code=error.status, headers=headers)
 
+    if stock:
+        app.add_middleware(WithoutCustomServices)
+
     @app.get("/_sandbox/health", tags=["sandbox: admin"])
     def health() -> dict[str, object]:
-        return {"status": "ok", "loaded": sandbox.db.loaded}
+        return {"status": "ok", "loaded": sandbox.db.loaded, "stock": sandbox.stock}
 
     for router in (protheus.router, sap.router, oracle.router, admin.router):
         app.include_router(router)

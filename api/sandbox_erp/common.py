@@ -68,6 +68,8 @@ class Sandbox:
     db: SandboxDatabase
     faults: FaultBook
     credentials: Credentials
+    #: A stock ERP: none of Canon's custom services, and `Idempotency-Key` ignored.
+    stock: bool = False
 
 
 def sandbox_of(request: Request) -> Sandbox:
@@ -145,8 +147,9 @@ def perform(
 ) -> Response:
     """Run one call (a write through `apply`, or a `read`) with the faults that fire for it."""
     sandbox = sandbox_of(request)
-    key = request.headers.get("Idempotency-Key") if apply is not None else None
-    call = Call(face, operation, request.method, request.url.path, key)
+    sent = request.headers.get("Idempotency-Key") if apply is not None else None
+    key = None if sandbox.stock else sent  # a stock ERP neither keeps nor honours the key
+    call = Call(face, operation, request.method, request.url.path, sent)  # faults still see it
     if not sandbox.faults.enter(key):
         message = f"a request with Idempotency-Key {key} is still being processed"
         return JSONResponse(error(409, message), status_code=409)
@@ -168,6 +171,7 @@ def perform(
                 operation=operation,
                 request_hash=request_hash(request, body),
                 apply=apply,
+                unkeyed=sent if key is None else None,
             )
             status, payload = written.status, written.body
         else:

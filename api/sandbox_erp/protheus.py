@@ -1,8 +1,9 @@
 """The sandbox's TOTVS Protheus face: REST under `/rest`, JSON in Protheus field names.
 
 Auth: HTTP basic, or the OAuth2 password grant (`POST /rest/api/oauth2/v1/token`) and its
-bearer token. Records are addressed by their primary key base64-encoded (as FWMODEL does:
-`A2_FILIAL + A2_COD + A2_LOJA` at their field widths). Lists page with `page`/`pageSize` and
+bearer token. Records are addressed by their primary key in URL-safe unpadded base64
+(`A2_FILIAL + A2_COD + A2_LOJA` at fixed widths, a 2-character filial): the encoding of Canon's
+custom TLPP service, not FWMODEL's (docs/ERP.md). Lists page with `page`/`pageSize` and
 answer `{"items": [...], "hasNext": bool}` (the TOTVS API guide). Writes take an
 `Idempotency-Key` header; `GET /rest/api/canon/v1/operations/{key}` looks one up.
 """
@@ -188,6 +189,36 @@ def delete_supplier(request: Request, pk: str) -> Response:
     return perform(request, face=FACE, operation="supplier.delete_record", error=error, apply=apply)
 
 
+@secured.get("/suppliers/{pk}/documents", summary="A supplier's live document links (AC9/ACB)")
+def documents(request: Request, pk: str) -> Response:
+    native = pk_decode("SA2", pk)
+    _, _, code, loja = native.split(":")
+
+    def read() -> tuple[int, Any, dict[str, str]]:
+        db = sandbox_of(request).db
+        links = db.rows("AC9010", {"AC9_ENTIDA": "SA2", "AC9_CODENT": f"{code}{loja}"})
+        items = []
+        for link in links:
+            for doc in db.rows("ACB010", {"ACB_CODOBJ": link["AC9_CODOBJ"]}):
+                items.append({k: doc[k] for k in ("ACB_CODOBJ", "ACB_OBJETO", "ACB_DESCRI")})
+        return 200, {"items": items, "hasNext": False}, {}
+
+    return perform(request, face=FACE, operation="supplier.read", error=error, read=read)
+
+
+@secured.get("/suppliers/{pk}/approvals", summary="A supplier's open approval routings (SCR)")
+def approvals(request: Request, pk: str) -> Response:
+    native = pk_decode("SA2", pk)
+    _, filial, code, loja = native.split(":")
+
+    def read() -> tuple[int, Any, dict[str, str]]:
+        rows = sandbox_of(request).db.rows("SCR010", {"CR_NUM": f"{code}{loja}"})
+        items = [_row(r) for r in rows if r["CR_FILIAL"] == filial]
+        return 200, {"items": items, "hasNext": False}, {}
+
+    return perform(request, face=FACE, operation="supplier.read", error=error, read=read)
+
+
 @secured.post("/suppliers/{pk}/documents", status_code=201, summary="Attach a document")
 def attach(request: Request, pk: str, body: JsonBody) -> Response:
     native = pk_decode("SA2", pk)
@@ -315,6 +346,18 @@ def change_purchase_order(request: Request, pk: str, body: JsonBody) -> Response
 
     return perform(
         request, face=FACE, operation="purchase_order.change", error=error, apply=apply, body=body
+    )
+
+
+@secured.get("/operations", summary="The operation log itself (clients probe that it exists)")
+def operations(request: Request) -> Response:
+    count = len(sandbox_of(request).db.journal())
+    return perform(
+        request,
+        face=FACE,
+        operation="operation.probe",
+        error=error,
+        read=lambda: (200, {"service": "canon operation log", "operations": count}, {}),
     )
 
 

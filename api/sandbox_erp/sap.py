@@ -4,10 +4,14 @@
 customer role; `A_BusinessPartnerBank`), `API_PURCHASEORDER_PROCESS_SRV` (`A_PurchaseOrder`),
 `API_CV_ATTACHMENT_SRV` (URL attachments), and two custom services of the integration:
 `ZCANON_APPROVAL_SRV` (approval routing) and `ZCANON_IDEMPOTENCY_SRV` (writes by key).
-JSON is wrapped in `{"d": ...}`, collections page with `$top`/`$skip` and `__next`, entities
-carry `__metadata` with their ETag. Writes need the CSRF token fetched with `x-csrf-token: Fetch`
-(and the session cookie); a PATCH needs `If-Match` (428 without, 412 when stale).
-Simplifications: purchase-order approval, completion and delivery date are header fields here.
+JSON is wrapped in `{"d": ...}`, entities carry `__metadata` with their ETag. Writes need the
+CSRF token fetched with `x-csrf-token: Fetch` (and the session cookie); a PATCH needs `If-Match`
+(428 without, 412 when stale). Bodies are checked against the published metadata
+(`gateway.erp.sap_schema`): an unknown property, or one SAP marks not updatable, answers 400.
+
+Paging is SAP's: `$top` is a hard cap (at most that many rows, and no `__next` past it); the
+server sends at most `SERVER_PAGE` rows per answer and, when it cut the answer short, a
+`__next` link with `$skiptoken`. `$inlinecount=allpages` adds `__count`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import json
 import re
 import secrets
+import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -23,6 +28,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.sandbox_erp.common import perform, sandbox_of
+from gateway.erp import sap_schema
 from gateway.erp.http import digits
 from gateway.erp.sandbox import DELETED, RECNO, SandboxRefusal, Tx
 
@@ -30,9 +36,24 @@ FACE = "sap"
 BASE = "/sap/opu/odata/sap"
 BP_SRV, PO_SRV = "API_BUSINESS_PARTNER", "API_PURCHASEORDER_PROCESS_SRV"
 SESSION_COOKIE = "SAP_SESSIONID_SBX_100"
-GROUPINGS = {"FLVN": ("supplier", "SA2"), "FLCU": ("customer", "SA1")}
+#: Business-partner roles (`A_BusinessPartnerRole.BusinessPartnerRole`) of a supplier, customer.
+SUPPLIER_ROLES, CUSTOMER_ROLES = ("FLVN00", "FLVN01"), ("FLCU00", "FLCU01")
+#: Rows per answer when the server pages by itself (SAP Gateway's page size is configured per
+#: service; 100 is common when the client gives no `$top`).
+SERVER_PAGE = 100
+#: The sandbox system's one business-partner grouping (groupings are configured per system).
+GROUPING = "0001"
 PO_STATUS = {"L": "05", "B": "02", "R": "08"}
 JsonBody = Annotated[dict[str, Any], Body()]
+
+
+def checked(body: dict[str, Any], entity_set: str, *, creating: bool) -> dict[str, Any]:
+    """The body, if the published metadata allows it (400 naming the property otherwise)."""
+    try:
+        sap_schema.check(entity_set, body, creating=creating)
+    except sap_schema.MetadataError as e:
+        raise SandboxRefusal(400, str(e)) from e
+    return body
 
 
 def error(status: int, message: str) -> dict[str, Any]:
@@ -90,13 +111,44 @@ def from_odata_date(value: str) -> str:
 
 
 def filters(text: str | None) -> dict[str, str]:
-    """`A eq 'x' and B eq 'y'` -> {A: x, B: y} (the only $filter form the sandbox reads)."""
+    """`A eq 'x' and B ne ''` -> {A: x, B: "!="} (the only $filter forms the sandbox reads)."""
     if not text:
         return {}
-    found = dict(re.findall(r"(\w+)\s+eq\s+'([^']*)'", text))
-    if not found:
-        raise SandboxRefusal(400, f"$filter {text!r}: only `Field eq 'value'` clauses are read")
+    clauses = re.split(r"\s+and\s+", text.strip())
+    found: dict[str, str] = {}
+    for clause in clauses:
+        match = re.fullmatch(r"(\w+)\s+(eq|ne)\s+'([^']*)'", clause.strip())
+        if match is None or (match.group(2) == "ne" and match.group(3)):
+            raise SandboxRefusal(
+                400, f"$filter {text!r}: only `Field eq 'value'` and `Field ne ''` are read"
+            )
+        name, op, value = match.groups()
+        found[name] = value if op == "eq" else "!="
     return found
+
+
+def page_window(top: int | None, skiptoken: str | None) -> tuple[int, int, int]:
+    """(rows already sent in this request, rows to send now, the `$top` still to honour)."""
+    sent = 0
+    if skiptoken is not None:
+        if not skiptoken.isdigit():
+            raise SandboxRefusal(400, f"$skiptoken {skiptoken!r} was not issued by this server")
+        sent = int(skiptoken)
+    left = sys.maxsize if top is None else max(0, top - sent)
+    return sent, min(SERVER_PAGE, left), left
+
+
+def collection(
+    request: Request, results: list[dict[str, Any]], sent: int, more: bool, count: int | None
+) -> dict[str, Any]:
+    """A collection's `d`: its page, `__count` when asked, `__next` when the server cut it."""
+    body: dict[str, Any] = {"results": results}
+    if count is not None:
+        body["__count"] = str(count)
+    if more:
+        token = str(sent + len(results))
+        body["__next"] = str(request.url.include_query_params(**{"$skiptoken": token}))
+    return body
 
 
 def _meta(request: Request, entity_set: str, key: str, kind: str, entity: dict[str, Any]) -> None:
@@ -123,7 +175,9 @@ def bp_entity(
         "FirstName": first if person else "",
         "LastName": last if person else "",
         "SearchTerm1": str(row[f"{p}_NREDUZ"])[:20],
-        "BusinessPartnerGrouping": "FLVN" if kind == "supplier" else "FLCU",
+        "BusinessPartnerGrouping": GROUPING,
+        "Supplier": bp if kind == "supplier" else "",
+        "Customer": bp if kind == "customer" else "",
         "BusinessPartnerIsBlocked": row[f"{p}_MSBLQL"] == "1",
         "IsMarkedForArchiving": row[DELETED] == "*",
     }
@@ -162,12 +216,66 @@ def bp_entity(
             if tax
             else []
         }
-        role = "to_Supplier" if kind == "supplier" else "to_Customer"
-        entity[role] = {
-            "Supplier" if kind == "supplier" else "Customer": bp,
-            "PostingIsBlocked": entity["BusinessPartnerIsBlocked"],
+        roles = SUPPLIER_ROLES if kind == "supplier" else CUSTOMER_ROLES
+        entity["to_BusinessPartnerRole"] = {
+            "results": [{"BusinessPartner": bp, "BusinessPartnerRole": r} for r in roles]
         }
+        role = "to_Supplier" if kind == "supplier" else "to_Customer"
+        entity[role] = supplier_entity(request, bp, entity["BusinessPartnerIsBlocked"], kind)
     return entity
+
+
+def supplier_entity(request: Request, bp: str, blocked: bool, kind: str) -> dict[str, Any]:
+    """The supplier (or customer) role of a partner; its blocks are the sandbox's one flag."""
+    if kind != "supplier":
+        return {"Customer": bp, "PostingIsBlocked": blocked}
+    entity = {"Supplier": bp, "PurchasingIsBlocked": blocked, "PostingIsBlocked": blocked}
+    _meta(request, f"{BP_SRV}/A_Supplier", f"'{bp}'", f"{BP_SRV}.A_Supplier", entity)
+    return entity
+
+
+SUPPLIER_PATCH = {"PurchasingIsBlocked", "PostingIsBlocked"}
+
+
+@router.get(f"/{BP_SRV}/A_Supplier('{{bp}}')", summary="A business partner's supplier role")
+def supplier_role(request: Request, bp: str) -> Response:
+    def read() -> tuple[int, Any, dict[str, str]]:
+        def build(tx: Tx) -> dict[str, Any]:
+            kind, _, row = _bp_row(request, tx, bp)
+            if kind != "supplier":
+                raise SandboxRefusal(404, f"Supplier {bp} does not exist")
+            return supplier_entity(request, bp, row["A2_MSBLQL"] == "1", kind)
+
+        entity = sandbox_of(request).db.read(build)
+        return 200, {"d": entity}, {"ETag": entity["__metadata"]["etag"]}
+
+    return answer(
+        request, perform(request, face=FACE, operation="supplier.read", error=error, read=read)
+    )
+
+
+@router.patch(f"/{BP_SRV}/A_Supplier('{{bp}}')", status_code=204, summary="Change a supplier")
+def patch_supplier_role(request: Request, bp: str, body: JsonBody) -> Response:
+    checked(body, "A_Supplier", creating=False)
+    if not body or set(body) - SUPPLIER_PATCH:
+        stored = ", ".join(sorted(SUPPLIER_PATCH))
+        raise SandboxRefusal(400, f"the sandbox stores only these of A_Supplier: {stored}")
+    if len({bool(v) for v in body.values()}) != 1:
+        raise SandboxRefusal(400, "the sandbox keeps one block: set both blocks alike")
+
+    def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
+        kind, _, row = _bp_row(request, tx, bp)
+        if kind != "supplier":
+            raise SandboxRefusal(404, f"Supplier {bp} does not exist")
+        current = supplier_entity(request, bp, row["A2_MSBLQL"] == "1", kind)
+        _if_match(request, current)
+        blocked = bool(next(iter(body.values())))
+        tx.update("SA2010", int(row[RECNO]), {"A2_MSBLQL": "1" if blocked else "2"})
+        return 204, None, {"previous": {k: current[k] for k in body}}
+
+    return perform(
+        request, face=FACE, operation="supplier.change", error=error, apply=apply, body=body
+    )
 
 
 def _bp_row(request: Request, tx: Tx, bp: str) -> tuple[str, str, dict[str, Any]]:
@@ -193,26 +301,31 @@ def service_document(request: Request, service: str) -> Response:
     )
 
 
-@router.get(f"/{BP_SRV}/A_BusinessPartner", summary="Business partners, by $top/$skip")
+@router.get(f"/{BP_SRV}/A_BusinessPartner", summary="Business partners (server-paged)")
 def business_partners(
     request: Request,
-    top: Annotated[int, Query(alias="$top", ge=1, le=5000)] = 100,
+    top: Annotated[int | None, Query(alias="$top", ge=0)] = None,
     skip: Annotated[int, Query(alias="$skip", ge=0)] = 0,
+    skiptoken: Annotated[str | None, Query(alias="$skiptoken")] = None,
+    inlinecount: Annotated[str | None, Query(alias="$inlinecount")] = None,
     filter_: Annotated[str | None, Query(alias="$filter")] = None,
     expand: Annotated[str | None, Query(alias="$expand")] = None,
 ) -> Response:
     wanted = filters(filter_)
-    grouping = wanted.pop("BusinessPartnerGrouping", "FLVN")
-    if grouping not in GROUPINGS or wanted:
-        raise SandboxRefusal(400, "filter on BusinessPartnerGrouping eq 'FLVN' or 'FLCU' only")
-    kind, prefix = GROUPINGS[grouping]
+    roles = [k for k in ("Supplier", "Customer") if wanted.get(k) == "!="]
+    if len(roles) != 1 or set(wanted) != set(roles):
+        raise SandboxRefusal(400, "the sandbox lists with $filter Supplier ne '' or Customer ne ''")
+    kind, prefix = ("supplier", "SA2") if roles == ["Supplier"] else ("customer", "SA1")
     db = sandbox_of(request).db
-    rows = db.rows(f"{prefix}010", offset=skip, limit=top + 1)
+    sent, now, left = page_window(top, skiptoken)
+    rows = db.rows(f"{prefix}010", offset=skip + sent, limit=now + 1)
     results = db.read(lambda tx: [bp_entity(request, tx, kind, r, bool(expand)) for r in rows])
-    body: dict[str, Any] = {"results": results[:top]}
-    if len(rows) > top:
-        query = dict(request.query_params) | {"$skip": str(skip + top), "$top": str(top)}
-        body["__next"] = str(request.url.replace_query_params(**query))
+    count = None
+    if inlinecount == "allpages":
+        count = max(0, len(db.rows(f"{prefix}010", limit=10**9)) - skip)
+        count = count if top is None else min(count, top)
+    more = len(rows) > now and left > now
+    body = collection(request, results[:now], sent, more, count)
     return answer(
         request,
         perform(
@@ -221,6 +334,45 @@ def business_partners(
             operation=f"{kind}.list",
             error=error,
             read=lambda: (200, {"d": body}, {}),
+        ),
+    )
+
+
+@router.get(f"/{BP_SRV}/A_BusinessPartnerTaxNumber", summary="Tax numbers (by BPTaxNumber)")
+def tax_numbers(
+    request: Request,
+    filter_: Annotated[str | None, Query(alias="$filter")] = None,
+    top: Annotated[int | None, Query(alias="$top", ge=0)] = None,
+) -> Response:
+    wanted = filters(filter_)
+    if set(wanted) != {"BPTaxNumber"} or wanted["BPTaxNumber"] == "!=":
+        raise SandboxRefusal(400, "the sandbox lists tax numbers with $filter BPTaxNumber eq '...'")
+    db = sandbox_of(request).db
+    number = digits(wanted["BPTaxNumber"])
+
+    def build(tx: Tx) -> list[dict[str, Any]]:
+        found = []
+        for prefix, kind in (("SA2", "supplier"), ("SA1", "customer")):
+            p = prefix[1:]
+            for row in db.rows(f"{prefix}010", live_only=False, limit=10**9):
+                if digits(row[f"{p}_CGC"]) == number:
+                    native = f"{prefix}:{row[f'{p}_FILIAL']}:{row[f'{p}_COD']}:{row[f'{p}_LOJA']}"
+                    bp = tx.ids_of(kind, native)[0]
+                    tax_type = "BR1" if len(number) == 14 else "BR2"
+                    found.append(
+                        {"BusinessPartner": bp, "BPTaxType": tax_type, "BPTaxNumber": number}
+                    )
+        return found[:top] if top is not None else found[:SERVER_PAGE]
+
+    results = db.read(build)
+    return answer(
+        request,
+        perform(
+            request,
+            face=FACE,
+            operation="supplier.list",
+            error=error,
+            read=lambda: (200, {"d": {"results": results}}, {}),
         ),
     )
 
@@ -269,8 +421,10 @@ def _bp_fields(body: dict[str, Any]) -> dict[str, str]:
 
 @router.post(f"/{BP_SRV}/A_BusinessPartner", status_code=201, summary="Create (deep insert)")
 def create_business_partner(request: Request, body: JsonBody) -> Response:
-    if body.get("BusinessPartnerGrouping", "FLVN") != "FLVN":
-        raise SandboxRefusal(400, "the sandbox creates suppliers only (grouping FLVN)")
+    checked(body, "A_BusinessPartner", creating=True)
+    roles = (body.get("to_BusinessPartnerRole") or {}).get("results") or []
+    if not any(r.get("BusinessPartnerRole") in SUPPLIER_ROLES for r in roles):
+        raise SandboxRefusal(400, "the sandbox creates suppliers only (role FLVN00 or FLVN01)")
     fields = _bp_fields(body)
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
@@ -295,8 +449,10 @@ BP_PATCH = {"BusinessPartnerIsBlocked", "IsMarkedForArchiving"}
 
 @router.patch(f"/{BP_SRV}/A_BusinessPartner('{{bp}}')", status_code=204, summary="Change")
 def patch_business_partner(request: Request, bp: str, body: JsonBody) -> Response:
+    checked(body, "A_BusinessPartner", creating=False)
     if not body or set(body) - BP_PATCH:
-        raise SandboxRefusal(400, f"patchable here: {', '.join(sorted(BP_PATCH))}")
+        stored = ", ".join(sorted(BP_PATCH))
+        raise SandboxRefusal(400, f"the sandbox stores only these of A_BusinessPartner: {stored}")
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         kind, native, row = _bp_row(request, tx, bp)
@@ -355,9 +511,10 @@ def bank(request: Request, bp: str) -> Response:
 
 @router.patch(BANK, status_code=204, summary="Change a supplier's bank details")
 def patch_bank(request: Request, bp: str, body: JsonBody) -> Response:
+    checked(body, "A_BusinessPartnerBank", creating=False)
     allowed = {"IBAN", "BankAccountHolderName"}
     if not body or set(body) - allowed:
-        raise SandboxRefusal(400, "patchable here: IBAN, BankAccountHolderName")
+        raise SandboxRefusal(400, "the sandbox stores only IBAN, BankAccountHolderName of a bank")
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         entity, row = _bank(request, tx, bp)

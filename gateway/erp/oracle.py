@@ -1,11 +1,20 @@
 """`OracleConnector`: Oracle Fusion Cloud over REST (`/fscmRestApi/resources/11.13.18.05`).
 
-Suppliers are `Supplier:{SupplierId}` (`suppliers`, with `addresses` and `attachments`),
+Suppliers are `Supplier:{SupplierId}` (`suppliers`, with `addresses`, `sites` and `attachments`),
 customers `Party:{PartyId}` (`hubOrganizations`), purchase orders `PurchaseOrder:{POHeaderId}`
-(`purchaseOrders` to read and its actions to approve, close and reopen; `draftPurchaseOrders`
-for the delivery date). Lists page with `limit` (at most 500) and `offset` while `hasMore`.
+(`purchaseOrders` to read and its actions to approve, close and reopen, addressed by the
+server's hash key found with `q=POHeaderId=`; `draftPurchaseOrders` for the delivery date).
+Lists page with `limit` (at most 500) and `offset` while `hasMore`.
 A supplier is never deleted, only made inactive (`InactiveDate`). HTTP basic auth; every write
-carries an `Idempotency-Key` and is looked up by it at `canonOperations/{key}`.
+carries an `Idempotency-Key` and is looked up by it at `canonOperations/{key}` where that
+extension is installed.
+
+As Oracle's REST references have it (docs.oracle.com, Procurement `fapra` and Financials
+`farfa`): a block is a purchasing hold on each of the supplier's sites
+(`suppliers/{id}/child/sites`: `HoldAllNewPurchasingDocumentsFlag`, `PurchasingHoldReason`);
+bank details are the external bank account owned by the supplier's party
+(`externalBankAccounts?q=accountOwners.AccountOwnerPartyIdentifier=<SupplierPartyId>`: `IBAN`,
+and `BankAccountName` for the holder's name); addresses are created with `CountryCode`.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import httpx
 
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import HttpErp, check_known, digits, pages, record, result, unsupported
-from gateway.errors import ErpOperationFailed
+from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided
 
 ROOT = "/fscmRestApi/resources/11.13.18.05"
 MAX_LIMIT = 500
@@ -31,9 +40,9 @@ PO_ACTIONS = {
     "purchase_order.close": "close",
     "purchase_order.reopen": "reopen",
 }
-#: Supplier PATCHes: the fields set, and the compensations that put the previous values back.
-SUPPLIER_SETS: dict[str, dict[str, Any]] = {"supplier.block": {"HoldFlag": True}}
-RESTORES = ("supplier.unblock", "supplier.restore_bank_account")
+HOLD = "HoldAllNewPurchasingDocumentsFlag"
+#: What tells, without `canonOperations`, whether a write in doubt happened (`evidence`).
+EVIDENCE = {"supplier.create_record": "an active supplier holds the taxpayer id"}
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -53,7 +62,7 @@ def _id(canonical_id: str | None, prefix: str) -> int:
 
 def _flat(item: dict[str, Any]) -> dict[str, str]:
     row = {k: v for k, v in item.items() if not isinstance(v, list | dict)}
-    for child in ("addresses",):
+    for child in ("addresses", "sites"):
         first = (item.get(child) or [{}])[0]
         row.update({k: v for k, v in first.items() if k not in row})
     return {k: "" if v is None else str(v) for k, v in row.items()}
@@ -72,7 +81,10 @@ class OracleConnector:
         password: str,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        lookup_service: bool | None = None,
     ) -> None:
+        #: Whether the `canonOperations` extension exists; None: ask the system once.
+        self.lookup_service = lookup_service
         self.http = HttpErp(
             base_url,
             auth=httpx.BasicAuth(username, password),
@@ -90,10 +102,13 @@ class OracleConnector:
 
     def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
         if entity_type == "supplier" and canonical_id.startswith("Supplier:"):
-            item = self._get(f"suppliers/{_id(canonical_id, 'Supplier')}")
+            supplier_id = _id(canonical_id, "Supplier")
+            item = self._get(f"suppliers/{supplier_id}", {"expand": "addresses"})
             if item is None:
                 return None
             row = _flat(item)
+            sites = self._sites(supplier_id)
+            bank = self._bank(item)
             return record(
                 entity_type,
                 canonical_id,
@@ -104,14 +119,14 @@ class OracleConnector:
                     "city": row.get("City"),
                     "state": row.get("State"),
                     "postcode": row.get("PostalCode"),
-                    "blocked": item["HoldFlag"],
-                    "iban": item["IBAN"],
-                    "account_holder": item["BankAccountHolderName"],
+                    "blocked": bool(sites) and all(s[HOLD] for s in sites),
+                    "iban": (bank or {}).get("IBAN"),
+                    "account_holder": (bank or {}).get("BankAccountName"),
                 },
                 item["InactiveDate"] is not None,
             )
         if entity_type == "purchase_order" and canonical_id.startswith("PurchaseOrder:"):
-            item = self._get(f"purchaseOrders/{_id(canonical_id, 'PurchaseOrder')}")
+            item = self._po(_id(canonical_id, "PurchaseOrder"))
             if item is None:
                 return None
             return record(
@@ -131,6 +146,31 @@ class OracleConnector:
             )
         return None
 
+    def _po_key(self, header_id: int) -> str | None:
+        """The server's hash key of a purchase order (`purchaseOrdersUniqID`), read from the
+        collection as Oracle asks clients to: it is not the POHeaderId."""
+        body = self._get("purchaseOrders", {"q": f"POHeaderId={header_id}", "limit": "1"})
+        for item in (body or {}).get("items") or []:
+            for link in item.get("links") or []:
+                if link.get("rel") == "self":
+                    return str(link["href"]).rstrip("/").rsplit("/", 1)[-1]
+        return None
+
+    def _po(self, header_id: int) -> Any:
+        key = self._po_key(header_id)
+        return None if key is None else self._get(f"purchaseOrders/{key}")
+
+    def _sites(self, supplier_id: int) -> list[dict[str, Any]]:
+        body = self._get(f"suppliers/{supplier_id}/child/sites")
+        return list((body or {}).get("items") or [])
+
+    def _bank(self, supplier: dict[str, Any]) -> dict[str, Any] | None:
+        """The supplier's external bank account (the first one its party owns), or None."""
+        owner = f"accountOwners.AccountOwnerPartyIdentifier={supplier['SupplierPartyId']}"
+        body = self._get("externalBankAccounts", {"q": owner, "expand": "accountOwners"})
+        items = list((body or {}).get("items") or [])
+        return items[0] if items else None
+
     def _pages(
         self, path: str, size: int, params: dict[str, str] | None = None
     ) -> Iterator[list[dict[str, Any]]]:
@@ -147,7 +187,7 @@ class OracleConnector:
         if entity_type != "purchase_order" or field != "amount":
             return []
         header_id = _id(canonical_id, "PurchaseOrder")
-        item = self._get(f"purchaseOrders/{header_id}")
+        item = self._po(header_id)
         if item is None:
             return []
         query = {"q": f"SupplierId={item['SupplierId']}"}
@@ -159,9 +199,9 @@ class OracleConnector:
         ]
 
     def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """Master-data rows (suppliers with their first address), page by page."""
+        """Master-data rows (suppliers with their first address and site), page by page."""
         path, params = {
-            "supplier": ("suppliers", {"expand": "addresses"}),
+            "supplier": ("suppliers", {"expand": "addresses,sites"}),
             "customer": ("hubOrganizations", {}),
             "purchase_order": ("purchaseOrders", {}),
         }.get(entity_type, ("", {}))
@@ -194,6 +234,43 @@ class OracleConnector:
         answer = self._write("PATCH", path, op, fields)
         return self._result(op.idempotency_key, op.operation, answer, {"previous": previous})
 
+    def _hold(self, op: ErpOperation, wanted: dict[str, dict[str, Any]] | None) -> ErpResult:
+        """Put a purchasing hold on every site (`wanted` None), or restore each site's fields."""
+        supplier_id = _id(op.canonical_id, "Supplier")
+        sites = self._sites(supplier_id)
+        if not sites:
+            raise ErpOperationFailed(f"Oracle: {op.canonical_id} has no site to hold")
+        if len(sites) > 1:
+            raise ErpOperationFailed(
+                f"Oracle: {op.canonical_id} has {len(sites)} sites; holding each is one write "
+                "per site, which Canon does not make under one key yet"
+            )
+        site = sites[0]
+        label = str(site["SupplierSiteId"])
+        reason = str(op.params.get("reason") or "Held by Canon")[:240]
+        fields = (
+            {HOLD: True, "PurchasingHoldReason": reason} if wanted is None else wanted.get(label)
+        )
+        if not fields:
+            return result(op.idempotency_key, op.operation, None, {"previous": {}})
+        previous = {label: {k: site.get(k) for k in fields}}
+        path = f"suppliers/{supplier_id}/child/sites/{label}"
+        self._write("PATCH", path, op, fields)
+        return result(op.idempotency_key, op.operation, None, {"previous": previous})
+
+    def _bank_write(self, op: ErpOperation, fields: dict[str, Any]) -> ErpResult:
+        supplier = self._get(f"suppliers/{_id(op.canonical_id, 'Supplier')}")
+        if supplier is None:
+            raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
+        bank = self._bank(supplier)
+        if bank is None:
+            raise ErpOperationFailed(
+                f"Oracle: {op.canonical_id} owns no external bank account to change"
+            )
+        previous = {k: bank.get(k) for k in fields}
+        self._write("PATCH", f"externalBankAccounts/{bank['BankAccountId']}", op, fields)
+        return result(op.idempotency_key, op.operation, None, {"previous": previous})
+
     def run(self, operation: ErpOperation) -> ErpResult:
         check_known(self.name, operation.operation)
         op, p = operation, operation.params
@@ -207,7 +284,7 @@ class OracleConnector:
                 "City": p.get("city"),
                 "State": p.get("state"),
                 "PostalCode": p.get("postcode"),
-                "Country": "BR",
+                "CountryCode": "BR",
             }
             body = {
                 "Supplier": p.get("name"),
@@ -222,19 +299,23 @@ class OracleConnector:
             )
         if name == "supplier.delete_record":
             return self._patch_supplier(op, {"InactiveDate": date.today().isoformat()})
-        if name in SUPPLIER_SETS:
-            return self._patch_supplier(op, dict(SUPPLIER_SETS[name]))
+        if name == "supplier.block":
+            return self._hold(op, None)
+        if name == "supplier.unblock":
+            return self._hold(op, dict(undone.get("previous") or {}))
         if name == "supplier.update_bank_account":
-            fields = {"IBAN": p.get("iban"), "BankAccountHolderName": p.get("account_holder")}
-            return self._patch_supplier(op, fields)
-        if name in RESTORES:
-            return self._patch_supplier(op, dict(undone.get("previous") or {}))
+            fields = {"IBAN": p.get("iban"), "BankAccountName": p.get("account_holder")}
+            return self._bank_write(op, fields)
+        if name == "supplier.restore_bank_account":
+            return self._bank_write(op, dict(undone.get("previous") or {}))
         if name in PO_ACTIONS:
-            path = (
-                f"purchaseOrders/{_id(op.canonical_id, 'PurchaseOrder')}/action/{PO_ACTIONS[name]}"
-            )
+            key = self._po_key(_id(op.canonical_id, "PurchaseOrder"))
+            if key is None:
+                raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
+            path = f"purchaseOrders/{key}/action/{PO_ACTIONS[name]}"
+            body = {"closeAction": "close"} if name == "purchase_order.close" else {}
             return self._result(
-                op.idempotency_key, name, self._write("POST", path, op, {}, ACTION_TYPE), {}
+                op.idempotency_key, name, self._write("POST", path, op, body, ACTION_TYPE), {}
             )
         if name in ("purchase_order.update_delivery_date", "purchase_order.restore_delivery_date"):
             header = _id(op.canonical_id, "PurchaseOrder")
@@ -243,7 +324,7 @@ class OracleConnector:
                 if name.endswith("update_delivery_date")
                 else (undone.get("previous") or {}).get("RequestedDeliveryDate")
             )
-            current = self._get(f"purchaseOrders/{header}") or {}
+            current = self._po(header) or {}
             previous = {"RequestedDeliveryDate": current.get("RequestedDeliveryDate")}
             answer = self._write(
                 "PATCH", f"draftPurchaseOrders/{header}", op, {"RequestedDeliveryDate": wanted}
@@ -273,11 +354,38 @@ class OracleConnector:
         return self._result(op.idempotency_key, name, answer, {})
 
     def lookup(self, idempotency_key: str) -> ErpResult | None:
+        if self.lookup_service is None:
+            probe = self.http.send("GET", f"{ROOT}/canonOperations", missing_ok=True)
+            self.lookup_service = probe is not None
+        if not self.lookup_service:
+            raise ErpLookupMissing("Oracle: the canonOperations extension is not installed")
         found = self._get(f"canonOperations/{idempotency_key}")
         if found is None:
             return None
         extra = {"previous": found["previous"]} if found.get("previous") else {}
         return self._result(idempotency_key, str(found["operation"]), found["response"], extra)
+
+    def evidence(self, operation: ErpOperation) -> ErpResult | None:
+        """Whether `operation` happened, from `suppliers` (see EVIDENCE); others: undecided."""
+        if operation.operation != "supplier.create_record":
+            raise ErpUndecided(
+                f"Oracle: {operation.operation} ({operation.idempotency_key}) is not read back "
+                f"from standard resources yet; check {operation.canonical_id} before running it "
+                "again"
+            )
+        tax = digits(operation.params.get("tax_id"))
+        body = self._get("suppliers", {"q": f"TaxpayerId='{tax}'", "limit": "10"})
+        items = [i for i in (body or {}).get("items", []) if i.get("InactiveDate") is None]
+        if not items:
+            return None
+        if len(items) > 1:
+            raise ErpUndecided(f"Oracle: {len(items)} active suppliers hold taxpayer id {tax}")
+        return result(
+            operation.idempotency_key,
+            operation.operation,
+            f"Supplier:{items[0]['SupplierId']}",
+            {"evidence": EVIDENCE["supplier.create_record"]},
+        )
 
     @staticmethod
     def _result(key: str, operation: str, body: Any, extra: dict[str, Any]) -> ErpResult:

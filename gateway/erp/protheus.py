@@ -1,9 +1,12 @@
 """`ProtheusConnector`: TOTVS Protheus over REST (`/rest`), JSON in Protheus field names.
 
 Suppliers are SA2 rows (`SA2:{A2_FILIAL}:{A2_COD}:{A2_LOJA}`), purchase orders SC7 headers
-(`SC7:{C7_FILIAL}:{C7_NUM}`); a record's URL carries its primary key base64-encoded at the
-fields' widths, as FWMODEL does. Auth is HTTP basic or the OAuth2 password grant against
-`/rest/api/oauth2/v1/token` (the token is fetched on first use and again on a 401).
+(`SC7:{C7_FILIAL}:{C7_NUM}`); a record's URL carries its primary key as the custom service
+expects it: URL-safe base64, unpadded, of the key fields at fixed widths (a 2-character filial).
+That is not FWMODEL's encoding (standard padded base64 in an FWMODEL envelope, with the filial
+width of the installation, often 8): see docs/ERP.md. Auth is HTTP basic or the OAuth2
+password grant against `/rest/api/oauth2/v1/token` (the token is fetched on first use and
+again on a 401).
 Writes: `POST/PUT/DELETE` under `/rest/api/canon/v1` (the integration's TLPP endpoints; writes of
 purchase orders are MATA120 operation 4), each with an `Idempotency-Key`; a lost answer is read
 back from `GET /rest/api/canon/v1/operations/{key}`.
@@ -20,8 +23,18 @@ import httpx
 
 from gateway.erp.base import ChangePage, ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import HttpErp, check_known, digits, pages, record, result, unsupported
+from gateway.errors import ErpLookupMissing, ErpUndecided
 
 API = "/rest/api/canon/v1"
+#: What tells, without the operation log, whether a write in doubt happened (`evidence`).
+EVIDENCE = {
+    "supplier.create_record": "a live SA2 row holds the CNPJ/CPF (A2_CGC)",
+    "supplier.delete_record": "the SA2 row is deleted (D_E_L_E_T_ = '*')",
+    "supplier.attach_document": "a live AC9 link of the supplier to an ACB object with this path",
+    "supplier.detach_document": "the document's link is gone",
+    "supplier.start_approval_routing": "a live SCR routing of the supplier",
+    "supplier.cancel_approval_routing": "the routing is gone",
+}
 #: Field widths of the primary keys, in key order.
 KEY_WIDTHS = {"SA2": (2, 6, 2), "SA1": (2, 6, 2), "SC7": (2, 6)}
 CURRENCIES = {"1": "BRL", "2": "USD", "3": "UFIR", "4": "EUR", "5": "JPY"}
@@ -140,7 +153,10 @@ class ProtheusConnector:
         auth: Literal["basic", "oauth2"] = "basic",
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        lookup_service: bool | None = None,
     ) -> None:
+        #: Whether the custom `operations` endpoint exists; None: ask the system once.
+        self.lookup_service = lookup_service
         token_url = f"{base_url.rstrip('/')}/rest/api/oauth2/v1/token"
         chosen: httpx.Auth = (
             ProtheusOAuth2(token_url, username, password)
@@ -288,12 +304,79 @@ class ProtheusConnector:
         )
 
     def lookup(self, idempotency_key: str) -> ErpResult | None:
+        if self.lookup_service is None:
+            probe = self.http.send("GET", f"{API}/operations", missing_ok=True)
+            self.lookup_service = probe is not None
+        if not self.lookup_service:
+            raise ErpLookupMissing(f"Protheus: {API}/operations is not installed on this system")
         found = self.http.json(
             self.http.send("GET", f"{API}/operations/{idempotency_key}", missing_ok=True)
         )
         if found is None:
             return None
         return self._result(idempotency_key, str(found["operation"]), found["response"] or {})
+
+    def evidence(self, operation: ErpOperation) -> ErpResult | None:
+        """Whether `operation` happened, from SA2, AC9/ACB and SCR (see EVIDENCE)."""
+        op, name = operation, operation.operation
+        undone: dict[str, Any] = dict(op.params.get("result") or {}).get("data") or {}
+        said = {"evidence": EVIDENCE.get(name, "")}
+        if name == "supplier.create_record":
+            return self._created(op)
+        if name not in EVIDENCE:
+            raise ErpUndecided(
+                f"Protheus: {name} ({op.idempotency_key}) is not read back from standard tables "
+                f"yet; check {op.canonical_id} before running it again"
+            )
+        base = f"{API}/suppliers/{pk_encode(op.canonical_id or '')}"
+        if name == "supplier.delete_record":
+            row = self.http.json(self.http.send("GET", base, missing_ok=True))
+            gone = row is None or row.get("D_E_L_E_T_") == "*"
+            return result(op.idempotency_key, name, None, said) if gone else None
+        if name in ("supplier.attach_document", "supplier.detach_document"):
+            docs = self._listed(f"{base}/documents")
+            if name == "supplier.detach_document":
+                wanted = str(undone.get("document_id"))
+                there = any(d["ACB_CODOBJ"] == wanted for d in docs)
+                return None if there else result(op.idempotency_key, name, None, said)
+            path = str(op.params.get("document") or "")
+            found = [d for d in docs if d["ACB_OBJETO"] == path]
+            if not found:
+                return None
+            if len(found) > 1:
+                raise ErpUndecided(f"Protheus: {op.canonical_id} links {path} {len(found)} times")
+            data = {"document_id": found[0]["ACB_CODOBJ"], **said}
+            return result(op.idempotency_key, name, None, data)
+        routings = self._listed(f"{base}/approvals")
+        if name == "supplier.cancel_approval_routing":
+            wanted = str(undone.get("routing_id"))
+            there = any(str(r["R_E_C_N_O_"]) == wanted for r in routings)
+            return None if there else result(op.idempotency_key, name, None, said)
+        if not routings:
+            return None
+        if len(routings) > 1:
+            raise ErpUndecided(f"Protheus: {op.canonical_id} has {len(routings)} open routings")
+        data = {"routing_id": routings[0]["R_E_C_N_O_"], **said}
+        return result(op.idempotency_key, name, None, data)
+
+    def _listed(self, path: str) -> list[dict[str, Any]]:
+        return list((self.http.json(self.http.send("GET", path)) or {}).get("items") or [])
+
+    def _created(self, operation: ErpOperation) -> ErpResult | None:
+        tax = digits(operation.params.get("tax_id"))
+        body = self.http.json(self.http.send("GET", f"{API}/suppliers", params={"A2_CGC": tax}))
+        rows = [r for r in body["items"] if r.get("D_E_L_E_T_", "") != "*"]
+        if not rows:
+            return None
+        if len(rows) > 1:
+            raise ErpUndecided(f"Protheus: {len(rows)} suppliers hold CNPJ/CPF {tax}")
+        row = rows[0]
+        return result(
+            operation.idempotency_key,
+            operation.operation,
+            f"SA2:{row['A2_FILIAL']}:{row['A2_COD']}:{row['A2_LOJA']}",
+            {"evidence": EVIDENCE["supplier.create_record"]},
+        )
 
     def _request(self, op: ErpOperation) -> tuple[str, str, dict[str, Any] | None]:
         name, p, target = op.operation, op.params, op.canonical_id or ""

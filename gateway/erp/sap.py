@@ -3,8 +3,20 @@
 Suppliers are business partners (`BusinessPartner:{BusinessPartner}`, `API_BUSINESS_PARTNER`:
 `A_BusinessPartner` with addresses, tax numbers and the supplier role, `A_BusinessPartnerBank`);
 purchase orders `PurchaseOrder:{PurchaseOrder}` (`API_PURCHASEORDER_PROCESS_SRV`). Documents are
-URL attachments (`API_CV_ATTACHMENT_SRV`); approval routing and the look-up of writes by key are
-the integration's services (`ZCANON_APPROVAL_SRV`, `ZCANON_IDEMPOTENCY_SRV`).
+URL attachments (`API_CV_ATTACHMENT_SRV`); approval routing, the release of purchase orders and the
+look-up of writes by key are the integration's services (`ZCANON_APPROVAL_SRV`,
+`ZCANON_IDEMPOTENCY_SRV`); see docs/ERP.md for what a stock system lacks without them.
+
+Fields are placed where SAP's published metadata puts them (`gateway.erp.sap_schema`): a purchase
+order's value is the sum of its items' `OrderQuantity * NetPriceAmount / NetPriceQuantity`, its
+delivery date the earliest `ScheduleLineDeliveryDate` of its schedule lines, completion
+`A_PurchaseOrderItem.IsCompletelyDelivered` of every item; `PurchasingProcessingStatus` is read
+(`05` = released) but never PATCHed. Every PATCH body is checked against that metadata first.
+
+Collections are read in client pages of `$top` rows at `$skip` offsets; within one, the `__next`
+links of server-imposed pages are followed. `$top` is a hard cap on a SAP server, so a page that
+returns fewer rows than asked ends the extract only once `__count` (`$inlinecount=allpages`)
+confirms nothing is left.
 
 Writes first fetch a CSRF token (`x-csrf-token: Fetch`, kept with the session cookie, fetched
 again once when the server says `Required`); a PATCH sends the ETag just read as `If-Match`,
@@ -21,9 +33,10 @@ from typing import Any
 
 import httpx
 
+from gateway.erp import sap_schema
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import HttpErp, check_known, digits, record, result, unsupported
-from gateway.errors import ErpOperationFailed, ErpUnavailable
+from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUnavailable, ErpUndecided
 
 ROOT = "/sap/opu/odata/sap"
 BP = f"{ROOT}/API_BUSINESS_PARTNER"
@@ -33,17 +46,50 @@ APPROVAL = f"{ROOT}/ZCANON_APPROVAL_SRV"
 IDEMPOTENCY = f"{ROOT}/ZCANON_IDEMPOTENCY_SRV"
 EXPAND = "to_BusinessPartnerAddress/to_EmailAddress,to_BusinessPartnerAddress/to_PhoneNumber,"
 EXPAND += "to_BusinessPartnerTax,to_Supplier"
-GROUPINGS = {"supplier": "FLVN", "customer": "FLCU"}
+PO_EXPAND = "to_PurchaseOrderItem/to_ScheduleLine"
+#: Which business partners are suppliers or customers: those with that role's account (the
+#: read-only `Supplier` / `Customer` of A_BusinessPartner), whatever their grouping.
+ROLE_FILTERS = {"supplier": "Supplier ne ''", "customer": "Customer ne ''"}
 #: Operations that PATCH fields: (entity kind, the fields they set); compensations restore.
 PATCHES: dict[str, tuple[str, dict[str, Any]]] = {
     "supplier.delete_record": ("bp", {"IsMarkedForArchiving": True}),
     "supplier.block": ("bp", {"BusinessPartnerIsBlocked": True}),
-    "purchase_order.approve": ("po", {"PurchasingProcessingStatus": "05"}),
-    "purchase_order.close": ("po", {"IsCompletelyDelivered": True}),
 }
-RESTORES = {"supplier.unblock": "bp", "supplier.restore_bank_account": "bank",
-            "purchase_order.revoke_approval": "po", "purchase_order.reopen": "po",
-            "purchase_order.restore_delivery_date": "po"}  # fmt: skip
+RESTORES = {"supplier.unblock": "bp", "supplier.restore_bank_account": "bank"}
+PO_RESTORES = {"purchase_order.reopen": "item", "purchase_order.restore_delivery_date": "line"}
+#: What tells, on a system without ZCANON_IDEMPOTENCY_SRV, whether a write in doubt happened
+#: (`evidence`); operations not named leave no standard trace and are never re-sent blindly.
+EVIDENCE = {
+    "supplier.create_record": "a business partner not marked for archiving holds the tax number",
+    "supplier.delete_record": "IsMarkedForArchiving is true",
+    "supplier.block": "BusinessPartnerIsBlocked is not yet true (else: what it replaced is lost)",
+    "supplier.unblock": "the block fields hold the values restored",
+    "supplier.update_bank_account": "the bank fields do not yet hold the new values (else lost)",
+    "supplier.restore_bank_account": "the bank fields hold the values restored",
+    "purchase_order.approve": "PurchasingProcessingStatus is 05 (released)",
+    "purchase_order.revoke_approval": "PurchasingProcessingStatus is not 05",
+    "purchase_order.close": "no item is completely delivered yet (else: what it replaced is lost)",
+    "purchase_order.reopen": "the items hold the IsCompletelyDelivered values restored",
+    "purchase_order.update_delivery_date": "no schedule line holds the new date yet (else lost)",
+    "purchase_order.restore_delivery_date": "the schedule lines hold the dates restored",
+}
+#: Entity sets of the paths a PATCH goes to, for the metadata check.
+ENTITY_SETS = {"bp": "A_BusinessPartner", "bank": "A_BusinessPartnerBank", "supplier": "A_Supplier"}
+#: The block a deployment chooses for `supplier.block`, and the entity that carries it: the
+#: central block, or the supplier's purchasing or posting block.
+BLOCK_FIELDS = {
+    "BusinessPartnerIsBlocked": "bp",
+    "PurchasingIsBlocked": "supplier",
+    "PostingIsBlocked": "supplier",
+}
+
+
+def _check(entity_set: str, fields: dict[str, Any]) -> None:
+    """Refuse, before sending, a PATCH the service's published metadata does not allow."""
+    try:
+        sap_schema.check(entity_set, fields, creating=False)
+    except sap_schema.MetadataError as e:
+        raise ErpOperationFailed(f"SAP: {e}") from e
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -77,6 +123,15 @@ def _results(nav: Any) -> list[dict[str, Any]]:
     return list((nav or {}).get("results") or []) if isinstance(nav, dict) else []
 
 
+def po_value(items: list[dict[str, Any]]) -> float:
+    """A purchase order's net value: each item's quantity times its price per price unit."""
+    total = 0.0
+    for item in items:
+        per = float(item.get("NetPriceQuantity") or 1) or 1.0
+        total += round(float(item["OrderQuantity"]) * float(item["NetPriceAmount"]) / per, 2)
+    return round(total, 2)
+
+
 def flatten_bp(entity: dict[str, Any]) -> dict[str, str]:
     """One extract row of a business partner: its own fields, first address, tax, e-mail, phone."""
     address = (_results(entity.get("to_BusinessPartnerAddress")) or [{}])[0]
@@ -107,7 +162,22 @@ class SapConnector:
         password: str,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        grouping: str | None = None,
+        lookup_service: bool | None = None,
+        block_field: str = "BusinessPartnerIsBlocked",
     ) -> None:
+        if block_field not in BLOCK_FIELDS:
+            raise ValueError(f"block_field: one of {', '.join(BLOCK_FIELDS)}, not {block_field!r}")
+        #: Which block `supplier.block` sets (a deployment's choice, see BLOCK_FIELDS).
+        self.block_field = block_field
+        kind = BLOCK_FIELDS[block_field]
+        self.patches = {**PATCHES, "supplier.block": (kind, {block_field: True})}
+        self.restores = {**RESTORES, "supplier.unblock": kind}
+        #: The BP grouping new suppliers get (groupings are configured per system); None lets
+        #: the system choose its default.
+        self.grouping = grouping
+        #: Whether ZCANON_IDEMPOTENCY_SRV is installed; None: ask the system once.
+        self.lookup_service = lookup_service
         self.http = HttpErp(
             base_url,
             auth=httpx.BasicAuth(username, password),
@@ -127,7 +197,7 @@ class SapConnector:
         return self.http.json(response)["d"], response.headers.get("etag")
 
     def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
-        if entity_type in GROUPINGS and canonical_id.startswith("BusinessPartner:"):
+        if entity_type in ROLE_FILTERS and canonical_id.startswith("BusinessPartner:"):
             bp = _id(canonical_id, "BusinessPartner")
             entity, _ = self._get(f"{BP}/A_BusinessPartner('{bp}')", {"$expand": EXPAND})
             if entity is None:
@@ -140,7 +210,11 @@ class SapConnector:
                 "city": row.get("CityName"),
                 "state": row.get("Region"),
                 "postcode": row.get("PostalCode"),
-                "blocked": entity["BusinessPartnerIsBlocked"],
+                "blocked": bool(
+                    entity[self.block_field]
+                    if BLOCK_FIELDS[self.block_field] == "bp"
+                    else (entity.get("to_Supplier") or {}).get(self.block_field)
+                ),
             }
             if entity_type == "supplier":
                 bank, _ = self._get(self._bank_path(bp))
@@ -150,27 +224,39 @@ class SapConnector:
                 )
             return record(entity_type, canonical_id, fields, entity["IsMarkedForArchiving"])
         if entity_type == "purchase_order" and canonical_id.startswith("PurchaseOrder:"):
-            entity, _ = self._get(f"{PO}/A_PurchaseOrder('{_id(canonical_id, 'PurchaseOrder')}')")
+            entity = self._po(_id(canonical_id, "PurchaseOrder"))
             if entity is None:
                 return None
             supplier_id = f"BusinessPartner:{entity['Supplier']}"
             supplier = self.read_record("supplier", supplier_id)
+            items = _results(entity.get("to_PurchaseOrderItem"))
+            dates = sorted(
+                d
+                for i in items
+                for line in _results(i.get("to_ScheduleLine"))
+                if (d := _date(line.get("ScheduleLineDeliveryDate")))
+            )
             return record(
                 entity_type,
                 canonical_id,
                 {
                     "supplier_id": supplier_id,
                     "supplier_name": supplier.fields.get("name") if supplier else None,
-                    "amount": float(entity["PurchaseOrderNetAmount"]),
+                    "amount": po_value(items),
                     "currency": entity["DocumentCurrency"],
-                    "delivery_date": _date(entity["ScheduleLineDeliveryDate"]),
+                    "delivery_date": dates[0] if dates else None,
                     "issued": _date(entity["PurchaseOrderDate"]),
                     "approved": entity["PurchasingProcessingStatus"] == "05",
-                    "closed": entity["IsCompletelyDelivered"],
+                    "closed": bool(items) and all(i["IsCompletelyDelivered"] for i in items),
                 },
                 False,
             )
         return None
+
+    def _po(self, number: str) -> Any:
+        """A purchase order with its items and their schedule lines, or None."""
+        entity, _ = self._get(f"{PO}/A_PurchaseOrder('{number}')", {"$expand": PO_EXPAND})
+        return entity
 
     def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
         if entity_type != "purchase_order" or field != "amount":
@@ -179,36 +265,56 @@ class SapConnector:
         entity, _ = self._get(f"{PO}/A_PurchaseOrder('{number}')")
         if entity is None:
             return []
-        params = {"$filter": f"Supplier eq '{entity['Supplier']}'", "$top": "500"}
+        params = {
+            "$filter": f"Supplier eq '{entity['Supplier']}'",
+            "$expand": "to_PurchaseOrderItem",
+        }
         return [
-            float(po["PurchaseOrderNetAmount"])
-            for page in self._follow(f"{PO}/A_PurchaseOrder", params)
+            po_value(_results(po.get("to_PurchaseOrderItem")))
+            for page in self._pages(f"{PO}/A_PurchaseOrder", params, 500)
             for po in page
             if po["PurchaseOrder"] != number
         ]
 
-    def _follow(self, path: str, params: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
-        """Pages of a collection, following `__next` until the server gives none."""
-        url: str | None = path
-        sent: dict[str, str] | None = params
-        while url is not None:
-            body = self.http.json(self.http.send("GET", url, params=sent))["d"]
-            yield list(body["results"])
-            url, sent = body.get("__next"), None
+    def _pages(
+        self, path: str, params: dict[str, str], page_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every row of a collection, in client pages of `page_size` rows.
+
+        Each page asks `$top`/`$skip` and follows the `__next` links the server adds when it
+        cuts an answer short. A page with fewer rows than `$top` ends the collection only when
+        `__count` says no rows are left (a server that caps pages without `__next` is read on).
+        """
+        skip, total = 0, None
+        while True:
+            rows: list[dict[str, Any]] = []
+            url: str | None = path
+            sent: dict[str, str] | None = {
+                **params,
+                "$top": str(page_size),
+                "$skip": str(skip),
+                "$inlinecount": "allpages",
+            }
+            while url is not None:
+                body = self.http.json(self.http.send("GET", url, params=sent))["d"]
+                rows.extend(body["results"])
+                if total is None and "__count" in body:
+                    total = skip + int(body["__count"])
+                url, sent = body.get("__next"), None
+            if rows:
+                yield rows
+            skip += len(rows)
+            if not rows or (len(rows) < page_size and (total is None or skip >= total)):
+                return
 
     def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
         """Master-data rows (business partners flattened with address, tax, e-mail, phone)."""
-        top = str(page_size)
-        if entity_type in GROUPINGS:
-            params = {
-                "$filter": f"BusinessPartnerGrouping eq '{GROUPINGS[entity_type]}'",
-                "$expand": EXPAND,
-                "$top": top,
-            }
-            for page in self._follow(f"{BP}/A_BusinessPartner", params):
+        if entity_type in ROLE_FILTERS:
+            params = {"$filter": ROLE_FILTERS[entity_type], "$expand": EXPAND}
+            for page in self._pages(f"{BP}/A_BusinessPartner", params, page_size):
                 yield [flatten_bp(e) for e in page]
         elif entity_type == "purchase_order":
-            for page in self._follow(f"{PO}/A_PurchaseOrder", {"$top": top}):
+            for page in self._pages(f"{PO}/A_PurchaseOrder", {}, page_size):
                 yield [
                     {
                         k: "" if v is None else str(v)
@@ -262,12 +368,13 @@ class SapConnector:
         return f"{BP}/A_BusinessPartnerBank(BusinessPartner='{bp}',BankIdentification='0001')"
 
     def _path(self, kind: str, canonical_id: str | None) -> str:
-        if kind == "po":
-            return f"{PO}/A_PurchaseOrder('{_id(canonical_id, 'PurchaseOrder')}')"
         bp = _id(canonical_id, "BusinessPartner")
+        if kind == "supplier":
+            return f"{BP}/A_Supplier('{bp}')"
         return self._bank_path(bp) if kind == "bank" else f"{BP}/A_BusinessPartner('{bp}')"
 
     def _patch(self, op: ErpOperation, kind: str, fields: dict[str, Any]) -> ErpResult:
+        _check(ENTITY_SETS[kind], fields)
         path = self._path(kind, op.canonical_id)
         current, etag = self._get(path)
         if current is None:
@@ -276,9 +383,64 @@ class SapConnector:
         self._send_write("PATCH", path, op, json_body=fields, etag=etag)
         return result(op.idempotency_key, op.operation, None, {"previous": previous})
 
-    def _send_write(self, method: str, path: str, op: ErpOperation, **kw: Any) -> Any:
+    def _po_parts(self, canonical_id: str | None, level: str) -> list[tuple[str, str, Any]]:
+        """(label, path, entity) of each item (`level` "item") or schedule line ("line")."""
+        number = _id(canonical_id, "PurchaseOrder")
+        entity = self._po(number)
+        if entity is None:
+            raise ErpOperationFailed(f"SAP: {canonical_id} does not exist")
+        parts: list[tuple[str, str, Any]] = []
+        for item in _results(entity.get("to_PurchaseOrderItem")):
+            code = item["PurchaseOrderItem"]
+            if level == "item":
+                keys = f"PurchaseOrder='{number}',PurchaseOrderItem='{code}'"
+                parts.append((code, f"{PO}/A_PurchaseOrderItem({keys})", item))
+                continue
+            for line in _results(item.get("to_ScheduleLine")):
+                keys = (
+                    f"PurchasingDocument='{number}',PurchasingDocumentItem='{code}',"
+                    f"ScheduleLine='{line['ScheduleLine']}'"
+                )
+                label = f"{code}-{line['ScheduleLine']}"
+                parts.append((label, f"{PO}/A_PurchaseOrderScheduleLine({keys})", line))
+        return parts
+
+    def _patch_parts(
+        self, op: ErpOperation, level: str, wanted: dict[str, dict[str, Any]] | dict[str, Any]
+    ) -> ErpResult:
+        """PATCH each item or schedule line that does not yet hold the wanted fields.
+
+        `wanted` is one set of fields for all, or (to restore) fields by label. Each PATCH is its
+        own write, with the key `<key>@<label>`: a write made before under that key (found by
+        look-up) is not sent again, and its recorded previous values are kept.
+        """
+        entity_set = "A_PurchaseOrderItem" if level == "item" else "A_PurchaseOrderScheduleLine"
+        previous: dict[str, dict[str, Any]] = {}
+        for label, path, entity in self._po_parts(op.canonical_id, level):
+            fields = wanted.get(label) if op.operation in PO_RESTORES else wanted
+            if not isinstance(fields, dict) or not fields:
+                continue
+            _check(entity_set, fields)
+            key = f"{op.idempotency_key}@{label}"
+            try:
+                done = self.lookup(key)
+            except ErpLookupMissing:
+                done = None
+            if done is not None:
+                previous[label] = dict(done.data.get("previous") or {})
+                continue
+            if all(entity.get(k) == v for k, v in fields.items()):
+                continue
+            previous[label] = {k: entity.get(k) for k in fields}
+            etag = (entity.get("__metadata") or {}).get("etag")
+            self._send_write("PATCH", path, op, json_body=fields, etag=etag, key=key)
+        return result(op.idempotency_key, op.operation, None, {"previous": previous})
+
+    def _send_write(
+        self, method: str, path: str, op: ErpOperation, key: str | None = None, **kw: Any
+    ) -> Any:
         try:
-            return self._write(method, path, key=op.idempotency_key, **kw)
+            return self._write(method, path, key=key or op.idempotency_key, **kw)
         except httpx.TimeoutException as e:
             raise ErpUnavailable(
                 f"SAP: {method} {path} timed out; it may or may not have run"
@@ -290,17 +452,23 @@ class SapConnector:
         check_known(self.name, operation.operation)
         op, p = operation, operation.params
         undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
-        if op.operation in PATCHES:
-            kind, fields = PATCHES[op.operation]
+        if op.operation in self.patches:
+            kind, fields = self.patches[op.operation]
             return self._patch(op, kind, dict(fields))
-        if op.operation in RESTORES:
-            return self._patch(op, RESTORES[op.operation], dict(undone.get("previous") or {}))
+        if op.operation in self.restores:
+            return self._patch(op, self.restores[op.operation], dict(undone.get("previous") or {}))
         if op.operation == "supplier.update_bank_account":
             fields = {"IBAN": p.get("iban"), "BankAccountHolderName": p.get("account_holder")}
             return self._patch(op, "bank", fields)
+        if op.operation == "purchase_order.close":
+            return self._patch_parts(op, "item", {"IsCompletelyDelivered": True})
         if op.operation == "purchase_order.update_delivery_date":
-            fields = {"ScheduleLineDeliveryDate": _odata_date(str(p.get("delivery_date")))}
-            return self._patch(op, "po", fields)
+            date_ = _odata_date(str(p.get("delivery_date")))
+            return self._patch_parts(op, "line", {"ScheduleLineDeliveryDate": date_})
+        if op.operation in PO_RESTORES:
+            return self._patch_parts(
+                op, PO_RESTORES[op.operation], dict(undone.get("previous") or {})
+            )
         method, path, body, params = self._request(op, undone)
         answer = self._send_write(method, path, op, json_body=body, params=params)
         return self._result(op.idempotency_key, op.operation, answer, {})
@@ -320,7 +488,6 @@ class SapConnector:
             }
             body = {
                 "BusinessPartnerCategory": "1" if len(tax) == 11 else "2",
-                "BusinessPartnerGrouping": "FLVN",
                 "OrganizationBPName1": p.get("name"),
                 "SearchTerm1": str(p.get("name") or "")[:20],
                 "to_BusinessPartnerAddress": {"results": [{k: v for k, v in address.items() if v}]},
@@ -331,7 +498,17 @@ class SapConnector:
                 },
                 "to_BusinessPartnerRole": {"results": [{"BusinessPartnerRole": "FLVN00"}]},
             }
+            if self.grouping:
+                body["BusinessPartnerGrouping"] = self.grouping
             return "POST", f"{BP}/A_BusinessPartner", body, None
+        if name in ("purchase_order.approve", "purchase_order.revoke_approval"):
+            # A release is BAPI_PO_RELEASE (reset: BAPI_PO_RESET_RELEASE), not a PATCH of the
+            # standard API, where PurchasingProcessingStatus is not updatable.
+            number = _id(op.canonical_id, "PurchaseOrder")
+            call = (
+                "ReleasePurchaseOrder" if name.endswith("approve") else "ResetPurchaseOrderRelease"
+            )
+            return "POST", f"{APPROVAL}/{call}", None, {"PurchaseOrder": f"'{number}'"}
         bp = _id(op.canonical_id, "BusinessPartner")
         if name == "supplier.attach_document":
             url = str(p.get("document") or "")
@@ -364,7 +541,15 @@ class SapConnector:
             )
         raise unsupported(self.name, name)
 
+    def _has_lookup(self) -> bool:
+        if self.lookup_service is None:
+            document = self.http.send("GET", f"{IDEMPOTENCY}/", missing_ok=True)
+            self.lookup_service = document is not None
+        return self.lookup_service
+
     def lookup(self, idempotency_key: str) -> ErpResult | None:
+        if not self._has_lookup():
+            raise ErpLookupMissing("SAP: ZCANON_IDEMPOTENCY_SRV is not installed on this system")
         found, _ = self._get(f"{IDEMPOTENCY}/Operations('{idempotency_key}')")
         if found is None:
             return None
@@ -372,6 +557,107 @@ class SapConnector:
         extra = {"previous": previous} if previous else {}
         return self._result(
             idempotency_key, str(found["Operation"]), json.loads(found["Response"] or "null"), extra
+        )
+
+    # -- evidence from standard reads (gateway.erp.recovery) ------------------------------
+    def evidence(self, operation: ErpOperation) -> ErpResult | None:
+        """Whether `operation` happened, read from standard entities (see EVIDENCE)."""
+        op, name = operation, operation.operation
+        undone: dict[str, Any] = dict(op.params.get("result") or {}).get("data") or {}
+        said = {"evidence": EVIDENCE.get(name, "")}
+        if name == "supplier.create_record":
+            return self._created(op)
+        if name in ("purchase_order.approve", "purchase_order.revoke_approval"):
+            entity = self._po(_id(op.canonical_id, "PurchaseOrder"))
+            if entity is None:
+                raise ErpUndecided(f"SAP: {op.canonical_id} does not exist")
+            released = entity["PurchasingProcessingStatus"] == "05"
+            happened = released if name.endswith("approve") else not released
+            return result(op.idempotency_key, name, None, said) if happened else None
+        if name in PO_RESTORES or name in (
+            "purchase_order.close",
+            "purchase_order.update_delivery_date",
+        ):
+            return self._parts_evidence(op, undone, said)
+        fields: dict[str, Any] | None = None
+        if name in self.patches:
+            kind, fields = self.patches[name]
+        elif name in self.restores:
+            kind, fields = self.restores[name], dict(undone.get("previous") or {})
+        elif name == "supplier.update_bank_account":
+            p = op.params
+            kind = "bank"
+            fields = {"IBAN": p.get("iban"), "BankAccountHolderName": p.get("account_holder")}
+        if fields is None:
+            raise ErpUndecided(
+                f"SAP: {name} ({op.idempotency_key}) leaves no trace Canon can read in standard "
+                f"entities; check {op.canonical_id} by hand before running it again"
+            )
+        current, _ = self._get(self._path(kind, op.canonical_id))
+        if current is None:
+            raise ErpUndecided(f"SAP: {op.canonical_id} does not exist")
+        if not all(current.get(k) == v for k, v in fields.items()):
+            return None  # a PATCH is all or nothing: the fields do not hold it, so it did not run
+        if name in self.restores or name == "supplier.delete_record":
+            return result(op.idempotency_key, name, None, {"previous": {}, **said})
+        raise ErpUndecided(
+            f"SAP: {op.canonical_id} already holds {fields}: {name} ({op.idempotency_key}) may "
+            "have run, and the values it replaced cannot be read back; check the change log "
+            "of the business partner before going on"
+        )
+
+    def _created(self, op: ErpOperation) -> ErpResult | None:
+        tax = digits(op.params.get("tax_id"))
+        found, _ = self._get(
+            f"{BP}/A_BusinessPartnerTaxNumber", {"$filter": f"BPTaxNumber eq '{tax}'"}
+        )
+        partners = []
+        for row in _results(found):
+            entity, _ = self._get(f"{BP}/A_BusinessPartner('{row['BusinessPartner']}')")
+            if entity is not None and not entity["IsMarkedForArchiving"]:
+                partners.append(str(row["BusinessPartner"]))
+        if not partners:
+            return None
+        if len(partners) > 1:
+            raise ErpUndecided(
+                f"SAP: business partners {', '.join(partners)} all hold tax number {tax}; "
+                f"which one {op.idempotency_key} created cannot be told"
+            )
+        said = {"evidence": EVIDENCE["supplier.create_record"]}
+        return result(op.idempotency_key, op.operation, f"BusinessPartner:{partners[0]}", said)
+
+    def _parts_evidence(
+        self, op: ErpOperation, undone: dict[str, Any], said: dict[str, str]
+    ) -> ErpResult | None:
+        name = op.operation
+        restoring = name in PO_RESTORES
+        level = PO_RESTORES[name] if restoring else ("item" if name.endswith("close") else "line")
+        if restoring:
+            wanted = dict(undone.get("previous") or {})
+        elif level == "item":
+            wanted = {"IsCompletelyDelivered": True}
+        else:
+            wanted = {"ScheduleLineDeliveryDate": _odata_date(str(op.params.get("delivery_date")))}
+        parts = self._po_parts(op.canonical_id, level)
+        holds = [
+            all(entity.get(k) == v for k, v in (wanted.get(label) or {}).items())
+            if restoring
+            else all(entity.get(k) == v for k, v in wanted.items())
+            for label, _, entity in parts
+            if not restoring or label in wanted
+        ]
+        if restoring:
+            return (
+                result(op.idempotency_key, name, None, {"previous": {}, **said})
+                if all(holds)
+                else None
+            )
+        if not any(holds):
+            return None
+        raise ErpUndecided(
+            f"SAP: some {'items' if level == 'item' else 'schedule lines'} of {op.canonical_id} "
+            f"already hold {wanted}: {name} ({op.idempotency_key}) may have run in part, and "
+            "what it replaced cannot be read back; check the purchase order before going on"
         )
 
     @staticmethod

@@ -97,8 +97,10 @@ class Stack:
 
 
 @contextmanager
-def running_stack(folder: Path, store_url: str, erp_timeout: float) -> Iterator[Stack]:
-    with running_sandbox(folder / "sandbox") as sandbox:
+def running_stack(
+    folder: Path, store_url: str, erp_timeout: float, *, stock: bool = False
+) -> Iterator[Stack]:
+    with running_sandbox(folder / "sandbox", stock=stock) as sandbox:
         settings = Settings(
             workdir=folder / "work",
             database_url=store_url,
@@ -163,6 +165,30 @@ def test_a_timeout_after_the_erp_committed_creates_nothing_twice(stack: Stack, s
         for n, name in enumerate(steps)
         for item in (("step.call", name, False), ("step.succeeded", name, n == step))
     ]
+
+
+@pytest.mark.parametrize("step", [0, 1, 2])
+def test_on_a_stock_erp_a_timeout_after_commit_is_never_written_twice(
+    tmp_path: Path, store_url: str, step: int
+) -> None:
+    """No look-up by key, keys ignored: each step's write is found in the ERP's own tables
+    (the supplier by its tax id, the document link, the routing) instead of being re-sent."""
+    with running_stack(tmp_path, store_url, erp_timeout=0.5, stock=True) as stack:
+        action = stack.propose_supplier(stack.key())
+        stack.sandbox.admin.fault("timeout_after_commit", key=f"{action['id']}:{step}", seconds=1.5)
+        final = stack.approve(action, stack.key("approver", "ana"))
+        calls = stack.sandbox.admin.calls()
+        operations = ["supplier.create_record", "supplier.attach_document"]
+        operations.append("supplier.start_approval_routing")
+        assert [calls.get(o, 0) for o in operations] == [1, 1, 1]  # each write sent once
+        assert final["status"] == "succeeded"
+        assert _erp_rows(stack.sandbox) == (1, 1, 1)
+        reconciled = [
+            e["data"]["step"]
+            for e in stack.audit(action["id"])
+            if e["kind"] == "step.succeeded" and e["data"].get("reconciled")
+        ]
+        assert reconciled == [final["steps"][step]["name"]]
 
 
 def test_a_thousand_concurrent_submissions_of_one_key_write_to_the_erp_once(

@@ -330,12 +330,19 @@ class SandboxDatabase:
         operation: str,
         request_hash: str,
         apply: Callable[[Tx], tuple[int, Any, dict[str, Any]]],
+        unkeyed: str | None = None,
     ) -> Written:
-        """Run `apply` once per key, in one transaction with its journal entry."""
+        """Run `apply` once per key, in one transaction with its journal entry.
+
+        Without a key (a stock ERP ignores them), every call writes; `unkeyed` still journals
+        it, as `<unkeyed>#<seq>`, so that tests can count the writes made under one key.
+        """
         with self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                written = self._write_locked(conn, key, face, operation, request_hash, apply)
+                written = self._write_locked(
+                    conn, key, face, operation, request_hash, apply, unkeyed
+                )
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -350,6 +357,7 @@ class SandboxDatabase:
         operation: str,
         request_hash: str,
         apply: Callable[[Tx], tuple[int, Any, dict[str, Any]]],
+        unkeyed: str | None = None,
     ) -> Written:
         if key is not None:
             row = conn.execute("SELECT * FROM JOURNAL WHERE IDEMPOTENCY_KEY = ?", (key,))
@@ -362,12 +370,12 @@ class SandboxDatabase:
                     )
                 return Written(entry["status"], entry["response"], entry["detail"], True)
         status, body, detail = apply(Tx(conn))
-        if key is not None:
+        if key is not None or unkeyed is not None:
             seq = conn.execute("SELECT COALESCE(MAX(SEQ), 0) + 1 FROM JOURNAL").fetchone()[0]
             conn.execute(
                 "INSERT INTO JOURNAL VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    key,
+                    key if key is not None else f"{unkeyed}#{seq}",
                     seq,
                     face,
                     operation,

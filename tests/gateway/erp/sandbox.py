@@ -61,12 +61,15 @@ class Sandbox:
 
 
 @contextmanager
-def running_sandbox(folder: Path) -> Iterator[Sandbox]:
-    """A sandbox over a fresh copy of the template database, until the block ends."""
+def running_sandbox(folder: Path, *, stock: bool = False) -> Iterator[Sandbox]:
+    """A sandbox over a fresh copy of the template database, until the block ends.
+
+    `stock`: without Canon's custom ERP services, ignoring `Idempotency-Key` (`--stock`).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / "sandbox-erp.sqlite"
     shutil.copyfile(template_database(), database)
-    app = create_sandbox_app(database)
+    app = create_sandbox_app(database, stock=stock)
     with serving(app) as url, httpx.Client(base_url=url, timeout=30) as http:
         admin = SandboxAdmin(http)
         try:

@@ -62,5 +62,72 @@ def test_purchase_orders_change_through_actions(
     erp.run(op("purchase_order.reopen", ORDER, "open"))
     erp.run(op(operation, ORDER, "act"))
     with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
-        item = http.get(f"{ROOT}/purchaseOrders/{ORDER.split(':')[1]}").json()
+        item = http.get(_po_url(http)).json()
     assert item["Status"] == status
+
+
+def test_holds_live_on_sites_and_bank_details_on_external_bank_accounts(sandbox: Sandbox) -> None:
+    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    supplier_id = FIRST.split(":")[1]
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        item = http.get(f"{ROOT}/suppliers/{supplier_id}").json()
+        assert {"HoldFlag", "IBAN", "BankAccountHolderName"}.isdisjoint(item)
+        refused = http.patch(f"{ROOT}/suppliers/{supplier_id}", json={"HoldFlag": True})
+        assert refused.status_code == 400 and "HoldFlag" in refused.json()["title"]
+    held = erp.run(op("supplier.block", FIRST, "hold", reason="tax audit"))
+    (site,) = held.data["previous"]
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        sites = http.get(f"{ROOT}/suppliers/{supplier_id}/child/sites").json()["items"]
+    assert [s["SupplierSiteId"] for s in sites] == [int(site)]
+    assert sites[0]["HoldAllNewPurchasingDocumentsFlag"] is True
+    record = erp.read_record("supplier", FIRST)
+    assert record is not None and record.fields["blocked"] is True
+    erp.run(op("supplier.unblock", FIRST, "hold:undo", result=held.model_dump(mode="json")))
+    record = erp.read_record("supplier", FIRST)
+    assert record is not None and record.fields["blocked"] is False
+
+    changed = erp.run(
+        op("supplier.update_bank_account", FIRST, "bank", iban="DE89370400440532013000")
+    )
+    record = erp.read_record("supplier", FIRST)
+    assert record is not None and record.fields["iban"] == "DE89370400440532013000"
+    assert set(changed.data["previous"]) == {"IBAN", "BankAccountName"}
+    assert sandbox.admin.calls()["supplier.change_bank"] == 1
+
+
+def test_an_address_is_created_with_its_country_code(sandbox: Sandbox) -> None:
+    body = {"Supplier": "Nova Ltda", "addresses": [{"AddressName": "MAIN", "City": "Recife"}]}
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        refused = http.post(f"{ROOT}/suppliers", json=body)
+    assert refused.status_code == 400 and "CountryCode" in refused.json()["title"]
+    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    created = erp.run(op("supplier.create_record", None, "new", name="Nova Ltda", city="Recife"))
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        item = http.get(f"{ROOT}/suppliers/{str(created.canonical_id).split(':')[1]}").json()
+    assert item["addresses"][0]["CountryCode"] == "BR"
+
+
+def _po_url(http: httpx.Client) -> str:
+    """The order's URL as a client finds it: the self link of its row in the collection."""
+    found = http.get(f"{ROOT}/purchaseOrders", params={"q": f"POHeaderId={ORDER.split(':')[1]}"})
+    (item,) = found.json()["items"]
+    (link,) = [link for link in item["links"] if link["rel"] == "self"]
+    return str(link["href"])
+
+
+def test_purchase_orders_are_addressed_by_the_servers_hash_key(sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        assert http.get(f"{ROOT}/purchaseOrders/{ORDER.split(':')[1]}").status_code == 404
+        url = _po_url(http)
+        assert not url.endswith(ORDER.split(":")[1])
+        assert http.get(url).json()["POHeaderId"] == int(ORDER.split(":")[1])
+
+
+def test_close_names_its_close_action(sandbox: Sandbox) -> None:
+    headers = {"Content-Type": "application/vnd.oracle.adf.action+json"}
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        path = f"{_po_url(http)}/action/close"
+        refused = http.post(path, json={}, headers=headers)
+        assert refused.status_code == 400 and "closeAction" in refused.json()["title"]
+        done = http.post(path, json={"closeAction": "finallyClose"}, headers=headers)
+        assert done.status_code == 200

@@ -1,0 +1,115 @@
+"""A stock ERP (`canon sandbox-erp --stock`): none of Canon's custom services, and
+`Idempotency-Key` ignored. Whether a write in doubt happened is then read from the ERP's own
+records (`gateway.erp.recovery`); what those cannot tell is never sent again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.erp import ErpConnector
+from gateway.erp.recovery import recover
+from gateway.errors import ErpLookupMissing, ErpUnavailable, ErpUndecided
+from tests.gateway.erp import expected
+from tests.gateway.erp.sandbox import Sandbox, running_sandbox
+from tests.gateway.erp.test_connectors import IDS, KINDS, NEW, NEW_CGC, op, undo
+
+
+@pytest.fixture
+def stock(tmp_path: Path) -> Iterator[Sandbox]:
+    with running_sandbox(tmp_path / "stock", stock=True) as running:
+        yield running
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_a_stock_erp_has_no_lookup_and_writes_a_key_twice(stock: Sandbox, kind: str) -> None:
+    erp: ErpConnector = stock.connector(kind)
+    first = erp.run(op("supplier.create_record", None, "same", **NEW))
+    with pytest.raises(ErpLookupMissing):
+        erp.lookup("same")
+    second = erp.run(op("supplier.create_record", None, "same", **NEW))
+    assert first.canonical_id != second.canonical_id  # why Canon must never re-send blindly
+    assert len(stock.admin.rows("SA2010", A2_CGC=NEW_CGC)) == 2
+    assert stock.admin.keys() == ["same#1", "same#2"]  # journaled for tests, never matched
+
+
+@pytest.mark.parametrize(
+    ("fault", "stage", "written"),
+    [
+        pytest.param("error", "before", False, id="503-before-the-write"),
+        pytest.param("error", "after", True, id="503-after-the-write"),
+        pytest.param("reset", "after", True, id="reset-after-the-write"),
+        pytest.param("timeout_after_commit", "after", True, id="timeout-after-commit"),
+    ],
+)
+def test_a_create_in_doubt_is_settled_by_the_tax_id(
+    stock: Sandbox, kind: str, fault: str, stage: str, written: bool
+) -> None:
+    erp: ErpConnector = stock.connector(kind, timeout=0.5)
+    stock.admin.fault(fault, operation="supplier.create_record", stage=stage, seconds=2)
+    create = op("supplier.create_record", None, "doubt", **NEW)
+    with pytest.raises(ErpUnavailable):
+        erp.run(create)
+    erp = stock.connector(kind)  # a patient one for the rest (the machine may be loaded)
+    found = recover(erp, create)
+    assert (found is not None) is written
+    if found is None:  # what the workflow runner does: send it again only when it never ran
+        found = erp.run(create)
+    else:
+        assert found.data["evidence"]
+    (row,) = stock.admin.rows("SA2010", A2_CGC=NEW_CGC)  # exactly one supplier
+    record = erp.read_record("supplier", str(found.canonical_id))
+    assert record is not None and record.fields["name"] == NEW["name"]
+    assert expected.digits(str(record.fields["tax_id"])) == row["A2_CGC"]
+
+
+def test_a_write_with_no_standard_trace_is_undecided_never_resent(stock: Sandbox) -> None:
+    erp = stock.connector("sap")
+    supplier_id = IDS["sap"][0]
+    attach = op("supplier.attach_document", supplier_id, "att", **NEW)
+    with pytest.raises(ErpUndecided, match="check BusinessPartner:"):
+        recover(erp, attach)
+    assert stock.admin.calls().get("supplier.attach_document", 0) == 0
+
+
+def test_sap_reads_field_evidence_and_refuses_to_guess_what_was_replaced(stock: Sandbox) -> None:
+    erp = stock.connector("sap")
+    supplier_id, po_id = IDS["sap"]
+    block = op("supplier.block", supplier_id, "blk", reason="tax")
+    assert recover(erp, block) is None  # not blocked: the PATCH never ran, safe to send
+    blocked = erp.run(block)
+    with pytest.raises(ErpUndecided, match="cannot be read back"):
+        recover(erp, block)  # blocked now: by us or before us, and what it was is unknown
+    unblock = undo("supplier.unblock", supplier_id, "blk:undo", blocked)
+    assert recover(erp, unblock) is None
+    erp.run(unblock)
+    done = recover(erp, unblock)  # the restored values are there: it happened
+    assert done is not None and done.data["evidence"]
+
+    moved = op("purchase_order.update_delivery_date", po_id, "d", delivery_date="2026-06-30")
+    assert recover(erp, moved) is None
+    result = erp.run(moved)
+    assert result.data["previous"]  # the per-line look-up is absent, and the write still ran
+    with pytest.raises(ErpUndecided, match="schedule lines"):
+        recover(erp, moved)
+    restore = undo("purchase_order.restore_delivery_date", po_id, "d:undo", result)
+    erp.run(restore)
+    assert recover(erp, restore) is not None
+    record = erp.read_record("purchase_order", po_id)
+    assert (
+        record is not None
+        and record.fields["delivery_date"] == expected.purchase_order(1).delivery_date
+    )
+
+
+def test_the_full_sandbox_still_answers_by_key(sandbox: Sandbox, kind: str) -> None:
+    erp: ErpConnector = sandbox.connector(kind)
+    created = erp.run(op("supplier.create_record", None, "k", **NEW))
+    assert recover(erp, op("supplier.create_record", None, "k", **NEW)) == created
+    assert recover(erp, op("supplier.create_record", None, "never", **NEW)) is None
