@@ -251,3 +251,27 @@ def test_report_puts_before_and_after_side_by_side() -> None:
     text = report.markdown(results("ambiguous"), results("match"))
     assert "| s | 1 | – | 0.000 | – | 0 | 0.000 | 0.000 | – | 0 | 1.000 | 1.000 | – | 0 |" in text
     assert "| name | match | 1 | 0.000 (0) | 0.000 (1) | 1.000 (0) |" in text
+
+
+def test_febrl_batch_pairs_and_scores() -> None:
+    import pandas as pd
+
+    from benchmarks.accuracy.febrl_batch import cluster_pairs, scores, true_pairs
+
+    truth = true_pairs(["rec-1-org", "rec-1-dup-0", "rec-2-org", "rec-2-dup-0", "rec-3-org"])
+    assert truth == {("rec-1-dup-0", "rec-1-org"), ("rec-2-dup-0", "rec-2-org")}
+    clusters = pd.DataFrame(
+        {
+            "unique_id": [
+                "Febrl:rec-1-org",
+                "Febrl:rec-1-dup-0",
+                "Febrl:rec-2-org",
+                "Febrl:rec-3-org",
+            ],
+            "cluster_id": ["a", "a", "b", "b"],
+        }
+    )
+    predicted = cluster_pairs(clusters)
+    assert predicted == {("rec-1-dup-0", "rec-1-org"), ("rec-2-org", "rec-3-org")}
+    got = scores(predicted, truth)
+    assert (got["tp"], got["precision"], got["recall"], got["f1"]) == (1, 0.5, 0.5, 0.5)
