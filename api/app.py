@@ -17,7 +17,7 @@ from api.mcp import http_endpoint
 from api.metrics import CountingResolver, HttpMetrics, Metrics
 from api.metrics import router as metrics_router
 from api.routes import actions, admin, approvals, audit, dashboard, health, portal, resolve, slack
-from api.settings import Settings
+from api.settings import Settings, token_keys
 from gateway import (
     EntityResolver,
     ErpConnector,
@@ -91,10 +91,12 @@ def runner_from(settings: Settings) -> WorkflowRunner:
 
 def build_gateway(settings: Settings, connector: ErpConnector | None = None) -> Gateway:
     """The gateway over the settings' store, catalog, secret and ERP (default: `erp_kind`)."""
+    keys, source = token_keys(settings)
+    log.info("token secret: %s", source)
     return Gateway(
         store=Store.open(settings.store_url),
         catalog=load_catalog(settings.actions_file),
-        signer=TokenSigner(settings.token_secret.get_secret_value(), settings.token_ttl_seconds),
+        signer=TokenSigner(keys, settings.token_ttl_seconds),
         connector=connector or build_connector(settings),
         normalise_identity=normalise_record,
         rules=rules_from(settings),

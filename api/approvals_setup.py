@@ -69,7 +69,7 @@ def build_approval_services(settings: Settings, gateway: Gateway) -> ApprovalSer
     """The desk, its outbox and portal sessions, over the gateway and the configured channels."""
     desk = ApprovalDesk(
         gateway=gateway,
-        links=LinkSigner(settings.token_secret.get_secret_value()),
+        links=LinkSigner(gateway.signer.keys),
         public_url=settings.public_url.rstrip("/"),
         rules=ApprovalRules(
             escalate_after_seconds=settings.approval_escalate_after_seconds,

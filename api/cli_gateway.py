@@ -33,6 +33,7 @@ WorkdirOpt = Annotated[
 keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="Review and verify the audit log.", no_args_is_help=True)
 rollout_app = typer.Typer(help="Rollout phases per action type.", no_args_is_help=True)
+secret_app = typer.Typer(help="The master secret of tokens and links.", no_args_is_help=True)
 
 
 def say(message: str) -> None:
@@ -208,6 +209,44 @@ def audit_verify(workdir: WorkdirOpt = None) -> None:
     out.print(f"audit log intact: {verdict.entries} entries", highlight=False)
 
 
+@secret_app.command("rotate")
+def secret_rotate(workdir: WorkdirOpt = None) -> None:
+    """Replace the secret file's secret: every resolution token and approval link signed before
+    is refused from now on (as signed with a rotated secret), also by a running `canon serve`."""
+    from gateway import LOCAL_OPERATOR, audit
+    from gateway.keyring import rotate_secret_file
+    from gateway.store import utcnow
+
+    with readable_errors():
+        settings = _settings(workdir)
+        if settings.token_secret is not None:
+            fail("the secret comes from CANON_TOKEN_SECRET: change it there, then restart")
+        path = settings.secret_file
+        if not path.exists():
+            fail(f"{path}: no secret file to rotate (one is made when Canon first needs it)")
+        old, new = rotate_secret_file(path)
+        with _store(workdir) as store:
+            with store.transaction() as session:
+                audit.append(session, "secret.rotated", {"file": str(path), "retired_key_id": old,
+                             "key_id": new}, actor=LOCAL_OPERATOR.actor, now=utcnow())  # fmt: skip
+    say(
+        f"rotated {path}: key {old} retired, key {new} in use; tokens and approval links signed "
+        "before now are refused (agents resolve again; approvers use the portal)"
+    )
+
+
+@secret_app.command("show")
+def secret_show(workdir: WorkdirOpt = None) -> None:
+    """Say where the secret comes from and its key id (never the secret itself)."""
+    from api.settings import token_keys
+
+    with readable_errors():
+        keys, source = token_keys(_settings(workdir))
+    out.print(source, highlight=False, soft_wrap=True)
+    if keys.current().retired:
+        out.print(f"retired key ids: {', '.join(sorted(keys.current().retired))}", highlight=False)
+
+
 @rollout_app.command("set")
 def rollout_set(
     action: Annotated[str, typer.Argument(help="Action type, e.g. purchase_order.close")],
@@ -276,3 +315,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
     app.add_typer(rollout_app, name="rollout")
+    app.add_typer(secret_app, name="secret")

@@ -13,9 +13,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.keyring import KeySource, SecretFile, StaticKeys
+
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "demo", "dev", "test"})
-DEMO_TOKEN_SECRET = "change-me"
 MIN_SECRET_LENGTH = 32
+SECRET_FILE_NAME = "secret.key"
 REPO_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 
 
@@ -48,8 +50,15 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the store; default: SQLite under the workdir"
     )
-    token_secret: SecretStr = Field(
-        default=SecretStr(DEMO_TOKEN_SECRET), description="HMAC key of resolution tokens"
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description="Master secret of resolution tokens and approval links (keys derived by "
+        "HKDF); unset: a random one in <workdir>/secret.key, made on first use",
+    )
+    token_secret_file: Path | None = Field(
+        default=None,
+        description="File holding the master secret (mode 0600; `canon secret rotate` rotates "
+        "it); must exist. Default: <workdir>/secret.key, created if missing (demo mode only)",
     )
     token_ttl_seconds: int = Field(default=900, gt=0, le=86_400)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
@@ -159,13 +168,22 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        secret = self.token_secret.get_secret_value()
-        if self.mode == "production" and (
+        # No mode runs on a secret anyone could read in the source or guess.
+        secret = self.token_secret.get_secret_value() if self.token_secret is not None else None
+        if secret is not None and (
             secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH
         ):
             raise ValueError(
                 "CANON_TOKEN_SECRET is a placeholder or shorter than "
-                f"{MIN_SECRET_LENGTH} characters; set a real secret in production mode"
+                f"{MIN_SECRET_LENGTH} characters; set a random one, or unset it to use "
+                "<workdir>/secret.key"
+            )
+        if secret is not None and self.token_secret_file is not None:
+            raise ValueError("set CANON_TOKEN_SECRET or CANON_TOKEN_SECRET_FILE, not both")
+        if self.mode == "production" and secret is None and self.token_secret_file is None:
+            raise ValueError(
+                "production mode needs CANON_TOKEN_SECRET or CANON_TOKEN_SECRET_FILE: every "
+                "instance must share one secret it was given, not one it made up"
             )
         escalate = self.approval_escalate_after_seconds
         if escalate is not None and escalate >= self.approval_ttl_seconds:
@@ -189,9 +207,29 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.workdir / 'canon.sqlite').resolve()}"
 
     @property
+    def secret_file(self) -> Path:
+        """The master secret's file: `token_secret_file`, or `secret.key` in the workdir."""
+        return self.token_secret_file or self.workdir / SECRET_FILE_NAME
+
+    @property
     def ledger_file(self) -> Path:
         """The local ledger ERP's SQLite file."""
         return self.ledger_path or self.workdir / "ledger.sqlite"
+
+
+def token_keys(settings: Settings) -> tuple[KeySource, str]:
+    """Where the master secret comes from, and a sentence naming that source (never the value).
+
+    A configured secret wins; else the secret file, created with a random secret and mode 0600
+    when it is the workdir's default file and does not exist yet.
+    """
+    if settings.token_secret is not None:
+        keys = StaticKeys(settings.token_secret.get_secret_value(), "CANON_TOKEN_SECRET")
+        return keys, "the CANON_TOKEN_SECRET setting"
+    path = settings.secret_file
+    secret_file = SecretFile(path, create=settings.token_secret_file is None)
+    made = "a new random secret in " if secret_file.created else "the secret file "
+    return secret_file, f"{made}{path} (key id {secret_file.current().key_id})"
 
 
 @lru_cache(maxsize=1)

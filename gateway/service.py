@@ -108,7 +108,7 @@ class Gateway:
         if not principal.may_resolve():
             raise Forbidden("this key lacks the `resolve` scope")
         resolution = resolver.resolve(query)
-        token = self.signer.issue(resolution)
+        token = self.signer.issue(resolution, holder=principal.key_id)
         with self.store.transaction() as session:
             audit.append(
                 session,

@@ -32,7 +32,7 @@ SESSION_COOKIE, LOGIN_CSRF_COOKIE = "canon_session", "canon_login_csrf"
 DASHBOARD_SESSION_COOKIE = "canon_dashboard_session"
 STATUSES = ("pending", "decided", "approved", "rejected", "expired", "all")
 RISKS = ("read", "low_risk", "high_risk", "irreversible")
-LINK_STATUS = {"malformed": 400, "tampered": 400, "expired": 410, "used": 410,
+LINK_STATUS = {"malformed": 400, "tampered": 400, "rotated": 410, "expired": 410, "used": 410,
                "unknown-user": 403, "changed": 409}  # fmt: skip
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "

@@ -1,0 +1,217 @@
+"""The attacks of issue 14, each performed over HTTP against the real app on loopback, each now
+failing: an agent forging tokens and approval links from a secret known from the source, tokens
+surviving a rotation of the secret. (docs/SECURITY.md maps each promise to its test here.)"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from itsdangerous import URLSafeSerializer
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.cli import _register
+from api.cli import app as canon_cli
+from api.settings import Settings
+from gateway import Gateway, LocalLedgerConnector, create_key
+from gateway.channels.links import SALT, LinkSigner
+from gateway.channels.portal import create_user
+from gateway.tokens import TokenSigner
+from resolver import Resolver
+from tests.e2e.conftest import serving
+from tests.gateway.test_approval_outbox import FAST_HASHER
+
+PO_QUERY = {"entity_type": "purchase_order", "record": {"branch": "01", "number": "000001"}}
+PO_ID = "SC7:01:000001"
+SUPPLIER_ID = "SA2:01:000123:01"
+REASON = {"reason": "goods received in full (WMS receipt 88121)"}
+#: The secret the source used to ship as the default, and the words people put in its place.
+KNOWN_SECRETS = ("change-me", "changeme", "secret")
+
+
+@dataclass
+class Live:
+    app: FastAPI
+    http: httpx.Client
+    ledger: LocalLedgerConnector
+    settings: Settings
+
+    @property
+    def gateway(self) -> Gateway:
+        gateway: Gateway = self.app.state.gateway
+        return gateway
+
+    def key(self, role: str = "agent", name: str = "bot") -> dict[str, str]:
+        scopes = ["resolve", "actions:*"] if role == "agent" else []
+        with self.gateway.store.transaction() as session:
+            _, key = create_key(session, name, role, scopes)
+        return {"Authorization": f"Bearer {key}"}
+
+    def propose(self, agent: dict[str, str], token: str | None, idem: str) -> httpx.Response:
+        body = {"action": "purchase_order.close", "target": {"resolution_token": token},
+                "params": {}, "context": REASON, "idempotency_key": idem}  # fmt: skip
+        return self.http.post("/v1/actions", headers=agent, json=body)
+
+    def resolve_po(self, agent: dict[str, str]) -> str:
+        resolved = self.http.post("/v1/resolve", headers=agent, json=PO_QUERY)
+        assert resolved.status_code == 200, resolved.text
+        token: str = resolved.json()["resolution_token"]
+        return token
+
+
+@pytest.fixture
+def live(tmp_path: Path, store_url: str, trained_resolver: Resolver) -> Iterator[Live]:
+    """The app as a fresh install runs it: no secret configured anywhere."""
+    settings = Settings(workdir=tmp_path / "work", database_url=store_url,
+                        approval_sweep_seconds=0)  # fmt: skip
+    assert settings.token_secret is None
+    ledger = LocalLedgerConnector(tmp_path / "ledger.sqlite")
+    ledger.put_record("purchase_order", PO_ID, {"supplier_name": "SOUZA", "amount": 10.0})
+    app = create_app(settings, connector=ledger, resolver=trained_resolver)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+        yield Live(app, http, ledger, settings)
+    app.state.gateway.store.close()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _claims(entity_type: str, canonical_id: str) -> dict[str, Any]:
+    now = int(time.time())
+    return {"kind": "match", "entity_type": entity_type, "canonical_id": canonical_id,
+            "identity": {}, "model_version": "m", "calibration_version": "default",
+            "issued_at": now, "expires_at": now + 600, "token_id": "forged"}  # fmt: skip
+
+
+def _forged_tokens(entity_type: str, canonical_id: str) -> list[str]:
+    """What an agent can sign from the source alone: the old scheme under each known secret,
+    and the current scheme (HKDF keys) under the same guesses."""
+    claims = _claims(entity_type, canonical_id)
+    payload = _b64(json.dumps(claims, sort_keys=True, separators=(",", ":")).encode())
+    forged = []
+    for secret in KNOWN_SECRETS:
+        key = hmac.new(secret.encode(), b"canon resolution token v1", hashlib.sha256).digest()
+        signature = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+        forged.append(f"ct1.{payload}.{signature}")
+        from gateway.tokens import TokenClaims
+
+        forged.append(TokenSigner(secret, 600).encode(TokenClaims(**claims)))
+    return forged
+
+
+def test_a_fresh_install_signs_with_a_private_random_secret_and_names_only_its_source(
+    tmp_path: Path, store_url: str, trained_resolver: Resolver, capfd: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(workdir=tmp_path / "w", database_url=store_url)
+    app = create_app(settings, resolver=trained_resolver)
+    try:
+        secret_file = tmp_path / "w" / "secret.key"
+        assert secret_file.stat().st_mode & 0o777 == 0o600
+        secret = secret_file.read_text().strip()
+        assert secret not in KNOWN_SECRETS and len(secret) == 64
+        logged = capfd.readouterr().err
+        assert f"a new random secret in {secret_file}" in logged
+        assert secret not in logged
+    finally:
+        app.state.gateway.store.close()
+
+
+def test_an_agent_cannot_forge_a_token_from_a_secret_known_from_the_source(live: Live) -> None:
+    agent = live.key()
+    for token in _forged_tokens("purchase_order", PO_ID):
+        refused = live.propose(agent, token, idem=f"forged-{token[-8:]}")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["type"] == "/problems/token-forged"
+    body = {"action": "supplier.block", "params": {"reason": "forged"}, "context": REASON,
+            "idempotency_key": "block"}  # fmt: skip
+    for token in _forged_tokens("supplier", SUPPLIER_ID):
+        body["target"] = {"resolution_token": token}
+        refused = live.http.post("/v1/actions", headers=agent, json=body)
+        assert refused.json()["type"] == "/problems/token-forged"
+    assert live.ledger.journal() == []
+    assert live.propose(agent, live.resolve_po(agent), idem="real").status_code == 201
+
+
+def _forged_links(approval_id: str, user_id: str) -> list[str]:
+    body = {"a": approval_id, "h": "0" * 64, "u": user_id, "d": "approve",
+            "e": int((datetime.now(UTC) + timedelta(days=1)).timestamp()), "j": "forged"}  # fmt: skip
+    links = []
+    for secret in KNOWN_SECRETS:
+        links.append(str(URLSafeSerializer(secret, salt=SALT).dumps(body)))
+        links.append(
+            LinkSigner(secret).issue(approval_id=approval_id, payload_hash="0" * 64,
+                                     user_id=user_id, decision="approve",
+                                     expires_at=datetime.now(UTC) + timedelta(days=1))
+        )  # fmt: skip
+    return links
+
+
+def test_an_agent_cannot_forge_an_approval_link(live: Live) -> None:
+    with live.gateway.store.transaction() as session:
+        ana = create_user(session, username="ana", password="correct horse battery",
+                          email="ana@example.test", actor="test", hasher=FAST_HASHER,
+                          now=live.gateway.clock())  # fmt: skip
+    agent = live.key()
+    proposed = live.propose(agent, live.resolve_po(agent), idem="close-1")
+    assert proposed.status_code == 201, proposed.text
+    approval_id = proposed.json()["approval"]["id"]
+    for link in _forged_links(approval_id, ana.id):
+        shown = live.http.get("/portal/email", params={"token": link})
+        assert shown.status_code == 400 and "not authentic" in shown.text
+        decided = live.http.post("/portal/email", data={"token": link})
+        assert decided.status_code == 400
+    status = live.http.get(f"/v1/actions/{proposed.json()['id']}", headers=agent).json()
+    assert status["status"] == "pending_approval"
+    assert live.ledger.journal() == []
+
+
+def test_rotating_the_secret_refuses_old_tokens_and_links_with_that_reason(
+    live: Live, store_url: str
+) -> None:
+    with live.gateway.store.transaction() as session:
+        ana = create_user(session, username="ana", password="correct horse battery",
+                          email="ana@example.test", actor="test", hasher=FAST_HASHER,
+                          now=live.gateway.clock())  # fmt: skip
+    agent = live.key()
+    old_token = live.resolve_po(agent)
+    proposed = live.propose(agent, live.resolve_po(agent), idem="before")
+    approval_id = proposed.json()["approval"]["id"]
+    view = live.http.get(f"/v1/approvals/{approval_id}", headers=live.key("admin", "a")).json()
+    old_link = live.app.state.approvals.desk.links.issue(
+        approval_id=approval_id, payload_hash=view["payload_hash"], user_id=ana.id,
+        decision="approve", expires_at=datetime.now(UTC) + timedelta(days=1),
+    )  # fmt: skip
+    assert live.http.get("/portal/email", params={"token": old_link}).status_code == 200
+
+    _register()
+    env = {"CANON_DATABASE_URL": store_url}
+    rotated = CliRunner().invoke(
+        canon_cli, ["secret", "rotate", "--workdir", str(live.settings.workdir)], env=env
+    )
+    assert rotated.exit_code == 0, rotated.output
+    assert "retired" in rotated.stderr
+
+    refused = live.propose(agent, old_token, idem="after-old")
+    assert refused.status_code == 403
+    assert refused.json()["type"] == "/problems/token-rotated"
+    assert "rotated" in refused.json()["detail"]
+    stale = live.http.post("/portal/email", data={"token": old_link})
+    assert stale.status_code == 410 and "rotated" in stale.text
+    assert live.propose(agent, live.resolve_po(agent), idem="after-new").status_code == 201
+    audit = live.http.get("/v1/audit", headers=live.key("admin", "b")).json()["entries"]
+    rotation = next(e for e in audit if e["kind"] == "secret.rotated")
+    secret = live.settings.secret_file.read_text().strip()
+    assert secret not in json.dumps(rotation) and rotation["data"]["key_id"]
