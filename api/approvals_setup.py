@@ -21,7 +21,7 @@ from gateway.approvals_desk import ApprovalDesk, ApprovalRules, Channels
 from gateway.approvals_outbox import ApprovalOutbox
 from gateway.channels import EmailConfig, LinkSigner, SlackChannel, SlackVerifier, SmtpMailer
 from gateway.channels.portal import PortalSessions
-from gateway.channels.webhook import WebhookSender
+from gateway.channels.webhook import CallbackPolicy, WebhookSender
 
 log = logging.getLogger("canon.approvals")
 
@@ -62,7 +62,12 @@ def channels_from(settings: Settings, gateway: Gateway) -> Channels:
         )
     if settings.slack_signing_secret is not None:
         verifier = SlackVerifier(settings.slack_signing_secret.get_secret_value(), gateway.clock)
-    return Channels(mailer=mailer, slack=slack, slack_verifier=verifier, webhooks=WebhookSender())
+    return Channels(
+        mailer=mailer,
+        slack=slack,
+        slack_verifier=verifier,
+        webhooks=WebhookSender(policy=CallbackPolicy.parse(settings.callback_allowed_hosts)),
+    )
 
 
 def build_approval_services(settings: Settings, gateway: Gateway) -> ApprovalServices:

@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     slack_channel: str | None = None
     slack_escalation_channel: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    callback_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Webhook callbacks reach only public addresses, and these: host names, "
+        'addresses or networks, e.g. ["hooks.internal", "10.20.0.0/16"]',
+    )
 
     # The ERP Canon writes to, and the durable workflows that write (gateway/workflow*.py).
     erp_kind: Literal["ledger", "protheus", "sap", "oracle"] = Field(

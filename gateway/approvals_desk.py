@@ -337,7 +337,11 @@ class ApprovalDesk:
         self, principal: Principal, action_id: str, url: str
     ) -> CallbackRegistration:
         """Register a URL to hear the action's outcome (its requester or an admin)."""
-        check_url(url)
+        sender = self.channels.webhooks
+        if sender is None:
+            check_url(url)
+        else:
+            check_url(url, sender.policy, sender.resolve)
         now = self.gateway.clock()
         with self.gateway.store.transaction() as session:
             action = session.get(Action, action_id)

@@ -1,6 +1,7 @@
 """The attacks of issue 14, each performed over HTTP against the real app on loopback, each now
 failing: an agent forging tokens and approval links from a secret known from the source, tokens
-surviving a rotation of the secret. (docs/SECURITY.md maps each promise to its test here.)"""
+surviving a rotation of the secret, callbacks pointed into Canon's own network.
+(docs/SECURITY.md maps each promise to its test here.)"""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from gateway.tokens import TokenSigner
 from resolver import Resolver
 from tests.e2e.conftest import serving
 from tests.gateway.test_approval_outbox import FAST_HASHER
+from tests.gateway.test_webhook_ssrf import Server
 
 PO_QUERY = {"entity_type": "purchase_order", "record": {"branch": "01", "number": "000001"}}
 PO_ID = "SC7:01:000001"
@@ -146,8 +148,9 @@ def test_an_agent_cannot_forge_a_token_from_a_secret_known_from_the_source(live:
 
 
 def _forged_links(approval_id: str, user_id: str) -> list[str]:
-    body = {"a": approval_id, "h": "0" * 64, "u": user_id, "d": "approve",
-            "e": int((datetime.now(UTC) + timedelta(days=1)).timestamp()), "j": "forged"}  # fmt: skip
+    expires = int((datetime.now(UTC) + timedelta(days=1)).timestamp())
+    body = {"a": approval_id, "h": "0" * 64, "u": user_id, "d": "approve", "e": expires,
+            "j": "forged"}  # fmt: skip
     links = []
     for secret in KNOWN_SECRETS:
         links.append(str(URLSafeSerializer(secret, salt=SALT).dumps(body)))
@@ -215,3 +218,27 @@ def test_rotating_the_secret_refuses_old_tokens_and_links_with_that_reason(
     rotation = next(e for e in audit if e["kind"] == "secret.rotated")
     secret = live.settings.secret_file.read_text().strip()
     assert secret not in json.dumps(rotation) and rotation["data"]["key_id"]
+
+
+def test_an_agent_cannot_point_a_callback_into_canons_network(live: Live) -> None:
+    inside = Server()  # an internal service on loopback that must never hear from Canon
+    try:
+        agent = live.key()
+        action = live.propose(agent, live.resolve_po(agent), idem="ssrf").json()
+        port = inside.port
+        for url in (f"http://127.0.0.1:{port}/hook", f"http://localhost:{port}/hook",
+                    f"http://[::1]:{port}/hook", "http://169.254.169.254/latest/meta-data/",
+                    "http://10.0.0.1/hook", "http://2130706433/hook"):  # fmt: skip
+            refused = live.http.post(
+                f"/v1/actions/{action['id']}/callbacks", headers=agent, json={"url": url}
+            )
+            assert (refused.status_code, refused.json()["field"]) == (422, "url"), url
+        decided = live.http.post(f"/v1/approvals/{action['approval']['id']}/decision",
+                                 headers=live.key("approver", "ana"),
+                                 json={"decision": "reject", "reason": "wrong_amount"})  # fmt: skip
+        assert decided.status_code == 200, decided.text
+        live.app.state.approvals.outbox.sweep()
+        assert inside.received == []
+    finally:
+        inside.httpd.shutdown()
+        inside.httpd.server_close()
