@@ -58,6 +58,7 @@ def rules_from(settings: Settings) -> GateRules:
         burst_max_actions=settings.burst_max_actions,
         amount_z_threshold=settings.amount_z_threshold,
         approval_ttl_seconds=settings.approval_ttl_seconds,
+        account_window_seconds=settings.approval_account_window_seconds,
     )
 
 

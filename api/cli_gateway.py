@@ -161,6 +161,10 @@ def keys_create(
         list[str] | None,
         typer.Option("--scopes", help="resolve, actions:<name|entity.*|*> (repeat or comma-list)"),
     ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option("--person", help="The person id the key belongs to (default: a new person)"),
+    ] = None,
     workdir: WorkdirOpt = None,
 ) -> None:
     """Create an API key and print it, alone, on stdout: it is shown this once only."""
@@ -172,7 +176,8 @@ def keys_create(
         actions = list(load_catalog(settings.actions_file).actions)
         with _store(workdir) as store:
             with store.transaction() as session:
-                principal, key = create_key(session, name, role, parsed, actions=actions)
+                principal, key = create_key(session, name, role, parsed, actions=actions,
+                                            person_id=person)  # fmt: skip
     say(
         f"created {principal.role.value} key {principal.key_id} ({principal.name}); "
         "store it now, it will not be shown again"

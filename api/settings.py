@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     burst_max_actions: int = Field(default=30, gt=0)
     amount_z_threshold: float = Field(default=3.5, gt=0.0)
     approval_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    approval_account_window_seconds: int = Field(
+        default=30 * 24 * 3600,
+        ge=0,
+        description="Dual approval refuses two approvers when one's person created or changed "
+        "the other's account within this window",
+    )
     # Approval channels (portal, email, Slack) and their clockwork.
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL of links in emails and Slack"

@@ -199,7 +199,8 @@ class ApprovalDesk:
                 if link is not None:
                     link_tokens.consume(session, link, principal.actor, now)
                 record_decision(session, action, principal, approve, reason, comment, now,
-                                seen_hash=seen_hash, channel=channel)  # fmt: skip
+                                seen_hash=seen_hash, channel=channel,
+                                account_window=self.gateway.rules.account_window)  # fmt: skip
                 action_id, run = action.id, action.status == "approved"
         except GatewayError as e:
             detail = {"approval_id": approval_id, "channel": channel}

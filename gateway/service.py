@@ -73,6 +73,13 @@ class GateRules:
     burst_max_actions: int = 30
     amount_z_threshold: float = 3.5
     approval_ttl_seconds: int | None = 7 * 24 * 3600
+    #: Dual approval: an approver whose account the other approver made or changed this recently
+    #: is not independent of them.
+    account_window_seconds: int = 30 * 24 * 3600
+
+    @property
+    def account_window(self) -> timedelta:
+        return timedelta(seconds=self.account_window_seconds)
 
 
 def _require(principal: Principal, roles: tuple[Role, ...], what: str) -> None:
@@ -254,7 +261,8 @@ class Gateway:
                 ).scalar_one_or_none()
                 if action is None:
                     raise ActionNotFound(f"no action {action_id}", field="id")
-                record_decision(session, action, principal, approve, reason, comment, self.clock())
+                record_decision(session, action, principal, approve, reason, comment, self.clock(),
+                                account_window=self.rules.account_window)  # fmt: skip
                 run = action.status == "approved"
         except GatewayError as e:
             self.record_refusal(principal, "approval.refused", e, {"action_id": action_id})

@@ -152,6 +152,9 @@ class PortalUserRequest(BaseModel):
     slack_user_id: str | None = Field(default=None, max_length=40)
     action_scopes: list[str] = Field(default_factory=list, max_length=50)
     notify_group: str = Field(default="approvers", min_length=1, max_length=50)
+    person_id: str | None = Field(
+        default=None, max_length=32, description="The person this user is (default: a new one)"
+    )
 
 
 class PortalUserView(BaseModel):
@@ -162,6 +165,7 @@ class PortalUserView(BaseModel):
     slack_user_id: str | None
     action_scopes: list[str]
     notify_group: str
+    person_id: str | None = None
 
 
 @router.post(
@@ -185,5 +189,5 @@ def add_portal_user(
         return PortalUserView(
             id=user.id, username=user.username, role=user.role, email=user.email,
             slack_user_id=user.slack_user_id, action_scopes=list(user.action_scopes),
-            notify_group=user.notify_group,
+            notify_group=user.notify_group, person_id=user.person_id,
         )  # fmt: skip

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.errors import InvalidKeyRequest, NotAuthenticated
 from gateway.keys import Principal, Role
+from gateway.people import person_for
 from gateway.store import Store
 from gateway.store.models import PortalSession, PortalUser
 
@@ -70,6 +71,7 @@ def create_user(
     actor: str,
     now: datetime,
     hasher: PasswordHasher = _HASHER,
+    person_id: str | None = None,
 ) -> PortalUser:
     """Add a portal user (audited); the password is kept only as its argon2 hash.
 
@@ -104,6 +106,9 @@ def create_user(
         notify_group=notify_group,
         password_hash=hasher.hash(password),
         created_at=now,
+        person_id=person_for(session, person_id, display_name or username, actor, now),
+        changed_by=actor,
+        changed_at=now,
     )
     session.add(user)
     session.flush()
@@ -112,7 +117,7 @@ def create_user(
         "portal.user_created",
         {"user_id": user.id, "username": username, "role": role, "email": email,
          "slack_user_id": user.slack_user_id, "action_scopes": user.action_scopes,
-         "notify_group": notify_group},
+         "notify_group": notify_group, "person_id": user.person_id},
         actor=actor,
         now=now,
     )  # fmt: skip

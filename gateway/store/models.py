@@ -53,6 +53,31 @@ class ApiKey(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    #: The person who holds the key; who last made or changed it (the creator at first), when.
+    person_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    changed_by: Mapped[str | None] = mapped_column(String(100))
+    changed_at: Mapped[datetime | None]
+
+
+class Person(Base):
+    """A human behind API keys and portal users: dual approval needs two of them."""
+
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class UsedToken(Base):
+    """A single-use resolution token that already named an action."""
+
+    __tablename__ = "used_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action_id: Mapped[str] = mapped_column(String(36), ForeignKey("actions.id"))
+    used_at: Mapped[datetime]
 
 
 class Action(Base):
@@ -207,6 +232,9 @@ class PortalUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    person_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    changed_by: Mapped[str | None] = mapped_column(String(100))
+    changed_at: Mapped[datetime | None]
 
 
 class PortalSession(Base):

@@ -1,6 +1,7 @@
 """The attacks of issue 14, each performed over HTTP against the real app on loopback, each now
 failing: an agent forging tokens and approval links from a secret known from the source, tokens
-surviving a rotation of the secret, callbacks pointed into Canon's own network.
+surviving a rotation of the secret, callbacks pointed into Canon's own network, one admin
+approving twice through an account it made.
 (docs/SECURITY.md maps each promise to its test here.)"""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from api.settings import Settings
 from gateway import Gateway, LocalLedgerConnector, create_key
 from gateway.channels.links import SALT, LinkSigner
 from gateway.channels.portal import create_user
+from gateway.store import ApiKey
 from gateway.tokens import TokenSigner
 from resolver import Resolver
 from tests.e2e.conftest import serving
@@ -242,3 +245,72 @@ def test_an_agent_cannot_point_a_callback_into_canons_network(live: Live) -> Non
     finally:
         inside.httpd.shutdown()
         inside.httpd.server_close()
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def _portal_approve(base_url: str, username: str, approval_id: str) -> httpx.Response:
+    """Sign in to the portal as `username` and approve, as a browser would."""
+    with httpx.Client(base_url=base_url, timeout=30) as browser:
+        page = browser.get("/portal/login")
+        signed_in = browser.post("/portal/login", data={"username": username,
+                                 "password": "correct horse battery",
+                                 "csrf_token": _csrf(page.text)})  # fmt: skip
+        assert signed_in.status_code in (200, 303), signed_in.text
+        page = browser.get(f"/portal/approvals/{approval_id}")
+        seen = re.search(r'name="payload_hash" value="([0-9a-f]{64})"', page.text)
+        assert seen is not None, page.text
+        data = {"csrf_token": _csrf(page.text), "payload_hash": seen.group(1),
+                "decision": "approve"}  # fmt: skip
+        return browser.post(f"/portal/approvals/{approval_id}/decision", data=data)
+
+
+def test_one_admin_cannot_be_both_approvers_of_an_irreversible_change(live: Live) -> None:
+    agent, admin = live.key(), live.key("admin", "root")
+    supplier = live.http.post("/v1/resolve", headers=agent,
+                              json={"entity_type": "supplier",
+                                    "record": {"tax_id": "85669591000147"}}).json()  # fmt: skip
+    assert supplier["decision"] == "match"
+    live.ledger.put_record("supplier", supplier["canonical_id"], {"name": "S", "iban": "x"})
+    body = {"action": "supplier.update_bank_account",
+            "target": {"resolution_token": supplier["resolution_token"]},
+            "params": {"iban": "CH9300762011623852957", "account_holder": "Attacker AG"},
+            "context": REASON, "idempotency_key": "bank"}  # fmt: skip
+    proposed = live.http.post("/v1/actions", headers=agent, json=body)
+    assert proposed.status_code == 201, proposed.text
+    action_id, approval_id = proposed.json()["id"], proposed.json()["approval"]["id"]
+
+    # The admin makes itself a portal account, approves with its key, then as the new user.
+    sock = {"username": "sock", "password": "correct horse battery"}
+    made = live.http.post("/v1/admin/portal-users", headers=admin, json=sock)
+    assert made.status_code == 201, made.text
+    first = live.http.post(f"/v1/approvals/{approval_id}/decision", headers=admin,
+                           json={"decision": "approve"})  # fmt: skip
+    assert first.status_code == 200, first.text
+    second = _portal_approve(str(live.http.base_url), "sock", approval_id)
+    assert second.status_code == 409 and "independent person" in second.text
+    # Tying a key to the admin's own person is no way around it either.
+    with live.gateway.store.transaction() as session:
+        admin_person = session.get(ApiKey, first.json()["decisions"][0]["approver"][4:]).person_id
+        _, twin = create_key(session, "root-2", "approver", person_id=admin_person)
+    again = live.http.post(f"/v1/approvals/{approval_id}/decision",
+                           headers={"Authorization": f"Bearer {twin}"},
+                           json={"decision": "approve"})  # fmt: skip
+    assert again.status_code == 409 and "second person" in again.json()["detail"]
+    status = live.http.get(f"/v1/actions/{action_id}", headers=agent).json()
+    assert status["status"] == "pending_approval" and live.ledger.journal() == []
+    refusals = [e for e in live.http.get("/v1/audit", headers=admin).json()["entries"]
+                if e["kind"] == "approval.refused"]  # fmt: skip
+    assert len(refusals) == 2
+
+    # A person the admin did not make is the independent second approver the rule asks for.
+    with live.gateway.store.transaction() as session:
+        create_user(session, username="bea", password="correct horse battery",
+                    actor="cli:operator", hasher=FAST_HASHER, now=live.gateway.clock())  # fmt: skip
+    assert _portal_approve(str(live.http.base_url), "bea", approval_id).status_code in (200, 303)
+    status = live.http.get(f"/v1/actions/{action_id}", headers=agent).json()
+    assert status["status"] == "succeeded"

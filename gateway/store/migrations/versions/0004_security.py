@@ -1,0 +1,54 @@
+"""Security hardening: people behind keys and portal users (who made or changed each account),
+and the single-use resolution tokens already spent.
+
+Revision ID: 0004_security
+Revises: 0003_workflows
+Create Date: 2026-12-03
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004_security"
+down_revision = "0003_workflows"
+branch_labels = None
+depends_on = None
+
+
+def _ts(name: str, nullable: bool = False) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "people",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("created_by", sa.String(100), nullable=False),
+        _ts("created_at"),
+    )
+    for table in ("api_keys", "portal_users"):
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("person_id", sa.String(32), nullable=True))
+            batch.add_column(sa.Column("changed_by", sa.String(100), nullable=True))
+            batch.add_column(_ts("changed_at", nullable=True))
+            batch.create_index(f"ix_{table}_person_id", ["person_id"])
+    op.create_table(
+        "used_tokens",
+        sa.Column("token_id", sa.String(64), primary_key=True),
+        sa.Column("action_id", sa.String(36), sa.ForeignKey("actions.id"), nullable=False),
+        _ts("used_at"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("used_tokens")
+    for table in ("api_keys", "portal_users"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_index(f"ix_{table}_person_id")
+            batch.drop_column("changed_at")
+            batch.drop_column("changed_by")
+            batch.drop_column("person_id")
+    op.drop_table("people")
