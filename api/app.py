@@ -164,7 +164,7 @@ def create_app(
     for router in (*keyed, metrics_router):
         app.include_router(router, dependencies=[ratelimit.RateLimitDep])
     for router in (portal.router, slack.router):
-        app.include_router(router)
+        app.include_router(router, dependencies=[ratelimit.SourceLimitDep])
     dashboard.install(app)
     app.router.routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

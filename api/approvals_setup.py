@@ -22,6 +22,7 @@ from gateway.approvals_outbox import ApprovalOutbox
 from gateway.channels import EmailConfig, LinkSigner, SlackChannel, SlackVerifier, SmtpMailer
 from gateway.channels.portal import PortalSessions
 from gateway.channels.webhook import CallbackPolicy, WebhookSender
+from gateway.throttle import LoginThrottle, RefusalLog, ThrottleRules
 
 log = logging.getLogger("canon.approvals")
 
@@ -72,6 +73,7 @@ def channels_from(settings: Settings, gateway: Gateway) -> Channels:
 
 def build_approval_services(settings: Settings, gateway: Gateway) -> ApprovalServices:
     """The desk, its outbox and portal sessions, over the gateway and the configured channels."""
+    refusals = RefusalLog(gateway.store, gateway.clock)
     desk = ApprovalDesk(
         gateway=gateway,
         links=LinkSigner(gateway.signer.keys),
@@ -82,10 +84,17 @@ def build_approval_services(settings: Settings, gateway: Gateway) -> ApprovalSer
             escalation_group=settings.approval_escalation_group,
         ),
         channels=channels_from(settings, gateway),
+        refusals=refusals,
+    )
+    rules = ThrottleRules(
+        free_attempts=settings.portal_login_free_attempts,
+        max_delay_seconds=settings.portal_login_max_delay_seconds,
+        lock_after=settings.portal_login_lock_after,
     )
     sessions = PortalSessions(
-        gateway.store, gateway.clock, timedelta(seconds=settings.portal_session_ttl_seconds)
-    )
+        gateway.store, gateway.clock, timedelta(seconds=settings.portal_session_ttl_seconds),
+        throttle=LoginThrottle(rules, gateway.clock), refusals=refusals,
+    )  # fmt: skip
     return ApprovalServices(
         desk=desk,
         outbox=ApprovalOutbox(desk),

@@ -34,6 +34,7 @@ keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="Review and verify the audit log.", no_args_is_help=True)
 rollout_app = typer.Typer(help="Rollout phases per action type.", no_args_is_help=True)
 secret_app = typer.Typer(help="The master secret of tokens and links.", no_args_is_help=True)
+portal_app = typer.Typer(help="Portal users.", no_args_is_help=True)
 
 
 def say(message: str) -> None:
@@ -214,6 +215,23 @@ def audit_verify(workdir: WorkdirOpt = None) -> None:
     out.print(f"audit log intact: {verdict.entries} entries", highlight=False)
 
 
+@portal_app.command("unlock")
+def portal_unlock(
+    username: Annotated[str, typer.Argument(help="The locked portal user")],
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Unlock a portal user locked by failed sign-ins (audited)."""
+    from gateway import LOCAL_OPERATOR
+    from gateway.channels.portal import unlock_user
+    from gateway.store import utcnow
+
+    with readable_errors(), _store(workdir) as store:
+        with store.transaction() as session:
+            user = unlock_user(session, username, LOCAL_OPERATOR.actor, utcnow())
+            name = user.username
+    say(f"unlocked {name}")
+
+
 @secret_app.command("rotate")
 def secret_rotate(workdir: WorkdirOpt = None) -> None:
     """Replace the secret file's secret: every resolution token and approval link signed before
@@ -321,3 +339,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(rollout_app, name="rollout")
     app.add_typer(secret_app, name="secret")
+    app.add_typer(portal_app, name="portal")

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from gateway import Gateway, GatewayError
 from gateway import errors as g
 from gateway.keys import Principal
+from gateway.throttle import Throttled
 from resolver import ModelError, QueryError, ResolverError
 
 log = logging.getLogger("canon.api")
@@ -62,6 +63,7 @@ PROBLEMS: dict[type[Exception], tuple[int, str]] = {
     g.CatalogError: (500, "catalog-error"),
     g.StoreError: (503, "store-unavailable"),
     g.SecretError: (503, "secret-unavailable"),
+    Throttled: (429, "throttled"),
     GatewayError: (400, "bad-request"),
     QueryError: (422, "invalid-query"),
     ModelError: (503, "no-model"),

@@ -114,6 +114,19 @@ class Settings(BaseSettings):
         "sends approval messages; 0 turns the background sweep off",
     )
     portal_session_ttl_seconds: int = Field(default=8 * 3600, gt=0)
+    portal_login_free_attempts: int = Field(
+        default=3, ge=0, description="Failed sign-ins per account or address before backoff"
+    )
+    portal_login_max_delay_seconds: float = Field(
+        default=300.0, gt=0.0, description="Longest wait the sign-in backoff imposes"
+    )
+    portal_login_lock_after: int = Field(
+        default=10, ge=1, description="Consecutive failed sign-ins that lock an account"
+    )
+    rate_limit_anonymous: Rate = Field(
+        default=Rate(per_second=10.0, burst=100),
+        description="Per source address, on the doors without an API key (portal, Slack)",
+    )
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: no email")
     smtp_port: int = Field(default=25, ge=1, le=65_535)
     smtp_username: str | None = None

@@ -36,6 +36,7 @@ from gateway.keys import Principal, Role
 from gateway.service import Gateway
 from gateway.store import Action, Approval
 from gateway.store.models import ActionCallback
+from gateway.throttle import RefusalLog
 
 STATUSES = ("pending", "approved", "rejected", "expired")
 VIEWERS = (Role.APPROVER, Role.ADMIN, Role.STEWARD)
@@ -98,6 +99,11 @@ class ApprovalDesk:
     public_url: str
     rules: ApprovalRules = field(default_factory=ApprovalRules)
     channels: Channels = field(default_factory=Channels)
+    refusals: RefusalLog | None = None
+
+    def __post_init__(self) -> None:
+        if self.refusals is None:
+            self.refusals = RefusalLog(self.gateway.store, self.gateway.clock)
 
     # -- reading ---------------------------------------------------------------------------
     def list(
@@ -237,9 +243,10 @@ class ApprovalDesk:
             return expire(session, action, self.gateway.clock())
 
     def refuse_anonymous(self, kind: str, data: dict[str, Any]) -> None:
-        """Audit a refusal from a channel that proved no identity (link, Slack)."""
-        with self.gateway.store.transaction() as session:
-            audit.append(session, kind, data, now=self.gateway.clock())
+        """Audit a refusal from a channel that proved no identity (link, Slack): counted, and
+        written as one entry per kind and reason a minute, however many arrive."""
+        assert self.refusals is not None
+        self.refusals.record(kind, str(data.get("reason", "")), data)
 
     # -- email links -----------------------------------------------------------------------
     def _claims(self, token: str) -> tuple[LinkClaims, Principal]:

@@ -11,7 +11,7 @@ from api.approvals_setup import ApprovalServices
 from api.deps import PrincipalDep
 from gateway.approvals_desk import ApprovalDesk
 from gateway.approvals_views import ApprovalDetailView, ApprovalRequestView
-from gateway.channels.portal import create_user
+from gateway.channels.portal import create_user, unlock_user
 from gateway.errors import Forbidden
 from gateway.keys import Role
 
@@ -186,6 +186,25 @@ def add_portal_user(
             session, **body.model_dump(), actions=list(gateway.catalog.actions),
             actor=principal.actor, now=gateway.clock(),
         )  # fmt: skip
+        return PortalUserView(
+            id=user.id, username=user.username, role=user.role, email=user.email,
+            slack_user_id=user.slack_user_id, action_scopes=list(user.action_scopes),
+            notify_group=user.notify_group, person_id=user.person_id,
+        )  # fmt: skip
+
+
+@router.post(
+    "/v1/admin/portal-users/{username}/unlock",
+    response_model=PortalUserView,
+    summary="Unlock a portal user locked by failed sign-ins (admins; audited)",
+    tags=["admin"],
+)
+def unlock_portal_user(username: str, principal: PrincipalDep, desk: DeskDep) -> PortalUserView:
+    if principal.role is not Role.ADMIN:
+        raise Forbidden("only admins unlock portal users")
+    gateway = desk.gateway
+    with gateway.store.transaction() as session:
+        user = unlock_user(session, username[:100], principal.actor, gateway.clock())
         return PortalUserView(
             id=user.id, username=user.username, role=user.role, email=user.email,
             slack_user_id=user.slack_user_id, action_scopes=list(user.action_scopes),

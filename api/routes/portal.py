@@ -24,6 +24,7 @@ from api.routes.approvals import get_services
 from gateway.channels.links import LinkRefused
 from gateway.channels.portal import PortalLogin, csrf_ok
 from gateway.errors import GatewayError, NotAuthenticated
+from gateway.throttle import Throttled
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -120,8 +121,13 @@ def login_submit(
     if not cookie or not secrets.compare_digest(cookie, csrf_token):
         services.sessions.refuse(None, "csrf", request.url.path)
         return _message("Refused", "The form expired or did not come from this site.", 403)
+    source = request.client.host if request.client else "unknown"
     try:
-        login = services.sessions.login(username, password)
+        login = services.sessions.login(username, password, source)
+    except Throttled as e:
+        page = _message("Too many attempts", e.message, 429)
+        page.headers["Retry-After"] = str(e.retry_after)
+        return page
     except NotAuthenticated as e:
         token = secrets.token_urlsafe(32)
         page = render("login.html", 401, csrf_token=token, username=username, error=e.message)

@@ -235,6 +235,9 @@ class PortalUser(Base):
     person_id: Mapped[str | None] = mapped_column(String(32), index=True)
     changed_by: Mapped[str | None] = mapped_column(String(100))
     changed_at: Mapped[datetime | None]
+    #: Consecutive failed sign-ins; at the throttle's limit the account locks until unlocked.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_at: Mapped[datetime | None]
 
 
 class PortalSession(Base):

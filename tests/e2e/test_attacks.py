@@ -13,6 +13,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from itsdangerous import URLSafeSerializer
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -76,18 +78,24 @@ class Live:
         return token
 
 
-@pytest.fixture
-def live(tmp_path: Path, store_url: str, trained_resolver: Resolver) -> Iterator[Live]:
+@contextmanager
+def running(tmp_path: Path, store_url: str, resolver: Resolver, **overrides: Any) -> Iterator[Live]:
     """The app as a fresh install runs it: no secret configured anywhere."""
     settings = Settings(workdir=tmp_path / "work", database_url=store_url,
-                        approval_sweep_seconds=0)  # fmt: skip
+                        approval_sweep_seconds=0, **overrides)  # fmt: skip
     assert settings.token_secret is None
     ledger = LocalLedgerConnector(tmp_path / "ledger.sqlite")
     ledger.put_record("purchase_order", PO_ID, {"supplier_name": "SOUZA", "amount": 10.0})
-    app = create_app(settings, connector=ledger, resolver=trained_resolver)
+    app = create_app(settings, connector=ledger, resolver=resolver)
     with serving(app) as url, httpx.Client(base_url=url, timeout=30) as http:
         yield Live(app, http, ledger, settings)
     app.state.gateway.store.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path, store_url: str, trained_resolver: Resolver) -> Iterator[Live]:
+    with running(tmp_path, store_url, trained_resolver) as live:
+        yield live
 
 
 def _b64(data: bytes) -> str:
@@ -314,3 +322,92 @@ def test_one_admin_cannot_be_both_approvers_of_an_irreversible_change(live: Live
     assert _portal_approve(str(live.http.base_url), "bea", approval_id).status_code in (200, 303)
     status = live.http.get(f"/v1/actions/{action_id}", headers=agent).json()
     assert status["status"] == "succeeded"
+
+
+PASSWORD = "correct horse battery"
+
+
+def _add_user(live: Live, username: str) -> None:
+    with live.gateway.store.transaction() as session:
+        create_user(session, username=username, password=PASSWORD, actor="cli:operator",
+                    hasher=FAST_HASHER, now=live.gateway.clock())  # fmt: skip
+
+
+def _sign_in(browser: httpx.Client, username: str, password: str) -> httpx.Response:
+    page = browser.get("/portal/login")
+    token = _csrf(page.text) if page.status_code == 200 else browser.cookies["canon_login_csrf"]
+    return browser.post("/portal/login", data={"username": username, "password": password,
+                                               "csrf_token": token})  # fmt: skip
+
+
+def _audit(live: Live, kind: str) -> list[dict[str, Any]]:
+    entries = live.http.get("/v1/audit", headers=live.key("admin", "auditor"),
+                            params={"limit": 1000}).json()["entries"]  # fmt: skip
+    return [e for e in entries if e["kind"] == kind]
+
+
+def test_password_guessing_is_slowed_and_the_right_password_does_not_slip_through(
+    live: Live,
+) -> None:
+    _add_user(live, "ana")
+    _add_user(live, "bea")
+    with httpx.Client(base_url=str(live.http.base_url), timeout=30) as browser:
+        answers = [_sign_in(browser, "ana", f"guess-{n:04d}-wrong") for n in range(40)]
+        statuses = [a.status_code for a in answers]
+        assert statuses[:3] == [401, 401, 401]  # the first few are free
+        throttled = [a for a in answers if a.status_code == 429]
+        assert len(throttled) >= 30
+        assert all(int(a.headers["Retry-After"]) >= 1 for a in throttled)
+        right = _sign_in(browser, "ana", PASSWORD)
+        assert right.status_code == 429 and "canon_session" not in browser.cookies
+        # The same address guessing another account waits too.
+        assert _sign_in(browser, "bea", "another-wrong-guess").status_code == 429
+    failed = _audit(live, "portal.login_failed")
+    assert 1 <= len(failed) <= 2  # counted, not one row each
+    assert sum(e["data"]["refusals"] for e in failed) <= 5
+    assert _audit(live, "portal.login_throttled")[0]["data"]["source"] == "127.0.0.1"
+
+
+def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(
+    tmp_path: Path, store_url: str, trained_resolver: Resolver
+) -> None:
+    with running(tmp_path, store_url, trained_resolver, portal_login_free_attempts=50,
+                 portal_login_lock_after=5) as live:  # fmt: skip
+        _add_user(live, "ana")
+        with httpx.Client(base_url=str(live.http.base_url), timeout=30) as browser:
+            for n in range(5):
+                assert _sign_in(browser, "ana", f"wrong-{n}-password").status_code == 401
+            locked = _sign_in(browser, "ana", PASSWORD)
+            assert locked.status_code == 401 and "canon_session" not in browser.cookies
+            assert len(_audit(live, "portal.user_locked")) == 1
+            agent = live.key("approver", "not-an-admin")
+            refused = live.http.post("/v1/admin/portal-users/ana/unlock", headers=agent)
+            assert refused.status_code == 403
+            admin = live.key("admin", "root")
+            unlocked = live.http.post("/v1/admin/portal-users/ana/unlock", headers=admin)
+            assert unlocked.status_code == 200, unlocked.text
+            (entry,) = _audit(live, "portal.user_unlocked")
+            assert entry["actor"].startswith("key:") and entry["data"]["was_locked"] is True
+            assert _sign_in(browser, "ana", PASSWORD).status_code in (200, 303)
+            assert "canon_session" in browser.cookies
+
+
+def test_forged_slack_posts_are_rate_limited_and_counted_not_each_audited(
+    tmp_path: Path, store_url: str, trained_resolver: Resolver
+) -> None:
+    signing = SecretStr("slack-signing-" + "x" * 32)
+    with running(tmp_path, store_url, trained_resolver, slack_signing_secret=signing) as live:
+        headers = {"X-Slack-Request-Timestamp": str(int(time.time())),
+                   "X-Slack-Signature": "v0=" + "0" * 64,
+                   "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
+        statuses = [
+            live.http.post("/slack/interactions", content=b"payload=%7B%7D", headers=headers)
+            .status_code
+            for _ in range(300)
+        ]  # fmt: skip
+        assert set(statuses) <= {401, 429} and statuses[0] == 401
+        assert 429 in statuses  # the door's per-address limit
+        refused = _audit(live, "slack.refused")
+        assert 1 <= len(refused) <= 2
+        assert sum(e["data"]["refusals"] for e in refused) <= statuses.count(401)
+        assert len(_audit(live, "request.rate_limited")) >= 1

@@ -1,5 +1,5 @@
 """Security hardening: people behind keys and portal users (who made or changed each account),
-and the single-use resolution tokens already spent.
+portal sign-in failures and lockout, and the single-use resolution tokens already spent.
 
 Revision ID: 0004_security
 Revises: 0003_workflows
@@ -35,6 +35,11 @@ def upgrade() -> None:
             batch.add_column(sa.Column("changed_by", sa.String(100), nullable=True))
             batch.add_column(_ts("changed_at", nullable=True))
             batch.create_index(f"ix_{table}_person_id", ["person_id"])
+    with op.batch_alter_table("portal_users") as batch:
+        batch.add_column(
+            sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0")
+        )
+        batch.add_column(_ts("locked_at", nullable=True))
     op.create_table(
         "used_tokens",
         sa.Column("token_id", sa.String(64), primary_key=True),
@@ -45,6 +50,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("used_tokens")
+    with op.batch_alter_table("portal_users") as batch:
+        batch.drop_column("locked_at")
+        batch.drop_column("failed_logins")
     for table in ("api_keys", "portal_users"):
         with op.batch_alter_table(table) as batch:
             batch.drop_index(f"ix_{table}_person_id")
