@@ -38,6 +38,20 @@ class RequestTooLarge(HTTPException):
         return str(self.detail)
 
 
+class InvalidText(HTTPException):
+    """A request's text is not valid Unicode (a lone surrogate); `field` names where. An
+    HTTPException, like RequestTooLarge, so that FastAPI's body parsing lets it through."""
+
+    def __init__(self, field: str) -> None:
+        # The path itself may hold the bad key: shown escaped (`context.\\udfff`), never raw.
+        field = field.encode("utf-8", "backslashreplace").decode("utf-8")
+        super().__init__(422, f"{field}: not valid Unicode text (a lone surrogate such as \\ud800)")
+        self.field = field
+
+    def __str__(self) -> str:
+        return str(self.detail)
+
+
 #: Domain error -> (HTTP status, problem slug). Looked up along the exception's MRO.
 PROBLEMS: dict[type[Exception], tuple[int, str]] = {
     g.NotAuthenticated: (401, "not-authenticated"),
@@ -69,6 +83,7 @@ PROBLEMS: dict[type[Exception], tuple[int, str]] = {
     ModelError: (503, "no-model"),
     ResolverError: (500, "resolver-error"),
     RequestTooLarge: (413, "body-too-large"),
+    InvalidText: (422, "invalid-text"),
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.redact import mask_bank_data
 from gateway.store import AuditEntry, AuditHead, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -69,7 +70,8 @@ def append(
         kind=kind,
         action_id=action_id,
         actor=actor,
-        data=canonical_json(json.loads(canonical_json(data or {}))),
+        # Bank identifiers never enter the log in full (gateway.redact).
+        data=canonical_json(mask_bank_data(json.loads(canonical_json(data or {})))),
         prev_hash=head.hash,
     )
     entry.hash = entry_hash(head.hash, entry)

@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.cli import _register
 from api.cli import app as canon_cli
-from api.settings import Settings
+from api.settings import Rate, Settings
 from gateway import Gateway, LocalLedgerConnector, create_key
 from gateway.channels.links import SALT, LinkSigner
 from gateway.channels.portal import create_user
@@ -37,7 +37,7 @@ from gateway.store import ApiKey
 from gateway.tokens import TokenSigner
 from resolver import Resolver
 from tests.e2e.conftest import serving
-from tests.gateway.test_approval_outbox import FAST_HASHER
+from tests.gateway.test_approval_outbox import FAST_HASHER, SlackStandIn, slack_api  # noqa: F401
 from tests.gateway.test_webhook_ssrf import Server
 
 PO_QUERY = {"entity_type": "purchase_order", "record": {"branch": "01", "number": "000001"}}
@@ -396,7 +396,9 @@ def test_forged_slack_posts_are_rate_limited_and_counted_not_each_audited(
     tmp_path: Path, store_url: str, trained_resolver: Resolver
 ) -> None:
     signing = SecretStr("slack-signing-" + "x" * 32)
-    with running(tmp_path, store_url, trained_resolver, slack_signing_secret=signing) as live:
+    door = Rate(per_second=1.0, burst=50)
+    with running(tmp_path, store_url, trained_resolver, slack_signing_secret=signing,
+                 rate_limit_anonymous=door) as live:  # fmt: skip
         headers = {"X-Slack-Request-Timestamp": str(int(time.time())),
                    "X-Slack-Signature": "v0=" + "0" * 64,
                    "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
@@ -411,3 +413,91 @@ def test_forged_slack_posts_are_rate_limited_and_counted_not_each_audited(
         assert 1 <= len(refused) <= 2
         assert sum(e["data"]["refusals"] for e in refused) <= statuses.count(401)
         assert len(_audit(live, "request.rate_limited")) >= 1
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "field"),
+    [
+        pytest.param("/v1/actions", '{"action": "purchase_order.close", "target": {},'
+                     ' "params": {}, "context": {"reason": "\\ud800"}, "idempotency_key": "u"}',
+                     "context.reason", id="action-reason"),
+        pytest.param("/v1/actions", '{"action": "purchase_order.close", "target": {},'
+                     ' "params": {}, "context": {"\\udfff": "x"}, "idempotency_key": "u"}',
+                     "context.\\udfff", id="action-context-key"),
+        pytest.param("/v1/resolve", '{"entity_type": "supplier", "record": {"name": "A\\udc00"}}',
+                     "record.name", id="resolve-name"),
+    ],
+)  # fmt: skip
+def test_text_that_is_not_unicode_is_a_422_naming_the_field_and_audited(
+    live: Live, path: str, raw: str, field: str
+) -> None:
+    agent = live.key()
+    answer = live.http.post(path, headers={**agent, "Content-Type": "application/json"},
+                            content=raw.encode())  # fmt: skip
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["type"] == "/problems/invalid-text"
+    assert answer.json()["field"] == field
+    (refusal,) = _audit(live, "request.refused")
+    assert refusal["data"]["error"] == "InvalidText" and refusal["actor"].startswith("key:")
+    # A valid pair of escapes is one character, and passes.
+    pair = b'{"entity_type": "supplier", "record": {"name": "A \\ud83d\\ude00"}}'
+    ok = live.http.post("/v1/resolve", headers={**agent, "Content-Type": "application/json"},
+                        content=pair)  # fmt: skip
+    assert ok.status_code == 200, ok.text
+
+
+def test_agent_text_cannot_mention_the_channel_or_forge_a_link_in_slack(
+    tmp_path: Path,
+    store_url: str,
+    trained_resolver: Resolver,
+    slack_api: SlackStandIn,  # noqa: F811
+) -> None:
+    with running(tmp_path, store_url, trained_resolver, slack_channel="C-APPROVALS",
+                 slack_bot_token=SecretStr("xoxb-test"), slack_api_url=slack_api.url,
+                 slack_signing_secret=SecretStr("slack-signing-" + "x" * 32)) as live:  # fmt: skip
+        agent = live.key()
+        body = {"action": "purchase_order.close",
+                "target": {"resolution_token": live.resolve_po(agent)}, "params": {},
+                "context": {"reason": "<!channel> & <https://evil.example|Open the approval>"},
+                "idempotency_key": "slack"}  # fmt: skip
+        assert live.http.post("/v1/actions", headers=agent, json=body).status_code == 201
+        live.app.state.approvals.outbox.sweep()
+        (message,) = [m for method, m in slack_api.calls if method == "chat.postMessage"]
+        text = message["text"]
+        assert "<!channel>" not in text and "<https://" not in text
+        assert "&lt;!channel&gt; &amp; &lt;https://evil.example|Open the approval&gt;" in text
+
+
+def test_bank_data_is_masked_in_the_audit_log_and_kept_for_the_workflow(live: Live) -> None:
+    iban = "CH9300762011623852957"
+    agent = live.key()
+    supplier = live.http.post("/v1/resolve", headers=agent,
+                              json={"entity_type": "supplier",
+                                    "record": {"tax_id": "85669591000147"}}).json()  # fmt: skip
+    live.ledger.put_record("supplier", supplier["canonical_id"], {"name": "S", "iban": "x"})
+    body = {"action": "supplier.update_bank_account",
+            "target": {"resolution_token": supplier["resolution_token"]},
+            "params": {"iban": iban, "account_holder": "ABC AG"},
+            "context": {"reason": f"new account {iban} per letter"},
+            "idempotency_key": "bank"}  # fmt: skip
+    proposed = live.http.post("/v1/actions", headers=agent, json=body)
+    assert proposed.status_code == 201, proposed.text
+    approval_id = proposed.json()["approval"]["id"]
+    for name in ("ana", "bea"):
+        decided = live.http.post(f"/v1/approvals/{approval_id}/decision",
+                                 headers=live.key("approver", name),
+                                 json={"decision": "approve"})  # fmt: skip
+        assert decided.status_code == 200, decided.text
+    status = live.http.get(f"/v1/actions/{proposed.json()['id']}", headers=agent).json()
+    assert status["status"] == "succeeded"
+    (write,) = live.ledger.journal()
+    assert write.params["iban"] == iban  # the ERP write got the full value
+    entries = live.http.get("/v1/audit", headers=live.key("admin", "auditor"),
+                            params={"limit": 1000}).json()["entries"]  # fmt: skip
+    text = json.dumps(entries)
+    assert iban not in text and "CH93 0076" not in text
+    requested = next(e for e in entries if e["kind"] == "action.requested")
+    assert requested["data"]["params"]["iban"] == "****2957"
+    assert "****2957" in requested["data"]["context"]["reason"]
+    verified = live.http.get("/v1/audit/verify", headers=live.key("admin", "v")).json()
+    assert verified["ok"] is True
