@@ -17,7 +17,7 @@ from api.mcp import http_endpoint
 from api.metrics import CountingResolver, HttpMetrics, Metrics
 from api.metrics import router as metrics_router
 from api.routes import actions, admin, approvals, audit, dashboard, health, portal, resolve, slack
-from api.settings import Settings, token_keys
+from api.settings import Settings, audit_sink, token_keys
 from gateway import (
     EntityResolver,
     ErpConnector,
@@ -95,7 +95,7 @@ def build_gateway(settings: Settings, connector: ErpConnector | None = None) -> 
     keys, source = token_keys(settings)
     log.info("token secret: %s", source)
     return Gateway(
-        store=Store.open(settings.store_url),
+        store=Store.open(settings.store_url, checkpoints=audit_sink(settings)),
         catalog=load_catalog(settings.actions_file),
         signer=TokenSigner(keys, settings.token_ttl_seconds),
         connector=connector or build_connector(settings),

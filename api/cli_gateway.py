@@ -76,9 +76,11 @@ def _settings(workdir: Path | None) -> Settings:
 
 @contextmanager
 def _store(workdir: Path | None) -> Iterator[Store]:
+    from api.settings import audit_sink
     from gateway import Store
 
-    store = Store.open(_settings(workdir).store_url)
+    settings = _settings(workdir)
+    store = Store.open(settings.store_url, checkpoints=audit_sink(settings))
     try:
         yield store
     finally:
@@ -205,13 +207,14 @@ def keys_revoke(
 @audit_app.command("verify")
 def audit_verify(workdir: WorkdirOpt = None) -> None:
     """Walk the audit chain; name the first edited, deleted or re-ordered entry."""
-    from gateway.audit import verify
+    from gateway.audit import verify_all
 
     with readable_errors(), _store(workdir) as store:
         with store.transaction() as session:
-            verdict = verify(session)
+            verdict = verify_all(session, store.checkpoints)
     if not verdict.ok:
-        fail(f"audit log broken at entry {verdict.first_bad_seq}: {verdict.problem}", code=1)
+        where = f" at entry {verdict.first_bad_seq}" if verdict.first_bad_seq else ""
+        fail(f"audit log broken{where}: {verdict.problem}", code=1)
     out.print(f"audit log intact: {verdict.entries} entries", highlight=False)
 
 

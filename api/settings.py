@@ -13,7 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway.keyring import KeySource, SecretFile, StaticKeys
+from gateway.checkpoints import CheckpointSink
+from gateway.keyring import AUDIT_CHAIN, KeySource, SecretFile, StaticKeys
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "demo", "dev", "test"})
 MIN_SECRET_LENGTH = 32
@@ -59,6 +60,16 @@ class Settings(BaseSettings):
         default=None,
         description="File holding the master secret (mode 0600; `canon secret rotate` rotates "
         "it); must exist. Default: <workdir>/secret.key, created if missing (demo mode only)",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="Secret file that signs audit checkpoints (mode 0600, never rotated with "
+        "the token secret); default <workdir>/audit.key, created on first use",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="Append-only file of signed audit checkpoints, kept outside the database; "
+        "default <workdir>/audit-checkpoints.jsonl",
     )
     token_ttl_seconds: int = Field(default=900, gt=0, le=86_400)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
@@ -254,6 +265,15 @@ def token_keys(settings: Settings) -> tuple[KeySource, str]:
     secret_file = SecretFile(path, create=settings.token_secret_file is None)
     made = "a new random secret in " if secret_file.created else "the secret file "
     return secret_file, f"{made}{path} (key id {secret_file.current().key_id})"
+
+
+def audit_sink(settings: Settings) -> CheckpointSink:
+    """Where signed audit checkpoints go, signed with the audit key (made if it is missing and
+    is the workdir's default file)."""
+    key_path = settings.audit_key_file or settings.workdir / "audit.key"
+    ring = SecretFile(key_path, create=settings.audit_key_file is None).current()
+    path = settings.audit_checkpoint_file or settings.workdir / "audit-checkpoints.jsonl"
+    return CheckpointSink(path, ring.key(AUDIT_CHAIN))
 
 
 @lru_cache(maxsize=1)

@@ -285,7 +285,7 @@ class Gateway:
         """Walk the audit chain and report the first bad entry."""
         _require(principal, REVIEWERS, "verify the audit log")
         with self.store.transaction() as session:
-            return audit.verify(session)
+            return audit.verify_all(session, self.store.checkpoints)
 
     def set_phase(self, principal: Principal, action: str, phase: Phase) -> RolloutChange:
         """Change an action type's phase (admins); a refused promotion is audited, then raised."""

@@ -1,7 +1,9 @@
 """The attacks of issue 14, each performed over HTTP against the real app on loopback, each now
 failing: an agent forging tokens and approval links from a secret known from the source, tokens
 surviving a rotation of the secret, callbacks pointed into Canon's own network, one admin
-approving twice through an account it made.
+approving twice through an account it made, password guessing, forged Slack floods, non-Unicode
+text, Slack mention injection, bank data in the audit log, and a database writer rewriting the
+audit log.
 (docs/SECURITY.md maps each promise to its test here.)"""
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pytest
 from fastapi import FastAPI
 from itsdangerous import URLSafeSerializer
 from pydantic import SecretStr
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -31,9 +34,10 @@ from api.cli import _register
 from api.cli import app as canon_cli
 from api.settings import Rate, Settings
 from gateway import Gateway, LocalLedgerConnector, create_key
+from gateway.audit import GENESIS_HASH, entry_hash
 from gateway.channels.links import SALT, LinkSigner
 from gateway.channels.portal import create_user
-from gateway.store import ApiKey
+from gateway.store import ApiKey, AuditEntry
 from gateway.tokens import TokenSigner
 from resolver import Resolver
 from tests.e2e.conftest import serving
@@ -501,3 +505,83 @@ def test_bank_data_is_masked_in_the_audit_log_and_kept_for_the_workflow(live: Li
     assert "****2957" in requested["data"]["context"]["reason"]
     verified = live.http.get("/v1/audit/verify", headers=live.key("admin", "v")).json()
     assert verified["ok"] is True
+
+
+def _activity(live: Live) -> None:
+    agent = live.key()
+    for n in range(3):
+        assert live.propose(agent, live.resolve_po(agent), idem=f"a{n}").status_code == 201
+
+
+def _verify(live: Live, auditor: dict[str, str]) -> dict[str, Any]:
+    answer = live.http.get("/v1/audit/verify", headers=auditor)
+    assert answer.status_code == 200
+    verdict: dict[str, Any] = answer.json()
+    return verdict
+
+
+def _cli_verify(live: Live, store_url: str) -> Any:
+    _register()
+    args = ["audit", "verify", "--workdir", str(live.settings.workdir)]
+    return CliRunner().invoke(canon_cli, args, env={"CANON_DATABASE_URL": store_url})
+
+
+def test_a_database_writer_cannot_delete_the_last_entries_unseen(
+    live: Live, store_url: str
+) -> None:
+    auditor = live.key("admin", "auditor")
+    _activity(live)
+    assert _verify(live, auditor)["ok"] is True
+    engine = create_engine(store_url)
+    with engine.begin() as db:  # the attacker: rows gone, head rewound, chain consistent again
+        last = db.execute(text("SELECT max(seq) FROM audit_entries")).scalar_one()
+        prev = db.execute(text("SELECT hash FROM audit_entries WHERE seq = :s"),
+                          {"s": last - 1}).scalar_one()  # fmt: skip
+        db.execute(text("DELETE FROM audit_entries WHERE seq = :s"), {"s": last})
+        db.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": last - 1, "h": prev})
+    engine.dispose()
+    verdict = _verify(live, auditor)
+    assert verdict["ok"] is False and "missing (deleted)" in verdict["problem"]
+    cli = _cli_verify(live, store_url)
+    assert cli.exit_code == 1 and "missing (deleted)" in cli.stderr
+
+
+def test_a_database_writer_cannot_rewrite_an_entry_and_recompute_the_chain(
+    live: Live, store_url: str
+) -> None:
+    auditor = live.key("admin", "auditor")
+    _activity(live)
+    engine = create_engine(store_url)
+    with engine.begin() as db:  # the attacker edits an actor, then re-hashes every entry
+        rows = db.execute(text("SELECT seq, at, kind, action_id, actor, data FROM audit_entries"
+                               " ORDER BY seq")).all()  # fmt: skip
+        prev = GENESIS_HASH
+        for seq, at, kind, action_id, actor, data in rows:
+            actor = "key:someone-else" if seq == 3 else actor
+            entry = AuditEntry(seq=seq, at=at, kind=kind, action_id=action_id, actor=actor,
+                               data=data)  # fmt: skip
+            digest = entry_hash(prev, entry)
+            db.execute(
+                text("UPDATE audit_entries SET actor = :a, prev_hash = :p, hash = :h"
+                     " WHERE seq = :s"), {"a": actor, "p": prev, "h": digest, "s": seq},
+            )  # fmt: skip
+            prev = digest
+        db.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
+    engine.dispose()
+    verdict = _verify(live, auditor)
+    assert verdict["ok"] is False and "rewritten" in verdict["problem"]
+    live.key("admin", "later")  # entries appended after the rewrite do not launder it
+    assert _verify(live, auditor)["ok"] is False
+
+
+def test_a_forged_checkpoint_is_refused(live: Live) -> None:
+    _activity(live)
+    path = live.settings.workdir / "audit-checkpoints.jsonl"
+    assert path.stat().st_mode & 0o777 == 0o600
+    lines = path.read_text().splitlines()
+    assert lines and all(json.loads(line)["sig"] for line in lines)
+    forged = {**json.loads(lines[-1]), "seq": 1, "hash": "0" * 64}
+    with path.open("a") as f:
+        f.write(json.dumps(forged) + "\n")
+    verdict = _verify(live, live.key("admin", "auditor"))
+    assert verdict["ok"] is False and "not authentic" in verdict["problem"]
