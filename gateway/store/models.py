@@ -70,16 +70,6 @@ class Person(Base):
     created_at: Mapped[datetime]
 
 
-class UsedToken(Base):
-    """A single-use resolution token that already named an action."""
-
-    __tablename__ = "used_tokens"
-
-    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    action_id: Mapped[str] = mapped_column(String(36), ForeignKey("actions.id"))
-    used_at: Mapped[datetime]
-
-
 class Action(Base):
     __tablename__ = "actions"
     __table_args__ = (UniqueConstraint("requested_by", "idempotency_key", name="uq_actions_idem"),)

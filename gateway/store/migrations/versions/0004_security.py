@@ -1,5 +1,5 @@
 """Security hardening: people behind keys and portal users (who made or changed each account),
-portal sign-in failures and lockout, and the single-use resolution tokens already spent.
+and portal sign-in failures and lockout.
 
 Revision ID: 0004_security
 Revises: 0003_workflows
@@ -40,16 +40,9 @@ def upgrade() -> None:
             sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0")
         )
         batch.add_column(_ts("locked_at", nullable=True))
-    op.create_table(
-        "used_tokens",
-        sa.Column("token_id", sa.String(64), primary_key=True),
-        sa.Column("action_id", sa.String(36), sa.ForeignKey("actions.id"), nullable=False),
-        _ts("used_at"),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("used_tokens")
     with op.batch_alter_table("portal_users") as batch:
         batch.drop_column("locked_at")
         batch.drop_column("failed_logins")
