@@ -17,7 +17,7 @@ from api.mcp import http_endpoint
 from api.metrics import CountingResolver, FreshnessCollector, HttpMetrics, Metrics
 from api.metrics import router as metrics_router
 from api.routes import actions, admin, approvals, audit, dashboard, health, portal, resolve, slack
-from api.settings import Settings
+from api.settings import Settings, audit_sink, token_keys
 from gateway import (
     EntityResolver,
     ErpConnector,
@@ -61,6 +61,7 @@ def rules_from(settings: Settings) -> GateRules:
         burst_max_actions=settings.burst_max_actions,
         amount_z_threshold=settings.amount_z_threshold,
         approval_ttl_seconds=settings.approval_ttl_seconds,
+        account_window_seconds=settings.approval_account_window_seconds,
     )
 
 
@@ -94,10 +95,12 @@ def runner_from(settings: Settings) -> WorkflowRunner:
 
 def build_gateway(settings: Settings, connector: ErpConnector | None = None) -> Gateway:
     """The gateway over the settings' store, catalog, secret and ERP (default: `erp_kind`)."""
+    keys, source = token_keys(settings)
+    log.info("token secret: %s", source)
     return Gateway(
-        store=Store.open(settings.store_url),
+        store=Store.open(settings.store_url, checkpoints=audit_sink(settings)),
         catalog=load_catalog(settings.actions_file),
-        signer=TokenSigner(settings.token_secret.get_secret_value(), settings.token_ttl_seconds),
+        signer=TokenSigner(keys, settings.token_ttl_seconds),
         connector=connector or build_connector(settings),
         normalise_identity=normalise_record,
         rules=rules_from(settings),
@@ -177,7 +180,7 @@ def create_app(
     for router in (*keyed, metrics_router):
         app.include_router(router, dependencies=[ratelimit.RateLimitDep])
     for router in (portal.router, slack.router):
-        app.include_router(router)
+        app.include_router(router, dependencies=[ratelimit.SourceLimitDep])
     dashboard.install(app)
     app.router.routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -21,7 +21,8 @@ from gateway.approvals_desk import ApprovalDesk, ApprovalRules, Channels
 from gateway.approvals_outbox import ApprovalOutbox
 from gateway.channels import EmailConfig, LinkSigner, SlackChannel, SlackVerifier, SmtpMailer
 from gateway.channels.portal import PortalSessions
-from gateway.channels.webhook import WebhookSender
+from gateway.channels.webhook import CallbackPolicy, WebhookSender
+from gateway.throttle import LoginThrottle, RefusalLog, ThrottleRules
 
 log = logging.getLogger("canon.approvals")
 
@@ -62,14 +63,20 @@ def channels_from(settings: Settings, gateway: Gateway) -> Channels:
         )
     if settings.slack_signing_secret is not None:
         verifier = SlackVerifier(settings.slack_signing_secret.get_secret_value(), gateway.clock)
-    return Channels(mailer=mailer, slack=slack, slack_verifier=verifier, webhooks=WebhookSender())
+    return Channels(
+        mailer=mailer,
+        slack=slack,
+        slack_verifier=verifier,
+        webhooks=WebhookSender(policy=CallbackPolicy.parse(settings.callback_allowed_hosts)),
+    )
 
 
 def build_approval_services(settings: Settings, gateway: Gateway) -> ApprovalServices:
     """The desk, its outbox and portal sessions, over the gateway and the configured channels."""
+    refusals = RefusalLog(gateway.store, gateway.clock)
     desk = ApprovalDesk(
         gateway=gateway,
-        links=LinkSigner(settings.token_secret.get_secret_value()),
+        links=LinkSigner(gateway.signer.keys),
         public_url=settings.public_url.rstrip("/"),
         rules=ApprovalRules(
             escalate_after_seconds=settings.approval_escalate_after_seconds,
@@ -77,10 +84,17 @@ def build_approval_services(settings: Settings, gateway: Gateway) -> ApprovalSer
             escalation_group=settings.approval_escalation_group,
         ),
         channels=channels_from(settings, gateway),
+        refusals=refusals,
+    )
+    rules = ThrottleRules(
+        free_attempts=settings.portal_login_free_attempts,
+        max_delay_seconds=settings.portal_login_max_delay_seconds,
+        lock_after=settings.portal_login_lock_after,
     )
     sessions = PortalSessions(
-        gateway.store, gateway.clock, timedelta(seconds=settings.portal_session_ttl_seconds)
-    )
+        gateway.store, gateway.clock, timedelta(seconds=settings.portal_session_ttl_seconds),
+        throttle=LoginThrottle(rules, gateway.clock), refusals=refusals,
+    )  # fmt: skip
     return ApprovalServices(
         desk=desk,
         outbox=ApprovalOutbox(desk),

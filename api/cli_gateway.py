@@ -33,6 +33,8 @@ WorkdirOpt = Annotated[
 keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="Review and verify the audit log.", no_args_is_help=True)
 rollout_app = typer.Typer(help="Rollout phases per action type.", no_args_is_help=True)
+secret_app = typer.Typer(help="The master secret of tokens and links.", no_args_is_help=True)
+portal_app = typer.Typer(help="Portal users.", no_args_is_help=True)
 
 
 def say(message: str) -> None:
@@ -74,9 +76,11 @@ def _settings(workdir: Path | None) -> Settings:
 
 @contextmanager
 def _store(workdir: Path | None) -> Iterator[Store]:
+    from api.settings import audit_sink
     from gateway import Store
 
-    store = Store.open(_settings(workdir).store_url)
+    settings = _settings(workdir)
+    store = Store.open(settings.store_url, checkpoints=audit_sink(settings))
     try:
         yield store
     finally:
@@ -234,6 +238,10 @@ def keys_create(
         list[str] | None,
         typer.Option("--scopes", help="resolve, actions:<name|entity.*|*> (repeat or comma-list)"),
     ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option("--person", help="The person id the key belongs to (default: a new person)"),
+    ] = None,
     workdir: WorkdirOpt = None,
 ) -> None:
     """Create an API key and print it, alone, on stdout: it is shown this once only."""
@@ -245,7 +253,8 @@ def keys_create(
         actions = list(load_catalog(settings.actions_file).actions)
         with _store(workdir) as store:
             with store.transaction() as session:
-                principal, key = create_key(session, name, role, parsed, actions=actions)
+                principal, key = create_key(session, name, role, parsed, actions=actions,
+                                            person_id=person)  # fmt: skip
     say(
         f"created {principal.role.value} key {principal.key_id} ({principal.name}); "
         "store it now, it will not be shown again"
@@ -272,14 +281,70 @@ def keys_revoke(
 @audit_app.command("verify")
 def audit_verify(workdir: WorkdirOpt = None) -> None:
     """Walk the audit chain; name the first edited, deleted or re-ordered entry."""
-    from gateway.audit import verify
+    from gateway.audit import verify_all
 
     with readable_errors(), _store(workdir) as store:
         with store.transaction() as session:
-            verdict = verify(session)
+            verdict = verify_all(session, store.checkpoints)
     if not verdict.ok:
-        fail(f"audit log broken at entry {verdict.first_bad_seq}: {verdict.problem}", code=1)
+        where = f" at entry {verdict.first_bad_seq}" if verdict.first_bad_seq else ""
+        fail(f"audit log broken{where}: {verdict.problem}", code=1)
     out.print(f"audit log intact: {verdict.entries} entries", highlight=False)
+
+
+@portal_app.command("unlock")
+def portal_unlock(
+    username: Annotated[str, typer.Argument(help="The locked portal user")],
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Unlock a portal user locked by failed sign-ins (audited)."""
+    from gateway import LOCAL_OPERATOR
+    from gateway.channels.portal import unlock_user
+    from gateway.store import utcnow
+
+    with readable_errors(), _store(workdir) as store:
+        with store.transaction() as session:
+            user = unlock_user(session, username, LOCAL_OPERATOR.actor, utcnow())
+            name = user.username
+    say(f"unlocked {name}")
+
+
+@secret_app.command("rotate")
+def secret_rotate(workdir: WorkdirOpt = None) -> None:
+    """Replace the secret file's secret: every resolution token and approval link signed before
+    is refused from now on (as signed with a rotated secret), also by a running `canon serve`."""
+    from gateway import LOCAL_OPERATOR, audit
+    from gateway.keyring import rotate_secret_file
+    from gateway.store import utcnow
+
+    with readable_errors():
+        settings = _settings(workdir)
+        if settings.token_secret is not None:
+            fail("the secret comes from CANON_TOKEN_SECRET: change it there, then restart")
+        path = settings.secret_file
+        if not path.exists():
+            fail(f"{path}: no secret file to rotate (one is made when Canon first needs it)")
+        old, new = rotate_secret_file(path)
+        with _store(workdir) as store:
+            with store.transaction() as session:
+                audit.append(session, "secret.rotated", {"file": str(path), "retired_key_id": old,
+                             "key_id": new}, actor=LOCAL_OPERATOR.actor, now=utcnow())  # fmt: skip
+    say(
+        f"rotated {path}: key {old} retired, key {new} in use; tokens and approval links signed "
+        "before now are refused (agents resolve again; approvers use the portal)"
+    )
+
+
+@secret_app.command("show")
+def secret_show(workdir: WorkdirOpt = None) -> None:
+    """Say where the secret comes from and its key id (never the secret itself)."""
+    from api.settings import token_keys
+
+    with readable_errors():
+        keys, source = token_keys(_settings(workdir))
+    out.print(source, highlight=False, soft_wrap=True)
+    if keys.current().retired:
+        out.print(f"retired key ids: {', '.join(sorted(keys.current().retired))}", highlight=False)
 
 
 @rollout_app.command("set")
@@ -351,3 +416,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
     app.add_typer(rollout_app, name="rollout")
+    app.add_typer(secret_app, name="secret")
+    app.add_typer(portal_app, name="portal")

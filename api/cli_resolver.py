@@ -84,13 +84,22 @@ def _progress() -> Progress:
     )
 
 
-def _token_signer() -> Callable[[Resolution], str | None]:
-    from api.settings import get_settings
+def _token_signer(workdir: Path) -> Callable[[Resolution], str | None]:
+    """Signs with the workdir's secret, as `canon serve` on that workdir does; the tokens name no
+    API key, so the gate takes none of them (an agent resolves over the API with its own key)."""
+    from api.settings import Settings, token_keys
+    from gateway.errors import SecretError
     from gateway.tokens import TokenSigner
 
-    settings = get_settings()
-    signer = TokenSigner(settings.token_secret.get_secret_value(), settings.token_ttl_seconds)
-    return signer.issue
+    try:
+        settings = Settings(workdir=workdir)
+        keys = token_keys(settings)[0]
+    except ValidationError as e:
+        first = e.errors()[0]
+        fail(f"settings: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+    except SecretError as e:
+        fail(e.message)
+    return TokenSigner(keys, settings.token_ttl_seconds).issue
 
 
 def resolution_json(resolution: Resolution, token: str | None) -> dict[str, Any]:
@@ -262,7 +271,7 @@ def resolve(
         fail("give either --json '{...}' or --input FILE (with --output FILE)")
     with readable_errors():
         resolver = load_resolver(workdir)
-        issue = _token_signer()
+        issue = _token_signer(workdir)
         if json_query is not None:
             try:
                 query = ResolveQuery.model_validate_json(json_query)

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from gateway import Gateway, GatewayError
 from gateway import errors as g
 from gateway.keys import Principal
+from gateway.throttle import Throttled
 from resolver import ModelError, QueryError, ResolverError
 
 log = logging.getLogger("canon.api")
@@ -37,6 +38,20 @@ class RequestTooLarge(HTTPException):
         return str(self.detail)
 
 
+class InvalidText(HTTPException):
+    """A request's text is not valid Unicode (a lone surrogate); `field` names where. An
+    HTTPException, like RequestTooLarge, so that FastAPI's body parsing lets it through."""
+
+    def __init__(self, field: str) -> None:
+        # The path itself may hold the bad key: shown escaped (`context.\\udfff`), never raw.
+        field = field.encode("utf-8", "backslashreplace").decode("utf-8")
+        super().__init__(422, f"{field}: not valid Unicode text (a lone surrogate such as \\ud800)")
+        self.field = field
+
+    def __str__(self) -> str:
+        return str(self.detail)
+
+
 #: Domain error -> (HTTP status, problem slug). Looked up along the exception's MRO.
 PROBLEMS: dict[type[Exception], tuple[int, str]] = {
     g.NotAuthenticated: (401, "not-authenticated"),
@@ -47,6 +62,9 @@ PROBLEMS: dict[type[Exception], tuple[int, str]] = {
     g.TokenMalformed: (422, "token-malformed"),
     g.TokenForged: (403, "token-forged"),
     g.TokenExpired: (403, "token-expired"),
+    g.TokenRotated: (403, "token-rotated"),
+    g.TokenNotYours: (403, "token-not-yours"),
+    g.TokenUsed: (409, "token-used"),
     g.WrongEntityType: (422, "wrong-entity-type"),
     g.WrongTokenKind: (422, "wrong-token-kind"),
     g.IdentityMismatch: (422, "identity-mismatch"),
@@ -58,11 +76,14 @@ PROBLEMS: dict[type[Exception], tuple[int, str]] = {
     g.ErpError: (502, "erp-error"),
     g.CatalogError: (500, "catalog-error"),
     g.StoreError: (503, "store-unavailable"),
+    g.SecretError: (503, "secret-unavailable"),
+    Throttled: (429, "throttled"),
     GatewayError: (400, "bad-request"),
     QueryError: (422, "invalid-query"),
     ModelError: (503, "no-model"),
     ResolverError: (500, "resolver-error"),
     RequestTooLarge: (413, "body-too-large"),
+    InvalidText: (422, "invalid-text"),
 }
 
 

@@ -4,8 +4,8 @@ Every log line is one JSON object on stderr (stdout stays free for `canon keys c
 MCP stdio transport). The request id is taken from a well-formed `X-Request-ID` header or made
 here, is echoed in the response's `X-Request-ID`, bound to every line logged while the request
 runs, and set in `gateway.audit.REQUEST_ID` so that the audit entries it causes carry it too.
-API keys, resolution tokens and bearer credentials are masked in every line as a last line of
-defence: nothing should log them in the first place.
+API keys, resolution tokens, bearer credentials and IBANs are masked in every line as a last
+line of defence: nothing should log them in the first place.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.audit import REQUEST_ID
+from gateway.redact import mask_text
 
 REQUEST_ID_HEADER = "x-request-id"
 SCOPE_KEY = "canon.request_id"
@@ -47,7 +48,7 @@ def mask_secrets(text: str) -> str:
 
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
-        return mask_secrets(value)
+        return mask_text(mask_secrets(value))
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from api.deps import PrincipalDep
 from api.errors import problem
 from api.settings import Rate, Settings
-from gateway import Gateway, Principal
+from gateway import Gateway, Principal, audit
 
 #: The MCP error code of a refusal by rate limit (JSON-RPC's implementation-defined range).
 MCP_RATE_LIMITED = -32029
@@ -57,8 +57,10 @@ class RateLimiter:
         by_role: Mapping[str, Rate],
         by_action: Mapping[str, Rate] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        by_source: Rate | None = None,
     ) -> None:
         self.by_role, self.by_action = dict(by_role), dict(by_action or {})
+        self.by_source = by_source
         self.clock = clock
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._lock = threading.Lock()
@@ -81,13 +83,21 @@ class RateLimiter:
 
     def check(self, principal: Principal, action: str | None = None) -> None:
         """Take the call's tokens, or raise RateLimited (taking none)."""
+        self._take(principal.key_id, self._limits(principal, action))
+
+    def check_source(self, address: str) -> None:
+        """Take a token of a source address's bucket (doors without a key), or RateLimited."""
+        if self.by_source is not None:
+            self._take(f"ip:{address}", [("source", self.by_source)])
+
+    def _take(self, owner: str, limits: list[tuple[str, Rate]]) -> None:
         now = self.clock()
         with self._lock:
             buckets = []
-            for name, rate in self._limits(principal, action):
-                bucket = self._buckets.get((principal.key_id, name))
+            for name, rate in limits:
+                bucket = self._buckets.get((owner, name))
                 if bucket is None:
-                    bucket = self._buckets[(principal.key_id, name)] = _Bucket(rate.burst, now)
+                    bucket = self._buckets[(owner, name)] = _Bucket(rate.burst, now)
                 bucket.tokens = min(
                     rate.burst, bucket.tokens + (now - bucket.updated) * rate.per_second
                 )
@@ -107,7 +117,8 @@ class RateLimiter:
 
 def limiter_from(settings: Settings) -> RateLimiter:
     """The limiter the settings describe."""
-    return RateLimiter(settings.rate_limit_roles, settings.rate_limit_actions)
+    return RateLimiter(settings.rate_limit_roles, settings.rate_limit_actions,
+                       by_source=settings.rate_limit_anonymous)  # fmt: skip
 
 
 def limiter_of(app: FastAPI) -> RateLimiter:
@@ -142,7 +153,23 @@ async def enforce(request: Request, principal: PrincipalDep) -> None:
         raise
 
 
+async def enforce_source(request: Request) -> None:
+    """Router dependency of the doors without an API key: the source address's token, or 429."""
+    address = request.client.host if request.client else "unknown"
+    try:
+        limiter_of(request.app).check_source(address)
+    except RateLimited as e:
+        request.app.state.metrics.rate_limited.labels("http", "source").inc()
+        if e.first_refusal:
+            gateway: Gateway = request.app.state.gateway
+            detail = {"method": request.method, "path": request.url.path, "source": address}
+            with gateway.store.transaction() as session:
+                audit.append(session, "request.rate_limited", detail, now=gateway.clock())
+        raise
+
+
 RateLimitDep = Depends(enforce)
+SourceLimitDep = Depends(enforce_source)
 RateLimitedDeps = Annotated[None, RateLimitDep]
 
 

@@ -13,9 +13,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.checkpoints import CheckpointSink
+from gateway.keyring import AUDIT_CHAIN, KeySource, SecretFile, StaticKeys
+
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "demo", "dev", "test"})
-DEMO_TOKEN_SECRET = "change-me"
 MIN_SECRET_LENGTH = 32
+SECRET_FILE_NAME = "secret.key"
 REPO_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 
 
@@ -48,8 +51,25 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the store; default: SQLite under the workdir"
     )
-    token_secret: SecretStr = Field(
-        default=SecretStr(DEMO_TOKEN_SECRET), description="HMAC key of resolution tokens"
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description="Master secret of resolution tokens and approval links (keys derived by "
+        "HKDF); unset: a random one in <workdir>/secret.key, made on first use",
+    )
+    token_secret_file: Path | None = Field(
+        default=None,
+        description="File holding the master secret (mode 0600; `canon secret rotate` rotates "
+        "it); must exist. Default: <workdir>/secret.key, created if missing (demo mode only)",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="Secret file that signs audit checkpoints (mode 0600, never rotated with "
+        "the token secret); default <workdir>/audit.key, created on first use",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="Append-only file of signed audit checkpoints, kept outside the database; "
+        "default <workdir>/audit-checkpoints.jsonl",
     )
     token_ttl_seconds: int = Field(default=900, gt=0, le=86_400)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
@@ -83,6 +103,12 @@ class Settings(BaseSettings):
     burst_max_actions: int = Field(default=30, gt=0)
     amount_z_threshold: float = Field(default=3.5, gt=0.0)
     approval_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    approval_account_window_seconds: int = Field(
+        default=30 * 24 * 3600,
+        ge=0,
+        description="Dual approval refuses two approvers when one's person created or changed "
+        "the other's account within this window",
+    )
     # Approval channels (portal, email, Slack) and their clockwork.
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL of links in emails and Slack"
@@ -99,6 +125,19 @@ class Settings(BaseSettings):
         "sends approval messages; 0 turns the background sweep off",
     )
     portal_session_ttl_seconds: int = Field(default=8 * 3600, gt=0)
+    portal_login_free_attempts: int = Field(
+        default=3, ge=0, description="Failed sign-ins per account or address before backoff"
+    )
+    portal_login_max_delay_seconds: float = Field(
+        default=300.0, gt=0.0, description="Longest wait the sign-in backoff imposes"
+    )
+    portal_login_lock_after: int = Field(
+        default=10, ge=1, description="Consecutive failed sign-ins that lock an account"
+    )
+    rate_limit_anonymous: Rate = Field(
+        default=Rate(per_second=10.0, burst=100),
+        description="Per source address, on the doors without an API key (portal, Slack)",
+    )
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: no email")
     smtp_port: int = Field(default=25, ge=1, le=65_535)
     smtp_username: str | None = None
@@ -111,6 +150,11 @@ class Settings(BaseSettings):
     slack_channel: str | None = None
     slack_escalation_channel: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    callback_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Webhook callbacks reach only public addresses, and these: host names, "
+        'addresses or networks, e.g. ["hooks.internal", "10.20.0.0/16"]',
+    )
 
     # The ERP Canon writes to, and the durable workflows that write (gateway/workflow*.py).
     erp_kind: Literal["ledger", "protheus", "sap", "oracle"] = Field(
@@ -165,13 +209,22 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        secret = self.token_secret.get_secret_value()
-        if self.mode == "production" and (
+        # No mode runs on a secret anyone could read in the source or guess.
+        secret = self.token_secret.get_secret_value() if self.token_secret is not None else None
+        if secret is not None and (
             secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH
         ):
             raise ValueError(
                 "CANON_TOKEN_SECRET is a placeholder or shorter than "
-                f"{MIN_SECRET_LENGTH} characters; set a real secret in production mode"
+                f"{MIN_SECRET_LENGTH} characters; set a random one, or unset it to use "
+                "<workdir>/secret.key"
+            )
+        if secret is not None and self.token_secret_file is not None:
+            raise ValueError("set CANON_TOKEN_SECRET or CANON_TOKEN_SECRET_FILE, not both")
+        if self.mode == "production" and secret is None and self.token_secret_file is None:
+            raise ValueError(
+                "production mode needs CANON_TOKEN_SECRET or CANON_TOKEN_SECRET_FILE: every "
+                "instance must share one secret it was given, not one it made up"
             )
         escalate = self.approval_escalate_after_seconds
         if escalate is not None and escalate >= self.approval_ttl_seconds:
@@ -195,9 +248,38 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.workdir / 'canon.sqlite').resolve()}"
 
     @property
+    def secret_file(self) -> Path:
+        """The master secret's file: `token_secret_file`, or `secret.key` in the workdir."""
+        return self.token_secret_file or self.workdir / SECRET_FILE_NAME
+
+    @property
     def ledger_file(self) -> Path:
         """The local ledger ERP's SQLite file."""
         return self.ledger_path or self.workdir / "ledger.sqlite"
+
+
+def token_keys(settings: Settings) -> tuple[KeySource, str]:
+    """Where the master secret comes from, and a sentence naming that source (never the value).
+
+    A configured secret wins; else the secret file, created with a random secret and mode 0600
+    when it is the workdir's default file and does not exist yet.
+    """
+    if settings.token_secret is not None:
+        keys = StaticKeys(settings.token_secret.get_secret_value(), "CANON_TOKEN_SECRET")
+        return keys, "the CANON_TOKEN_SECRET setting"
+    path = settings.secret_file
+    secret_file = SecretFile(path, create=settings.token_secret_file is None)
+    made = "a new random secret in " if secret_file.created else "the secret file "
+    return secret_file, f"{made}{path} (key id {secret_file.current().key_id})"
+
+
+def audit_sink(settings: Settings) -> CheckpointSink:
+    """Where signed audit checkpoints go, signed with the audit key (made if it is missing and
+    is the workdir's default file)."""
+    key_path = settings.audit_key_file or settings.workdir / "audit.key"
+    ring = SecretFile(key_path, create=settings.audit_key_file is None).current()
+    path = settings.audit_checkpoint_file or settings.workdir / "audit-checkpoints.jsonl"
+    return CheckpointSink(path, ring.key(AUDIT_CHAIN))
 
 
 @lru_cache(maxsize=1)

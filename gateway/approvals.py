@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.errors import ApprovalError, Forbidden, InvalidParams
 from gateway.keys import Principal, Role
+from gateway.people import ACCOUNT_WINDOW, check_separation
 from gateway.store import Action, Approval, ApprovalDecision, Label
 
 
@@ -165,6 +166,7 @@ def record_decision(
     *,
     seen_hash: str | None = None,
     channel: str = "api",
+    account_window: timedelta = ACCOUNT_WINDOW,
 ) -> Approval:
     """Record one approver's decision; settle the request when it is complete or rejected.
 
@@ -172,6 +174,9 @@ def record_decision(
     button); a decision on another version is refused.
     """
     approval = _check(session, action, approver, now, seen_hash)
+    check_separation(
+        session, action, approver.actor, valid_approvals(approval), now, account_window
+    )
     reason = _reason_of(approve, reason, comment)
     decision = ApprovalDecision(
         approval_id=approval.id,

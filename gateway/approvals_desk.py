@@ -36,6 +36,7 @@ from gateway.keys import Principal, Role
 from gateway.service import Gateway
 from gateway.store import Action, Approval
 from gateway.store.models import ActionCallback
+from gateway.throttle import RefusalLog
 
 STATUSES = ("pending", "approved", "rejected", "expired")
 VIEWERS = (Role.APPROVER, Role.ADMIN, Role.STEWARD)
@@ -98,6 +99,11 @@ class ApprovalDesk:
     public_url: str
     rules: ApprovalRules = field(default_factory=ApprovalRules)
     channels: Channels = field(default_factory=Channels)
+    refusals: RefusalLog | None = None
+
+    def __post_init__(self) -> None:
+        if self.refusals is None:
+            self.refusals = RefusalLog(self.gateway.store, self.gateway.clock)
 
     # -- reading ---------------------------------------------------------------------------
     def list(
@@ -199,7 +205,8 @@ class ApprovalDesk:
                 if link is not None:
                     link_tokens.consume(session, link, principal.actor, now)
                 record_decision(session, action, principal, approve, reason, comment, now,
-                                seen_hash=seen_hash, channel=channel)  # fmt: skip
+                                seen_hash=seen_hash, channel=channel,
+                                account_window=self.gateway.rules.account_window)  # fmt: skip
                 action_id, run = action.id, action.status == "approved"
         except GatewayError as e:
             detail = {"approval_id": approval_id, "channel": channel}
@@ -236,9 +243,10 @@ class ApprovalDesk:
             return expire(session, action, self.gateway.clock())
 
     def refuse_anonymous(self, kind: str, data: dict[str, Any]) -> None:
-        """Audit a refusal from a channel that proved no identity (link, Slack)."""
-        with self.gateway.store.transaction() as session:
-            audit.append(session, kind, data, now=self.gateway.clock())
+        """Audit a refusal from a channel that proved no identity (link, Slack): counted, and
+        written as one entry per kind and reason a minute, however many arrive."""
+        assert self.refusals is not None
+        self.refusals.record(kind, str(data.get("reason", "")), data)
 
     # -- email links -----------------------------------------------------------------------
     def _claims(self, token: str) -> tuple[LinkClaims, Principal]:
@@ -337,7 +345,11 @@ class ApprovalDesk:
         self, principal: Principal, action_id: str, url: str
     ) -> CallbackRegistration:
         """Register a URL to hear the action's outcome (its requester or an admin)."""
-        check_url(url)
+        sender = self.channels.webhooks
+        if sender is None:
+            check_url(url)
+        else:
+            check_url(url, sender.policy, sender.resolve)
         now = self.gateway.clock()
         with self.gateway.store.transaction() as session:
             action = session.get(Action, action_id)

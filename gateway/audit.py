@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.checkpoints import CheckpointSink, note_append, verify_checkpoints
+from gateway.redact import mask_bank_data
 from gateway.store import AuditEntry, AuditHead, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -69,13 +71,15 @@ def append(
         kind=kind,
         action_id=action_id,
         actor=actor,
-        data=canonical_json(json.loads(canonical_json(data or {}))),
+        # Bank identifiers never enter the log in full (gateway.redact).
+        data=canonical_json(mask_bank_data(json.loads(canonical_json(data or {})))),
         prev_hash=head.hash,
     )
     entry.hash = entry_hash(head.hash, entry)
     session.add(entry)
     head.seq, head.hash = entry.seq, entry.hash
     session.flush()
+    note_append(session, entry.seq, entry.hash)  # checkpointed once the transaction commits
     return entry
 
 
@@ -137,6 +141,17 @@ def verify(session: Session) -> AuditVerification:
             False, checked, checked or None, "the last entry does not match the chain's head"
         )
     return AuditVerification(True, checked)
+
+
+def verify_all(session: Session, sink: CheckpointSink | None) -> AuditVerification:
+    """The chain, then the database against the signed checkpoints kept outside it (if any)."""
+    verdict = verify(session)
+    if not verdict.ok or sink is None:
+        return verdict
+    checked = verify_checkpoints(session, sink)
+    if not checked.ok:
+        return AuditVerification(False, verdict.entries, None, checked.problem)
+    return verdict
 
 
 def _check(entry: AuditEntry, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:

@@ -2,6 +2,7 @@
 
 GatewayError
 ├── StoreError                 the store cannot be opened or migrated
+├── SecretError                the secret file cannot be created, read or rotated safely
 ├── CatalogError               config/actions.yaml is malformed (every problem listed at once)
 ├── UnknownAction              an action name the catalog does not list
 ├── InvalidParams              params (or context) fail the action's schema; names the field
@@ -10,6 +11,9 @@ GatewayError
 │   ├── TokenMalformed         not a token at all
 │   ├── TokenForged            the signature does not match
 │   ├── TokenExpired           past its expiry
+│   ├── TokenRotated           signed with a secret that has since been rotated
+│   ├── TokenNotYours          issued to another API key
+│   ├── TokenUsed              a single-use token that already named an action
 │   ├── WrongEntityType        bound to another entity type than the action targets
 │   └── WrongTokenKind         a match token where a no_match one is needed, or the reverse
 ├── IdentityMismatch           a creation's params differ from the identity its token binds
@@ -50,6 +54,10 @@ class StoreError(GatewayError):
     """The store cannot be opened or migrated."""
 
 
+class SecretError(GatewayError):
+    """The secret file cannot be created, read or rotated safely."""
+
+
 class CatalogError(GatewayError):
     """The action catalog is invalid; `problems` lists every problem with file and path."""
 
@@ -84,6 +92,18 @@ class TokenForged(TokenError):
 
 class TokenExpired(TokenError):
     """The token is past its expiry."""
+
+
+class TokenRotated(TokenError):
+    """The token was signed with a master secret that has since been rotated."""
+
+
+class TokenNotYours(TokenError):
+    """The token was issued to another API key than the one presenting it."""
+
+
+class TokenUsed(TokenError):
+    """The action needs a fresh token, and this one already named another action."""
 
 
 class WrongEntityType(TokenError):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.errors import InvalidKeyRequest, NotAuthenticated
+from gateway.people import person_for
 from gateway.store import ApiKey, utcnow
 
 KEY_PREFIX = "canon"
@@ -110,27 +111,36 @@ def create_key(
     *,
     actions: Collection[str] | None = None,
     actor: str = LOCAL_OPERATOR.actor,
+    person_id: str | None = None,
 ) -> tuple[Principal, str]:
-    """Store a new key; return its principal and the full key (never retrievable again)."""
+    """Store a new key; return its principal and the full key (never retrievable again).
+
+    The key belongs to `person_id`, or to a new person named after the key.
+    """
     parsed = _check_request(name, role, scopes, actions)
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
+    now = utcnow()
     row = ApiKey(
         id=key_id,
         name=name.strip(),
         role=parsed.value,
         scopes=list(dict.fromkeys(scopes)),
         secret_hash=_hash(secret),
-        created_at=utcnow(),
+        created_at=now,
+        person_id=person_for(session, person_id, name, actor, now),
+        changed_by=actor,
+        changed_at=now,
     )
     session.add(row)
     session.flush()
     audit.append(
         session,
         "key.created",
-        {"key_id": key_id, "name": row.name, "role": row.role, "scopes": row.scopes},
+        {"key_id": key_id, "name": row.name, "role": row.role, "scopes": row.scopes,
+         "person_id": row.person_id},
         actor=actor,
-    )
+    )  # fmt: skip
     return _principal(row), f"{KEY_PREFIX}_{key_id}_{secret}"
 
 

@@ -73,6 +73,13 @@ class GateRules:
     burst_max_actions: int = 30
     amount_z_threshold: float = 3.5
     approval_ttl_seconds: int | None = 7 * 24 * 3600
+    #: Dual approval: an approver whose account the other approver made or changed this recently
+    #: is not independent of them.
+    account_window_seconds: int = 30 * 24 * 3600
+
+    @property
+    def account_window(self) -> timedelta:
+        return timedelta(seconds=self.account_window_seconds)
 
 
 def _require(principal: Principal, roles: tuple[Role, ...], what: str) -> None:
@@ -108,7 +115,7 @@ class Gateway:
         if not principal.may_resolve():
             raise Forbidden("this key lacks the `resolve` scope")
         resolution = resolver.resolve(query)
-        token = self.signer.issue(resolution)
+        token = self.signer.issue(resolution, holder=principal.key_id)
         with self.store.transaction() as session:
             audit.append(
                 session,
@@ -254,7 +261,8 @@ class Gateway:
                 ).scalar_one_or_none()
                 if action is None:
                     raise ActionNotFound(f"no action {action_id}", field="id")
-                record_decision(session, action, principal, approve, reason, comment, self.clock())
+                record_decision(session, action, principal, approve, reason, comment, self.clock(),
+                                account_window=self.rules.account_window)  # fmt: skip
                 run = action.status == "approved"
         except GatewayError as e:
             self.record_refusal(principal, "approval.refused", e, {"action_id": action_id})
@@ -277,7 +285,7 @@ class Gateway:
         """Walk the audit chain and report the first bad entry."""
         _require(principal, REVIEWERS, "verify the audit log")
         with self.store.transaction() as session:
-            return audit.verify(session)
+            return audit.verify_all(session, self.store.checkpoints)
 
     def set_phase(self, principal: Principal, action: str, phase: Phase) -> RolloutChange:
         """Change an action type's phase (admins); a refused promotion is audited, then raised."""

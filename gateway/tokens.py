@@ -1,10 +1,12 @@
 """Resolution tokens: what the resolver concluded, signed, so an agent can only write by token.
 
 A token is `ct1.<payload>.<signature>`: the payload is base64url canonical JSON, the signature
-HMAC-SHA256 under a key derived from the settings' secret (domain-separated, so the same secret
-can sign other things without one being replayed as the other). A `match` token binds the entity
-type and canonical id; a `no_match` token binds the queried identity (normalised name, tax id).
-Both bind the model and calibration versions that decided, and an expiry.
+HMAC-SHA256 under the resolution-token key that HKDF derives from the master secret
+(`gateway.keyring`; approval links use another key, so neither can be replayed as the other).
+A `match` token binds the entity type and canonical id; a `no_match` token binds the queried
+identity (normalised name, tax id). Both bind the model and calibration versions that decided, an
+expiry, the id of the master secret that signed (so a token from before a rotation is refused as
+such) and the API key it was issued to (`holder`: no other key may use it).
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from gateway.errors import (
     TokenForged,
     TokenMalformed,
     TokenMissing,
+    TokenNotYours,
+    TokenRotated,
     WrongEntityType,
     WrongTokenKind,
 )
+from gateway.keyring import RESOLUTION_TOKENS, KeySource, as_key_source
 from resolver.types import Decision, Resolution
 
 PREFIX = "ct1"
@@ -48,6 +53,8 @@ class TokenClaims:
     issued_at: int
     expires_at: int
     token_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    key_id: str = ""
+    holder: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The claims as plain JSON values (what the action stores as its target)."""
@@ -61,6 +68,8 @@ class TokenClaims:
             "issued_at": self.issued_at,
             "expires_at": self.expires_at,
             "token_id": self.token_id,
+            "key_id": self.key_id,
+            "holder": self.holder,
         }
 
 
@@ -73,20 +82,27 @@ def _unb64(text: str) -> bytes:
 
 
 class TokenSigner:
-    """Issues and verifies resolution tokens with one secret and time-to-live."""
+    """Issues and verifies resolution tokens with the current secret and a time-to-live."""
 
     def __init__(
-        self, secret: str, ttl_seconds: int, clock: Callable[[], float] = time.time
+        self, keys: KeySource | str, ttl_seconds: int, clock: Callable[[], float] = time.time
     ) -> None:
-        self._key = hmac.new(secret.encode(), b"canon resolution token v1", hashlib.sha256).digest()
+        self._keys = as_key_source(keys)
         self._ttl = ttl_seconds
         self._clock = clock
 
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
+    @property
+    def keys(self) -> KeySource:
+        """Where the signer's secret comes from (approval links derive their key from it too)."""
+        return self._keys
 
-    def issue(self, resolution: Resolution) -> str | None:
-        """A token for a `match` or `no_match` resolution; None for `ambiguous`."""
+    @staticmethod
+    def _sign(key: bytes, payload: str) -> str:
+        return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
+
+    def issue(self, resolution: Resolution, holder: str | None = None) -> str | None:
+        """A token for a `match` or `no_match` resolution, for the key `holder`; None for
+        `ambiguous`."""
         if resolution.decision is Decision.AMBIGUOUS:
             return None
         now = int(self._clock())
@@ -100,17 +116,28 @@ class TokenSigner:
             calibration_version=resolution.calibration_version,
             issued_at=now,
             expires_at=now + self._ttl,
+            holder=holder,
         )
         return self.encode(claims)
 
     def encode(self, claims: TokenClaims) -> str:
-        """Sign `claims` as they are (issue() is the normal way to make a token)."""
-        body = json.dumps(claims.as_dict(), sort_keys=True, separators=(",", ":"))
+        """Sign `claims` under the current secret (issue() is the normal way to make a token)."""
+        ring = self._keys.current()
+        data = {**claims.as_dict(), "key_id": ring.key_id}
+        body = json.dumps(data, sort_keys=True, separators=(",", ":"))
         payload = _b64(body.encode())
-        return f"{PREFIX}.{payload}.{self._sign(payload)}"
+        return f"{PREFIX}.{payload}.{self._sign(ring.key(RESOLUTION_TOKENS), payload)}"
 
-    def verify(self, token: str | None, *, entity_type: str, kind: TokenKind) -> TokenClaims:
-        """The token's claims, if it is genuine, unexpired, and of this entity type and kind."""
+    def verify(
+        self,
+        token: str | None,
+        *,
+        entity_type: str,
+        kind: TokenKind,
+        bound_to: str | None = None,
+    ) -> TokenClaims:
+        """The token's claims, if it is genuine, unexpired, of this entity type and kind, and
+        (when `bound_to` names an API key id) issued to that key."""
         if not token:
             raise TokenMissing("a resolution token is required", field=TOKEN_FIELD)
         parts = token.split(".")
@@ -118,7 +145,14 @@ class TokenSigner:
         if len(parts) != 3 or parts[0] != PREFIX or not token.isascii():
             raise TokenMalformed("not a Canon resolution token", field=TOKEN_FIELD)
         _, payload, signature = parts
-        if not hmac.compare_digest(self._sign(payload).encode(), signature.encode()):
+        ring = self._keys.current()
+        expected = self._sign(ring.key(RESOLUTION_TOKENS), payload)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            if self._claimed_key_id(payload) in ring.retired:
+                raise TokenRotated(
+                    "the token was signed with a secret that has since been rotated: resolve again",
+                    field=TOKEN_FIELD,
+                )
             raise TokenForged("the token's signature does not match", field=TOKEN_FIELD)
         claims = self._decode(payload)
         if self._clock() >= claims.expires_at:
@@ -133,7 +167,21 @@ class TokenSigner:
                 f"the action needs a {kind} token, this is a {claims.kind} token",
                 field=TOKEN_FIELD,
             )
+        if bound_to is not None and claims.holder != bound_to:
+            raise TokenNotYours(
+                "the token was issued to another API key: resolve with your own key",
+                field=TOKEN_FIELD,
+            )
         return claims
+
+    @staticmethod
+    def _claimed_key_id(payload: str) -> str | None:
+        """The key id an unverified payload names (only to explain a refusal, never to trust)."""
+        try:
+            value = json.loads(_unb64(payload)).get("key_id")
+        except (ValueError, TypeError, AttributeError, binascii.Error):
+            return None
+        return value if isinstance(value, str) else None
 
     @staticmethod
     def _decode(payload: str) -> TokenClaims:

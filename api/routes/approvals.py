@@ -11,7 +11,7 @@ from api.approvals_setup import ApprovalServices
 from api.deps import PrincipalDep
 from gateway.approvals_desk import ApprovalDesk
 from gateway.approvals_views import ApprovalDetailView, ApprovalRequestView
-from gateway.channels.portal import create_user
+from gateway.channels.portal import create_user, unlock_user
 from gateway.errors import Forbidden
 from gateway.keys import Role
 
@@ -152,6 +152,9 @@ class PortalUserRequest(BaseModel):
     slack_user_id: str | None = Field(default=None, max_length=40)
     action_scopes: list[str] = Field(default_factory=list, max_length=50)
     notify_group: str = Field(default="approvers", min_length=1, max_length=50)
+    person_id: str | None = Field(
+        default=None, max_length=32, description="The person this user is (default: a new one)"
+    )
 
 
 class PortalUserView(BaseModel):
@@ -162,6 +165,7 @@ class PortalUserView(BaseModel):
     slack_user_id: str | None
     action_scopes: list[str]
     notify_group: str
+    person_id: str | None = None
 
 
 @router.post(
@@ -185,5 +189,24 @@ def add_portal_user(
         return PortalUserView(
             id=user.id, username=user.username, role=user.role, email=user.email,
             slack_user_id=user.slack_user_id, action_scopes=list(user.action_scopes),
-            notify_group=user.notify_group,
+            notify_group=user.notify_group, person_id=user.person_id,
+        )  # fmt: skip
+
+
+@router.post(
+    "/v1/admin/portal-users/{username}/unlock",
+    response_model=PortalUserView,
+    summary="Unlock a portal user locked by failed sign-ins (admins; audited)",
+    tags=["admin"],
+)
+def unlock_portal_user(username: str, principal: PrincipalDep, desk: DeskDep) -> PortalUserView:
+    if principal.role is not Role.ADMIN:
+        raise Forbidden("only admins unlock portal users")
+    gateway = desk.gateway
+    with gateway.store.transaction() as session:
+        user = unlock_user(session, username[:100], principal.actor, gateway.clock())
+        return PortalUserView(
+            id=user.id, username=user.username, role=user.role, email=user.email,
+            slack_user_id=user.slack_user_id, action_scopes=list(user.action_scopes),
+            notify_group=user.notify_group, person_id=user.person_id,
         )  # fmt: skip

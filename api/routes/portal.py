@@ -24,6 +24,7 @@ from api.routes.approvals import get_services
 from gateway.channels.links import LinkRefused
 from gateway.channels.portal import PortalLogin, csrf_ok
 from gateway.errors import GatewayError, NotAuthenticated
+from gateway.throttle import Throttled
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -32,7 +33,7 @@ SESSION_COOKIE, LOGIN_CSRF_COOKIE = "canon_session", "canon_login_csrf"
 DASHBOARD_SESSION_COOKIE = "canon_dashboard_session"
 STATUSES = ("pending", "decided", "approved", "rejected", "expired", "all")
 RISKS = ("read", "low_risk", "high_risk", "irreversible")
-LINK_STATUS = {"malformed": 400, "tampered": 400, "expired": 410, "used": 410,
+LINK_STATUS = {"malformed": 400, "tampered": 400, "rotated": 410, "expired": 410, "used": 410,
                "unknown-user": 403, "changed": 409}  # fmt: skip
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
@@ -120,8 +121,13 @@ def login_submit(
     if not cookie or not secrets.compare_digest(cookie, csrf_token):
         services.sessions.refuse(None, "csrf", request.url.path)
         return _message("Refused", "The form expired or did not come from this site.", 403)
+    source = request.client.host if request.client else "unknown"
     try:
-        login = services.sessions.login(username, password)
+        login = services.sessions.login(username, password, source)
+    except Throttled as e:
+        page = _message("Too many attempts", e.message, 429)
+        page.headers["Retry-After"] = str(e.retry_after)
+        return page
     except NotAuthenticated as e:
         token = secrets.token_urlsafe(32)
         page = render("login.html", 401, csrf_token=token, username=username, error=e.message)

@@ -1,10 +1,12 @@
 """Signed approval links for email: expiring, single-use, bound to approval, payload and person.
 
-A link token is an itsdangerous signature (HMAC, a salt of its own) over the approval id, the
-payload hash the email showed, the recipient portal user, the decision the link proposes, an
-expiry and a token id. Signatures alone are neither single-use nor revocable: the token id is
-recorded in `consumed_links` in the same transaction as the decision it carried, so that a
-second use (or a concurrent one) is refused by the store's primary key.
+A link token is an itsdangerous signature (HMAC under the approval-link key that HKDF derives from
+the master secret, never the resolution-token key) over the approval id, the payload hash the email
+showed, the recipient portal user, the decision the link proposes, an expiry, a token id and the
+id of the master secret that signed (a link from before a rotation is refused as such).
+Signatures alone are neither single-use nor revocable: the token id is recorded in
+`consumed_links` in the same transaction as the decision it carried, so that a second use
+(or a concurrent one) is refused by the store's primary key.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.errors import ApprovalError
+from gateway.keyring import APPROVAL_LINKS, KeySource, as_key_source
 from gateway.store.models import ConsumedLink
 
 SALT = "canon.approval-link.v1"
 MAX_TOKEN_LENGTH = 2048
 
-RefusalReason = Literal["malformed", "tampered", "expired", "used", "changed", "unknown-user"]
+RefusalReason = Literal[
+    "malformed", "tampered", "rotated", "expired", "used", "changed", "unknown-user"
+]
 
 
 class LinkRefused(ApprovalError):
@@ -50,8 +55,12 @@ class LinkClaims:
 class LinkSigner:
     """Issues and verifies approval link tokens."""
 
-    def __init__(self, secret: str) -> None:
-        self._serializer = URLSafeSerializer(secret, salt=SALT)
+    def __init__(self, keys: KeySource | str) -> None:
+        self._keys = as_key_source(keys)
+
+    def _serializer(self) -> tuple[URLSafeSerializer, frozenset[str], str]:
+        ring = self._keys.current()
+        return URLSafeSerializer(ring.key(APPROVAL_LINKS), salt=SALT), ring.retired, ring.key_id
 
     def issue(
         self,
@@ -64,6 +73,7 @@ class LinkSigner:
         token_id: str | None = None,
     ) -> str:
         """A token for one recipient and one decision (links of one email share a token id)."""
+        serializer, _, key_id = self._serializer()
         body = {
             "a": approval_id,
             "h": payload_hash,
@@ -71,16 +81,24 @@ class LinkSigner:
             "d": decision,
             "e": int(expires_at.timestamp()),
             "j": token_id or secrets.token_urlsafe(16),
+            "k": key_id,
         }
-        return str(self._serializer.dumps(body))
+        return str(serializer.dumps(body))
 
     def verify(self, token: str, now: datetime) -> LinkClaims:
         """The claims of an authentic, unexpired token; LinkRefused otherwise."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise LinkRefused("this is not an approval link", "malformed")
+        serializer, retired, _ = self._serializer()
         try:
-            body = self._serializer.loads(token)
+            body = serializer.loads(token)
         except BadSignature as e:
+            _, unsigned = serializer.loads_unsafe(token)
+            if isinstance(unsigned, dict) and unsigned.get("k") in retired:
+                raise LinkRefused(
+                    "this approval link was signed with a secret that has since been rotated",
+                    "rotated",
+                ) from e
             raise LinkRefused("this approval link is not authentic", "tampered") from e
         try:
             claims = LinkClaims(

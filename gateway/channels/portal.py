@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.errors import InvalidKeyRequest, NotAuthenticated
 from gateway.keys import Principal, Role
+from gateway.people import person_for
 from gateway.store import Store
 from gateway.store.models import PortalSession, PortalUser
+from gateway.throttle import LoginThrottle, RefusalLog, Throttled, ThrottleRules
 
 _HASHER = PasswordHasher()
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,99}$")
@@ -70,6 +72,7 @@ def create_user(
     actor: str,
     now: datetime,
     hasher: PasswordHasher = _HASHER,
+    person_id: str | None = None,
 ) -> PortalUser:
     """Add a portal user (audited); the password is kept only as its argon2 hash.
 
@@ -104,6 +107,9 @@ def create_user(
         notify_group=notify_group,
         password_hash=hasher.hash(password),
         created_at=now,
+        person_id=person_for(session, person_id, display_name or username, actor, now),
+        changed_by=actor,
+        changed_at=now,
     )
     session.add(user)
     session.flush()
@@ -112,7 +118,7 @@ def create_user(
         "portal.user_created",
         {"user_id": user.id, "username": username, "role": role, "email": email,
          "slack_user_id": user.slack_user_id, "action_scopes": user.action_scopes,
-         "notify_group": notify_group},
+         "notify_group": notify_group, "person_id": user.person_id},
         actor=actor,
         now=now,
     )  # fmt: skip
@@ -153,11 +159,13 @@ def login(
     ).first()
     try:
         _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
-        ok = user is not None and user.disabled_at is None
+        # A locked account refuses even the right password, with the same words (no oracle).
+        ok = user is not None and user.disabled_at is None and user.locked_at is None
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or user is None:
         raise NotAuthenticated("unknown username or wrong password")
+    user.failed_logins = 0
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     row = PortalSession(
         id=_sha(cookie), user_id=user.id, csrf_token=csrf, created_at=now, expires_at=now + ttl
@@ -166,6 +174,38 @@ def login(
     principal = user_principal(user)
     audit.append(session, "portal.login", {"user_id": user.id}, actor=principal.actor, now=now)
     return PortalLogin(principal, user.display_name, cookie, csrf, row.expires_at)
+
+
+def count_failure(session: Session, username: str, lock_after: int, now: datetime) -> bool:
+    """Count a failed sign-in against an existing account; lock it at `lock_after` (audited).
+    True when this failure locked it."""
+    user = session.scalars(select(PortalUser).where(PortalUser.username == username)).first()
+    if user is None:
+        return False
+    user.failed_logins += 1
+    if user.locked_at is None and user.failed_logins >= lock_after:
+        user.locked_at = now
+        audit.append(session, "portal.user_locked",
+                     {"user_id": user.id, "username": user.username,
+                      "failed_logins": user.failed_logins}, now=now)  # fmt: skip
+        return True
+    return False
+
+
+def unlock_user(session: Session, username: str, actor: str, now: datetime) -> PortalUser:
+    """Unlock a locked account and reset its failure count (audited); InvalidKeyRequest if
+    there is no such user."""
+    user = session.scalars(
+        select(PortalUser).where(PortalUser.username == username.strip().lower())
+    ).first()
+    if user is None:
+        raise InvalidKeyRequest(f"no portal user {username!r}", field="username")
+    was_locked = user.locked_at is not None
+    user.locked_at, user.failed_logins = None, 0
+    audit.append(session, "portal.user_unlocked",
+                 {"user_id": user.id, "username": user.username, "was_locked": was_locked},
+                 actor=actor, now=now)  # fmt: skip
+    return user
 
 
 def resume(session: Session, cookie: str | None, now: datetime) -> PortalLogin:
@@ -197,19 +237,41 @@ def csrf_ok(login: PortalLogin, presented: str | None) -> bool:
 class PortalSessions:
     """Portal sign-in, session lookup and sign-out over the store, each one transaction."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime], ttl: timedelta) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], datetime],
+        ttl: timedelta,
+        throttle: LoginThrottle | None = None,
+        refusals: RefusalLog | None = None,
+    ) -> None:
         self.store, self.clock, self.ttl = store, clock, ttl
+        self.throttle = throttle or LoginThrottle(ThrottleRules(), clock)
+        self.refusals = refusals or RefusalLog(store, clock)
 
-    def login(self, username: str, password: str) -> PortalLogin:
-        """Sign in (audited either way); NotAuthenticated on any failure."""
+    def login(self, username: str, password: str, source: str = "unknown") -> PortalLogin:
+        """Sign in; Throttled while this account or address must wait, NotAuthenticated on any
+        failure (counted, audited as rate-limited events; enough of them lock the account)."""
+        name = username.strip().lower()[:100]
+        keys = (f"user:{name}", f"ip:{source}")
+        try:
+            self.throttle.check(*keys)
+        except Throttled:
+            self.refusals.record("portal.login_throttled", name, {"username": name,
+                                 "source": source})  # fmt: skip
+            raise
         try:
             with self.store.transaction() as session:
-                return login(session, username, password, self.clock(), self.ttl)
+                signed_in = login(session, username, password, self.clock(), self.ttl)
         except NotAuthenticated:
+            self.throttle.failed(*keys)
             with self.store.transaction() as session:
-                audit.append(session, "portal.login_failed", {"username": username[:100]},
-                             now=self.clock())  # fmt: skip
+                count_failure(session, name, self.throttle.rules.lock_after, self.clock())
+            self.refusals.record("portal.login_failed", name, {"username": name,
+                                 "source": source})  # fmt: skip
             raise
+        self.throttle.succeeded(*keys)
+        return signed_in
 
     def resume(self, cookie: str | None) -> PortalLogin | None:
         """The signed-in user of a session cookie, or None."""
@@ -225,8 +287,7 @@ class PortalSessions:
             logout(session, cookie, self.clock())
 
     def refuse(self, login: PortalLogin | None, what: str, path: str) -> None:
-        """Audit a refused portal request (a form without a valid CSRF token)."""
+        """Audit a refused portal request (a form without a valid CSRF token), rate-limited."""
         actor = login.principal.actor if login else None
-        with self.store.transaction() as session:
-            data = {"reason": what, "path": path}
-            audit.append(session, "portal.refused", data, actor=actor, now=self.clock())
+        data = {"reason": what, "path": path}
+        self.refusals.record("portal.refused", f"{actor}:{what}", data, actor=actor)

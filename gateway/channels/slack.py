@@ -3,8 +3,9 @@
 Every request from Slack is verified (v0, HMAC-SHA256 over `v0:{timestamp}:{body}` with the
 signing secret, a 5-minute window, constant-time compare: slack_sdk's SignatureVerifier) before
 its payload is even parsed. Agent-written text goes into `plain_text` objects, never `mrkdwn`,
-so that it cannot mention a channel or forge a link. A button's value carries the approval id
-and the payload hash the message showed, so a click on an outdated message is refused.
+and the message's top-level `text` (notifications, clients without blocks) has `&`, `<` and `>`
+escaped, so that it cannot mention a channel or forge a link. A button's value carries the
+approval id and the payload hash the message showed, so a click on an outdated message is refused.
 """
 
 from __future__ import annotations
@@ -110,6 +111,12 @@ def parse_interaction(body: bytes) -> Interaction:
         raise SlackRefused(f"not an approval interaction: {e}", "malformed") from e
 
 
+def escape_mrkdwn(text: str) -> str:
+    """Slack's control characters escaped (`&`, `<`, `>`), so that agent or ERP text in a
+    message's `text` cannot mention `<!channel>` or disguise a link as `<https://…|label>`."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _plain(text: str, limit: int = 3000) -> dict[str, Any]:
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return {"type": "plain_text", "text": text or " ", "emoji": False}
@@ -212,7 +219,7 @@ class SlackChannel:
         data = self._call(
             self.client.chat_postMessage,
             channel=channel,
-            text=one_line(view.summary, 300),
+            text=escape_mrkdwn(one_line(view.summary, 300)),
             blocks=request_blocks(view, self.portal_url, escalation),
         )
         return {"channel": str(data.get("channel", channel)), "ts": str(data.get("ts", ""))}
@@ -223,11 +230,11 @@ class SlackChannel:
             self.client.chat_update,
             channel=str(ref["channel"]),
             ts=str(ref["ts"]),
-            text=one_line(f"{view.status}: {view.summary}", 300),
+            text=escape_mrkdwn(one_line(f"{view.status}: {view.summary}", 300)),
             blocks=outcome_blocks(view),
         )
 
     def tell(self, channel: str | None, user: str, text: str) -> None:
         """An ephemeral note to the user who clicked (refusals, partial approvals)."""
         self._call(self.client.chat_postEphemeral, channel=channel or self.channel, user=user,
-                   text=text)  # fmt: skip
+                   text=escape_mrkdwn(text))  # fmt: skip

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -16,6 +16,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.errors import StoreError
+
+if TYPE_CHECKING:
+    from gateway.checkpoints import CheckpointSink
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -77,14 +80,21 @@ class Store:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    #: Where signed audit checkpoints go after each commit (gateway.checkpoints); None: nowhere.
+    checkpoints: CheckpointSink | None = None
 
     @classmethod
-    def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
+    def open(
+        cls, url: str, *, migrate_schema: bool = True, checkpoints: CheckpointSink | None = None
+    ) -> Store:
         """Open (and by default migrate) the store at `url`."""
         engine = create_store_engine(url)
         if migrate_schema:
             migrate(engine)
-        return cls(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        if checkpoints is not None:
+            checkpoints.attach(sessions)
+        return cls(engine=engine, sessions=sessions, checkpoints=checkpoints)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -53,6 +53,21 @@ class ApiKey(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    #: The person who holds the key; who last made or changed it (the creator at first), when.
+    person_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    changed_by: Mapped[str | None] = mapped_column(String(100))
+    changed_at: Mapped[datetime | None]
+
+
+class Person(Base):
+    """A human behind API keys and portal users: dual approval needs two of them."""
+
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
 
 
 class Action(Base):
@@ -207,6 +222,12 @@ class PortalUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    person_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    changed_by: Mapped[str | None] = mapped_column(String(100))
+    changed_at: Mapped[datetime | None]
+    #: Consecutive failed sign-ins; at the throttle's limit the account locks until unlocked.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_at: Mapped[datetime | None]
 
 
 class PortalSession(Base):

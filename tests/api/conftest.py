@@ -23,6 +23,7 @@ def settings(tmp_path: Path, store_url: str) -> Settings:
         database_url=store_url,
         token_secret=SecretStr("api-test-secret-" + "y" * 32),
         max_body_bytes=4096,
+        callback_allowed_hosts=["127.0.0.1"],  # the webhook receiver of these tests
     )
 
 
