@@ -119,6 +119,12 @@ def _portal_user(w: World, h: dict[str, str]) -> int:
     return w.http.post("/v1/admin/portal-users", headers=h, json=body).status_code
 
 
+def _unlock(w: World, h: dict[str, str]) -> int:
+    _portal_user(w, h)  # a user to unlock (only an admin's creation succeeds)
+    name = f"user{len(w.seen)}"
+    return w.http.post(f"/v1/admin/portal-users/{name}/unlock", headers=h).status_code
+
+
 def _slack(w: World, h: dict[str, str]) -> int:
     return w.http.post("/slack/interactions", headers=h, content=b"payload=%7B%7D").status_code
 
@@ -155,6 +161,10 @@ ENDPOINTS: dict[tuple[str, str], tuple[Call, tuple[int, ...]]] = {
     ("GET", "/v1/approvals/{approval_id}"): (_approval, (401, OK, 404, OK, OK, OK)),
     ("POST", "/v1/approvals/{approval_id}/decision"): (_decide, (401, 403, 403, OK, 403, OK)),
     ("POST", "/v1/admin/portal-users"): (_portal_user, (401, 403, 403, 403, 403, CREATED)),
+    ("POST", "/v1/admin/portal-users/{username}/unlock"): (
+        _unlock,
+        (401, 403, 403, 403, 403, OK),
+    ),
     ("GET", "/metrics"): (_get("/metrics"), (401, 403, 403, 403, OK, OK)),
     # Not an API-key door: Slack's signature alone counts (and Slack is not configured here).
     ("POST", "/slack/interactions"): (_slack, (403, 403, 403, 403, 403, 403)),
