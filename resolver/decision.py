@@ -88,6 +88,9 @@ class Evidence:
     #: canonical id reaching its own type's threshold): a supplier and a customer, an
     #: employee and a contact.
     other_type: str | None = None
+    #: Only the name agrees with the top candidate, and another record's name is close too
+    #: (above the plausibility floor): a look-alike the agent may have meant.
+    name_only_rival: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,12 @@ def decide(candidates: Sequence[Ranked], evidence: Evidence) -> Verdict:
             Decision.AMBIGUOUS,
             f"only one field agrees with {top.canonical_id}: a name alone never identifies"
             " a record",
+        )
+    if e.name_only_rival:
+        return Verdict(
+            Decision.AMBIGUOUS,
+            f"only the name agrees with {top.canonical_id}, and another record's name is"
+            " close to it too: a look-alike the query may mean",
         )
     if gap is not None and gap < e.margin:
         runner = candidates[1]

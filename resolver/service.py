@@ -237,7 +237,15 @@ class Resolver:
             for p, comp in zip(top.explanation, model.comparisons if model else (), strict=False)
             if comp.levels and p.level == comp.levels[0].label and p.match_weight > 0
         ]
+        names = {c for c in agreeing if c == "name" or c.endswith("_name")}
+        floor = spec.decision.plausible_name_bits
+        rival = (
+            bool(agreeing)
+            and set(agreeing) == names
+            and any(c.part("name")[1] > floor for c in candidates[1:])
+        )
         return Evidence(
+            name_only_rival=rival,
             plausible=_plausible(candidates, snapshot),
             other_type=self._other_type(snapshot, top, candidates[1:]),
             probability=cal.mapping.probability(top.match_weight, min(gap, 99.0)),

@@ -96,6 +96,13 @@ DECISIONS = [
         "its name to another record",
     ),
     (
+        "only the name agrees, and a look-alike's name is close",
+        (20.0, 10.0),
+        ev(0.99, name_only_rival=True),
+        A,
+        "look-alike",
+    ),
+    (
         "untyped query fitting a supplier and a customer",
         (20.0, 5.0),
         ev(0.99, other_type="customer"),
