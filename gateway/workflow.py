@@ -363,7 +363,17 @@ class WorkflowRunner:
                 if found is not None:
                     return _Done(found, reconciled=True)
             if not call.undo:  # the key never ran: nothing of ours can be in the ERP yet
-                refuse_duplicate(connector, call.operation)
+                try:
+                    refuse_duplicate(connector, call.operation)
+                except DuplicateInErp:
+                    if first[0]:
+                        raise
+                    # An earlier send still in flight may have landed since the key was read:
+                    # the record is then ours, found by its key now.
+                    found = recover(connector, call.operation)
+                    if found is None:
+                        raise
+                    return _Done(found, reconciled=True)
             first[0] = False
             return _Done(connector.run(call.operation), reconciled=False)
 

@@ -93,18 +93,16 @@ def _list(
     request: Request, table: str, operation: str, page: int, size: int, cgc: str | None = None
 ) -> Response:
     db = sandbox_of(request).db
-    if cgc is not None:  # a search by CNPJ/CPF: its digits, whatever punctuation a row has
-        field = f"{table[1:3]}_CGC"
-        rows = db.rows_by_digits(table, field, cgc, offset=(page - 1) * size, limit=size + 1)
-    else:
-        rows = db.rows(table, offset=(page - 1) * size, limit=size + 1)
-    return perform(
-        request,
-        face=FACE,
-        operation=operation,
-        error=error,
-        read=lambda: (200, _page(rows, size), {}),
-    )
+
+    def read() -> tuple[int, Any, dict[str, str]]:  # read once the faults let the call through
+        if cgc is not None:  # a search by CNPJ/CPF: its digits, whatever punctuation a row has
+            field, offset = f"{table[1:3]}_CGC", (page - 1) * size
+            rows = db.rows_by_digits(table, field, cgc, offset=offset, limit=size + 1)
+        else:
+            rows = db.rows(table, offset=(page - 1) * size, limit=size + 1)
+        return 200, _page(rows, size), {}
+
+    return perform(request, face=FACE, operation=operation, error=error, read=read)
 
 
 def _party(request: Request, prefix: str, pk: str, operation: str) -> Response:

@@ -430,6 +430,7 @@ class Lane:
         with self.store.transaction() as session:
             action = session.get_one(Action, plan.action_id)
             status, steps = action.status, [(s.name, s.status) for s in action.steps]
+            errors = [s.error for s in action.steps if s.error]
             story = list(
                 session.scalars(
                     select(AuditEntry)
@@ -440,7 +441,7 @@ class Lane:
         plan.outcome = status
         self.tally.runs += 1
         self.tally.outcomes[status] += 1
-        where = f"lane {self.number} run {plan.index} ({plan}): {steps}"
+        where = f"lane {self.number} run {plan.index} ({plan}): {steps} {errors}"
         assert status == plan.expected, where
         # A stock ERP journals its writes as `<key>#<seq>` without matching them: one entry a
         # key, in either mode, is what "ran in the ERP once" means.

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,6 +110,54 @@ def test_a_runner_that_died_mid_call_is_replaced_at_once_and_the_old_one_stops(
     assert resumed["data"]["previous_owner"] == ghost.owner
     succeeded = [e["data"]["step"] for e in entries(gate, admin, view.id, "step.succeeded")]
     assert succeeded == ["create_record", "attach_document", "route_for_approval"]
+
+
+def test_a_send_in_flight_that_lands_between_the_key_read_and_the_duplicate_check_is_ours(
+    store: Store, sandbox: Sandbox, key: KeyMaker, clock: Clock
+) -> None:
+    """The dead runner's creation is held in the ERP; the new runner reads its key (absent),
+    then the creation lands before its duplicate check reads the CNPJ: the supplier found is
+    the dead runner's own write, found again by key, not a duplicate that fails the action."""
+    gate = erp_gateway(store, sandbox.connector("protheus", timeout=30), clock)
+    view = propose(gate, key())
+    approve_only(gate, key("approver"), view.id)
+    ghost = WorkflowRunner(FAST, owner=f"{HOST}/{_dead_pid()}/ghost")
+    sandbox.admin.fault("block", key=f"{view.id}:0", stage="before", seconds=30)
+    stalled = threading.Thread(target=ghost.run, args=(store, gate.connector, view.id, clock))
+    stalled.start()
+    write = sandbox.admin.wait_for_hold(f"{view.id}:0")  # sent, nothing written yet
+    # The next search by CNPJ (the new runner's duplicate check) waits until we let it go.
+    sandbox.admin.fault("block", method="GET", path="/suppliers$", stage="before", seconds=30)
+    recovered: list[list[str]] = []
+    recovery = threading.Thread(
+        target=lambda: recovered.append(gate.runner.recover(store, gate.connector, clock))
+    )
+    recovery.start()
+    check = next(h for h in _wait_for_holds(sandbox, 2) if h["id"] != write["id"])
+    assert sandbox.admin.keys() == []  # the new runner read the key before anything landed
+    sandbox.admin.release(write["id"])
+    stalled.join(10)
+    assert erp_state(sandbox)[:2] == (1, 1)  # the dead runner's creation landed
+    sandbox.admin.release(check["id"])
+    recovery.join(20)
+
+    assert recovered == [[view.id]]
+    assert gate.status(key("admin"), view.id).status == "succeeded"
+    assert erp_state(sandbox) == (1, 1, 1, 1)
+    assert sandbox.admin.keys() == [f"{view.id}:{n}" for n in range(3)]
+    succeeded = entries(gate, key("admin"), view.id, "step.succeeded")
+    assert succeeded[0]["data"]["step"] == "create_record"
+    assert succeeded[0]["data"]["reconciled"] == "found in the ERP by its idempotency key"
+
+
+def _wait_for_holds(sandbox: Sandbox, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        holds = sandbox.admin.holds()
+        if len(holds) >= count:
+            return holds
+        time.sleep(0.02)
+    raise AssertionError(f"{count} held requests expected, found {sandbox.admin.holds()}")
 
 
 def test_a_lease_of_another_host_is_taken_over_only_once_it_expired(
