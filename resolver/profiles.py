@@ -129,6 +129,15 @@ class DecisionSpec(_Frozen):
         description="a candidate whose name comparison weighs more than this is plausibly the"
         " record: the query is then ambiguous, never no_match",
     )
+    #: 7 bits (128:1): above a merely similar name (jaro-winkler ≥ 0.88 or half the words
+    #: shared, +4 to +5 bits), below an abbreviated, reordered or misspelt form of the same
+    #: words (+8 and more).
+    lookalike_name_bits: float = Field(
+        default=7.0,
+        description="another record whose name weighs more than this is a look-alike: a"
+        " name-only query then halts, and a near (not exact) name counts as exact only"
+        " when no record is a look-alike",
+    )
 
 
 #: Joins the columns of one role source: `GIVEN_NAME+SURNAME` is the two values, space-joined.
