@@ -193,7 +193,9 @@ def name(value: object) -> str | None:
         core = tokens
     # Initials that a removed word separated ("a e b") join now, as they would next time;
     # a legal form that a dropped stopword hid ("Foo UK de") goes now too.
-    return strip_legal_suffix(" ".join(_join_initials(core))) or None
+    result = strip_legal_suffix(" ".join(_join_initials(core)))
+    # What is left may be a placeholder itself ("0 E" leaves "0"): blank, as "0" is.
+    return None if _blank(result) else result
 
 
 def name_sorted(normalised_name: str | None) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from resolver import normalise as n
@@ -83,10 +83,19 @@ TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",))
 @pytest.mark.parametrize("role", sorted(n.ROLE_NORMALISERS))
 @settings(deadline=None)  # the first city look-up loads the GeoNames map
 @given(raw=TEXT)
+@example(raw="0 E")  # left "0", which is itself a blank placeholder
+@example(raw="0 e ltda")
 def test_every_normaliser_is_idempotent(role: str, raw: str) -> None:
     fn = n.ROLE_NORMALISERS[role]
     once = fn(raw)
     assert once is None or fn(once) == once
+
+
+def test_a_name_that_leaves_only_a_placeholder_is_blank() -> None:
+    assert n.name("0 E") is None
+    assert n.name("0 e ltda") is None
+    assert n.name("0") is None
+    assert n.name("3M do Brasil Ltda") == "3m brasil"
 
 
 @given(raw=TEXT)
