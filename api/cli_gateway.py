@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from api.settings_errors import settings_error
+
 if TYPE_CHECKING:
     from api.settings import Settings
     from gateway import Store
@@ -62,7 +64,7 @@ def readable_errors() -> Iterator[None]:
         fail(e.message)
     except ValidationError as e:
         first = e.errors()[0]
-        fail(f"settings: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        fail(settings_error(first))
     except OSError as e:
         fail(f"{e.filename or ''}: {e.strerror or e}")
 

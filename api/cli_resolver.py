@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.settings_errors import settings_error
 from calibration import CalibrationError, write_simulated_labels
 from resolver import (
     ENGINES,
@@ -96,7 +97,7 @@ def _token_signer(workdir: Path) -> Callable[[Resolution], str | None]:
         keys = token_keys(settings)[0]
     except ValidationError as e:
         first = e.errors()[0]
-        fail(f"settings: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        fail(settings_error(first))
     except SecretError as e:
         fail(e.message)
     return TokenSigner(keys, settings.token_ttl_seconds).issue

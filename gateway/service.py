@@ -84,7 +84,7 @@ class GateRules:
 
 def _require(principal: Principal, roles: tuple[Role, ...], what: str) -> None:
     if principal.role not in roles:
-        raise Forbidden(f"a {principal.role.value} key may not {what}")
+        raise Forbidden(f"{principal.role.spoken} key may not {what}")
 
 
 class Gateway:

@@ -252,7 +252,7 @@ class CanonMcp:
             case ToolKind.APPROVALS:
                 pending = PendingArgs.model_validate(arguments)
                 if principal.role not in APPROVAL_READERS:
-                    raise Forbidden(f"a {principal.role.value} key may not list approvals")
+                    raise Forbidden(f"{principal.role.spoken} key may not list approvals")
                 if self.pending is None:
                     raise GatewayError("approval requests are not available on this server")
                 return {"requests": self.pending(principal, pending.action, pending.limit)}
