@@ -120,3 +120,19 @@ def test_name_sorted_is_order_free(raw: str) -> None:
     if name:
         reversed_words = " ".join(reversed(name.split()))
         assert n.name_sorted(name) == n.name_sorted(reversed_words)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Salvador - BA", "salvador"),
+        ("São Paulo/SP", "sao paulo"),
+        ("Rio de Janeiro, RJ", "rio de janeiro"),
+        ("Zürich (ZH)", "zurich"),
+        ("Biel/Bienne", "biel bienne"),  # a second name, not a region code
+        ("Frankfurt am Main", "frankfurt am main"),
+        ("BA", "ba"),  # a code alone stays what it is
+    ],
+)
+def test_a_city_loses_the_region_code_written_after_it(raw: str, expected: str) -> None:
+    assert n.city(raw) == expected
