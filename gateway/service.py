@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.actions import (
@@ -32,6 +33,7 @@ from gateway.catalog import Catalog, Phase
 from gateway.erp.base import ErpConnector, ErpRecord
 from gateway.errors import (
     ActionNotFound,
+    ErpError,
     Forbidden,
     GatewayError,
     IdempotencyConflict,
@@ -40,6 +42,8 @@ from gateway.errors import (
 from gateway.keys import Principal, Role, authenticate
 from gateway.monitoring import amount_flag, burst_flag
 from gateway.policy import Execute, decide
+from gateway.revert import RevertPlan, check_revertible, insert_revert, plan_revert
+from gateway.revert import created_id as revert_created_id
 from gateway.rollout import PromotionRules, Readiness, RolloutChange, effective_phase, readiness
 from gateway.rollout import set_phase as store_phase
 from gateway.store import Action, Store, utcnow
@@ -239,6 +243,83 @@ class Gateway:
                 )
                 flags.append(amount_flag(float(amount), history, rules.amount_z_threshold))
         return [f for f in flags if f]
+
+    # -- revert ---------------------------------------------------------------------------
+    def _revertible(self, principal: Principal, session: Session, action_id: str) -> Action:
+        original = session.execute(
+            select(Action).where(Action.id == action_id).with_for_update()
+        ).scalar_one_or_none()
+        if original is None or (
+            principal.role not in REVIEWERS and original.requested_by != principal.key_id
+        ):
+            raise ActionNotFound(f"no action {action_id}", field="id")
+        if principal.role not in REVIEWERS and not principal.may_propose(original.action_type):
+            raise Forbidden(f"this key may not propose {original.action_type}", field="id")
+        return original
+
+    def revert_plan(self, principal: Principal, action_id: str) -> RevertPlan:
+        """What reverting the action would do (raises, naming why, when it cannot be)."""
+        with self.store.transaction() as session:
+            original = self._revertible(principal, session, action_id)
+            check_revertible(session, original)
+            entity_type = str(original.target["entity_type"])
+            canonical_id = original.target.get("canonical_id") or revert_created_id(original)
+        record = None
+        if canonical_id:
+            try:  # only for the plan's words: the revert checks the record again at each step
+                record = self.connector.read_record(entity_type, str(canonical_id))
+            except ErpError:
+                record = None
+        with self.store.transaction() as session:
+            original = self._revertible(principal, session, action_id)
+            return plan_revert(self.catalog.get(original.action_type), original, record)
+
+    def revert(
+        self,
+        principal: Principal,
+        action_id: str,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> ActionView:
+        """Propose the revert of a succeeded action, as a new action waiting for approval."""
+        key = idempotency_key or f"revert:{action_id}"
+        try:
+            with self.store.transaction() as session:
+                existing = find_existing(session, principal.key_id, key)
+                if existing is not None:
+                    if existing.reverts != action_id:
+                        raise IdempotencyConflict(
+                            "this idempotency key was already used with another payload",
+                            field="idempotency_key",
+                        )
+                    return action_view(existing, replayed=True)
+            plan = self.revert_plan(principal, action_id)
+            with self.store.transaction() as session:
+                original = self._revertible(principal, session, action_id)
+                check_revertible(session, original)  # again, under the row lock
+                spec = self.catalog.get(original.action_type)
+                now, ttl = self.clock(), self.rules.approval_ttl_seconds
+                revert = insert_revert(
+                    session, spec=spec, original=original, plan=plan,
+                    requested_by=principal.key_id, idempotency_key=key, reason=reason,
+                    phase=effective_phase(session, spec), now=now,
+                    approval_ttl=timedelta(seconds=ttl) if ttl else None,
+                )  # fmt: skip
+                data = {
+                    "action": spec.name,
+                    "reverts": original.id,
+                    "idempotency_key": key,
+                    "status": revert.status,
+                    "risk": revert.risk,
+                    **{k: getattr(revert, k) for k in ("target", "context", "outcome", "summary")},
+                    "plan": plan.as_dict()["steps"],
+                }
+                audit.append(session, "action.revert_requested", data, action_id=revert.id,
+                             actor=principal.actor, now=now)  # fmt: skip
+                return action_view(revert)
+        except GatewayError as e:
+            self.record_refusal(principal, "revert.refused", e, {"action_id": action_id})
+            raise
 
     def status(self, principal: Principal, action_id: str) -> ActionView:
         """An action's state, for its requester and for reviewers."""
