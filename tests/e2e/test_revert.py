@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from resolver.types import Decision
 from tests.e2e.test_faults import Stack, running_stack
 from tests.gateway.conftest import resolution
 from tests.gateway.erp import expected
@@ -135,9 +134,7 @@ def test_a_record_changed_since_the_block_stops_the_revert_without_overwriting(
     assert _sa2(stack, row)["A2_MSBLQL"] == "2"  # the newer change stands
     assert len(stack.sandbox.admin.journal()) == journal_before  # nothing was sent
     conflict = [e for e in stack.audit(done["id"]) if e["kind"] == "revert.conflict"]
-    assert conflict[0]["data"]["differences"] == [
-        {"field": "blocked", "left": True, "now": False}
-    ]
+    assert conflict[0]["data"]["differences"] == [{"field": "blocked", "left": True, "now": False}]
 
 
 def test_what_did_not_succeed_cannot_be_reverted(stack: Stack) -> None:
