@@ -100,6 +100,13 @@ class ActionSpec(BaseModel):
     steps: tuple[StepSpec, ...] = Field(min_length=1)
     approval_template: str = Field(min_length=1)
     monitoring: MonitoringSpec = MonitoringSpec()
+    drill_record: dict[str, bool | int | float | str] = Field(
+        default_factory=dict,
+        description=(
+            "What the record a rollback drill picks must hold, by field role (a purchase order "
+            "is closed once approved: `approved: true`)"
+        ),
+    )
     revert_risk: RiskClass | None = Field(
         default=None,
         description="The risk class of reverting it (default: the action's own class)",

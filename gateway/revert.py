@@ -218,8 +218,9 @@ def insert_revert(
     phase: Phase,
     now: datetime,
     approval_ttl: timedelta | None,
+    action_id: str | None = None,
 ) -> Action:
-    """Store the revert, its steps and its approval request."""
+    """Store the revert, its steps and its approval request (`action_id`: a chosen id)."""
     outcome = RequireApproval(
         revert_approvals(spec), (f"a revert of {original.id}: always reviewed by a human",)
     )
@@ -227,7 +228,7 @@ def insert_revert(
     target["canonical_id"] = plan.canonical_id
     body = {"reverts": original.id, "reason": reason}
     action = Action(
-        id=str(uuid.uuid4()),
+        id=action_id or str(uuid.uuid4()),
         action_type=spec.name,
         status="pending_approval",
         requested_by=requested_by,

@@ -141,6 +141,16 @@ class _Sync:
 
 
 @dataclass(frozen=True)
+class StepEvent:
+    """A call's outcome, once committed: the step, whether it was the undo, its new status."""
+
+    action_id: str
+    position: int
+    undo: bool
+    status: str
+
+
+@dataclass(frozen=True)
 class _Check:
     """Before a revert's step: read the record and check it still holds what the original
     step left (`expect`); a newer change stops the revert instead of being overwritten."""
@@ -217,11 +227,14 @@ class WorkflowRunner:
         policy: RunnerPolicy | None = None,
         owner: str | None = None,
         record_sync: RecordSync | None = None,
+        observer: Callable[[StepEvent], None] | None = None,
     ) -> None:
         self.policy = policy or RunnerPolicy()
         self._owner = owner
         #: Applies the record an action changed to the serving index before the action ends.
         self.record_sync = record_sync
+        #: Told of each call's committed outcome (the rollback drill checks the ERP there).
+        self.observer = observer
 
     @property
     def owner(self) -> str:
@@ -275,7 +288,10 @@ class WorkflowRunner:
             with store.transaction() as session:
                 action, run = guard(session, lease, clock())
                 stop = self._apply(session, action, run, call, outcome, marks, clock())
+                status = next(s.status for s in action.steps if s.position == call.position)
             self._checkpoint(marks, lease.action_id)
+            if self.observer is not None:
+                self.observer(StepEvent(lease.action_id, call.position, call.undo, status))
             if stop:
                 return
 
