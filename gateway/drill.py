@@ -29,7 +29,7 @@ import yaml
 
 from gateway.catalog import ActionSpec, Catalog
 from gateway.erp.base import ErpConnector, ErpRecord
-from gateway.errors import ErpError, GatewayError
+from gateway.errors import ErpError, ErpUnsupported, GatewayError
 from gateway.keys import create_key
 from gateway.params import validate_model
 from gateway.policy import RequireApproval, outcome_as_dict
@@ -293,6 +293,8 @@ def run_drill(
     store = Store.open(f"sqlite:///{scratch / 'drill.sqlite'}")
     try:
         _drill(catalog, spec, connector, store, result, record_id, run_id, policy, clock)
+    except ErpUnsupported as e:
+        result.fail(f"this ERP's connector cannot run {spec.name}: {e.message}")
     except ErpError as e:
         result.fail(f"the ERP failed the drill: {type(e).__name__}: {e.message}")
     except GatewayError as e:
