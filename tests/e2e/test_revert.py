@@ -3,7 +3,7 @@ format) over HTTP, on both stores. A supplier blocked through the gate is revert
 and found unblocked in the ERP; a supplier changed in the ERP between the block and the revert
 stops the revert in `needs_attention` with the difference, and the change is not overwritten.
 Reverting twice, reverting a revert and reverting what did not succeed are refused, each saying
-why."""
+why. `canon actions revert` asks the same API."""
 
 from __future__ import annotations
 
@@ -12,11 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
+from api import cli_rollback
 from tests.e2e.test_faults import Stack, running_stack
 from tests.gateway.conftest import resolution
 from tests.gateway.erp import expected
 
+runner = CliRunner()
 BLOCK_REASON = {"reason": "tax registration suspended (SEFAZ notice 2026-311)"}
 
 
@@ -166,3 +170,34 @@ def test_what_did_not_succeed_cannot_be_reverted(stack: Stack) -> None:
     assert missing.status_code == 404
     bad = stack.http.post(f"/v1/actions/{waiting['id']}/revert", headers=agent, json={})
     assert bad.status_code == 422 and "reason" in bad.text
+
+
+def test_canon_actions_revert_asks_the_api(stack: Stack) -> None:
+    agent, approver = stack.key("agent", "agent"), stack.key("approver", "ana")
+    cid, row = _supplier(3)
+    block_id = _block(stack, agent, approver, cid)
+    app = typer.Typer()
+    cli_rollback.register(app)
+    env = {"CANON_API_KEY": agent["Authorization"].removeprefix("Bearer "),
+           "CANON_API_URL": stack.url}  # fmt: skip
+
+    plan = runner.invoke(app, ["actions", "revert", block_id, "--reason", "", "--plan"], env=env)
+    assert plan.exit_code == 0, plan.stderr
+    assert plan.stdout.startswith(f"Revert supplier.block on supplier {row['A2_NOME']} ({cid})")
+
+    asked = runner.invoke(app, ["actions", "revert", block_id, "--reason", "wrong one"], env=env)
+    assert asked.exit_code == 0, asked.stderr
+    revert_id = asked.stdout.strip()
+    assert f"revert {revert_id} of {block_id}: pending_approval, needs 1 approval(s)" in (
+        asked.stderr
+    )
+    again = runner.invoke(
+        app, ["actions", "revert", block_id, "--reason", "x", "--idempotency-key", "other"],
+        env=env,
+    )  # fmt: skip
+    assert again.exit_code == 1
+    assert f"already has a revert, {revert_id} (pending_approval)" in again.stderr
+
+    view = stack.http.get(f"/v1/actions/{revert_id}", headers=approver).json()
+    assert stack.approve(view, approver)["status"] == "succeeded"
+    assert _sa2(stack, row)["A2_MSBLQL"] != "1"
