@@ -81,6 +81,20 @@ class RevertPlan:
         }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class RevertCard:
+    """What an action's page says about reverting it: the plan (or why it cannot be), the
+    revert already asked for, or, for a revert, the action it undoes."""
+
+    plan: RevertPlan | None = None
+    why_not: str | None = None
+    revert_id: str | None = None
+    revert_status: str | None = None
+    revert_approval_id: str | None = None
+    reverts: str | None = None
+    reverts_approval_id: str | None = None
+
+
 def expected_values(step: StepSpec, params: Mapping[str, Any]) -> dict[str, Any]:
     """What `step` leaves on the record, its `{params.<name>}` values filled from `params`."""
     expected: dict[str, Any] = {}

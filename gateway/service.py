@@ -42,7 +42,14 @@ from gateway.errors import (
 from gateway.keys import Principal, Role, authenticate
 from gateway.monitoring import amount_flag, burst_flag
 from gateway.policy import Execute, decide
-from gateway.revert import RevertPlan, check_revertible, insert_revert, plan_revert
+from gateway.revert import (
+    RevertCard,
+    RevertPlan,
+    check_revertible,
+    find_revert,
+    insert_revert,
+    plan_revert,
+)
 from gateway.revert import created_id as revert_created_id
 from gateway.rollout import PromotionRules, Readiness, RolloutChange, effective_phase, readiness
 from gateway.rollout import set_phase as store_phase
@@ -273,6 +280,26 @@ class Gateway:
         with self.store.transaction() as session:
             original = self._revertible(principal, session, action_id)
             return plan_revert(self.catalog.get(original.action_type), original, record)
+
+    def revert_card(self, principal: Principal, action_id: str) -> RevertCard:
+        """For an action's page: the revert plan of a succeeded action (or why there is none),
+        the revert already asked for, or the action a revert undoes."""
+        with self.store.transaction() as session:
+            action = self._revertible(principal, session, action_id)
+            if action.reverts is not None:
+                original = session.get(Action, action.reverts)
+                approval = original.approval if original is not None else None
+                approval_id = approval.id if approval else None
+                return RevertCard(reverts=action.reverts, reverts_approval_id=approval_id)
+            existing = find_revert(session, action_id)
+            if existing is not None:
+                approval = existing.approval
+                return RevertCard(revert_id=existing.id, revert_status=existing.status,
+                                  revert_approval_id=approval.id if approval else None)  # fmt: skip
+        try:
+            return RevertCard(plan=self.revert_plan(principal, action_id))
+        except GatewayError as e:
+            return RevertCard(why_not=e.message)
 
     def revert(
         self,

@@ -7,15 +7,18 @@ why. `canon actions revert` asks the same API."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from api import cli_rollback
+from tests.api.test_portal import add_user, sign_in
 from tests.e2e.test_faults import Stack, running_stack
 from tests.gateway.conftest import resolution
 from tests.gateway.erp import expected
@@ -58,6 +61,15 @@ def _block(stack: Stack, agent: dict[str, str], approver: dict[str, str], cid: s
     return str(done["id"])
 
 
+def _portal(stack: Stack) -> httpx.Client:
+    """A portal session of an approver, on the live app."""
+    add_user(stack.app, "paula")
+    client = httpx.Client(base_url=stack.url, timeout=30)
+    signed = sign_in(client, "paula")  # type: ignore[arg-type]
+    assert signed.status_code == 303, signed.text
+    return client
+
+
 def _revert(stack: Stack, who: dict[str, str], action_id: str, **body: Any) -> Any:
     return stack.http.post(
         f"/v1/actions/{action_id}/revert",
@@ -80,9 +92,19 @@ def test_a_block_reverted_with_approval_is_unblocked_in_the_erp(stack: Stack) ->
     ]  # fmt: skip
     assert f"unblock on supplier {row['A2_NOME']} ({cid})" in plan.json()["plan"]
 
+    portal = _portal(stack)
+    block_request = stack.http.get(f"/v1/actions/{block_id}", headers=approver).json()
+    page = portal.get(f"/portal/approvals/{block_request['approval']['id']}").text
+    assert "<h2>Revert</h2>" in page
+    assert f"will unblock on supplier {html.escape(row['A2_NOME'])} ({cid})" in page
+
     asked = _revert(stack, agent, block_id)
     assert asked.status_code == 201, asked.text
     revert = asked.json()
+    page = portal.get(f"/portal/approvals/{block_request['approval']['id']}").text
+    assert f"A revert was asked for: <code>{revert['id']}</code>" in page
+    page = portal.get(f"/portal/approvals/{revert['approval']['id']}").text
+    assert f"This request reverts action <code>{block_id}</code>" in page
     assert (revert["status"], revert["reverts"], revert["action"]) == (
         "pending_approval", block_id, "supplier.block",
     )  # fmt: skip
