@@ -54,7 +54,8 @@ class RevertStep:
         verb = self.operation.partition(".")[2].replace("_", " ")
         checks = ", ".join(f"{k} = {v!r}" for k, v in self.expect.items())
         check = f" (first checking the record still holds {checks})" if checks else ""
-        return f"{verb} on {record_label}{check}"
+        joint = " " if " " not in verb else " of "
+        return f"{verb}{joint}{record_label}{check}"
 
 
 @dataclass(frozen=True)
@@ -209,8 +210,8 @@ def plan_revert(spec: ActionSpec, original: Action, record: ErpRecord | None) ->
     done = original.updated_at.date().isoformat()
     what = "; then ".join(s.describe(label) for s in steps)
     sentence = (
-        f"Revert {spec.name} on {label}, done on {done} (requested by key "
-        f"{original.requested_by}): will {what}"
+        f"Revert of {spec.name} (done on {done}, requested by key {original.requested_by}): "
+        f"will {what}"
     )
     return RevertPlan(original.id, spec.name, canonical_id, tuple(steps), sentence)
 

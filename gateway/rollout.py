@@ -47,6 +47,8 @@ class Readiness:
     #: Whether the latest rollback drill of the current catalog entry passed, and what it said.
     drill_passed: bool = False
     drill: str = "no rollback drill yet (canon rollout drill ACTION)"
+    #: In a word: `passed`, `none`, `stale` (the catalog's steps changed since) or `failed`.
+    drill_state: str = "none"
 
     @property
     def approval_rate(self) -> float | None:
@@ -101,7 +103,8 @@ def readiness(session: Session, spec: ActionSpec, rules: PromotionRules) -> Read
     ready = n >= rules.min_proposals and not wrong and rate >= rules.min_approval_rate
     phase = effective_phase(session, spec)
     drill_passed, drill = drill_verdict(session, spec)
-    return Readiness(spec.name, phase, n, unchanged, wrong, ready, reason, drill_passed, drill)
+    return Readiness(spec.name, phase, n, unchanged, wrong, ready, reason, drill_passed, drill,
+                     drill_state(session, spec))  # fmt: skip
 
 
 def latest_drill(session: Session, spec: ActionSpec) -> RolloutDrill | None:
@@ -112,6 +115,16 @@ def latest_drill(session: Session, spec: ActionSpec) -> RolloutDrill | None:
         .order_by(RolloutDrill.ran_at.desc(), RolloutDrill.id.desc())
         .limit(1)
     ).first()
+
+
+def drill_state(session: Session, spec: ActionSpec) -> str:
+    """The drill's verdict in a word: passed, none, stale or failed."""
+    drill = latest_drill(session, spec)
+    if drill is None:
+        return "none"
+    if drill.steps_hash != spec.steps_hash:
+        return "stale"
+    return "passed" if drill.passed else "failed"
 
 
 def drill_verdict(session: Session, spec: ActionSpec) -> tuple[bool, str]:

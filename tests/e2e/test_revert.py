@@ -90,13 +90,13 @@ def test_a_block_reverted_with_approval_is_unblocked_in_the_erp(stack: Stack) ->
         {"undoes_step": 0, "name": "undo_block", "operation": "supplier.unblock",
          "expect": {"blocked": True}}
     ]  # fmt: skip
-    assert f"unblock on supplier {row['A2_NOME']} ({cid})" in plan.json()["plan"]
+    assert f"will unblock supplier {row['A2_NOME']} ({cid})" in plan.json()["plan"]
 
     portal = _portal(stack)
     block_request = stack.http.get(f"/v1/actions/{block_id}", headers=approver).json()
     page = portal.get(f"/portal/approvals/{block_request['approval']['id']}").text
     assert "<h2>Revert</h2>" in page
-    assert f"will unblock on supplier {html.escape(row['A2_NOME'])} ({cid})" in page
+    assert f"will unblock supplier {html.escape(row['A2_NOME'])} ({cid})" in page
 
     asked = _revert(stack, agent, block_id)
     assert asked.status_code == 201, asked.text
@@ -205,7 +205,8 @@ def test_canon_actions_revert_asks_the_api(stack: Stack) -> None:
 
     plan = runner.invoke(app, ["actions", "revert", block_id, "--reason", "", "--plan"], env=env)
     assert plan.exit_code == 0, plan.stderr
-    assert plan.stdout.startswith(f"Revert supplier.block on supplier {row['A2_NOME']} ({cid})")
+    assert plan.stdout.startswith("Revert of supplier.block (done on ")
+    assert f"will unblock supplier {row['A2_NOME']} ({cid})" in plan.stdout
 
     asked = runner.invoke(app, ["actions", "revert", block_id, "--reason", "wrong one"], env=env)
     assert asked.exit_code == 0, asked.stderr
