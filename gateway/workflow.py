@@ -18,6 +18,11 @@ step still in doubt after that is left `in_doubt` and the run is retried later; 
 `max_claims` attempts, or when a compensation is refused, the action is `needs_attention` with
 the record of what was done, undone and still to undo (`gateway.workflow_report`).
 
+A revert (`gateway.revert`) is a workflow of its own whose steps are the original's
+compensations; before each one's intent the runner reads the record and checks it still holds
+what the original step left (`revert.checked`), or stops the revert in `needs_attention` with the
+difference (`revert.conflict`) without calling the ERP.
+
 A crash at any point leaves a step `running`/`compensating` or between two steps; the next
 runner to claim the run (on start-up, or from the sweep, `gateway.workflow_sweeper`) reads the
 ERP by key and carries on in the same direction. Why our own state machine rather than DBOS:
