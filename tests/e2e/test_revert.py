@@ -183,6 +183,14 @@ def test_what_did_not_succeed_cannot_be_reverted(stack: Stack) -> None:
     assert refused.json()["type"].endswith("not-revertible")
     assert "is failed: it failed before changing anything" in refused.json()["detail"]
 
+    created = stack.propose_supplier(agent)
+    stack.sandbox.admin.fault("error", key=f"{created['id']}:2", status=422, times=None)
+    compensated = stack.approve(created, approver)
+    assert compensated["status"] == "compensated", compensated
+    refused = _revert(stack, agent, compensated["id"])
+    assert refused.status_code == 409, refused.text
+    assert "is compensated: its workflow failed and was already undone" in refused.text
+
     waiting = stack.http.post(
         "/v1/actions", headers=agent, json={**body, "idempotency_key": "block-waiting"}
     ).json()
