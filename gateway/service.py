@@ -93,6 +93,10 @@ class GateRules:
         return timedelta(seconds=self.account_window_seconds)
 
 
+class _KeyTaken(Exception):  # noqa: N818 — control flow, not an error of the domain
+    """A concurrent request stored a revert under this idempotency key first."""
+
+
 def _require(principal: Principal, roles: tuple[Role, ...], what: str) -> None:
     if principal.role not in roles:
         raise Forbidden(f"a {principal.role.value} key may not {what}")
@@ -311,42 +315,62 @@ class Gateway:
         """Propose the revert of a succeeded action, as a new action waiting for approval."""
         key = idempotency_key or f"revert:{action_id}"
         try:
-            with self.store.transaction() as session:
-                existing = find_existing(session, principal.key_id, key)
-                if existing is not None:
-                    if existing.reverts != action_id:
-                        raise IdempotencyConflict(
-                            "this idempotency key was already used with another payload",
-                            field="idempotency_key",
-                        )
-                    return action_view(existing, replayed=True)
-            plan = self.revert_plan(principal, action_id)
-            with self.store.transaction() as session:
-                original = self._revertible(principal, session, action_id)
-                check_revertible(session, original)  # again, under the row lock
-                spec = self.catalog.get(original.action_type)
-                now, ttl = self.clock(), self.rules.approval_ttl_seconds
-                revert = insert_revert(
-                    session, spec=spec, original=original, plan=plan,
-                    requested_by=principal.key_id, idempotency_key=key, reason=reason,
-                    phase=effective_phase(session, spec), now=now,
-                    approval_ttl=timedelta(seconds=ttl) if ttl else None,
-                )  # fmt: skip
-                data = {
-                    "action": spec.name,
-                    "reverts": original.id,
-                    "idempotency_key": key,
-                    "status": revert.status,
-                    "risk": revert.risk,
-                    **{k: getattr(revert, k) for k in ("target", "context", "outcome", "summary")},
-                    "plan": plan.as_dict()["steps"],
-                }
-                audit.append(session, "action.revert_requested", data, action_id=revert.id,
-                             actor=principal.actor, now=now)  # fmt: skip
-                return action_view(revert)
+            replay = self._revert_replay(principal, action_id, key)
+            if replay is not None:
+                return replay
+            try:
+                return self._insert_revert(principal, action_id, key, reason)
+            except (IntegrityError, _KeyTaken):
+                # A concurrent request with the same key won the insert: answer with its revert.
+                replay = self._revert_replay(principal, action_id, key)
+                if replay is None:
+                    raise
+                return replay
         except GatewayError as e:
             self.record_refusal(principal, "revert.refused", e, {"action_id": action_id})
             raise
+
+    def _revert_replay(self, principal: Principal, action_id: str, key: str) -> ActionView | None:
+        with self.store.transaction() as session:
+            existing = find_existing(session, principal.key_id, key)
+            if existing is None:
+                return None
+            if existing.reverts != action_id:
+                raise IdempotencyConflict(
+                    "this idempotency key was already used with another payload",
+                    field="idempotency_key",
+                )
+            return action_view(existing, replayed=True)
+
+    def _insert_revert(
+        self, principal: Principal, action_id: str, key: str, reason: str
+    ) -> ActionView:
+        plan = self.revert_plan(principal, action_id)
+        with self.store.transaction() as session:
+            original = self._revertible(principal, session, action_id)
+            if find_existing(session, principal.key_id, key) is not None:
+                raise _KeyTaken(key)
+            check_revertible(session, original)  # again, under the row lock
+            spec = self.catalog.get(original.action_type)
+            now, ttl = self.clock(), self.rules.approval_ttl_seconds
+            revert = insert_revert(
+                session, spec=spec, original=original, plan=plan,
+                requested_by=principal.key_id, idempotency_key=key, reason=reason,
+                phase=effective_phase(session, spec), now=now,
+                approval_ttl=timedelta(seconds=ttl) if ttl else None,
+            )  # fmt: skip
+            data = {
+                "action": spec.name,
+                "reverts": original.id,
+                "idempotency_key": key,
+                "status": revert.status,
+                "risk": revert.risk,
+                **{k: getattr(revert, k) for k in ("target", "context", "outcome", "summary")},
+                "plan": plan.as_dict()["steps"],
+            }
+            audit.append(session, "action.revert_requested", data, action_id=revert.id,
+                         actor=principal.actor, now=now)  # fmt: skip
+            return action_view(revert)
 
     def status(self, principal: Principal, action_id: str) -> ActionView:
         """An action's state, for its requester and for reviewers."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,13 @@ def test_canon_actions_revert_asks_the_api(stack: Stack) -> None:
     view = stack.http.get(f"/v1/actions/{revert_id}", headers=approver).json()
     assert stack.approve(view, approver)["status"] == "succeeded"
     assert _sa2(stack, row)["A2_MSBLQL"] != "1"
+
+
+def test_concurrent_requests_of_one_revert_make_one(stack: Stack) -> None:
+    agent, approver = stack.key("agent", "agent"), stack.key("approver", "ana")
+    cid, _row = _supplier(4)
+    block_id = _block(stack, agent, approver, cid)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: _revert(stack, agent, block_id), range(8)))
+    assert sorted(a.status_code for a in answers) == [200] * 7 + [201], [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
