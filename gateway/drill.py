@@ -29,7 +29,7 @@ import yaml
 
 from gateway.catalog import ActionSpec, Catalog
 from gateway.erp.base import ErpConnector, ErpRecord
-from gateway.errors import ErpError, ErpUnsupported, GatewayError
+from gateway.errors import ErpError, ErpUnsupported, GatewayError, InvalidParams
 from gateway.keys import create_key
 from gateway.params import validate_model
 from gateway.policy import RequireApproval, outcome_as_dict
@@ -287,6 +287,10 @@ def run_drill(
     drill matches on.
     """
     spec = catalog.get(action)
+    if record_id is not None and spec.target.resolution == "no_match":
+        raise InvalidParams(
+            f"{spec.name} creates its record: a drill of it takes no record", field="record"
+        )
     run_id = run_id or uuid.uuid4().hex[:12]
     result = DrillResult(spec.name, erp)
     scratch = Path(tempfile.mkdtemp(prefix="canon-drill-"))

@@ -83,6 +83,8 @@ def test_a_failed_drill_is_exit_1_and_stored(canon: typer.Typer, store_url: str)
         pytest.param(["--all", "--record", "SA2:01:1:01"], "--record goes with one ACTION",
                      id="record-with-all"),
         pytest.param(["supplier.block", "--data", "/nonexistent"], "not a folder", id="data"),
+        pytest.param(["supplier.create", "--record", "SA2::000001:01"],
+                     "supplier.create creates its record", id="record-of-a-creation"),
     ],
 )  # fmt: skip
 def test_bad_drill_input_is_one_line_and_exit_2(
