@@ -221,7 +221,7 @@ class _Observer:
             self.result.record = self.canonical_id
         now = self.read()
         expect = self._full(self.current, expected_values(step, self.params))
-        self._check(f"after step {event.position} ({step.name})", expect, now)
+        self.check(f"after step {event.position} ({step.name})", expect, now)
         self.current = now
 
     def _after_undo(self, position: int) -> None:
@@ -236,14 +236,14 @@ class _Observer:
             if not gone:
                 self.result.fail(f"{stage}: the created record is still live")
             return
-        self._check(stage, dict(prior.fields), now)
+        self.check(stage, dict(prior.fields), now)
         self.current = now
 
     @staticmethod
     def _full(prior: ErpRecord | None, leaves: dict[str, Any]) -> dict[str, Any]:
         return {**(dict(prior.fields) if prior is not None else {}), **leaves}
 
-    def _check(self, stage: str, expect: dict[str, Any], now: ErpRecord | None) -> None:
+    def check(self, stage: str, expect: dict[str, Any], now: ErpRecord | None) -> None:
         found = differences(expect, now)
         self.result.checks.append(DrillCheck(stage, not found, found))
         if found:
@@ -389,4 +389,4 @@ def _drill(
         if not gone:
             result.fail("after the revert the created record is still live")
     else:
-        observer._check("the record is back to its state before", dict(before.fields), final)
+        observer.check("the record is back to its state before", dict(before.fields), final)
