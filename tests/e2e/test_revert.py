@@ -3,7 +3,7 @@ format) over HTTP, on both stores. A supplier blocked through the gate is revert
 and found unblocked in the ERP; a supplier changed in the ERP between the block and the revert
 stops the revert in `needs_attention` with the difference, and the change is not overwritten.
 Reverting twice, reverting a revert and reverting what did not succeed are refused, each saying
-why. `canon actions revert` asks the same API."""
+why. `canon actions revert` and the MCP tool `revert_action` ask the same gate."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import typer
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 from api import cli_rollback
 from tests.api.test_portal import add_user, sign_in
 from tests.e2e.test_faults import Stack, running_stack
+from tests.e2e.test_mcp_live import http_session
 from tests.gateway.conftest import resolution
 from tests.gateway.erp import expected
 
@@ -243,3 +245,24 @@ def test_concurrent_requests_of_one_revert_make_one(stack: Stack) -> None:
         answers = list(pool.map(lambda _: _revert(stack, agent, block_id), range(8)))
     assert sorted(a.status_code for a in answers) == [200] * 7 + [201], [a.text for a in answers]
     assert len({a.json()["id"] for a in answers}) == 1
+
+
+def test_an_agent_reverts_through_the_mcp_tool(stack: Stack) -> None:
+    agent, approver = stack.key("agent", "agent"), stack.key("approver", "ana")
+    cid, row = _supplier(5)
+    block_id = _block(stack, agent, approver, cid)
+    secret = agent["Authorization"].removeprefix("Bearer ")
+
+    async def call() -> Any:
+        async with http_session(stack.url, secret) as client:
+            return await client.call_tool(
+                "revert_action", {"action_id": block_id, "reason": "wrong supplier"}
+            )
+
+    result = anyio.run(call)
+    assert not result.is_error, result
+    revert = result.structured_content
+    assert (revert["status"], revert["reverts"]) == ("pending_approval", block_id)
+    assert revert["waiting_for"] is not None
+    assert stack.approve(revert, approver)["status"] == "succeeded"
+    assert _sa2(stack, row)["A2_MSBLQL"] != "1"
