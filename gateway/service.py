@@ -33,6 +33,7 @@ from gateway.catalog import Catalog, Phase
 from gateway.erp.base import ErpConnector, ErpRecord
 from gateway.errors import (
     ActionNotFound,
+    AlreadyReverted,
     ErpError,
     Forbidden,
     GatewayError,
@@ -91,10 +92,6 @@ class GateRules:
     @property
     def account_window(self) -> timedelta:
         return timedelta(seconds=self.account_window_seconds)
-
-
-class _KeyTaken(Exception):  # noqa: N818 — control flow, not an error of the domain
-    """A concurrent request stored a revert under this idempotency key first."""
 
 
 def _require(principal: Principal, roles: tuple[Role, ...], what: str) -> None:
@@ -320,8 +317,9 @@ class Gateway:
                 return replay
             try:
                 return self._insert_revert(principal, action_id, key, reason)
-            except (IntegrityError, _KeyTaken):
-                # A concurrent request with the same key won the insert: answer with its revert.
+            except (IntegrityError, AlreadyReverted):
+                # A concurrent request with the same key got there first: answer with its revert
+                # (the unique key, or the check under the original's lock, stopped this one).
                 replay = self._revert_replay(principal, action_id, key)
                 if replay is None:
                     raise
@@ -348,8 +346,6 @@ class Gateway:
         plan = self.revert_plan(principal, action_id)
         with self.store.transaction() as session:
             original = self._revertible(principal, session, action_id)
-            if find_existing(session, principal.key_id, key) is not None:
-                raise _KeyTaken(key)
             check_revertible(session, original)  # again, under the row lock
             spec = self.catalog.get(original.action_type)
             now, ttl = self.clock(), self.rules.approval_ttl_seconds
