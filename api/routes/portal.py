@@ -219,9 +219,13 @@ def detail(
     except GatewayError as e:
         return _refusal(e, login)
     notice = {"approve": "Your approval is recorded.", "reject": "Your rejection is recorded."}
+    try:
+        revert = services.desk.gateway.revert_card(login.principal, view.action_id)
+    except GatewayError:
+        revert = None
     return render("detail.html", login=login, view=view, d=view.details,
                   can_decide=services.desk.may_decide(login.principal, view),
-                  notice=notice.get(done))  # fmt: skip
+                  notice=notice.get(done), revert=revert)  # fmt: skip
 
 
 @router.post("/approvals/{approval_id}/decision")
