@@ -85,6 +85,7 @@ FILLER = frozenset(
     block bloquear bloqueie sperren sperre sperrt bloquer bloquez unblock desbloquear entsperren
     débloquer pay pagar zahlen payer check verificar prüfen vérifier find encontrar finden trouver
     update atualizar aktualisieren mettre jour create criar erstellen créer resolve
+    close fechar encerrar schliessen abschliessen fermer cancel cancelar stornieren annuler
     supplier suppliers vendor fornecedor fornecedora lieferant lieferanten lieferantin
     fournisseur fournisseurs customer cliente clientes kunde kunden client clients
     employee funcionario funcionaria colaborador colaboradora mitarbeiter mitarbeiterin

@@ -248,16 +248,15 @@ class EntityTypeSpec(_Frozen):
 
 
 #: Tax-id kinds free-text mentions can detect (resolver.mention), each checked by python-stdnum.
-MENTION_TAX_IDS = ("cnpj", "cpf", "ch_uid", "de_vat", "at_uid", "vat")
+TaxIdKind = Literal["cnpj", "cpf", "ch_uid", "de_vat", "at_uid", "vat"]
+MENTION_TAX_IDS: tuple[TaxIdKind, ...] = ("cnpj", "cpf", "ch_uid", "de_vat", "at_uid", "vat")
 
 
 class MentionSpec(_Frozen):
     """How free-text mentions are read (resolver.mention): which tax-id kinds to look for, in
     order, and the regions phone numbers written without a country code are read in."""
 
-    tax_ids: list[Literal["cnpj", "cpf", "ch_uid", "de_vat", "at_uid", "vat"]] = Field(
-        default_factory=lambda: list(MENTION_TAX_IDS)
-    )
+    tax_ids: list[TaxIdKind] = Field(default_factory=lambda: list(MENTION_TAX_IDS))
     phone_regions: list[str] = Field(default_factory=lambda: ["BR", "CH", "DE", "AT", "FR"])
 
     @field_validator("phone_regions")
