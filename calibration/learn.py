@@ -135,8 +135,8 @@ def query_roles(query: ResolveQuery, spec: EntityTypeSpec, profile: Profile) -> 
 def _record_rows(model_dir: Path, entity_type: str, ids: set[str]) -> dict[str, dict[str, Any]]:
     frame = pd.read_parquet(model_dir / f"records_{entity_type}.parquet")
     frame = frame[frame["unique_id"].isin(ids)]
-    rows: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return {str(r["unique_id"]): r for r in rows}
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return {str(r["unique_id"]): {str(k): v for k, v in r.items()} for r in rows}
 
 
 def labelled_pairs(labels: list[Label], model_dir: Path, profile: Profile) -> dict[str, list[Pair]]:
