@@ -1,6 +1,6 @@
 """`canon learn`: refit the model's m-probabilities from labelled pairs; activate; roll back.
 
-    canon learn --workdir W --labels F [--prior-pairs 50]   write a refit model version
+    canon learn --workdir W --labels F [--prior-pairs 500]   write a refit model version
     canon learn --workdir W --activate VERSION              serve it
     canon learn --workdir W --rollback                      serve the model active before
 
@@ -17,7 +17,7 @@ from rich.table import Table
 
 from api.cli_calibration import fail, out, readable_errors, say
 from calibration import read_labels
-from calibration.learn import Refit, activate_model, refit_workdir, rollback_model
+from calibration.learn import PRIOR_PAIRS, Refit, activate_model, refit_workdir, rollback_model
 
 
 def print_refit(refit: Refit) -> None:
@@ -52,7 +52,7 @@ def learn_cmd(
     labels: Annotated[Path | None, typer.Option(help="labels, CSV or Parquet")] = None,
     prior_pairs: Annotated[
         float, typer.Option(help="how many labelled pairs the current m is worth", min=0.0)
-    ] = 50.0,
+    ] = PRIOR_PAIRS,
     activate_version: Annotated[
         str | None, typer.Option("--activate", help="serve model VERSION")
     ] = None,

@@ -9,7 +9,12 @@ pairs:
 
     m_k = (count_k + PRIOR_PAIRS · m_k(current)) / (pairs + PRIOR_PAIRS)
 
-so that twenty labels nudge the weights and thousands decide them. (splink's
+Labels come mostly from halts, a biased sample of what agents write (few exact names: those
+resolve without a human), while the current m stands for every query. Worth 500 pairs, it lets
+a few hundred picks raise the levels they land in without dragging down the ones halts rarely
+reach: on the committed sample, 200 picks of loosely written names raise the held-out coverage
+of that kind from 165 to 170 of 200 and leave the sample's own 300 queries as they were (with a
+prior of 50 pairs, the exact-name weight fell 2 bits and 5 of those queries halted). (splink's
 `estimate_m_from_pairwise_labels` replaces m outright: with a few hundred labels, a level no
 label reached would get m = 0, a veto.) u, the prior and the term frequencies describe the
 master and stay; pinned comparisons (`fixed_m`) stay pinned; labels saying `wrong` judge pairs
@@ -58,7 +63,7 @@ from resolver.simulate import level_counts
 from resolver.workdir import CURRENT, MODELS
 
 #: How many labelled pairs the current m is worth in the refit (see the module).
-PRIOR_PAIRS = 50.0
+PRIOR_PAIRS = 500.0
 #: Roles a query may give for a person's name in parts (as the resolver reads them).
 NAME_PARTS = ("given_name", "family_name")
 
