@@ -111,11 +111,14 @@ def test_a_refit_from_200_picks_raises_coverage_on_held_out_queries(workdir: Pat
     held_after, sample_after = outcomes(after, held_out), sample_outcomes(after)
 
     levels = {c.level: c for c in refit.types["supplier"].levels}
-    print(f"\nheld-out loose queries: before {dict(held_before)}, after {dict(held_after)}")
-    print(f"sample queries:         before {dict(sample_before)}, after {dict(sample_after)}")
-    print(f"replay of the picks:    {refit.replay}")
-    for c in levels.values():
-        print(f"  {c.level:<36} {c.before:+6.2f} -> {c.after:+6.2f}  ({c.labels} labels)")
+    lines = [
+        f"held-out loose queries: before {dict(held_before)}, after {dict(held_after)}",
+        f"sample queries:         before {dict(sample_before)}, after {dict(sample_after)}",
+        f"replay of the picks:    {refit.replay}",
+        *(f"  {c.level:<36} {c.before:+6.2f} -> {c.after:+6.2f}  ({c.labels} labels)"
+          for c in levels.values()),
+    ]  # fmt: skip
+    sys.stdout.write("\nrefit from 200 picks\n" + "\n".join(lines) + "\n")
     assert held_after["right"] > held_before["right"]
     assert held_after["wrong"] <= held_before["wrong"]
     # The sample's own queries (other kinds) lose nothing: no new halt, no new wrong match.
