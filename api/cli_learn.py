@@ -41,8 +41,9 @@ def print_refit(refit: Refit) -> None:
     table.add_row(f"refit {refit.version}", str(r.right_after), str(r.wrong_after),
                   str(r.halted_after))  # fmt: skip
     out.print(table)
-    say(f"the refit would have resolved {r.resolved} of the {r.halted_before} halts to the"
-        " labelled record")  # fmt: skip
+    say(f"the refit would have resolved {r.resolved} of the {r.answerable_halts} halts a human"
+        f" resolved to a record ({r.halted_before - r.answerable_halts} other halts: no labelled"
+        " record is right)")  # fmt: skip
 
 
 def learn_cmd(

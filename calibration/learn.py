@@ -98,7 +98,9 @@ class Replay:
     queries: int = 0
     halted_before: int = 0
     halted_after: int = 0
-    #: Halted before, matched to the labelled record after.
+    #: Halts of queries the labels give a right record for (what a human resolved by a pick).
+    answerable_halts: int = 0
+    #: Of those, matched to a labelled right record by the refit.
     resolved: int = 0
     right_before: int = 0
     right_after: int = 0
@@ -212,7 +214,10 @@ def replay(labels: list[Label], before: Resolver, after: Resolver) -> Replay:
     """Resolve every labelled query with both resolvers; count halts, rights and wrongs against
     the record the labels call correct (none: every match is wrong)."""
     pairs, _, _ = verdicts_of(labels)
-    right = {key: cid for (key, cid), ok in pairs.items() if ok}
+    right: dict[str, set[str]] = {}
+    for (key, cid), ok in pairs.items():
+        if ok:  # one entity may be several records (a legacy duplicate): each is right
+            right.setdefault(key, set()).add(cid)
     queries = {label.query_key: label.query for label in labels}
     counts = dict.fromkeys(Replay.__dataclass_fields__, 0)
     for key, query in queries.items():
@@ -221,16 +226,17 @@ def replay(labels: list[Label], before: Resolver, after: Resolver) -> Replay:
             old, new = before.resolve(query), after.resolve(query)
         except ResolverError as e:
             raise LabelError(f"labels: query {query.id}: {e}") from e
-        wanted = right.get(key)
+        wanted = right.get(key, set())
         for res, when in ((old, "before"), (new, "after")):
             if res.decision is not Decision.MATCH:
                 counts[f"halted_{when}"] += 1
-            elif res.canonical_id == wanted:
+            elif res.canonical_id in wanted:
                 counts[f"right_{when}"] += 1
             else:
                 counts[f"wrong_{when}"] += 1
-        if old.decision is not Decision.MATCH and new.canonical_id == wanted is not None:
-            counts["resolved"] += 1
+        if old.decision is not Decision.MATCH and wanted:
+            counts["answerable_halts"] += 1
+            counts["resolved"] += int(new.decision is Decision.MATCH and new.canonical_id in wanted)
     return Replay(**counts)
 
 

@@ -126,6 +126,7 @@ def test_a_refit_from_200_picks_raises_coverage_on_held_out_queries(workdir: Pat
     assert sample_after["wrong"] <= sample_before["wrong"]
     assert levels["similar name"].after > levels["similar name"].before
     assert refit.replay.queries == 200
+    assert refit.replay.answerable_halts == refit.replay.halted_before  # every pick is right
     assert refit.replay.resolved == refit.replay.halted_before - refit.replay.halted_after
     assert after.model_version == refit.version
 
@@ -195,7 +196,7 @@ def test_cli_learn_reports_weights_and_replay(workdir: Path, sample_labels: Path
     assert proc.returncode == 0, proc.stderr
     assert "supplier: m refit from" in proc.stdout
     assert "labelled queries replayed" in proc.stdout
-    assert "halts to the labelled record" in proc.stderr
+    assert "halts a human resolved to a record" in proc.stderr
     version = proc.stderr.split("--activate ")[1].split()[0]
     served = current_model_dir(workdir).name
     assert version.startswith(served + ".l")
