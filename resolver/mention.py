@@ -224,18 +224,13 @@ def _orders(t: _Text, mention: Mention, profile: Profile) -> None:
 
 
 def _postcodes_and_cities(t: _Text, mention: Mention) -> None:
-    found = _first(t, _CEP, lambda _v: True)
-    if found is None:
-        for m in _PREFIXED_POSTCODE.finditer(t.masked):
+    for pattern in (_CEP, _PREFIXED_POSTCODE):
+        for m in pattern.finditer(t.masked):
             if t.free(m.start(), m.end()):
                 t.take(m.start(), m.end())
-                found = m.group(1)
-                break
-    if found is not None:
-        mention.roles["postcode"] = found
-        end = t.original.find(found) + len(found)
-        _city_at(t, mention, end)
-        return
+                mention.roles["postcode"] = m.group(m.lastindex or 0)
+                _city_at(t, mention, m.end())
+                return
     for m in _BARE_POSTCODE.finditer(t.masked):
         if t.free(m.start(), m.end()) and _city_at(t, mention, m.end()):
             mention.roles["postcode"] = t.take(m.start(), m.end())
@@ -252,11 +247,15 @@ def _city_at(t: _Text, mention: Mention, start: int) -> bool:
     return _take_city(t, mention, words)
 
 
-def _take_city(t: _Text, mention: Mention, words: list[re.Match[str]]) -> bool:
+def _take_city(
+    t: _Text, mention: Mention, words: list[re.Match[str]], *, whole: bool = False
+) -> bool:
+    """Take the longest run of `words`' first ones that names a known city (with `whole`,
+    only all of them)."""
     from resolver.places import city_names
 
     names = city_names()
-    for n in range(len(words), 0, -1):
+    for n in range(len(words), 0 if not whole else len(words) - 1, -1):
         span = words[:n]
         if any(not t.free(w.start(), w.end()) for w in span):
             continue
@@ -300,8 +299,8 @@ def _cities_after_words(t: _Text, mention: Mention) -> None:
     comma = tail.rfind(",")
     if comma >= 0:
         last = [w for w in words if w.start() > comma and w.end() <= len(tail)]
-        if 0 < len(last) <= 4 and _take_city(t, mention, last) and len(last) == 1:
-            return
+        if 0 < len(last) <= 4:  # the whole tail, not a city word opening a name
+            _take_city(t, mention, last, whole=True)
 
 
 def _edge_trimmed(words: list[str]) -> list[str]:

@@ -116,10 +116,22 @@ def test_only_the_profile_kinds_are_read() -> None:
     assert parse_mention("ACME AG, UID CHE-116.281.710", PROFILE).roles["tax_id"]
 
 
-def test_a_city_word_inside_a_name_is_not_a_city() -> None:
-    mention = parse_mention("fornecedor Santos Ferreira Transportes Ltda", PROFILE)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fornecedor Santos Ferreira Transportes Ltda",
+        "CNPJ 22.424.331/0001-91, Santos Ferreira Transportes Ltda",
+    ],
+)
+def test_a_city_word_opening_a_name_is_not_a_city(text: str) -> None:
+    mention = parse_mention(text, PROFILE)
     assert "city" not in mention.roles
     assert mention.identity()["name"] == "santos ferreira transportes"
+
+
+def test_a_city_ending_the_sentence_after_a_comma() -> None:
+    mention = parse_mention("Transportes Ferreira Ltda, Santos", PROFILE)
+    assert (mention.roles["city"], mention.identity()["name"]) == ("Santos", "transportes ferreira")
 
 
 _FRAGMENTS = st.sampled_from(
