@@ -28,8 +28,10 @@ from resolver import (
     load_profile,
     load_resolver,
 )
+from resolver.parity import splink_match_weights
 from resolver.simulate import Noise, perturb
 from tests.calibration.conftest import SAMPLE
+from tests.resolver.test_parity import _perturbed_queries
 
 CANON = str(Path(sys.executable).parent / "canon")
 #: How this deployment's agents write a supplier's name: words cut short, the legal form
@@ -222,3 +224,25 @@ def test_cli_learn_bad_input_is_one_line(workdir: Path, args: tuple[str, ...], f
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and fragment in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_refit_serves_what_splink_computes(workdir: Path) -> None:
+    """The refit rewrites the compiled model and the splink model alike: splink's own
+    predict_between gives the serving path's match weights for the refit (to 1e-6)."""
+    refit = refit_workdir(workdir, picks(loose_queries(workdir, 60, seed=7)))
+    activate_model(workdir, refit.version)
+    resolver = load_resolver(workdir)
+    et = resolver.entity_types["supplier"]
+    assert et.model is not None
+    queries = _perturbed_queries(resolver, "supplier", 20)
+    master = pd.read_parquet(refit.path / "records_supplier.parquet").head(100)
+    reference = splink_match_weights(refit.path, "supplier", pd.DataFrame(queries), master)
+    position = {uid: i for i, uid in enumerate(et.index.ids)}
+    by_id = {q["unique_id"]: q for q in queries}
+    worst = 0.0
+    for row in reference.itertuples():
+        query = {k: v for k, v in by_id[row.unique_id_l].items() if k != "unique_id"}
+        score = et.model.score(query, et.index.record(position[row.unique_id_r]))  # type: ignore[arg-type]
+        worst = max(worst, abs(score.match_weight - row.match_weight))
+    assert len(reference) == 20 * 100
+    assert worst <= 1e-6
