@@ -94,5 +94,7 @@ class Resolution(BaseModel):
     calibration_version: str
     query_identity: dict[str, str | None] = Field(
         default_factory=dict,
-        description="The normalised name and tax id the query asked for (no_match tokens)",
+        description="The normalised name and tax id the query asked for (no_match tokens);"
+        " for a `text` query, everything read from the sentence (tax_id_kind, email, phone,"
+        " postcode, city, iban, order_number, the entity_type its words name)",
     )
