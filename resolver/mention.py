@@ -10,8 +10,9 @@ order, each step taking its span out of the text so that no later one reads it a
    number `stdnum.vatin` knows).
 3. E-mail addresses.
 4. Order numbers, by the `mention` pattern of a key-matched entity type (purchase orders).
-5. Postcodes: a Brazilian CEP (`01310-100`), or 4–5 digits written before a known city
-   (`8004 Zürich`) or after a country prefix (`CH-8004`).
+5. Postcodes: after their cue word (`CEP 01310100`, `PLZ 8004`, `NPA 1003`), a Brazilian CEP
+   (`01310-100`), or 4–5 digits written before a known city (`8004 Zürich`) or after a country
+   prefix (`CH-8004`).
 6. Phone numbers (`phonenumbers`, valid numbers only, tried in the profile's regions in order).
 7. A city: a GeoNames spelling (`resolver.places`) right after a postcode, or after a locative
    word (`in`, `em`, `à`, `aus`…), or alone after a comma at the end of the sentence.
@@ -64,6 +65,11 @@ TAX_ID_KINDS = tuple(_TAX_IDS)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?(?!\w)")
 _EMAIL = re.compile(r"(?i)(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _CEP = re.compile(r"(?<![\w.-])\d{5}-\d{3}(?![\w/-])")
+#: A postcode after its cue word, whatever its shape: "CEP 01310100", "PLZ 8004", "NPA 1003".
+_CUED_POSTCODE = re.compile(
+    r"(?i)\b(?:CEP|PLZ|NPA|CAP|post\s?code|zip(?:\s?code)?|code\s+postal|c[oó]digo\s+postal)"
+    r"\s*[:.]?\s*(\d{4,5}(?:-?\d{3})?)(?![\w/-])"
+)
 _PREFIXED_POSTCODE = re.compile(r"(?i)\b(?:CH|D|DE|A|AT|F|FR|BR)-(\d{4,5})(?!\w)")
 _BARE_POSTCODE = re.compile(r"(?<![\w.,/-])(\d{4,5})(?![\w.,/-])")
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*\.?", re.UNICODE)
@@ -71,6 +77,8 @@ _QUOTED = re.compile(r"[\"“”„«»‹›]([^\"“”„«»‹›]{2,})[\"�
 #: Separators between the parts of a sentence the name is chosen from.
 _SEPARATORS = re.compile(r"[,;:()\[\]{}|\n]|\s[-–—]\s|\x00+")
 
+#: Most words a city name has ("São José do Rio Preto" has five).
+CITY_WORDS = 6
 #: Words after which a city is read: "in Zürich", "em São Paulo", "à Genève", "aus Bern".
 LOCATIVES = frozenset("in em na no à a aus bei from at nach zu en près von".split())
 #: Words that carry no identity at a name's edges: articles, verbs, politeness, the entity
@@ -224,7 +232,7 @@ def _orders(t: _Text, mention: Mention, profile: Profile) -> None:
 
 
 def _postcodes_and_cities(t: _Text, mention: Mention) -> None:
-    for pattern in (_CEP, _PREFIXED_POSTCODE):
+    for pattern in (_CUED_POSTCODE, _CEP, _PREFIXED_POSTCODE):
         for m in pattern.finditer(t.masked):
             if t.free(m.start(), m.end()):
                 t.take(m.start(), m.end())
@@ -241,7 +249,7 @@ def _city_at(t: _Text, mention: Mention, start: int) -> bool:
     """Take a known city written right at `start` (after blanks), if there is one."""
     if "city" in mention.roles:
         return False
-    words = list(_WORD.finditer(t.masked, start))[:4]
+    words = list(_WORD.finditer(t.masked, start))[:CITY_WORDS]
     if not words or t.masked[start : words[0].start()].strip(" \t"):
         return False
     return _take_city(t, mention, words)
@@ -292,14 +300,14 @@ def _cities_after_words(t: _Text, mention: Mention) -> None:
     words = list(_WORD.finditer(t.masked))
     for k, w in enumerate(words[:-1]):
         if fold(w.group(0)) in LOCATIVES and t.free(w.start(), w.end()):
-            if _take_city(t, mention, words[k + 1 : k + 5]):
+            if _take_city(t, mention, words[k + 1 : k + 1 + CITY_WORDS]):
                 t.take(w.start(), w.end())
                 return
     tail = t.masked.rstrip(" .!?\x00")
     comma = tail.rfind(",")
     if comma >= 0:
         last = [w for w in words if w.start() > comma and w.end() <= len(tail)]
-        if 0 < len(last) <= 4:  # the whole tail, not a city word opening a name
+        if 0 < len(last) <= CITY_WORDS:  # the whole tail, not a city word opening a name
             _take_city(t, mention, last, whole=True)
 
 
@@ -324,14 +332,19 @@ def _name(t: _Text) -> str | None:
         return text if fold(text) else None
     from resolver.normalise import LEGAL_FORMS
 
+    def is_legal(word: str) -> bool:
+        return fold(word).replace(" ", "") in LEGAL_FORMS
+
     parts: list[list[str]] = []
     for chunk in _SEPARATORS.split(t.masked):
         words = _edge_trimmed([w.group(0) for w in _WORD.finditer(chunk)])
-        if words and any(any(c.isalpha() for c in w) for w in words):
+        if parts and words and all(is_legal(w) for w in words):
+            parts[-1].extend(words)  # "Porto Comércio - ME": the legal form ends the name
+        elif words and any(any(c.isalpha() for c in w) for w in words):
             parts.append(words)
     if not parts:
         return None
-    legal = [p for p in parts if any(fold(w).replace(" ", "") in LEGAL_FORMS for w in p)]
+    legal = [p for p in parts if any(is_legal(w) for w in p)]
     best = legal[0] if legal else max(parts, key=lambda p: sum(len(w) for w in p))
     return " ".join(best)
 

@@ -87,6 +87,22 @@ TABLE: list[tuple[str, dict[str, str], str | None]] = [
          "phone": "15551234"},
         "customer",
     ),
+    (
+        "Le fournisseur LORENZO PORTO COMERCIO IMPORTACAO E EXPORTACAO - ME, IDE 39741198000108",
+        {"name": "lorenzo porto comercio importacao exportacao", "tax_id": "39741198000108",
+         "tax_id_kind": "cnpj"},
+        "supplier",
+    ),
+    (
+        "Bloquear o fornecedor GARCIA FILHOS, CEP 01986724",
+        {"name": "garcia filhos", "postcode": "01986724"},
+        "supplier",
+    ),
+    (
+        "the supplier Martins Engenharia Elétrica Ltda, in SÃO JOSÉ DO RIO PRETO",
+        {"name": "martins engenharia eletrica", "city": "sao jose do rio preto"},
+        "supplier",
+    ),
     # nothing usable
     ("", {}, None),
     ("CNPJ 11.111.111/1111-11, tel 0", {}, None),
