@@ -325,7 +325,12 @@ def rollback_model(workdir: Path) -> tuple[str, str]:
     entries = history_at(_history(workdir))
     base = entries[0].previous if entries else current
     stack = stack_of(entries, base)
-    if len(stack) < 2 or stack[-1] != current:
+    if entries and stack[-1] != current:
+        raise VersionError(
+            f"the active model {current} was not activated by `canon learn --activate` (a"
+            " training or refresh switched to it since): activate a version by name instead"
+        )
+    if len(stack) < 2:
         raise VersionError("nothing to roll back to: no model was activated over this one")
     _switch(workdir, stack[-2])
     record_at(_history(workdir), "rollback", stack[-2], current)

@@ -185,6 +185,11 @@ def test_activate_and_roll_back(workdir: Path) -> None:
     assert current_model_dir(workdir).name == refit.version
     assert rollback_model(workdir) == (refit.version, parent)
     assert current_model_dir(workdir).name == parent
+    activate_model(workdir, refit.version)
+    (workdir / "CURRENT").write_text(parent + "\n", encoding="utf-8")  # as a training would
+    with pytest.raises(VersionError, match="was not activated by `canon learn --activate`"):
+        rollback_model(workdir)
+    assert current_model_dir(workdir).name == parent
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
