@@ -21,6 +21,7 @@ def _register() -> None:
     __import__("api.cli_gateway", fromlist=["register"]).register(app)
     __import__("api.cli_rollback", fromlist=["register"]).register(app)
     __import__("api.cli_calibration", fromlist=["register"]).register(app)
+    __import__("api.cli_learn", fromlist=["register"]).register(app)
     __import__("api.cli_mcp", fromlist=["register"]).register(app)
     __import__("api.cli_quality", fromlist=["register"]).register(app)
 

@@ -20,6 +20,7 @@ from resolver.decision import (
     name_points_elsewhere,
 )
 from resolver.errors import QueryError
+from resolver.mention import resolve_text
 from resolver.normalise import normalise_record, tax_id_kind
 from resolver.profiles import ROLES, EntityTypeSpec, Profile
 from resolver.scored import Scored
@@ -163,6 +164,10 @@ class Resolver:
         """Resolve one query to a canonical id, or halt with the candidates and the reason."""
         self._maybe_reload()
         snapshot = self._snapshot
+        if query.text is not None:  # a free-text mention: read it, then resolve what it names
+            specs = {n: e.spec for n, e in snapshot.entity_types.items()}
+            versions = (snapshot.model_version, self.calibration.version)
+            return resolve_text(query, snapshot.profile, specs, versions, self.resolve)
         targets = self._targets(query, snapshot.entity_types)
         candidates: list[Scored] = []
         identity: dict[str, str | None] = {}

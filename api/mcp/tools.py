@@ -181,7 +181,8 @@ def _tool(
 def _resolve_tool() -> ToolSpec:
     description = (
         "Resolve what you mean (a supplier, customer, employee, contact or purchase order, by "
-        "name, tax id, address or the ERP's own fields) to the ERP's canonical id. The decision "
+        "name, tax id, address or the ERP's own fields, or a free-text sentence in `text`) to the "
+        "ERP's canonical id; `query_identity` shows how a sentence was read. The decision "
         "is match, ambiguous (with candidates and what tells them apart) or no_match; match and "
         "no_match carry the resolution_token that action tools require as their target. "
         "Read-only."
