@@ -98,6 +98,16 @@ class Action(Base):
     approval: Mapped[Approval | None] = relationship(back_populates="action", lazy="selectin")
 
 
+class UsedToken(Base):
+    """A single-use resolution token that already named an action (its one use)."""
+
+    __tablename__ = "used_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action_id: Mapped[str] = mapped_column(String(36), ForeignKey("actions.id"))
+    used_at: Mapped[datetime]
+
+
 class WorkflowStep(Base):
     __tablename__ = "workflow_steps"
     __table_args__ = (UniqueConstraint("action_id", "position", name="uq_steps_position"),)

@@ -116,7 +116,8 @@ def resolution(
     )
 
 
-def token(gate: Gateway, **kw: object) -> str:
-    issued = gate.signer.issue(resolution(**kw))  # type: ignore[arg-type]
+def token(gate: Gateway, holder: Principal, **kw: object) -> str:
+    """A token as `gate.resolve` would issue it to the key of `holder` (an agent's principal)."""
+    issued = gate.signer.issue(resolution(**kw), holder=holder.key_id)  # type: ignore[arg-type]
     assert issued is not None
     return issued

@@ -57,6 +57,13 @@ def test_supplier_create_has_three_compensated_steps_and_needs_no_match_token() 
     assert all(s.compensation for s in spec.steps)
     assert spec.target.resolution == "no_match"
     assert spec.target.identity == {"name": "name", "tax_id": "tax_id"}
+    assert spec.target.single_use
+
+
+def test_only_irreversible_actions_and_supplier_create_have_single_use_tokens() -> None:
+    catalog = load_catalog(SHIPPED)
+    single = {name for name, spec in catalog.actions.items() if spec.target.single_use}
+    assert single == {"supplier.create", "supplier.update_bank_account"}
 
 
 def test_close_template_reads_like_the_issue_example() -> None:
@@ -179,3 +186,14 @@ def test_missing_file_is_a_catalog_error(tmp_path: Path) -> None:
 def test_shipped_yaml_is_plain_yaml() -> None:
     # safe_load must be enough: no tags or anchors that need a custom loader.
     assert yaml.safe_load(SHIPPED.read_text())["version"] == 1
+
+
+def test_an_irreversible_action_must_have_a_single_use_token() -> None:
+    reusable = _minimal_action(risk="irreversible")
+    single = _minimal_action(risk="irreversible")
+    single["target"] = {**single["target"], "single_use": True}
+    with pytest.raises(CatalogError) as refused:
+        parse_catalog({"version": 1, "actions": {"a.b": reusable, "c.d": single}})
+    assert [p for p in refused.value.problems if "single_use" in p] == [
+        "<catalog>: actions.a.b.target.single_use: an irreversible action's token is single-use"
+    ]
