@@ -59,14 +59,25 @@ def auth(app: FastAPI) -> KeyMaker:
     return make
 
 
-def po_token(app: FastAPI, entity_type: str = "purchase_order", canonical_id: str = "SC7:01:002891",
-             decision: Decision = Decision.MATCH) -> str:  # fmt: skip
-    """A token from the app's own signer, as /v1/resolve would issue it."""
+def key_id(agent: dict[str, str]) -> str:
+    """The id of the API key in an Authorization header (`Bearer canon_<id>_<secret>`)."""
+    return agent["Authorization"].removeprefix("Bearer ").split("_")[1]
+
+
+def po_token(
+    app: FastAPI,
+    agent: dict[str, str],
+    entity_type: str = "purchase_order",
+    canonical_id: str = "SC7:01:002891",
+    decision: Decision = Decision.MATCH,
+) -> str:
+    """A token from the app's own signer, as /v1/resolve would issue it to the key in the
+    Authorization header `agent`."""
     resolution = Resolution(
         decision=decision, entity_type=entity_type,
         canonical_id=canonical_id if decision is Decision.MATCH else None,
         candidates=[], reason="test", model_version="m", calibration_version="c",
     )  # fmt: skip
-    token = app.state.gateway.signer.issue(resolution)
+    token = app.state.gateway.signer.issue(resolution, holder=key_id(agent))
     assert token is not None
     return str(token)
