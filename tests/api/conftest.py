@@ -14,6 +14,7 @@ from api.app import create_app
 from api.settings import Settings
 from gateway import Gateway, create_key
 from resolver.types import Decision, Resolution
+from tests.tokens import issue_for
 
 
 @pytest.fixture
@@ -59,11 +60,6 @@ def auth(app: FastAPI) -> KeyMaker:
     return make
 
 
-def key_id(agent: dict[str, str]) -> str:
-    """The id of the API key in an Authorization header (`Bearer canon_<id>_<secret>`)."""
-    return agent["Authorization"].removeprefix("Bearer ").split("_")[1]
-
-
 def po_token(
     app: FastAPI,
     agent: dict[str, str],
@@ -78,6 +74,4 @@ def po_token(
         canonical_id=canonical_id if decision is Decision.MATCH else None,
         candidates=[], reason="test", model_version="m", calibration_version="c",
     )  # fmt: skip
-    token = app.state.gateway.signer.issue(resolution, holder=key_id(agent))
-    assert token is not None
-    return str(token)
+    return issue_for(app.state.gateway, resolution, agent)

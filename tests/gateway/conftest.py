@@ -21,6 +21,7 @@ from gateway import (
 )
 from resolver.normalise import normalise_record
 from resolver.types import Decision, Resolution
+from tests.tokens import issue_for
 
 CATALOG_FILE = Path(__file__).resolve().parents[2] / "config" / "actions.yaml"
 SECRET = "test-secret-" + "x" * 32
@@ -118,6 +119,4 @@ def resolution(
 
 def token(gate: Gateway, holder: Principal, **kw: object) -> str:
     """A token as `gate.resolve` would issue it to the key of `holder` (an agent's principal)."""
-    issued = gate.signer.issue(resolution(**kw), holder=holder.key_id)  # type: ignore[arg-type]
-    assert issued is not None
-    return issued
+    return issue_for(gate, resolution(**kw), holder)  # type: ignore[arg-type]
