@@ -119,7 +119,8 @@ def create_app(
     configure_logging(settings.log_level)
     gateway = build_gateway(settings, connector)
     metrics = Metrics(gateway)
-    limiter = ratelimit.limiter_from(settings)
+    state = ratelimit.shared_state_from(settings, gateway.store)
+    limiter = ratelimit.limiter_from(settings, state)
     resolver_error: str | None = None
     erp_sync: ErpSync | None = None
     if resolver is None:
@@ -137,7 +138,7 @@ def create_app(
 
     if resolver is not None:
         resolver = CountingResolver(resolver, metrics)
-    approval_services = build_approval_services(settings, gateway)
+    approval_services = build_approval_services(settings, gateway, state)
     mcp = http_endpoint(settings, gateway, lambda: app.state.resolver, limiter, metrics,
                         approval_services.desk)  # fmt: skip
 
