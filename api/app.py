@@ -171,6 +171,7 @@ def create_app(
     app.state.resolver = resolver
     app.state.resolver_error = resolver_error
     app.state.erp_sync = erp_sync
+    app.state.workflows = workflows
     metrics.registry.register(FreshnessCollector(settings.workdir, erp_sync))
     app.state.approvals = approval_services
     app.state.metrics = metrics

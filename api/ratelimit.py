@@ -132,7 +132,7 @@ def shared_state_from(settings: Settings, store: Store) -> SharedState:
     """Where rate limits and sign-in throttles count: Redis if `redis_url` is set, else the
     store; the choice is logged (never the URL: it may hold a password)."""
     url = settings.redis_url.get_secret_value() if settings.redis_url else None
-    state = shared_state(store, url)
+    state = shared_state(store, url, settings.redis_key_prefix)
     log.info("rate limits and sign-in throttles shared through: %s", state.kind)
     return state
 

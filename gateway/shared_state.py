@@ -134,10 +134,12 @@ def _dumps(value: Value) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-def shared_state(store: Store, redis_url: str | None = None) -> SharedState:
-    """Redis at `redis_url` when one is given, else the store."""
+def shared_state(
+    store: Store, redis_url: str | None = None, redis_prefix: str = "canon:"
+) -> SharedState:
+    """Redis at `redis_url` (keys under `redis_prefix`) when one is given, else the store."""
     if redis_url:
         from gateway.shared_redis import RedisState
 
-        return RedisState(redis_url)
+        return RedisState(redis_url, prefix=redis_prefix)
     return StoreState(store)

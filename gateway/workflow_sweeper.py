@@ -51,6 +51,8 @@ class WorkflowSweeper:
         self._inflight: set[str] = set()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        #: Set once the first pass (a sweep, or a look at the lease) is over.
+        self.first_pass = threading.Event()
 
     def start(self) -> None:
         """Start the sweep (its first pass runs at once) and the workers."""
@@ -101,6 +103,7 @@ class WorkflowSweeper:
                 self.pass_once()
             except Exception:  # the sweep must outlive a store hiccup; the next pass retries
                 log.exception("workflow sweep failed")
+            self.first_pass.set()
             self._stop.wait(self.interval)
 
     def _work(self) -> None:
