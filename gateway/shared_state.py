@@ -11,6 +11,10 @@ must not have side effects.
 - `StoreState`: the store's `shared_state` table, on SQLite (writes are serialised by BEGIN
   IMMEDIATE) or PostgreSQL (rows locked FOR UPDATE; a concurrent first insert is retried). The
   default of `canon serve`: workers and replicas behind a load balancer share one store anyway.
+  A counter is not worth a disk flush per request: its commits do not wait for one (SQLite:
+  its own connections with `synchronous=NORMAL`, still atomic in WAL mode; PostgreSQL:
+  `synchronous_commit` off for these transactions only). A crash may forget the last moments of
+  counting, never the audit log or an action, whose commits are unchanged.
 - `RedisState` (`gateway.shared_redis`): Redis, optimistic WATCH/MULTI transactions, when
   `CANON_REDIS_URL` is set: no write to the store per request.
 """
@@ -24,11 +28,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, event, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.errors import SharedStateUnavailable
-from gateway.store import SharedValue, Store
+from gateway.store import SharedValue, Store, create_store_engine
 
 T = TypeVar("T")
 Value = dict[str, Any]
@@ -91,6 +96,23 @@ class StoreState:
         self.store = store
         self.clock = clock or (lambda: datetime.now(UTC))
         self._updates = 0
+        self._postgres = store.engine.dialect.name == "postgresql"
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] = store.sessions
+        in_memory = store.engine.url.database in (None, "", ":memory:")  # one connection's own
+        if store.engine.dialect.name == "sqlite" and not in_memory:
+            self._engine = create_store_engine(store.engine.url.render_as_string(False))
+
+            @event.listens_for(self._engine, "connect")
+            def _no_flush_per_commit(dbapi_connection: Any, _record: Any) -> None:
+                dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+            self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        """Release the state's own connections (the store's are the store's)."""
+        if self._engine is not None:
+            self._engine.dispose()
 
     def update(self, keys: Sequence[str], apply: Apply[T], ttl_seconds: float) -> T:
         for attempt in range(RETRIES):
@@ -104,7 +126,9 @@ class StoreState:
 
     def _update(self, keys: Sequence[str], apply: Apply[T], ttl_seconds: float) -> T:
         unique = sorted(set(keys))  # one lock order for every caller: no deadlock
-        with self.store.transaction() as session:
+        with self._sessions.begin() as session:
+            if self._postgres:
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             now = self.clock()
             query = select(SharedValue).where(SharedValue.key.in_(unique)).with_for_update()
             rows = {row.key: row for row in session.scalars(query)}
