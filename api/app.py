@@ -157,6 +157,7 @@ def create_app(
         if erp_sync is not None:
             erp_sync.stop()
         workflows.stop()
+        state.close()
         gateway.store.close()
 
     app = FastAPI(

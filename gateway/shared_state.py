@@ -56,6 +56,10 @@ class SharedState(Protocol):
         """Atomically read `keys`, apply, and write the new values (kept `ttl_seconds`)."""
         ...
 
+    def close(self) -> None:
+        """Release connections (the state is gone only for MemoryState)."""
+        ...
+
 
 class MemoryState:
     """One process's shared state: a dictionary under a lock, bounded in size."""
@@ -85,6 +89,9 @@ class MemoryState:
                 else:
                     self._values[key] = (value, now + ttl_seconds)
             return result
+
+    def close(self) -> None:
+        return None
 
 
 class StoreState:
