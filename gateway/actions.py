@@ -158,9 +158,9 @@ def spend_token(session: Session, proposal: Proposal, action_id: str, now: datet
     if not proposal.spec.target.single_use:
         return
     token_id = proposal.claims.token_id
-    used = session.get(UsedToken, token_id)
-    if used is not None:
-        raise token_used(used.action_id)
+    spender = spent_by(session, token_id)
+    if spender is not None:
+        raise token_used(spender)
     session.add(UsedToken(token_id=token_id, action_id=action_id, used_at=now))
     session.flush()
 

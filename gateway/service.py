@@ -162,7 +162,8 @@ class Gateway:
             return self._store_new(principal, proposal, record)
         except IntegrityError:
             # A concurrent submission won the insert: with the same idempotency key, answer with
-            # its action; with the same single-use token under another key, refuse the token.
+            # its action; with the same single-use token under another idempotency key, refuse
+            # the token.
             with self.store.transaction() as session:
                 winner = find_existing(session, principal.key_id, request.idempotency_key)
                 if winner is not None:
