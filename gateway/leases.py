@@ -1,14 +1,16 @@
 """Named leases on the whole store: the one process, among every worker and replica on the
 store, that may run a periodic job (the workflow sweeper) until the lease expires.
 
-A holder renews its lease on each pass; if it stops (crash, shutdown) another takes the lease
-once it has expired, or at once after a clean `release()`. The row is locked while it is read
-and changed, and a concurrent first insert fails on the primary key, so two processes never both
-hold one lease.
+A holder renews its lease on each pass; if it stops another takes the lease once it has expired,
+at once after a clean `release()`, or at once if the holder was a process of this host that no
+longer exists (a restarted `canon serve` need not wait out its killed predecessor's lease). The
+row is locked while it is read and changed, and a concurrent first insert fails on the primary
+key, so two processes never both hold one lease.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.store import Store, StoreLease, utcnow
-from gateway.workflow_state import process_owner
+from gateway.workflow_state import lease_void, process_owner
 
 
 class Lease:
@@ -49,7 +51,7 @@ class Lease:
                                            expires_at=now + self.ttl, acquired_at=now))  # fmt: skip
                     session.flush()
                     return True
-                if row.holder != self.holder and row.expires_at > now:
+                if row.holder != self.holder and not self._void(row.holder, row.expires_at, now):
                     return False
                 if row.holder != self.holder:
                     row.holder, row.acquired_at = self.holder, now
@@ -57,6 +59,15 @@ class Lease:
                 return True
         except IntegrityError:  # another process inserted the lease first: it holds it
             return False
+
+    @staticmethod
+    def _void(holder: str, expires_at: datetime, now: datetime) -> bool:
+        """Expired, or held by a dead process of this host. Another holder in this very process
+        (another app instance) keeps its lease until it expires or is released."""
+        if expires_at <= now:
+            return True
+        pid = holder.partition("/")[2].partition("/")[0]
+        return pid != str(os.getpid()) and lease_void(holder, expires_at, now, process_owner())
 
     def release(self) -> None:
         """Give the lease up now (if held), so that another process need not wait for expiry."""

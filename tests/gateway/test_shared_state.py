@@ -3,6 +3,9 @@ and the store lease that lets one sweeper per store run."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -119,3 +122,14 @@ def test_memory_state_is_bounded_by_expiry() -> None:
     state.update(["k"], _increment, 5)
     now[0] = 6.0
     assert state.update(["k"], _increment, 5) == 1
+
+
+def test_a_lease_of_a_dead_process_on_this_host_is_taken_at_once(store: Store) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    gone = Lease(store, LEASE_NAME, 3600, holder=f"{host}/{dead.pid}/nonce/x")
+    elsewhere = Lease(store, "other-lease", 3600, holder="another-host/1/nonce/x")
+    assert gone.acquire() and elsewhere.acquire()
+    assert Lease(store, LEASE_NAME, 30).acquire()  # its holder's process is gone
+    assert not Lease(store, "other-lease", 30).acquire()  # another host's: wait for expiry
