@@ -120,7 +120,8 @@ def create_app(
     configure_logging(settings.log_level)
     gateway = build_gateway(settings, connector)
     metrics = Metrics(gateway)
-    limiter = ratelimit.limiter_from(settings)
+    state = ratelimit.shared_state_from(settings, gateway.store)
+    limiter = ratelimit.limiter_from(settings, state)
     resolver_error: str | None = None
     erp_sync: ErpSync | None = None
     if resolver is None:
@@ -138,7 +139,7 @@ def create_app(
 
     if resolver is not None:
         resolver = CountingResolver(resolver, metrics)
-    approval_services = build_approval_services(settings, gateway)
+    approval_services = build_approval_services(settings, gateway, state)
     mcp = http_endpoint(settings, gateway, lambda: app.state.resolver, limiter, metrics,
                         approval_services.desk)  # fmt: skip
 
@@ -157,6 +158,7 @@ def create_app(
         if erp_sync is not None:
             erp_sync.stop()
         workflows.stop()
+        state.close()
         gateway.store.close()
 
     app = FastAPI(
@@ -174,6 +176,7 @@ def create_app(
     app.state.resolver = resolver
     app.state.resolver_error = resolver_error
     app.state.erp_sync = erp_sync
+    app.state.workflows = workflows
     metrics.registry.register(FreshnessCollector(settings.workdir, erp_sync))
     app.state.approvals = approval_services
     app.state.metrics = metrics

@@ -22,6 +22,7 @@ from gateway.approvals_outbox import ApprovalOutbox
 from gateway.channels import EmailConfig, LinkSigner, SlackChannel, SlackVerifier, SmtpMailer
 from gateway.channels.portal import PortalSessions
 from gateway.channels.webhook import CallbackPolicy, WebhookSender
+from gateway.shared_state import SharedState
 from gateway.throttle import LoginThrottle, RefusalLog, ThrottleRules
 
 log = logging.getLogger("canon.approvals")
@@ -71,8 +72,11 @@ def channels_from(settings: Settings, gateway: Gateway) -> Channels:
     )
 
 
-def build_approval_services(settings: Settings, gateway: Gateway) -> ApprovalServices:
-    """The desk, its outbox and portal sessions, over the gateway and the configured channels."""
+def build_approval_services(
+    settings: Settings, gateway: Gateway, state: SharedState | None = None
+) -> ApprovalServices:
+    """The desk, its outbox and portal sessions, over the gateway and the configured channels;
+    sign-in failures counted in `state` (default: this process)."""
     refusals = RefusalLog(gateway.store, gateway.clock)
     desk = ApprovalDesk(
         gateway=gateway,
@@ -93,7 +97,7 @@ def build_approval_services(settings: Settings, gateway: Gateway) -> ApprovalSer
     )
     sessions = PortalSessions(
         gateway.store, gateway.clock, timedelta(seconds=settings.portal_session_ttl_seconds),
-        throttle=LoginThrottle(rules, gateway.clock), refusals=refusals,
+        throttle=LoginThrottle(rules, gateway.clock, state), refusals=refusals,
     )  # fmt: skip
     return ApprovalServices(
         desk=desk,

@@ -28,7 +28,7 @@ def _server(workdir: Path | None, key: str) -> CanonMcp:
     from api.logging import configure_logging
     from api.mcp import CanonMcp, pending_from, static_key
     from api.metrics import CountingResolver, Metrics
-    from api.ratelimit import limiter_from
+    from api.ratelimit import limiter_from, shared_state_from
     from api.settings import Settings
     from gateway.errors import NotAuthenticated
     from resolver import ResolverError, load_resolver
@@ -49,11 +49,12 @@ def _server(workdir: Path | None, key: str) -> CanonMcp:
     except (ResolverError, OSError) as e:
         typer.echo(f"canon mcp: resolver not loaded ({e}); resolve_entity will refuse", err=True)
         resolver = None
-    desk = build_approval_services(settings, gateway).desk
+    state = shared_state_from(settings, gateway.store)
+    desk = build_approval_services(settings, gateway, state).desk
     return CanonMcp(
         gateway,
         lambda: resolver,
-        limiter_from(settings),
+        limiter_from(settings, state),
         metrics,
         static_key(gateway, key),
         pending_from(desk),

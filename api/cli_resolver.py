@@ -86,10 +86,12 @@ def _progress() -> Progress:
 
 
 def _token_signer(workdir: Path) -> Callable[[Resolution], str | None]:
-    """Signs with the workdir's secret, as `canon serve` on that workdir does; the tokens name no
-    API key, so the gate takes none of them (an agent resolves over the API with its own key)."""
+    """Signs with the workdir's secret, as `canon serve` on that workdir does; the tokens are
+    issued to the local operator, not to an API key, so the gate takes none of them (an agent
+    resolves over the API with its own key)."""
     from api.settings import Settings, token_keys
     from gateway.errors import SecretError
+    from gateway.keys import LOCAL_OPERATOR
     from gateway.tokens import TokenSigner
 
     try:
@@ -100,7 +102,8 @@ def _token_signer(workdir: Path) -> Callable[[Resolution], str | None]:
         fail(settings_error(first))
     except SecretError as e:
         fail(e.message)
-    return TokenSigner(keys, settings.token_ttl_seconds).issue
+    signer = TokenSigner(keys, settings.token_ttl_seconds)
+    return lambda resolution: signer.issue(resolution, holder=LOCAL_OPERATOR.actor)
 
 
 def resolution_json(resolution: Resolution, token: str | None) -> dict[str, Any]:

@@ -5,16 +5,17 @@ role bucket (`agent`, `approver`, `steward`, `admin`: rate and burst from settin
 an action also takes one from the bucket of the first configured pattern matching its name
 (`supplier.update_bank_account`, `supplier.*`, `*`), per key. A call finds both tokens or takes
 neither. Refused: HTTP 429 with `Retry-After`, or an MCP error with the same meaning. Both doors
-of one process share the limiter, so a key cannot double its rate by switching door.
+share the limiter, so a key cannot double its rate by switching door, and the buckets live in the
+shared state (`gateway.shared_state`: the store, or Redis with `CANON_REDIS_URL`), so that every
+worker and replica draws from the same ones: N workers do not make N times the rate.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Annotated, Any
 
@@ -25,6 +26,10 @@ from api.deps import PrincipalDep
 from api.errors import problem
 from api.settings import Rate, Settings
 from gateway import Gateway, Principal, audit
+from gateway.shared_state import Current, MemoryState, SharedState, Value, shared_state
+from gateway.store import Store
+
+log = logging.getLogger("canon.api")
 
 #: The MCP error code of a refusal by rate limit (JSON-RPC's implementation-defined range).
 MCP_RATE_LIMITED = -32029
@@ -42,28 +47,22 @@ class RateLimited(Exception):
         self.field: str | None = None
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-    throttled: bool = False
-
-
 class RateLimiter:
-    """Token buckets per (key, role) and (key, action pattern); thread-safe."""
+    """Token buckets per (key, role) and (key, action pattern), kept in `state` (default: this
+    process's memory). The clock is wall time: processes sharing the buckets share it."""
 
     def __init__(
         self,
         by_role: Mapping[str, Rate],
         by_action: Mapping[str, Rate] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         by_source: Rate | None = None,
+        state: SharedState | None = None,
     ) -> None:
         self.by_role, self.by_action = dict(by_role), dict(by_action or {})
         self.by_source = by_source
         self.clock = clock
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
-        self._lock = threading.Lock()
+        self.state: SharedState = state or MemoryState()
 
     def action_pattern(self, action: str) -> str | None:
         """The configured pattern governing `action`: its exact name first, then the first match."""
@@ -91,34 +90,57 @@ class RateLimiter:
             self._take(f"ip:{address}", [("source", self.by_source)])
 
     def _take(self, owner: str, limits: list[tuple[str, Rate]]) -> None:
+        if not limits:
+            return
         now = self.clock()
-        with self._lock:
-            buckets = []
-            for name, rate in limits:
-                bucket = self._buckets.get((owner, name))
-                if bucket is None:
-                    bucket = self._buckets[(owner, name)] = _Bucket(rate.burst, now)
-                bucket.tokens = min(
-                    rate.burst, bucket.tokens + (now - bucket.updated) * rate.per_second
-                )
-                bucket.updated = now
-                buckets.append((name, rate, bucket))
-            short = [(n, r, b) for n, r, b in buckets if b.tokens < 1.0]
+        keys = [f"rate:{owner}:{name}" for name, _ in limits]
+        # Kept until a bucket would have refilled anyway (absent means full), plus a margin.
+        ttl = max(rate.burst / rate.per_second for _, rate in limits) + 60.0
+
+        def apply(current: Current) -> tuple[dict[str, Value | None], RateLimited | None]:
+            buckets: list[tuple[str, str, Rate, Value]] = []
+            for key, (name, rate) in zip(keys, limits, strict=True):
+                found = current[key]
+                tokens = float(rate.burst)
+                if found is not None:  # never negative elapsed time: replicas' clocks differ
+                    elapsed = max(0.0, now - float(found["updated"]))
+                    tokens = min(tokens, float(found["tokens"]) + elapsed * rate.per_second)
+                throttled = bool(found and found.get("throttled"))
+                buckets.append((key, name, rate, {"tokens": tokens, "updated": now,
+                                                  "throttled": throttled}))  # fmt: skip
+            short = [b for b in buckets if b[3]["tokens"] < 1.0]
             if short:
-                name, rate, bucket = max(short, key=lambda x: (1.0 - x[2].tokens) / x[1].per_second)
-                wait = (1.0 - bucket.tokens) / rate.per_second
-                first = not bucket.throttled
-                bucket.throttled = True
-                raise RateLimited(name, max(1, math.ceil(wait)), first_refusal=first)
-            for _name, _rate, bucket in buckets:
-                bucket.tokens -= 1.0
-                bucket.throttled = False
+                key, name, rate, bucket = max(
+                    short, key=lambda b: (1.0 - b[3]["tokens"]) / b[2].per_second
+                )
+                wait = (1.0 - bucket["tokens"]) / rate.per_second
+                refusal = RateLimited(name, max(1, math.ceil(wait)),
+                                      first_refusal=not bucket["throttled"])  # fmt: skip
+                bucket["throttled"] = True
+                return {k: b for k, _, _, b in buckets}, refusal
+            for _key, _name, _rate, bucket in buckets:
+                bucket["tokens"] -= 1.0
+                bucket["throttled"] = False
+            return {k: b for k, _, _, b in buckets}, None
+
+        refusal = self.state.update(keys, apply, ttl)
+        if refusal is not None:
+            raise refusal
 
 
-def limiter_from(settings: Settings) -> RateLimiter:
-    """The limiter the settings describe."""
+def shared_state_from(settings: Settings, store: Store) -> SharedState:
+    """Where rate limits and sign-in throttles count: Redis if `redis_url` is set, else the
+    store; the choice is logged (never the URL: it may hold a password)."""
+    url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    state = shared_state(store, url, settings.redis_key_prefix)
+    log.info("rate limits and sign-in throttles shared through: %s", state.kind)
+    return state
+
+
+def limiter_from(settings: Settings, state: SharedState | None = None) -> RateLimiter:
+    """The limiter the settings describe, its buckets in `state` (default: this process)."""
     return RateLimiter(settings.rate_limit_roles, settings.rate_limit_actions,
-                       by_source=settings.rate_limit_anonymous)  # fmt: skip
+                       by_source=settings.rate_limit_anonymous, state=state)  # fmt: skip
 
 
 def limiter_of(app: FastAPI) -> RateLimiter:

@@ -180,6 +180,17 @@ class Settings(BaseSettings):
         description="How often the API process resumes interrupted workflows; 0: never",
     )
     workflow_workers: int = Field(default=4, ge=1, le=64)
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis (redis://host:6379/0) for the state every worker and replica shares: "
+        "rate-limit buckets and sign-in failure counts; unset: the store keeps them",
+    )
+    redis_key_prefix: str = Field(
+        default="canon:",
+        min_length=1,
+        max_length=100,
+        description="Prefix of Canon's Redis keys: deployments sharing one Redis need their own",
+    )
     workflow_lease_seconds: float = Field(default=60.0, gt=0.0)
     workflow_start_grace_seconds: float = Field(default=5.0, ge=0.0)
     workflow_call_attempts: int = Field(default=4, ge=1, le=20)

@@ -17,12 +17,12 @@ from gateway.approvals import open_request
 from gateway.audit import canonical_json
 from gateway.catalog import ActionSpec, Catalog, Phase
 from gateway.erp.base import ErpRecord
-from gateway.errors import IdentityMismatch
+from gateway.errors import IdentityMismatch, TokenUsed
 from gateway.params import ActionContext, validate_model
 from gateway.policy import Outcome, RequireApproval, outcome_as_dict
-from gateway.store import Action
+from gateway.store import Action, UsedToken
 from gateway.summary import render
-from gateway.tokens import TokenClaims, TokenSigner
+from gateway.tokens import TOKEN_FIELD, TokenClaims, TokenSigner
 from gateway.workflow import plan_steps
 
 IdentityNormaliser = Callable[[dict[str, object]], Mapping[str, str | None]]
@@ -94,8 +94,10 @@ def validate_request(
     signer: TokenSigner,
     normalise_identity: IdentityNormaliser,
     request: ActionRequest,
+    requested_by: str,
 ) -> Proposal:
-    """Check the action, params, context and token; raise the first GatewayError found."""
+    """Check the action, params, context and token (issued to the key `requested_by`); raise the
+    first GatewayError found."""
     spec = catalog.get(request.action)
     params = validate_model(catalog.params_model(spec.name), request.params, "params")
     context = validate_model(ActionContext, request.context, "context")
@@ -103,6 +105,7 @@ def validate_request(
         request.target.resolution_token,
         entity_type=spec.target.entity_type,
         kind=spec.target.resolution,
+        bound_to=requested_by,
     )
     if spec.target.resolution == "no_match":
         _check_identity(spec, params, claims, normalise_identity)
@@ -147,6 +150,34 @@ def summary_of(
     if isinstance(outcome, RequireApproval) and outcome.reasons:
         text += " — flagged for review: " + "; ".join(outcome.reasons)
     return text
+
+
+def spend_token(session: Session, proposal: Proposal, action_id: str, now: datetime) -> None:
+    """Record a single-use token's one use by `action_id` (nothing for reusable tokens); TokenUsed
+    if it already named an action. A concurrent spender fails on the primary key at flush."""
+    if not proposal.spec.target.single_use:
+        return
+    token_id = proposal.claims.token_id
+    spender = spent_by(session, token_id)
+    if spender is not None:
+        raise token_used(spender)
+    session.add(UsedToken(token_id=token_id, action_id=action_id, used_at=now))
+    session.flush()
+
+
+def token_used(action_id: str) -> TokenUsed:
+    """The refusal of a single-use token that already named `action_id`."""
+    return TokenUsed(
+        f"this action needs a fresh resolution token; this one already named action {action_id}: "
+        "resolve again",
+        field=TOKEN_FIELD,
+    )
+
+
+def spent_by(session: Session, token_id: str) -> str | None:
+    """The action a single-use token already named, if any."""
+    used = session.get(UsedToken, token_id)
+    return used.action_id if used is not None else None
 
 
 def find_existing(session: Session, requested_by: str, idempotency_key: str) -> Action | None:
@@ -200,6 +231,7 @@ def insert_action(
     )
     session.add(action)
     session.flush()
+    spend_token(session, proposal, action.id, now)
     session.add_all(plan_steps(action, proposal.spec))
     if isinstance(outcome, RequireApproval):
         open_request(session, action, outcome.approvals, now, approval_ttl)

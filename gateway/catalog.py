@@ -56,6 +56,10 @@ class TargetSpec(BaseModel):
         default_factory=dict,
         description="For no_match targets: identity field (name, tax_id) -> param holding it",
     )
+    single_use: bool = Field(
+        default=False,
+        description="The token may name one action only (irreversible actions: always)",
+    )
 
 
 class StepSpec(BaseModel):
@@ -188,6 +192,8 @@ def _semantic_problems(name: str, spec: ActionSpec) -> list[str]:
                 problems.append(f"{where}.target.identity.{key}: no param {pname!r}")
     elif spec.target.identity:
         problems.append(f"{where}.target.identity: only no_match targets bind an identity")
+    if spec.risk is RiskClass.IRREVERSIBLE and not spec.target.single_use:
+        problems.append(f"{where}.target.single_use: an irreversible action's token is single-use")
     step_names = [step.name for step in spec.steps]
     if len(set(step_names)) != len(step_names):
         problems.append(f"{where}.steps: step names must be unique")

@@ -2,6 +2,7 @@
 
 GatewayError
 ├── StoreError                 the store cannot be opened or migrated
+│   └── SharedStateUnavailable the shared limiter state (store table or Redis) cannot be reached
 ├── SecretError                the secret file cannot be created, read or rotated safely
 ├── CatalogError               config/actions.yaml is malformed (every problem listed at once)
 ├── UnknownAction              an action name the catalog does not list
@@ -52,6 +53,10 @@ class GatewayError(Exception):
 
 class StoreError(GatewayError):
     """The store cannot be opened or migrated."""
+
+
+class SharedStateUnavailable(StoreError):
+    """The state shared by workers and replicas (the store's table, or Redis) is unreachable."""
 
 
 class SecretError(GatewayError):

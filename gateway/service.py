@@ -25,7 +25,9 @@ from gateway.actions import (
     insert_action,
     payload_hash,
     recent_count,
+    spent_by,
     summary_of,
+    token_used,
     validate_request,
 )
 from gateway.approvals import record_decision
@@ -164,17 +166,24 @@ class Gateway:
             existing = find_existing(session, principal.key_id, request.idempotency_key)
             if existing is not None:
                 return self._replay(existing, digest), False
-        proposal = validate_request(self.catalog, self.signer, self.normalise_identity, request)
+        proposal = validate_request(
+            self.catalog, self.signer, self.normalise_identity, request, principal.key_id
+        )
         record = self._record(proposal)
         try:
             return self._store_new(principal, proposal, record)
         except IntegrityError:
-            # A concurrent submission with the same key won the insert: answer with its action.
+            # A concurrent submission won the insert: with the same idempotency key, answer with
+            # its action; with the same single-use token under another idempotency key, refuse
+            # the token.
             with self.store.transaction() as session:
                 winner = find_existing(session, principal.key_id, request.idempotency_key)
-                if winner is None:
-                    raise
-                return self._replay(winner, digest), False
+                if winner is not None:
+                    return self._replay(winner, digest), False
+                spender = spent_by(session, proposal.claims.token_id)
+            if spender is not None and proposal.spec.target.single_use:
+                raise token_used(spender) from None
+            raise
 
     def _store_new(
         self, principal: Principal, proposal: Proposal, record: ErpRecord | None

@@ -7,8 +7,10 @@ admin unlocks it (audited). `RefusalLog` keeps refusals from flooding the audit 
 refusal of a kind and key in each window writes one audit entry, carrying how many refusals were
 counted since the previous entry; the others are only counted (and exported as a metric).
 
-Both hold their counters in the process's memory (the lockout itself is in the store): behind a
-load balancer each instance throttles on its own, which still bounds guessing per instance.
+The throttle's failure counts live in the shared state (`gateway.shared_state`: the store, or
+Redis with `CANON_REDIS_URL`), so that every worker and replica counts the same failures; the
+lockout itself is in the store. The refusal log's windows are per process: behind N processes a
+flood writes at most N entries a window, each with its count.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from gateway import audit
 from gateway.errors import GatewayError
+from gateway.shared_state import Current, MemoryState, SharedState, Value
 from gateway.store import Store
 
 MAX_KEYS = 10_000
@@ -33,12 +36,6 @@ class Throttled(GatewayError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many failed sign-ins; try again in {retry_after} s")
         self.retry_after = retry_after
-
-
-@dataclass
-class _Failures:
-    count: int
-    last: datetime
 
 
 @dataclass(frozen=True)
@@ -53,12 +50,21 @@ class ThrottleRules:
 
 
 class LoginThrottle:
-    """Failure counts per account and per source address, with exponential backoff."""
+    """Failure counts per account and per source address, with exponential backoff, kept in
+    `state` (default: this process's memory)."""
 
-    def __init__(self, rules: ThrottleRules, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        rules: ThrottleRules,
+        clock: Callable[[], datetime],
+        state: SharedState | None = None,
+    ) -> None:
         self.rules, self.clock = rules, clock
-        self._failures: dict[str, _Failures] = {}
-        self._lock = threading.Lock()
+        self.state: SharedState = state or MemoryState()
+
+    @staticmethod
+    def _keys(keys: tuple[str, ...]) -> list[str]:
+        return [f"login:{key}" for key in keys]
 
     def _delay(self, count: int) -> float:
         extra = count - self.rules.free_attempts
@@ -68,39 +74,44 @@ class LoginThrottle:
 
     def check(self, *keys: str) -> None:
         """Throttled if any key (`user:<name>`, `ip:<address>`) must still wait."""
-        now = self.clock()
-        with self._lock:
-            waits = []
-            for key in keys:
-                found = self._failures.get(key)
+        now = self.clock().timestamp()
+        forget = self.rules.forget_after_seconds
+
+        def apply(current: Current) -> tuple[dict[str, Value | None], float]:
+            waits: list[float] = []
+            forgotten: dict[str, Value | None] = {}
+            for key, found in current.items():
                 if found is None:
                     continue
-                elapsed = (now - found.last).total_seconds()
-                if elapsed > self.rules.forget_after_seconds:
-                    del self._failures[key]
+                elapsed = max(0.0, now - float(found["last"]))
+                if elapsed > forget:
+                    forgotten[key] = None
                     continue
-                waits.append(self._delay(found.count) - elapsed)
-            wait = max(waits, default=0.0)
+                waits.append(self._delay(int(found["count"])) - elapsed)
+            return forgotten, max(waits, default=0.0)
+
+        wait = self.state.update(self._keys(keys), apply, forget)
         if wait > 0:
             raise Throttled(max(1, math.ceil(wait)))
 
     def failed(self, *keys: str) -> int:
         """Count a failure against each key; the highest count among them."""
-        now = self.clock()
-        with self._lock:
-            if len(self._failures) > MAX_KEYS:
-                self._failures.clear()  # bounded memory; the store's lockout still holds
-            counts = []
-            for key in keys:
-                found = self._failures.setdefault(key, _Failures(0, now))
-                found.count, found.last = found.count + 1, now
-                counts.append(found.count)
-            return max(counts, default=0)
+        now = self.clock().timestamp()
+        forget = self.rules.forget_after_seconds
+
+        def apply(current: Current) -> tuple[dict[str, Value | None], int]:
+            new: dict[str, Value | None] = {}
+            for key, found in current.items():
+                count = (
+                    0 if found is None or now - float(found["last"]) > forget else found["count"]
+                )
+                new[key] = {"count": int(count) + 1, "last": now}
+            return new, max((int(v["count"]) for v in new.values() if v), default=0)
+
+        return self.state.update(self._keys(keys), apply, forget)
 
     def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+        self.state.update(self._keys(keys), lambda current: (dict.fromkeys(current), None), 1.0)
 
 
 class RefusalLog:

@@ -6,7 +6,9 @@ HMAC-SHA256 under the resolution-token key that HKDF derives from the master sec
 A `match` token binds the entity type and canonical id; a `no_match` token binds the queried
 identity (normalised name, tax id). Both bind the model and calibration versions that decided, an
 expiry, the id of the master secret that signed (so a token from before a rotation is refused as
-such) and the API key it was issued to (`holder`: no other key may use it).
+such) and the API key it was issued to (`holder`: the gate refuses it from any other key). Each
+token has an id (`token_id`): an action whose catalog entry says `single_use` records it, and the
+gate refuses the token for any further action (`gateway.actions.spend_token`).
 """
 
 from __future__ import annotations
@@ -100,9 +102,9 @@ class TokenSigner:
     def _sign(key: bytes, payload: str) -> str:
         return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
 
-    def issue(self, resolution: Resolution, holder: str | None = None) -> str | None:
-        """A token for a `match` or `no_match` resolution, for the key `holder`; None for
-        `ambiguous`."""
+    def issue(self, resolution: Resolution, holder: str) -> str | None:
+        """A token for a `match` or `no_match` resolution, issued to the API key `holder` (its
+        id); None for `ambiguous`."""
         if resolution.decision is Decision.AMBIGUOUS:
             return None
         now = int(self._clock())
@@ -134,10 +136,10 @@ class TokenSigner:
         *,
         entity_type: str,
         kind: TokenKind,
-        bound_to: str | None = None,
+        bound_to: str,
     ) -> TokenClaims:
         """The token's claims, if it is genuine, unexpired, of this entity type and kind, and
-        (when `bound_to` names an API key id) issued to that key."""
+        issued to the API key `bound_to` (its id)."""
         if not token:
             raise TokenMissing("a resolution token is required", field=TOKEN_FIELD)
         parts = token.split(".")
@@ -155,6 +157,11 @@ class TokenSigner:
                 )
             raise TokenForged("the token's signature does not match", field=TOKEN_FIELD)
         claims = self._decode(payload)
+        if claims.holder != bound_to:
+            raise TokenNotYours(
+                "the token was issued to another API key: resolve with your own key",
+                field=TOKEN_FIELD,
+            )
         if self._clock() >= claims.expires_at:
             raise TokenExpired("the token has expired: resolve again", field=TOKEN_FIELD)
         if claims.entity_type != entity_type:
@@ -165,11 +172,6 @@ class TokenSigner:
         if claims.kind != kind:
             raise WrongTokenKind(
                 f"the action needs a {kind} token, this is a {claims.kind} token",
-                field=TOKEN_FIELD,
-            )
-        if bound_to is not None and claims.holder != bound_to:
-            raise TokenNotYours(
-                "the token was issued to another API key: resolve with your own key",
                 field=TOKEN_FIELD,
             )
         return claims

@@ -44,3 +44,26 @@ def postgres_schema_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+REDIS_URL_ENV = "CANON_TEST_REDIS_URL"
+REQUIRE_REDIS_ENV = "CANON_REQUIRE_REDIS"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url() -> str:
+    """The test Redis (`CANON_TEST_REDIS_URL`, default the local one) if it answers; else the
+    test is skipped with the reason (failed with CANON_REQUIRE_REDIS=1, as in CI)."""
+    import redis
+
+    url = os.environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        client.ping()
+        client.close()
+    except redis.RedisError as e:
+        reason = f"cannot reach Redis at {url} ({REDIS_URL_ENV}): {e}"
+        if os.environ.get(REQUIRE_REDIS_ENV) == "1":
+            pytest.fail(f"Redis required ({REQUIRE_REDIS_ENV}=1) but {reason}")
+        pytest.skip(f"Redis tests skipped: {reason}")
+    return url

@@ -100,6 +100,16 @@ class Action(Base):
     approval: Mapped[Approval | None] = relationship(back_populates="action", lazy="selectin")
 
 
+class UsedToken(Base):
+    """A single-use resolution token that already named an action (its one use)."""
+
+    __tablename__ = "used_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action_id: Mapped[str] = mapped_column(String(36), ForeignKey("actions.id"))
+    used_at: Mapped[datetime]
+
+
 class WorkflowStep(Base):
     __tablename__ = "workflow_steps"
     __table_args__ = (UniqueConstraint("action_id", "position", name="uq_steps_position"),)
@@ -337,3 +347,25 @@ class WorkflowRun(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+class SharedValue(Base):
+    """One key of the state every worker and replica shares (gateway.shared_state): a rate-limit
+    bucket or a sign-in failure count, as JSON, forgotten after `expires_at`."""
+
+    __tablename__ = "shared_state"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class StoreLease(Base):
+    """A named lease on the whole store (gateway.leases): the one process that may run a job."""
+
+    __tablename__ = "store_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    acquired_at: Mapped[datetime]

@@ -14,6 +14,7 @@ from api.app import create_app
 from api.settings import Settings
 from gateway import Gateway, create_key
 from resolver.types import Decision, Resolution
+from tests.tokens import issue_for
 
 
 @pytest.fixture
@@ -59,14 +60,18 @@ def auth(app: FastAPI) -> KeyMaker:
     return make
 
 
-def po_token(app: FastAPI, entity_type: str = "purchase_order", canonical_id: str = "SC7:01:002891",
-             decision: Decision = Decision.MATCH) -> str:  # fmt: skip
-    """A token from the app's own signer, as /v1/resolve would issue it."""
+def po_token(
+    app: FastAPI,
+    agent: dict[str, str],
+    entity_type: str = "purchase_order",
+    canonical_id: str = "SC7:01:002891",
+    decision: Decision = Decision.MATCH,
+) -> str:
+    """A token from the app's own signer, as /v1/resolve would issue it to the key in the
+    Authorization header `agent`."""
     resolution = Resolution(
         decision=decision, entity_type=entity_type,
         canonical_id=canonical_id if decision is Decision.MATCH else None,
         candidates=[], reason="test", model_version="m", calibration_version="c",
     )  # fmt: skip
-    token = app.state.gateway.signer.issue(resolution)
-    assert token is not None
-    return str(token)
+    return issue_for(app.state.gateway, resolution, agent)

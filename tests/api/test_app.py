@@ -13,12 +13,13 @@ from sqlalchemy import text
 from tests.api.conftest import KeyMaker, po_token
 
 PROBLEM = "application/problem+json"
+ANOTHER_KEY = {"Authorization": "Bearer canon_0123456789abcdef_secret"}
 
 
-def body(app: FastAPI, **kw: Any) -> dict[str, Any]:
+def body(app: FastAPI, agent: dict[str, str], **kw: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "action": "purchase_order.close",
-        "target": {"resolution_token": po_token(app)},
+        "target": {"resolution_token": po_token(app, agent)},
         "params": {},
         "context": {"reason": "delivery confirmed by warehouse system on 2026-04-12"},
         "idempotency_key": "close-2891",
@@ -64,7 +65,8 @@ def test_resolve_without_trained_model_is_503(client: TestClient, auth: KeyMaker
 def test_propose_then_replay_then_conflict(
     client: TestClient, app: FastAPI, auth: KeyMaker
 ) -> None:
-    agent, payload = auth(), body(app)
+    agent = auth()
+    payload = body(app, agent)
     first = client.post("/v1/actions", headers=agent, json=payload)
     assert first.status_code == 201, first.text
     view = first.json()
@@ -78,32 +80,37 @@ def test_propose_then_replay_then_conflict(
     assert other.json()["field"] == "idempotency_key"
 
 
-def _bad(app: FastAPI) -> list[Any]:
+def _bad(app: FastAPI, agent: dict[str, str]) -> list[Any]:
     return [
-        (body(app, action="purchase_order.delete"), 422, "action"),
-        (body(app, action="purchase_order.update_delivery_date",
+        (body(app, agent, action="purchase_order.delete"), 422, "action"),
+        (body(app, agent, action="purchase_order.update_delivery_date",
               params={"delivery_date": "31/05/2026"}), 422, "params.delivery_date"),
-        (body(app, target={}), 422, "target.resolution_token"),
-        (body(app, target={"resolution_token": po_token(app)[:-4] + "AAAA"}), 403,
+        (body(app, agent, target={}), 422, "target.resolution_token"),
+        (body(app, agent, target={"resolution_token": po_token(app, agent)[:-4] + "AAAA"}), 403,
          "target.resolution_token"),
-        (body(app, target={"resolution_token": po_token(app, "supplier", "SA2:01:1:01")}), 422,
+        (body(app, agent, target={"resolution_token": po_token(app, agent, "supplier",
+                                                                "SA2:01:1:01")}),
+         422, "target.resolution_token"),
+        (body(app, agent, target={"resolution_token": po_token(app, ANOTHER_KEY)}), 403,
          "target.resolution_token"),
-        (body(app, context={}), 422, "context.reason"),
-        ({k: v for k, v in body(app).items() if k != "idempotency_key"}, 422, "idempotency_key"),
-        (body(app, colour="red"), 422, "colour"),
-        (body(app, context={"reason": "x" * 5000}), 413, "body"),
+        (body(app, agent, context={}), 422, "context.reason"),
+        ({k: v for k, v in body(app, agent).items() if k != "idempotency_key"}, 422,
+         "idempotency_key"),
+        (body(app, agent, colour="red"), 422, "colour"),
+        (body(app, agent, context={"reason": "x" * 5000}), 413, "body"),
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("case", range(9), ids=[
+@pytest.mark.parametrize("case", range(10), ids=[
     "unknown-action", "params-fail-schema", "missing-token", "forged-token", "other-entity-token",
-    "no-reason", "no-idempotency-key", "unknown-field", "body-over-limit",
+    "another-keys-token", "no-reason", "no-idempotency-key", "unknown-field", "body-over-limit",
 ])  # fmt: skip
 def test_bad_input_is_a_problem_naming_the_field_and_only_audited(
     client: TestClient, app: FastAPI, auth: KeyMaker, case: int
 ) -> None:
-    payload, status, field = _bad(app)[case]
-    response = client.post("/v1/actions", headers=auth(), json=payload)
+    agent = auth()
+    payload, status, field = _bad(app, agent)[case]
+    response = client.post("/v1/actions", headers=agent, json=payload)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
     problem = response.json()
@@ -128,12 +135,13 @@ def test_malformed_json_is_a_problem(client: TestClient, auth: KeyMaker) -> None
 
 def test_agent_scopes_are_enforced(client: TestClient, app: FastAPI, auth: KeyMaker) -> None:
     agent = auth(scopes=["resolve", "actions:supplier.*"])
-    response = client.post("/v1/actions", headers=agent, json=body(app))
+    response = client.post("/v1/actions", headers=agent, json=body(app, agent))
     assert (response.status_code, response.json()["field"]) == (403, "action")
 
 
 def test_status_visibility(client: TestClient, app: FastAPI, auth: KeyMaker) -> None:
-    action_id = client.post("/v1/actions", headers=auth(name="a"), json=body(app)).json()["id"]
+    agent = auth(name="a")
+    action_id = client.post("/v1/actions", headers=agent, json=body(app, agent)).json()["id"]
     assert client.get(f"/v1/actions/{action_id}", headers=auth("approver")).status_code == 200
     assert client.get(f"/v1/actions/{action_id}", headers=auth(name="b")).status_code == 404
     assert client.get("/v1/actions/nope", headers=auth("admin")).json()["field"] == "id"
@@ -142,7 +150,8 @@ def test_status_visibility(client: TestClient, app: FastAPI, auth: KeyMaker) -> 
 def test_audit_review_and_verify_then_tamper(
     client: TestClient, app: FastAPI, auth: KeyMaker
 ) -> None:
-    action_id = client.post("/v1/actions", headers=auth(), json=body(app)).json()["id"]
+    agent = auth()
+    action_id = client.post("/v1/actions", headers=agent, json=body(app, agent)).json()["id"]
     steward = auth("steward")
     page = client.get("/v1/audit", headers=steward, params={"action_id": action_id}).json()
     assert [e["kind"] for e in page["entries"]] == ["action.requested"]
@@ -174,7 +183,8 @@ def test_admin_rollout(client: TestClient, auth: KeyMaker) -> None:
 def test_shadow_mode_over_http(client: TestClient, app: FastAPI, auth: KeyMaker) -> None:
     client.put("/v1/admin/rollout/purchase_order.close", headers=auth("admin"),
                json={"phase": "read_only"})  # fmt: skip
-    view = client.post("/v1/actions", headers=auth(), json=body(app)).json()
+    agent = auth()
+    view = client.post("/v1/actions", headers=agent, json=body(app, agent)).json()
     assert view["status"] == "shadowed"
     assert [s["status"] for s in view["steps"]] == ["planned"]
 

@@ -29,7 +29,7 @@ PROBLEM = "application/problem+json"
 def propose(client: TestClient, app: FastAPI, agent: dict[str, str], **kw: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "action": "purchase_order.close",
-        "target": {"resolution_token": po_token(app)},
+        "target": {"resolution_token": po_token(app, agent)},
         "params": {},
         "context": {"reason": "delivery confirmed by warehouse system on 2026-04-12",
                     "evidence": ["WMS receipt 88121"]},

@@ -57,14 +57,15 @@ def links(message: EmailMessage) -> dict[str, str]:
 def request_by_email(
     app: FastAPI, http: httpx.Client, auth: KeyMaker, inbox: Inbox, count: int, key: str = "k1",
 ) -> tuple[str, EmailMessage]:  # fmt: skip
+    agent = auth()
     body = {
         "action": "purchase_order.close",
-        "target": {"resolution_token": po_token(app)},
+        "target": {"resolution_token": po_token(app, agent)},
         "params": {},
         "context": {"reason": f"confirmed {SCRIPT}"},
         "idempotency_key": key,
     }
-    created = http.post("/v1/actions", headers=auth(), json=body)  # fmt: skip
+    created = http.post("/v1/actions", headers=agent, json=body)  # fmt: skip
     assert created.status_code == 201, created.text
     messages = inbox.wait_for(count)
     assert len(messages) == count, "the sweep sent no email"

@@ -70,7 +70,8 @@ def test_actions_by_status_and_pending_approvals_come_from_the_store(
 ) -> None:
     agent, admin = auth("agent"), auth("admin")
     for n in range(2):
-        body = {"action": "purchase_order.close", "target": {"resolution_token": po_token(app)},
+        body = {"action": "purchase_order.close",
+                "target": {"resolution_token": po_token(app, agent)},
                 "params": {}, "context": REASON, "idempotency_key": f"close-{n}"}  # fmt: skip
         assert client.post("/v1/actions", headers=agent, json=body).status_code == 201
     samples = _scrape(client, admin)
@@ -84,7 +85,7 @@ def test_every_response_carries_a_request_id_that_the_logs_and_the_audit_keep(
     client: TestClient, app: FastAPI, auth: KeyMaker, caplog: pytest.LogCaptureFixture
 ) -> None:
     agent = auth("agent")
-    body = {"action": "purchase_order.close", "target": {"resolution_token": po_token(app)},
+    body = {"action": "purchase_order.close", "target": {"resolution_token": po_token(app, agent)},
             "params": {}, "context": REASON, "idempotency_key": "close-rid"}  # fmt: skip
     caplog.clear()
     given = client.post("/v1/actions", headers={**agent, "X-Request-ID": "agent-run-42.7"},

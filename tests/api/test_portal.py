@@ -41,10 +41,11 @@ def sign_in(client: TestClient, username: str = "alice", password: str = PASSWOR
 
 def propose(client: TestClient, app: FastAPI, auth: KeyMaker, reason: str = "delivery confirmed",
             key: str = "k1", action: str = "purchase_order.close") -> dict[str, Any]:  # fmt: skip
-    body = {"action": action, "target": {"resolution_token": po_token(app)}, "params": {},
+    agent = auth()
+    body = {"action": action, "target": {"resolution_token": po_token(app, agent)}, "params": {},
             "context": {"reason": reason, "evidence": [f"evidence {SCRIPT}"]},
             "idempotency_key": key}  # fmt: skip
-    response = client.post("/v1/actions", headers=auth(), json=body)
+    response = client.post("/v1/actions", headers=agent, json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import anyio
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from mcp import Client
 from mcp.shared.exceptions import MCPError
+from pydantic import SecretStr
 
 from api.app import create_app
 from api.mcp import MCP_RATE_LIMITED, CanonMcp, static_key
@@ -18,6 +20,8 @@ from api.ratelimit import RateLimited, RateLimiter
 from api.settings import Rate, Settings
 from gateway import Principal, Role, create_key
 from gateway.audit import entries
+from tests.api.test_portal import add_user, sign_in
+from tests.db import redis_url
 
 
 class FakeClock:
@@ -198,3 +202,59 @@ def test_mcp_and_http_draw_from_one_bucket_and_mcp_refuses_with_an_error(
     metrics = tight_app.state.metrics
     assert metrics.sample("canon_rate_limited_total", {"door": "mcp", "bucket": "role"}) == 1
     assert metrics.sample("canon_rate_limited_total", {"door": "http", "bucket": "role"}) == 1
+
+
+@pytest.fixture(params=["store", "redis"])
+def replicas(request: pytest.FixtureRequest, settings: Settings) -> Iterator[list[FastAPI]]:
+    """Two app instances on one store, as two workers or replicas behind a load balancer: their
+    shared state in the store, or in Redis."""
+    shared = settings.model_copy(
+        update={
+            "rate_limit_roles": {"agent": Rate(per_second=0.01, burst=4)},
+            "portal_login_free_attempts": 2,
+            "redis_url": SecretStr(redis_url()) if request.param == "redis" else None,
+            "redis_key_prefix": f"canon-test:{uuid.uuid4().hex}:",
+        }
+    )
+    apps = [create_app(shared), create_app(shared)]
+    yield apps
+    for app in apps:
+        app.state.gateway.store.close()
+
+
+def test_replicas_on_one_store_share_each_keys_rate_limit(replicas: list[FastAPI]) -> None:
+    clients = [TestClient(app) for app in replicas]
+    headers = {"Authorization": f"Bearer {_agent(replicas[0])}"}
+    statuses = [clients[i % 2].get("/v1/actions/none", headers=headers).status_code
+                for i in range(8)]  # fmt: skip
+    assert statuses == [404] * 4 + [429] * 4  # a burst of 4 in all, not 4 per replica
+    kind = replicas[0].state.rate_limiter.state.kind
+    assert kind == ("redis" if replicas[0].state.settings.redis_url else "store")
+
+
+def test_replicas_share_the_sign_in_throttle(replicas: list[FastAPI]) -> None:
+    add_user(replicas[0], "ana")
+    clients = [TestClient(app) for app in replicas]
+    # Two free failures, one on each replica; then both make the next attempt wait (a replica
+    # counting alone would have seen one failure, still free), even with the right password.
+    assert sign_in(clients[0], "ana", "wrong").status_code == 401
+    assert sign_in(clients[1], "ana", "wrong").status_code == 401
+    assert sign_in(clients[0], "ana").status_code == 429
+    assert sign_in(clients[1], "ana").status_code == 429
+
+
+def test_of_two_replicas_one_sweeps_workflows_and_the_other_takes_over(
+    replicas: list[FastAPI],
+) -> None:
+    sweepers = [app.state.workflows for app in replicas]
+    with TestClient(replicas[0]), TestClient(replicas[1]):  # both started, sweeping every 5 s
+        for sweeper in sweepers:
+            assert sweeper.first_pass.wait(timeout=60)
+        holder = sweepers[0].lease.current_holder()
+        assert holder in {s.lease.holder for s in sweepers}
+        holding = next(s for s in sweepers if s.lease.holder == holder)
+        other = next(s for s in sweepers if s is not holding)
+        assert other.pass_once() is None  # the other replica does not sweep
+        holding.stop()  # a clean stop gives the lease up: the other sweeps at its next pass
+        assert other.pass_once() == 0
+        assert other.lease.current_holder() == other.lease.holder

@@ -71,10 +71,11 @@ def posted_message(
     client: TestClient, app: FastAPI, auth: KeyMaker, slack_api: SlackStandIn,  # noqa: F811
     action: str = "purchase_order.close", params: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-    body = {"action": action, "target": {"resolution_token": po_token(app)},
+    agent = auth()
+    body = {"action": action, "target": {"resolution_token": po_token(app, agent)},
             "params": params or {}, "context": {"reason": "delivery confirmed"},
             "idempotency_key": "k1"}  # fmt: skip
-    proposed = client.post("/v1/actions", headers=auth(), json=body).json()
+    proposed = client.post("/v1/actions", headers=agent, json=body).json()
     app.state.approvals.outbox.sweep()
     method, message = slack_api.calls[-1]
     assert (method, message["channel"]) == ("chat.postMessage", "C-APPROVALS")
@@ -172,11 +173,12 @@ def test_dual_approval_in_slack_needs_two_people(
     auth: KeyMaker,
     slack_api: SlackStandIn,  # noqa: F811
 ) -> None:
-    token = po_token(app, entity_type="supplier", canonical_id="SA2:01:000123:01")
+    agent = auth()
+    token = po_token(app, agent, entity_type="supplier", canonical_id="SA2:01:000123:01")
     body = {"action": "supplier.update_bank_account", "target": {"resolution_token": token},
             "params": {"iban": "CH9300762011623852957", "account_holder": "ABC AG"},
             "context": {"reason": "new bank letter"}, "idempotency_key": "bank-1"}  # fmt: skip
-    proposed = client.post("/v1/actions", headers=auth(), json=body).json()
+    proposed = client.post("/v1/actions", headers=agent, json=body).json()
     app.state.approvals.outbox.sweep()
     (actions,) = [b for b in slack_api.calls[-1][1]["blocks"] if b["type"] == "actions"]
     value = actions["elements"][0]["value"]

@@ -1,13 +1,14 @@
 """The attacks of issue 14, each performed over HTTP against the real app on loopback, each now
 failing: an agent forging tokens and approval links from a secret known from the source, tokens
-surviving a rotation of the secret, callbacks pointed into Canon's own network, one admin
-approving twice through an account it made, password guessing, forged Slack floods, non-Unicode
-text, Slack mention injection, bank data in the audit log, and a database writer rewriting the
-audit log.
+surviving a rotation of the secret, an agent presenting another agent's token or replaying a
+single-use one, callbacks pointed into Canon's own network, one admin approving twice through an
+account it made, password guessing, forged Slack floods, non-Unicode text, Slack mention
+injection, bank data in the audit log, and a database writer rewriting the audit log.
 (docs/SECURITY.md maps each promise to its test here.)"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -43,6 +44,7 @@ from resolver import Resolver
 from tests.e2e.conftest import serving
 from tests.gateway.test_approval_outbox import FAST_HASHER, SlackStandIn, slack_api  # noqa: F401
 from tests.gateway.test_webhook_ssrf import Server
+from tests.tokens import key_id
 
 PO_QUERY = {"entity_type": "purchase_order", "record": {"branch": "01", "number": "000001"}}
 PO_ID = "SC7:01:000001"
@@ -233,6 +235,82 @@ def test_rotating_the_secret_refuses_old_tokens_and_links_with_that_reason(
     rotation = next(e for e in audit if e["kind"] == "secret.rotated")
     secret = live.settings.secret_file.read_text().strip()
     assert secret not in json.dumps(rotation) and rotation["data"]["key_id"]
+
+
+def test_a_token_stolen_by_another_agent_is_refused(live: Live) -> None:
+    owner, thief = live.key(name="owner"), live.key(name="thief")
+    stolen = live.resolve_po(owner)
+    refused = live.propose(thief, stolen, idem="stolen")
+    assert refused.status_code == 403, refused.text
+    problem = refused.json()
+    assert (problem["type"], problem["field"]) == (
+        "/problems/token-not-yours", "target.resolution_token",
+    )  # fmt: skip
+    assert "issued to another API key" in problem["detail"]
+    (entry,) = _audit(live, "action.refused")
+    assert entry["data"]["error"] == "TokenNotYours"
+    assert entry["actor"] == f"key:{key_id(thief)}"
+    # Nothing was stored for the thief, and the token still works for the key it was issued to.
+    with live.gateway.store.transaction() as session:
+        assert session.scalar(text("SELECT COUNT(*) FROM actions")) == 0
+    assert live.propose(owner, stolen, idem="mine").status_code == 201
+    assert live.ledger.journal() == []
+
+
+def _bank_change(live: Live, agent: dict[str, str], token: str, idem: str) -> httpx.Response:
+    body = {"action": "supplier.update_bank_account", "target": {"resolution_token": token},
+            "params": {"iban": "CH9300762011623852957", "account_holder": "ABC AG"},
+            "context": REASON, "idempotency_key": idem}  # fmt: skip
+    return live.http.post("/v1/actions", headers=agent, json=body)
+
+
+def _supplier_token(live: Live, agent: dict[str, str]) -> str:
+    resolved = live.http.post("/v1/resolve", headers=agent, json={
+        "entity_type": "supplier", "record": {"tax_id": "85669591000147"}})  # fmt: skip
+    assert resolved.json()["decision"] == "match", resolved.text
+    token: str = resolved.json()["resolution_token"]
+    return token
+
+
+def test_a_single_use_token_cannot_be_replayed_for_a_second_irreversible_action(
+    live: Live,
+) -> None:
+    agent = live.key()
+    token = _supplier_token(live, agent)
+    first = _bank_change(live, agent, token, "bank-1")
+    assert first.status_code == 201, first.text
+    # The same request again (a retry after a lost answer) is the same action, not a new one.
+    retry = _bank_change(live, agent, token, "bank-1")
+    assert (retry.status_code, retry.json()["id"], retry.json()["replayed"]) == (
+        200, first.json()["id"], True,
+    )  # fmt: skip
+    replay = _bank_change(live, agent, token, "bank-2")
+    assert replay.status_code == 409, replay.text
+    assert (replay.json()["type"], replay.json()["field"]) == (
+        "/problems/token-used", "target.resolution_token",
+    )  # fmt: skip
+    assert [e["data"]["error"] for e in _audit(live, "action.refused")] == ["TokenUsed"]
+
+
+def test_concurrent_replays_of_a_single_use_token_make_one_action(live: Live) -> None:
+    agent = live.key()
+    token = _supplier_token(live, agent)
+
+    async def replay_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=str(live.http.base_url), timeout=60) as client:
+            body = {"action": "supplier.update_bank_account",
+                    "target": {"resolution_token": token},
+                    "params": {"iban": "CH9300762011623852957", "account_holder": "ABC AG"},
+                    "context": REASON}  # fmt: skip
+            return await asyncio.gather(*(
+                client.post("/v1/actions", headers=agent, json={**body, "idempotency_key": f"r{i}"})
+                for i in range(20)
+            ))  # fmt: skip
+
+    statuses = sorted(r.status_code for r in asyncio.run(replay_all()))
+    assert statuses == [201] + [409] * 19
+    with live.gateway.store.transaction() as session:
+        assert session.scalar(text("SELECT COUNT(*) FROM actions")) == 1
 
 
 def test_an_agent_cannot_point_a_callback_into_canons_network(live: Live) -> None:

@@ -49,6 +49,7 @@ from resolver.types import Decision
 from tests.db import postgres_schema_url
 from tests.gateway.conftest import resolution
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox, running_sandbox
+from tests.tokens import key_id
 
 pytestmark = pytest.mark.slow
 
@@ -303,7 +304,8 @@ class Lane:
         tax_id = _tax_id(self.number, plan.index)
         identity = dict(normalise_record({"name": name, "tax_id": tax_id}))
         token = self.signer.issue(
-            resolution(decision=Decision.NO_MATCH, entity_type="supplier", identity=identity)
+            resolution(decision=Decision.NO_MATCH, entity_type="supplier", identity=identity),
+            holder=key_id(self.agent_key),
         )
         body = {
             "action": "supplier.create",

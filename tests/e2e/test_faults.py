@@ -27,6 +27,7 @@ from resolver.types import Decision, Resolution
 from tests.e2e.conftest import serving
 from tests.gateway.conftest import record_passing_drill, resolution
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox, running_sandbox
+from tests.tokens import issue_for
 
 NEW = {
     "name": "Zebulon Quantum Robotics Ltda",
@@ -59,15 +60,14 @@ class Stack:
             _, secret = create_key(session, name, role, scopes)
         return {"Authorization": f"Bearer {secret}"}
 
-    def token(self, resolution: Resolution) -> str:
-        issued = self.gateway.signer.issue(resolution)
-        assert issued is not None
-        return issued
+    def token(self, resolution: Resolution, agent: dict[str, str]) -> str:
+        return issue_for(self.gateway, resolution, agent)
 
     def propose_supplier(self, agent: dict[str, str]) -> dict[str, Any]:
         identity = dict(normalise_record({"name": NEW["name"], "tax_id": NEW["tax_id"]}))
         token = self.token(
-            resolution(decision=Decision.NO_MATCH, entity_type="supplier", identity=identity)
+            resolution(decision=Decision.NO_MATCH, entity_type="supplier", identity=identity),
+            agent,
         )
         body = {
             "action": "supplier.create",
@@ -201,6 +201,7 @@ def test_a_thousand_concurrent_submissions_of_one_key_write_to_the_erp_once(
         set_phase(
             session, spec, Phase.AUTONOMOUS, PromotionRules(0, 0.0), actor="test", now=utcnow()
         )
+    agent = stack.key()
     token = stack.token(
         Resolution(
             decision=Decision.MATCH,
@@ -210,7 +211,8 @@ def test_a_thousand_concurrent_submissions_of_one_key_write_to_the_erp_once(
             reason="key",
             model_version="m",
             calibration_version="c",
-        )
+        ),
+        agent,
     )
     body = {
         "action": "purchase_order.update_delivery_date",
@@ -219,7 +221,6 @@ def test_a_thousand_concurrent_submissions_of_one_key_write_to_the_erp_once(
         "context": REASON,
         "idempotency_key": "move-000002",
     }
-    agent = stack.key()
 
     async def submit_all() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)

@@ -125,6 +125,9 @@ def test_the_demo_twice_resolves_the_new_supplier_and_refuses_its_duplicate(demo
     # -- the demo's steps, the first time ---------------------------------------------------
     first = demo.resolve(agent)
     assert first["decision"] == "no_match" and first["resolution_token"], first
+    # The agent asked twice before writing: a second no_match token, issued before the record
+    # existed (a supplier.create token names one action only, so the first cannot serve again).
+    spare = demo.resolve(agent)["resolution_token"]
     proposed = demo.create(agent, first["resolution_token"], "demo-1")
     assert (proposed.status_code, proposed.json()["status"]) == (201, "pending_approval")
     done = demo.approve(proposed.json(), approver)
@@ -149,10 +152,13 @@ def test_the_demo_twice_resolves_the_new_supplier_and_refuses_its_duplicate(demo
     assert second["candidates"][0]["canonical_id"] == created, second
     if second["decision"] == "match":
         assert second["canonical_id"] == created
-    # a match token is not a creation's token; the first run's no_match token is still valid
+    # a match token is not a creation's token; the first run's no_match token is spent; the
+    # spare one is still valid, and only the ERP's duplicate guard can stop it
     with_match = demo.create(agent, second["resolution_token"] or "", "demo-2a")
     assert with_match.status_code in (401, 403, 409, 422), with_match.text
-    again = demo.create(agent, first["resolution_token"], "demo-2")
+    spent = demo.create(agent, first["resolution_token"], "demo-2b")
+    assert (spent.status_code, spent.json()["type"]) == (409, "/problems/token-used"), spent.text
+    again = demo.create(agent, spare, "demo-2")
     assert again.status_code == 201, again.text
     refused = demo.approve(again.json(), approver)
     assert refused["status"] == "failed", refused

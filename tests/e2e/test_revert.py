@@ -49,7 +49,7 @@ def _sa2(stack: Stack, row: dict[str, str]) -> dict[str, Any]:
 
 
 def _block(stack: Stack, agent: dict[str, str], approver: dict[str, str], cid: str) -> str:
-    token = stack.token(resolution(entity_type="supplier", canonical_id=cid))
+    token = stack.token(resolution(entity_type="supplier", canonical_id=cid), agent)
     body = {
         "action": "supplier.block",
         "target": {"resolution_token": token},
@@ -169,7 +169,7 @@ def test_a_record_changed_since_the_block_stops_the_revert_without_overwriting(
 def test_what_did_not_succeed_cannot_be_reverted(stack: Stack) -> None:
     agent, approver = stack.key("agent", "agent"), stack.key("approver", "ana")
     cid, _row = _supplier(2)
-    token = stack.token(resolution(entity_type="supplier", canonical_id=cid))
+    token = stack.token(resolution(entity_type="supplier", canonical_id=cid), agent)
     body = {
         "action": "supplier.block",
         "target": {"resolution_token": token},

@@ -38,6 +38,7 @@ from tests.e2e.test_mcp_live import (
     running_canon,
     stdio_session,
 )
+from tests.tokens import issue_for
 
 SECRET = "security-secret-" + "s" * 32
 MAX_EXAMPLES = 12
@@ -137,7 +138,7 @@ def _ticket_token(live: Live) -> str:
     resolution = Resolution(decision=Decision.MATCH, entity_type="ticket", canonical_id="TK:1",
                             candidates=[], reason="t", model_version="m",
                             calibration_version="c")  # fmt: skip
-    return str(live.app.state.gateway.signer.issue(resolution))
+    return issue_for(live.app.state.gateway, resolution, live.headers("agent"))
 
 
 def _ticket_close(live: Live, key: str) -> dict[str, Any]:

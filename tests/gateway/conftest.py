@@ -25,6 +25,7 @@ from gateway.rollout import record_drill
 from gateway.store import utcnow
 from resolver.normalise import normalise_record
 from resolver.types import Decision, Resolution
+from tests.tokens import issue_for
 
 CATALOG_FILE = Path(__file__).resolve().parents[2] / "config" / "actions.yaml"
 SECRET = "test-secret-" + "x" * 32
@@ -120,10 +121,9 @@ def resolution(
     )
 
 
-def token(gate: Gateway, **kw: object) -> str:
-    issued = gate.signer.issue(resolution(**kw))  # type: ignore[arg-type]
-    assert issued is not None
-    return issued
+def token(gate: Gateway, holder: Principal, **kw: object) -> str:
+    """A token as `gate.resolve` would issue it to the key of `holder` (an agent's principal)."""
+    return issue_for(gate, resolution(**kw), holder)  # type: ignore[arg-type]
 
 
 def record_passing_drill(session: Session, spec: ActionSpec) -> None:

@@ -28,15 +28,18 @@ def desk(gate: Gateway) -> ApprovalDesk:
 
 def close_po(gate: Gateway, key: KeyMaker, agent: Principal | None = None) -> tuple[str, str]:
     """Propose closing PO 2891 (one approval); return (action id, approval id)."""
-    view = gate.submit(agent or key(), request(gate))
+    agent = agent or key()
+    view = gate.submit(agent, request(gate, agent))
     assert view.approval is not None
     return view.id, view.approval.id
 
 
 def change_bank(gate: Gateway, key: KeyMaker) -> tuple[str, str]:
     """Propose an irreversible bank-account change (two approvals)."""
-    tok = token(gate, entity_type="supplier", canonical_id="SA2:01:000123:01")
-    view = gate.submit(key(), request(gate, "supplier.update_bank_account", tok=tok, params=BANK))
+    agent = key()
+    tok = token(gate, agent, entity_type="supplier", canonical_id="SA2:01:000123:01")
+    req = request(gate, agent, "supplier.update_bank_account", tok=tok, params=BANK)
+    view = gate.submit(agent, req)
     assert view.approval is not None and view.approval.approvals_needed == 2
     return view.id, view.approval.id
 
@@ -229,12 +232,13 @@ def test_listing_filters_and_agents_see_only_their_own(
 def test_detail_carries_the_business_context(
     gate: Gateway, desk: ApprovalDesk, key: KeyMaker
 ) -> None:
-    tok = token(gate)
-    req = request(gate, "purchase_order.update_delivery_date", tok=tok,
+    agent = key()
+    tok = token(gate, agent)
+    req = request(gate, agent, "purchase_order.update_delivery_date", tok=tok,
                   params={"delivery_date": "2026-05-31"},
                   context={"reason": "supplier confirmed a later date",
                            "evidence": ["email 2026-04-10 from ABC"]})  # fmt: skip
-    view = gate.submit(key(), req)
+    view = gate.submit(agent, req)
     assert view.approval is not None
     d = desk.get(key("approver"), view.approval.id).details
     assert (d.display_name, d.canonical_id, d.amount) == (

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway import Gateway, LocalLedgerConnector, Store
+from gateway import Gateway, LocalLedgerConnector, Principal, Store
 from gateway.errors import ApprovalError, Forbidden
 from gateway.store import Label
 from resolver.types import Decision
@@ -18,16 +18,17 @@ from tests.gateway.test_submit import request
 IDENTITY = {"name": "abc manufacturing", "tax_id": "11222333000181"}
 
 
-def _create_request(gate: Gateway) -> Any:
-    tok = token(gate, decision=Decision.NO_MATCH, entity_type="supplier", identity=IDENTITY)
+def _create_request(gate: Gateway, agent: Principal) -> Any:
+    tok = token(gate, agent, decision=Decision.NO_MATCH, entity_type="supplier", identity=IDENTITY)
     params = {"name": "ABC Manufacturing", "tax_id": "11.222.333/0001-81", "document": "dms://1"}
-    return request(gate, "supplier.create", tok=tok, params=params)
+    return request(gate, agent, "supplier.create", tok=tok, params=params)
 
 
 def test_approval_runs_the_action(
     gate: Gateway, key: KeyMaker, ledger: LocalLedgerConnector
 ) -> None:
-    view = gate.submit(key(), request(gate))
+    agent = key()
+    view = gate.submit(agent, request(gate, agent))
     done = gate.decide(key("approver"), view.id, approve=True, reason="")
     assert done.status == "succeeded"
     assert done.approval is not None and done.approval.status == "approved"
@@ -37,7 +38,8 @@ def test_approval_runs_the_action(
 def test_three_steps_run_in_order_and_name_the_created_record(
     gate: Gateway, key: KeyMaker, ledger: LocalLedgerConnector
 ) -> None:
-    view = gate.submit(key(), _create_request(gate))
+    agent = key()
+    view = gate.submit(agent, _create_request(gate, agent))
     done = gate.decide(key("approver"), view.id, approve=True, reason="")
     assert done.status == "succeeded"
     journal = ledger.journal()
@@ -60,7 +62,8 @@ def test_failed_step_compensates_completed_steps_in_reverse(
     gate, ledger = _gate_refusing(
         store, clock, tmp_path, {"supplier.start_approval_routing": "down"}
     )
-    view = gate.submit(key(), _create_request(gate))
+    agent = key()
+    view = gate.submit(agent, _create_request(gate, agent))
     done = gate.decide(key("approver"), view.id, approve=True, reason="")
     assert done.status == "compensated"
     assert [s.status for s in done.steps] == ["compensated", "compensated", "failed"]
@@ -77,7 +80,8 @@ def test_first_step_failure_is_failed_with_nothing_to_undo(
     store: Store, clock: Clock, tmp_path: Path, key: KeyMaker
 ) -> None:
     gate, ledger = _gate_refusing(store, clock, tmp_path, {"purchase_order.close": "closed period"})
-    view = gate.submit(key(), request(gate))
+    agent = key()
+    view = gate.submit(agent, request(gate, agent))
     done = gate.decide(key("approver"), view.id, approve=True, reason="")
     assert (done.status, [s.status for s in done.steps]) == ("failed", ["failed"])
     assert ledger.journal() == []
@@ -88,7 +92,8 @@ def test_failed_compensation_needs_attention_with_what_is_left(
 ) -> None:
     refuse = {"supplier.start_approval_routing": "down", "supplier.delete_record": "locked"}
     gate, _ = _gate_refusing(store, clock, tmp_path, refuse)
-    view = gate.submit(key(), _create_request(gate))
+    agent = key()
+    view = gate.submit(agent, _create_request(gate, agent))
     done = gate.decide(key("approver"), view.id, approve=True, reason="")
     assert done.status == "needs_attention"
     assert [s.status for s in done.steps] == ["compensation_failed", "compensated", "failed"]
@@ -98,12 +103,13 @@ def test_failed_compensation_needs_attention_with_what_is_left(
 
 
 def test_dual_approval_needs_two_distinct_approvers(gate: Gateway, key: KeyMaker) -> None:
+    agent = key()
     req = request(
-        gate, "supplier.update_bank_account",
-        tok=token(gate, entity_type="supplier", canonical_id="SA2:01:000123:01"),
+        gate, agent, "supplier.update_bank_account",
+        tok=token(gate, agent, entity_type="supplier", canonical_id="SA2:01:000123:01"),
         params={"iban": "CH9300762011623852957", "account_holder": "ABC AG"},
     )  # fmt: skip
-    view = gate.submit(key(), req)
+    view = gate.submit(agent, req)
     first = key("approver", name="alice")
     assert gate.decide(first, view.id, approve=True, reason="").status == "pending_approval"
     with pytest.raises(ApprovalError, match="second approver"):
@@ -119,27 +125,31 @@ def test_dual_approval_needs_two_distinct_approvers(gate: Gateway, key: KeyMaker
     ],
 )
 def test_who_may_decide(gate: Gateway, key: KeyMaker, role: str, error: type[Exception]) -> None:
-    view = gate.submit(key(), request(gate))
+    agent = key()
+    view = gate.submit(agent, request(gate, agent))
     with pytest.raises(error):
         gate.decide(key(role, name="someone"), view.id, approve=True, reason="")
 
 
 def test_decided_request_cannot_be_decided_again(gate: Gateway, key: KeyMaker) -> None:
-    view = gate.submit(key(), request(gate))
+    agent = key()
+    view = gate.submit(agent, request(gate, agent))
     gate.decide(key("approver", name="a"), view.id, approve=False, reason="not_needed")
     with pytest.raises(ApprovalError, match="already rejected"):
         gate.decide(key("approver", name="b"), view.id, approve=True, reason="")
 
 
 def test_expired_request_cannot_be_approved(gate: Gateway, key: KeyMaker, clock: Clock) -> None:
-    view = gate.submit(key(), request(gate))
+    agent = key()
+    view = gate.submit(agent, request(gate, agent))
     clock.advance(8 * 24 * 3600)
     with pytest.raises(ApprovalError, match="expired"):
         gate.decide(key("approver"), view.id, approve=True, reason="")
 
 
 def test_wrong_entity_rejection_becomes_a_label(gate: Gateway, key: KeyMaker, store: Store) -> None:
-    view = gate.submit(key(), request(gate))
+    agent = key()
+    view = gate.submit(agent, request(gate, agent))
     done = gate.decide(key("approver"), view.id, approve=False, reason="wrong_entity", comment="x")
     assert done.status == "rejected"
     with store.transaction() as session:
@@ -159,7 +169,8 @@ def test_wrong_entity_rejection_becomes_a_label(gate: Gateway, key: KeyMaker, st
 def test_rejection_needs_a_known_reason(
     gate: Gateway, key: KeyMaker, reason: str, comment: str, field: str
 ) -> None:
-    view = gate.submit(key(), request(gate))
+    agent = key()
+    view = gate.submit(agent, request(gate, agent))
     with pytest.raises(ApprovalError) as refused:
         gate.decide(key("approver"), view.id, approve=False, reason=reason, comment=comment)
     assert refused.value.field == field

@@ -57,6 +57,13 @@ def test_supplier_create_has_three_compensated_steps_and_needs_no_match_token() 
     assert all(s.compensation for s in spec.steps)
     assert spec.target.resolution == "no_match"
     assert spec.target.identity == {"name": "name", "tax_id": "tax_id"}
+    assert spec.target.single_use
+
+
+def test_only_irreversible_actions_and_supplier_create_have_single_use_tokens() -> None:
+    catalog = load_catalog(SHIPPED)
+    single = {name for name, spec in catalog.actions.items() if spec.target.single_use}
+    assert single == {"supplier.create", "supplier.update_bank_account"}
 
 
 def test_close_template_reads_like_the_issue_example() -> None:
@@ -211,3 +218,14 @@ def test_the_steps_hash_changes_with_the_steps_only() -> None:
     assert reworded.steps_hash == spec.steps_hash
     step = spec.steps[0].model_copy(update={"leaves": {"blocked": False}})
     assert spec.model_copy(update={"steps": (step,)}).steps_hash != spec.steps_hash
+
+
+def test_an_irreversible_action_must_have_a_single_use_token() -> None:
+    reusable = _minimal_action(risk="irreversible")
+    single = _minimal_action(risk="irreversible")
+    single["target"] = {**single["target"], "single_use": True}
+    with pytest.raises(CatalogError) as refused:
+        parse_catalog({"version": 1, "actions": {"a.b": reusable, "c.d": single}})
+    assert [p for p in refused.value.problems if "single_use" in p] == [
+        "<catalog>: actions.a.b.target.single_use: an irreversible action's token is single-use"
+    ]

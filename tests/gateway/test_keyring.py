@@ -4,6 +4,7 @@ refuses what the old secret signed with that reason, and a running signer that s
 from __future__ import annotations
 
 import stat
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -80,22 +81,24 @@ def test_rotation_refuses_old_tokens_and_links_with_that_reason(tmp_path: Path) 
     path = tmp_path / "secret.key"
     keys = SecretFile(path, create=True)
     tokens, links = TokenSigner(keys, 600), LinkSigner(keys)
-    old_token, old_link = tokens.issue(_match()), _link(links)
-    tokens.verify(old_token, entity_type="supplier", kind="match")
+    old_token, old_link = tokens.issue(_match(), "key-a"), _link(links)
+    tokens.verify(old_token, entity_type="supplier", kind="match", bound_to="key-a")
     old_id, new_id = rotate_secret_file(path)
     assert old_id != new_id and keys.current().key_id == new_id
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with pytest.raises(TokenRotated, match="rotated: resolve again"):
-        tokens.verify(old_token, entity_type="supplier", kind="match")
+        tokens.verify(old_token, entity_type="supplier", kind="match", bound_to="key-a")
     with pytest.raises(LinkRefused) as refused:
         links.verify(old_link, NOW)
     assert refused.value.reason == "rotated"
-    tokens.verify(tokens.issue(_match()), entity_type="supplier", kind="match")
+    tokens.verify(
+        tokens.issue(_match(), "key-a"), entity_type="supplier", kind="match", bound_to="key-a"
+    )
     assert links.verify(_link(links), NOW).approval_id == "ap-1"
     # Another secret's token is still a forgery, not a rotation.
-    stranger = TokenSigner("s" * 40, 600).issue(_match())
+    stranger = TokenSigner("s" * 40, 600).issue(_match(), "key-a")
     with pytest.raises(TokenForged):
-        tokens.verify(stranger, entity_type="supplier", kind="match")
+        tokens.verify(stranger, entity_type="supplier", kind="match", bound_to="key-a")
 
 
 def test_a_token_is_bound_to_the_key_it_was_issued_to() -> None:
@@ -104,6 +107,8 @@ def test_a_token_is_bound_to_the_key_it_was_issued_to() -> None:
     assert signer.verify(token, entity_type="supplier", kind="match", bound_to="key-a").holder
     with pytest.raises(TokenNotYours):
         signer.verify(token, entity_type="supplier", kind="match", bound_to="key-b")
-    unbound = signer.issue(_match())
+    # A genuine token that names no key (as issued before tokens were bound) binds to none.
+    claims = signer.verify(token, entity_type="supplier", kind="match", bound_to="key-a")
+    unbound = signer.encode(replace(claims, holder=None))
     with pytest.raises(TokenNotYours):
         signer.verify(unbound, entity_type="supplier", kind="match", bound_to="key-a")

@@ -18,7 +18,8 @@ def _decided(gate: Gateway, agent: Principal, approver: Principal, outcomes: lis
     """One proposal per outcome: 'ok' approved, otherwise rejected with that reason."""
     for i, outcome in enumerate(outcomes):
         gate.clock.advance(1)  # type: ignore[attr-defined]
-        view = gate.submit(agent, request(gate, idempotency_key=f"{outcome}-{i}-{agent.key_id}"))
+        idem = f"{outcome}-{i}-{agent.key_id}"
+        view = gate.submit(agent, request(gate, agent, idempotency_key=idem))
         if outcome == "ok":
             gate.decide(approver, view.id, approve=True, reason="")
         else:
@@ -133,10 +134,10 @@ def _autonomous_gate(
     return gate
 
 
-def _reclassify(gate: Gateway, canonical_id: str, idem: str) -> object:
+def _reclassify(gate: Gateway, agent: Principal, canonical_id: str, idem: str) -> object:
     return request(
-        gate, "transaction.reclassify",
-        tok=token(gate, entity_type="transaction", canonical_id=canonical_id),
+        gate, agent, "transaction.reclassify",
+        tok=token(gate, agent, entity_type="transaction", canonical_id=canonical_id),
         params={"account": "6100.200"}, idempotency_key=idem,
     )  # fmt: skip
 
@@ -151,8 +152,8 @@ def test_amount_outlier_routed_to_review_with_reason(
                       "account": "6000.100"}, group_key="acct-6000")  # fmt: skip
     gate = _autonomous_gate(store, ledger, clock)
     agent = key()
-    normal = gate.submit(agent, _reclassify(gate, "TX:0", "n"))  # type: ignore[arg-type]
-    outlier = gate.submit(agent, _reclassify(gate, "TX:big", "o"))  # type: ignore[arg-type]
+    normal = gate.submit(agent, _reclassify(gate, agent, "TX:0", "n"))  # type: ignore[arg-type]
+    outlier = gate.submit(agent, _reclassify(gate, agent, "TX:big", "o"))  # type: ignore[arg-type]
     assert normal.status == "succeeded"
     assert outlier.status == "pending_approval"
     assert "flagged for review: amount 250,000.00 is far outside" in outlier.summary
@@ -165,9 +166,9 @@ def test_burst_from_one_key_routed_to_review(
     gate = _autonomous_gate(store, ledger, clock, burst_max=3)
     agent = key()
     statuses = [
-        gate.submit(agent, _reclassify(gate, f"TX:{i}", f"b{i}")).status  # type: ignore[arg-type]
+        gate.submit(agent, _reclassify(gate, agent, f"TX:{i}", f"b{i}")).status  # type: ignore[arg-type]
         for i in range(4)
     ]
     assert statuses == ["succeeded"] * 3 + ["pending_approval"]
     clock.advance(61)
-    assert gate.submit(agent, _reclassify(gate, "TX:9", "later")).status == "succeeded"  # type: ignore[arg-type]
+    assert gate.submit(agent, _reclassify(gate, agent, "TX:9", "later")).status == "succeeded"  # type: ignore[arg-type]

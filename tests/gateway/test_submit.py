@@ -26,11 +26,13 @@ from gateway.errors import (
     InvalidParams,
     TokenExpired,
     TokenForged,
+    TokenNotYours,
+    TokenUsed,
     UnknownAction,
     WrongEntityType,
     WrongTokenKind,
 )
-from gateway.keys import LOCAL_OPERATOR
+from gateway.keys import LOCAL_OPERATOR, Principal, Role
 from gateway.rollout import PromotionRules, set_phase
 from gateway.store import Action, AuditEntry
 from resolver.types import Decision
@@ -39,10 +41,12 @@ from tests.gateway.conftest import Clock, KeyMaker, record_passing_drill, token
 REASON = {"reason": "delivery confirmed by warehouse system on 2026-04-12"}
 
 
-def request(gate: Gateway, action: str = "purchase_order.close", **kw: Any) -> ActionRequest:
+def request(
+    gate: Gateway, agent: Principal, action: str = "purchase_order.close", **kw: Any
+) -> ActionRequest:
     data: dict[str, Any] = {
         "action": action,
-        "target": TargetRef(resolution_token=kw.pop("tok", None) or token(gate)),
+        "target": TargetRef(resolution_token=kw.pop("tok", None) or token(gate, agent)),
         "params": {},
         "context": REASON,
         "idempotency_key": "idem-1",
@@ -59,7 +63,8 @@ def _count(store: Store, model: type[Any]) -> int:
 def test_supervised_close_waits_for_one_approval_with_plain_summary(
     gate: Gateway, key: KeyMaker
 ) -> None:
-    view = gate.submit(key(), request(gate))
+    agent = key()
+    view = gate.submit(agent, request(gate, agent))
     assert view.status == "pending_approval"
     assert view.approval is not None and view.approval.approvals_needed == 1
     assert view.summary == (
@@ -71,13 +76,15 @@ def test_supervised_close_waits_for_one_approval_with_plain_summary(
 
 
 def test_irreversible_needs_two_approvals(gate: Gateway, key: KeyMaker) -> None:
+    agent = key()
     req = request(
         gate,
+        agent,
         "supplier.update_bank_account",
-        tok=token(gate, entity_type="supplier", canonical_id="SA2:01:000123:01"),
+        tok=token(gate, agent, entity_type="supplier", canonical_id="SA2:01:000123:01"),
         params={"iban": "CH9300762011623852957", "account_holder": "ABC Manufacturing AG"},
     )
-    view = gate.submit(key(), req)
+    view = gate.submit(agent, req)
     assert view.status == "pending_approval"
     assert view.approval is not None and view.approval.approvals_needed == 2
 
@@ -86,7 +93,8 @@ def test_shadow_records_plan_and_runs_nothing(
     gate: Gateway, key: KeyMaker, ledger: LocalLedgerConnector
 ) -> None:
     gate.set_phase(LOCAL_OPERATOR, "purchase_order.close", Phase.READ_ONLY)
-    view = gate.submit(key(), request(gate))
+    agent = key()
+    view = gate.submit(agent, request(gate, agent))
     assert view.status == "shadowed"
     assert [(s.operation, s.status) for s in view.steps] == [("purchase_order.close", "planned")]
     assert view.approval is None
@@ -98,10 +106,11 @@ def test_autonomous_low_risk_runs_through_the_ledger(
 ) -> None:
     gate.set_phase(LOCAL_OPERATOR, "purchase_order.update_delivery_date", Phase.READ_ONLY)
     force_phase(gate, "purchase_order.update_delivery_date", Phase.AUTONOMOUS)
+    agent = key()
     req = request(
-        gate, "purchase_order.update_delivery_date", params={"delivery_date": "2026-06-01"}
+        gate, agent, "purchase_order.update_delivery_date", params={"delivery_date": "2026-06-01"}
     )
-    view = gate.submit(key(), req)
+    view = gate.submit(agent, req)
     assert view.status == "succeeded"
     assert view.outcome == {"kind": "execute", "logged_for_review": True}
     (op,) = ledger.journal()
@@ -123,20 +132,23 @@ def force_phase(gate: Gateway, action: str, phase: Phase) -> None:
 @pytest.mark.parametrize(
     ("make", "error", "field"),
     [
-        pytest.param(lambda g: request(g, "purchase_order.delete"), UnknownAction, "action",
-                     id="unknown-action"),
-        pytest.param(lambda g: request(g, "purchase_order.update_delivery_date",
-                                       params={"delivery_date": "tomorrow"}),
+        pytest.param(lambda g, a: request(g, a, "purchase_order.delete"), UnknownAction,
+                     "action", id="unknown-action"),
+        pytest.param(lambda g, a: request(g, a, "purchase_order.update_delivery_date",
+                                          params={"delivery_date": "tomorrow"}),
                      InvalidParams, "params.delivery_date", id="params-fail-schema"),
-        pytest.param(lambda g: request(g, context={"evidence": []}), InvalidParams,
+        pytest.param(lambda g, a: request(g, a, context={"evidence": []}), InvalidParams,
                      "context.reason", id="no-reason"),
-        pytest.param(lambda g: request(g, tok=token(g)[:-3] + "abc"), TokenForged,
+        pytest.param(lambda g, a: request(g, a, tok=token(g, a)[:-3] + "abc"), TokenForged,
                      "target.resolution_token", id="forged-token"),
-        pytest.param(lambda g: request(g, tok=token(g, entity_type="supplier",
-                                                    canonical_id="SA2:01:000123:01")),
+        pytest.param(lambda g, a: request(g, a, tok=token(g, a, entity_type="supplier",
+                                                          canonical_id="SA2:01:000123:01")),
                      WrongEntityType, "target.resolution_token", id="supplier-token-for-a-po"),
-        pytest.param(lambda g: request(g, tok=token(g, decision=Decision.NO_MATCH)),
+        pytest.param(lambda g, a: request(g, a, tok=token(g, a, decision=Decision.NO_MATCH)),
                      WrongTokenKind, "target.resolution_token", id="no-match-token-for-update"),
+        pytest.param(lambda g, a: request(g, a, tok=token(g, Principal("k2", "k2", Role.AGENT,
+                                                                        ()))),
+                     TokenNotYours, "target.resolution_token", id="another-keys-token"),
     ],
 )  # fmt: skip
 def test_bad_input_refused_and_only_the_refusal_audited(
@@ -145,7 +157,7 @@ def test_bad_input_refused_and_only_the_refusal_audited(
     agent = key()
     before = _count(store, AuditEntry)
     with pytest.raises(error) as refused:
-        gate.submit(agent, make(gate))
+        gate.submit(agent, make(gate, agent))
     assert refused.value.field == field
     assert _count(store, Action) == 0
     entries = gate.audit_entries(LOCAL_OPERATOR, None, after_seq=before)
@@ -155,22 +167,23 @@ def test_bad_input_refused_and_only_the_refusal_audited(
 
 
 def test_expired_token_refused(gate: Gateway, key: KeyMaker, clock: Clock) -> None:
-    req = request(gate)
+    agent = key()
+    req = request(gate, agent)
     clock.advance(601)
     with pytest.raises(TokenExpired):
-        gate.submit(key(), req)
+        gate.submit(agent, req)
 
 
 def test_agent_scope_limits_actions(gate: Gateway, key: KeyMaker) -> None:
     agent = key(scopes=["resolve", "actions:supplier.*"])
     with pytest.raises(Forbidden) as refused:
-        gate.submit(agent, request(gate))
+        gate.submit(agent, request(gate, agent))
     assert refused.value.field == "action"
 
 
 def test_same_key_same_payload_returns_the_same_action(gate: Gateway, key: KeyMaker) -> None:
     agent = key()
-    req = request(gate)
+    req = request(gate, agent)
     first = gate.submit(agent, req)
     again = gate.submit(agent, req)
     assert (again.id, again.replayed, first.replayed) == (first.id, True, False)
@@ -178,17 +191,17 @@ def test_same_key_same_payload_returns_the_same_action(gate: Gateway, key: KeyMa
 
 def test_same_key_other_payload_conflicts(gate: Gateway, key: KeyMaker, store: Store) -> None:
     agent = key()
-    tok = token(gate)
-    gate.submit(agent, request(gate, tok=tok))
+    tok = token(gate, agent)
+    gate.submit(agent, request(gate, agent, tok=tok))
     with pytest.raises(IdempotencyConflict):
-        gate.submit(agent, request(gate, tok=tok, context={"reason": "another reason"}))
+        gate.submit(agent, request(gate, agent, tok=tok, context={"reason": "another reason"}))
     assert _count(store, Action) == 1
 
 
 def test_idempotency_keys_are_per_agent(gate: Gateway, key: KeyMaker, store: Store) -> None:
-    req = request(gate)
-    gate.submit(key(name="a"), req)
-    gate.submit(key(name="b"), req)
+    a, b = key(name="a"), key(name="b")
+    gate.submit(a, request(gate, a))
+    gate.submit(b, request(gate, b))
     assert _count(store, Action) == 2
 
 
@@ -198,7 +211,8 @@ def test_concurrent_submissions_create_one_action_and_one_erp_write(
     force_phase(gate, "ticket.close", Phase.AUTONOMOUS)
     agent = key()
     req = request(
-        gate, "ticket.close", tok=token(gate, entity_type="ticket", canonical_id="TKT:4711"),
+        gate, agent, "ticket.close",
+        tok=token(gate, agent, entity_type="ticket", canonical_id="TKT:4711"),
         params={"resolution": "invoice re-sent"},
     )  # fmt: skip
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -210,18 +224,21 @@ def test_concurrent_submissions_create_one_action_and_one_erp_write(
     assert gate.status(agent, views[0].id).status == "succeeded"
 
 
-def _supplier_create(gate: Gateway, name: str, tax_id: str, **kw: Any) -> ActionRequest:
+def _supplier_create(
+    gate: Gateway, agent: Principal, name: str, tax_id: str, **kw: Any
+) -> ActionRequest:
     identity = {"name": "abc manufacturing", "tax_id": "11222333000181"}
     tok = kw.pop("tok", None) or token(
-        gate, decision=Decision.NO_MATCH, entity_type="supplier", identity=identity
+        gate, agent, decision=Decision.NO_MATCH, entity_type="supplier", identity=identity
     )
     params = {"name": name, "tax_id": tax_id, "document": "dms://cnpj-card.pdf"}
-    return request(gate, "supplier.create", tok=tok, params=params, **kw)
+    return request(gate, agent, "supplier.create", tok=tok, params=params, **kw)
 
 
 def test_create_with_no_match_token_for_the_same_identity(gate: Gateway, key: KeyMaker) -> None:
+    agent = key()
     view = gate.submit(
-        key(), _supplier_create(gate, "ABC Manufacturing Ltda.", "11.222.333/0001-81")
+        agent, _supplier_create(gate, agent, "ABC Manufacturing Ltda.", "11.222.333/0001-81")
     )
     assert view.status == "pending_approval"
     assert view.summary.startswith("Approve registering the new supplier ABC Manufacturing Ltda.")
@@ -242,22 +259,25 @@ def test_create_with_no_match_token_for_the_same_identity(gate: Gateway, key: Ke
 def test_create_for_another_identity_refused(
     gate: Gateway, key: KeyMaker, name: str, tax_id: str, field: str
 ) -> None:
+    agent = key()
     with pytest.raises(IdentityMismatch) as refused:
-        gate.submit(key(), _supplier_create(gate, name, tax_id))
+        gate.submit(agent, _supplier_create(gate, agent, name, tax_id))
     assert refused.value.field == field
 
 
 def test_create_with_a_match_token_refused(gate: Gateway, key: KeyMaker) -> None:
-    tok = token(gate, entity_type="supplier", canonical_id="SA2:01:000123:01")
+    agent = key()
+    tok = token(gate, agent, entity_type="supplier", canonical_id="SA2:01:000123:01")
     with pytest.raises(WrongTokenKind):
-        gate.submit(key(), _supplier_create(gate, "ABC Manufacturing", "1", tok=tok))
+        gate.submit(agent, _supplier_create(gate, agent, "ABC Manufacturing", "1", tok=tok))
 
 
 def test_deleted_target_rejected(
     gate: Gateway, key: KeyMaker, ledger: LocalLedgerConnector
 ) -> None:
     ledger.run(ledger_op("purchase_order.delete_record", "SC7:01:002891"))
-    view = gate.submit(key(), request(gate))
+    agent = key()
+    view = gate.submit(agent, request(gate, agent))
     assert view.status == "rejected"
     assert view.outcome == {"kind": "reject", "reason": "the target is deleted in the ERP"}
 
@@ -268,7 +288,57 @@ def ledger_op(operation: str, canonical_id: str) -> ErpOperation:
 
 
 def test_status_visible_to_requester_and_reviewers_only(gate: Gateway, key: KeyMaker) -> None:
-    view = gate.submit(key(name="a"), request(gate))
+    agent = key(name="a")
+    view = gate.submit(agent, request(gate, agent))
     assert gate.status(key("approver"), view.id).id == view.id
     with pytest.raises(ActionNotFound):
         gate.status(key(name="other-agent"), view.id)
+
+
+def _bank_change(gate: Gateway, agent: Principal, tok: str, idempotency_key: str) -> ActionRequest:
+    return request(gate, agent, "supplier.update_bank_account", tok=tok,
+                   params={"iban": "CH9300762011623852957", "account_holder": "ABC AG"},
+                   idempotency_key=idempotency_key)  # fmt: skip
+
+
+def test_a_single_use_token_names_one_action_and_a_resubmission_still_replays(
+    gate: Gateway, key: KeyMaker, store: Store
+) -> None:
+    agent = key()
+    tok = token(gate, agent, entity_type="supplier", canonical_id="SA2:01:000123:01")
+    first = gate.submit(agent, _bank_change(gate, agent, tok, "bank-1"))
+    again = gate.submit(agent, _bank_change(gate, agent, tok, "bank-1"))
+    assert (again.id, again.replayed) == (first.id, True)
+    with pytest.raises(TokenUsed) as refused:
+        gate.submit(agent, _bank_change(gate, agent, tok, "bank-2"))
+    assert refused.value.field == "target.resolution_token"
+    assert first.id in refused.value.message
+    assert _count(store, Action) == 1
+    fresh = token(gate, agent, entity_type="supplier", canonical_id="SA2:01:000123:01")
+    assert gate.submit(agent, _bank_change(gate, agent, fresh, "bank-2")).id != first.id
+
+
+def test_a_reusable_token_may_name_several_actions(gate: Gateway, key: KeyMaker) -> None:
+    agent = key()
+    tok = token(gate, agent)
+    first = gate.submit(agent, request(gate, agent, tok=tok, idempotency_key="a"))
+    second = gate.submit(agent, request(gate, agent, tok=tok, idempotency_key="b"))
+    assert first.id != second.id and not second.replayed
+
+
+def test_concurrent_uses_of_a_single_use_token_create_one_action(
+    gate: Gateway, key: KeyMaker, store: Store
+) -> None:
+    agent = key()
+    tok = token(gate, agent, entity_type="supplier", canonical_id="SA2:01:000123:01")
+
+    def attempt(i: int) -> str:
+        try:
+            return gate.submit(agent, _bank_change(gate, agent, tok, f"race-{i}")).id
+        except TokenUsed:
+            return "refused"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, range(16)))
+    assert outcomes.count("refused") == 15
+    assert _count(store, Action) == 1

@@ -15,6 +15,7 @@ from gateway.errors import (
     TokenForged,
     TokenMalformed,
     TokenMissing,
+    TokenNotYours,
     WrongEntityType,
     WrongTokenKind,
 )
@@ -23,6 +24,7 @@ from resolver.types import Decision, Resolution
 
 T0 = 1_780_000_000.0
 SECRET = "s" * 40
+HOLDER = "key-a"
 
 
 class Clock:
@@ -59,8 +61,8 @@ def signer(clock: Clock) -> TokenSigner:
 
 
 def test_match_token_binds_id_and_versions(signer: TokenSigner) -> None:
-    token = signer.issue(_resolution(Decision.MATCH))
-    claims = signer.verify(token, entity_type="supplier", kind="match")
+    token = signer.issue(_resolution(Decision.MATCH), HOLDER)
+    claims = signer.verify(token, entity_type="supplier", kind="match", bound_to=HOLDER)
     assert (claims.canonical_id, claims.model_version, claims.calibration_version) == (
         "SA2:01:000123:01",
         "m-7",
@@ -71,19 +73,19 @@ def test_match_token_binds_id_and_versions(signer: TokenSigner) -> None:
 
 
 def test_no_match_token_binds_queried_identity(signer: TokenSigner) -> None:
-    token = signer.issue(_resolution(Decision.NO_MATCH))
-    claims = signer.verify(token, entity_type="supplier", kind="no_match")
+    token = signer.issue(_resolution(Decision.NO_MATCH), HOLDER)
+    claims = signer.verify(token, entity_type="supplier", kind="no_match", bound_to=HOLDER)
     assert claims.canonical_id is None
     assert claims.identity == {"name": "abc manufacturing", "tax_id": "11222333000181"}
 
 
 def test_ambiguous_gets_no_token(signer: TokenSigner) -> None:
-    assert signer.issue(_resolution(Decision.AMBIGUOUS)) is None
+    assert signer.issue(_resolution(Decision.AMBIGUOUS), HOLDER) is None
 
 
 def test_each_token_is_unique(signer: TokenSigner) -> None:
     res = _resolution(Decision.MATCH)
-    assert signer.issue(res) != signer.issue(res)
+    assert signer.issue(res, HOLDER) != signer.issue(res, HOLDER)
 
 
 def _tamper_payload(token: str) -> str:
@@ -104,7 +106,7 @@ def _tamper_payload(token: str) -> str:
         pytest.param(lambda s, t: "jwt" + t[3:], TokenMalformed, id="other-prefix"),
         pytest.param(lambda s, t: _tamper_payload(t), TokenForged, id="edited-canonical-id"),
         pytest.param(
-            lambda s, t: TokenSigner("other" * 8, 600).issue(_resolution(Decision.MATCH)),
+            lambda s, t: TokenSigner("other" * 8, 600).issue(_resolution(Decision.MATCH), HOLDER),
             TokenForged,
             id="signed-with-another-secret",
         ),
@@ -112,9 +114,9 @@ def _tamper_payload(token: str) -> str:
     ],
 )
 def test_refused_tokens(signer: TokenSigner, make_token, error: type[TokenError]) -> None:  # type: ignore[no-untyped-def]
-    token = make_token(signer, signer.issue(_resolution(Decision.MATCH)))
+    token = make_token(signer, signer.issue(_resolution(Decision.MATCH), HOLDER))
     with pytest.raises(error) as refused:
-        signer.verify(token, entity_type="supplier", kind="match")
+        signer.verify(token, entity_type="supplier", kind="match", bound_to=HOLDER)
     assert refused.value.field == "target.resolution_token"
 
 
@@ -127,19 +129,19 @@ def test_refused_tokens(signer: TokenSigner, make_token, error: type[TokenError]
     ],
 )
 def test_expiry(signer: TokenSigner, clock: Clock, elapsed: int, ok: bool) -> None:
-    token = signer.issue(_resolution(Decision.MATCH))
+    token = signer.issue(_resolution(Decision.MATCH), HOLDER)
     clock.now = T0 + elapsed
     if ok:
-        signer.verify(token, entity_type="supplier", kind="match")
+        signer.verify(token, entity_type="supplier", kind="match", bound_to=HOLDER)
     else:
         with pytest.raises(TokenExpired):
-            signer.verify(token, entity_type="supplier", kind="match")
+            signer.verify(token, entity_type="supplier", kind="match", bound_to=HOLDER)
 
 
 def test_wrong_entity_type(signer: TokenSigner) -> None:
-    token = signer.issue(_resolution(Decision.MATCH))
+    token = signer.issue(_resolution(Decision.MATCH), HOLDER)
     with pytest.raises(WrongEntityType, match="names a supplier.*targets a purchase_order"):
-        signer.verify(token, entity_type="purchase_order", kind="match")
+        signer.verify(token, entity_type="purchase_order", kind="match", bound_to=HOLDER)
 
 
 @pytest.mark.parametrize(
@@ -150,15 +152,15 @@ def test_wrong_entity_type(signer: TokenSigner) -> None:
     ],
 )
 def test_wrong_kind(signer: TokenSigner, decision: Decision, needed: str) -> None:
-    token = signer.issue(_resolution(decision))
+    token = signer.issue(_resolution(decision), HOLDER)
     with pytest.raises(WrongTokenKind):
-        signer.verify(token, entity_type="supplier", kind=needed)  # type: ignore[arg-type]
+        signer.verify(token, entity_type="supplier", kind=needed, bound_to=HOLDER)  # type: ignore[arg-type]
 
 
 @given(position=st.integers(min_value=0), replacement=st.sampled_from("AbZ09-_."))
 def test_no_single_character_edit_verifies(position: int, replacement: str) -> None:
     signer = TokenSigner(SECRET, 600, clock=lambda: T0)
-    token = signer.issue(_resolution(Decision.MATCH))
+    token = signer.issue(_resolution(Decision.MATCH), HOLDER)
     assert token is not None
     i = position % len(token)
     edited = token[:i] + replacement + token[i + 1 :]
@@ -166,4 +168,15 @@ def test_no_single_character_edit_verifies(position: int, replacement: str) -> N
         return
     # The MAC covers the payload's text, not its decoded bytes: no edit slips through padding.
     with pytest.raises(TokenError):
-        signer.verify(edited, entity_type="supplier", kind="match")
+        signer.verify(edited, entity_type="supplier", kind="match", bound_to=HOLDER)
+
+
+def test_another_keys_token_is_refused_before_saying_anything_about_its_content(
+    signer: TokenSigner,
+) -> None:
+    token = signer.issue(_resolution(Decision.MATCH), HOLDER)
+    # Wrong entity type and kind too: the thief learns only that the token is not theirs.
+    with pytest.raises(TokenNotYours) as refused:
+        signer.verify(token, entity_type="purchase_order", kind="no_match", bound_to="key-b")
+    assert refused.value.field == "target.resolution_token"
+    assert "another API key" in refused.value.message

@@ -81,10 +81,10 @@ def propose(
     another supplier (name, tax_id)."""
     new = {**NEW, **changes}
     identity = dict(normalise_record({"name": new["name"], "tax_id": new["tax_id"]}))
-    tok = token(gate, decision=Decision.NO_MATCH, entity_type="supplier", identity=identity)
+    tok = token(gate, agent, decision=Decision.NO_MATCH, entity_type="supplier", identity=identity)
     params = {k: new[k] for k in ("name", "tax_id", "document", "city")}
     view = gate.submit(
-        agent, request(gate, "supplier.create", tok=tok, params=params, idempotency_key=idem)
+        agent, request(gate, agent, "supplier.create", tok=tok, params=params, idempotency_key=idem)
     )
     assert view.status == "pending_approval"
     return view
@@ -239,11 +239,16 @@ def test_a_stale_etag_is_a_conflict_that_is_not_retried(
     store: Store, sandbox: Sandbox, clock: Clock, key: KeyMaker
 ) -> None:
     gate = erp_gateway(store, sandbox.connector("sap", timeout=2), clock)
-    target = token(gate, entity_type="supplier", canonical_id="BusinessPartner:1700000001")
+    agent = key()
+    target = token(gate, agent, entity_type="supplier", canonical_id="BusinessPartner:1700000001")
     view = gate.submit(
-        key(),
+        agent,
         request(
-            gate, "supplier.block", tok=target, params={"reason": "tax registration suspended"}
+            gate,
+            agent,
+            "supplier.block",
+            tok=target,
+            params={"reason": "tax registration suspended"},
         ),
     )
     sandbox.admin.fault("error", key=f"{view.id}:0", status=412, times=None)
