@@ -16,7 +16,18 @@ from api.logging import RequestLog, configure_logging
 from api.mcp import http_endpoint
 from api.metrics import CountingResolver, FreshnessCollector, HttpMetrics, Metrics
 from api.metrics import router as metrics_router
-from api.routes import actions, admin, approvals, audit, dashboard, health, portal, resolve, slack
+from api.routes import (
+    actions,
+    admin,
+    approvals,
+    audit,
+    dashboard,
+    health,
+    portal,
+    resolutions,
+    resolve,
+    slack,
+)
 from api.settings import Settings, audit_sink, token_keys
 from gateway import (
     EntityResolver,
@@ -176,7 +187,8 @@ def create_app(
     errors.install(app)
     ratelimit.install(app, limiter)
     app.include_router(health.router)
-    keyed = (resolve.router, actions.router, audit.router, admin.router, approvals.router)
+    keyed = (resolve.router, actions.router, audit.router, admin.router, approvals.router,
+             resolutions.router)  # fmt: skip
     for router in (*keyed, metrics_router):
         app.include_router(router, dependencies=[ratelimit.RateLimitDep])
     for router in (portal.router, slack.router):

@@ -22,6 +22,7 @@ from gateway.approvals_outbox import ApprovalOutbox
 from gateway.channels import EmailConfig, LinkSigner, SlackChannel, SlackVerifier, SmtpMailer
 from gateway.channels.portal import PortalSessions
 from gateway.channels.webhook import CallbackPolicy, WebhookSender
+from gateway.resolutions_desk import ResolutionDesk
 from gateway.throttle import LoginThrottle, RefusalLog, ThrottleRules
 
 log = logging.getLogger("canon.approvals")
@@ -33,6 +34,7 @@ class ApprovalServices:
 
     desk: ApprovalDesk
     outbox: ApprovalOutbox
+    resolutions: ResolutionDesk
     sessions: PortalSessions
     secure_cookies: bool
     sweep_seconds: float
@@ -98,6 +100,7 @@ def build_approval_services(settings: Settings, gateway: Gateway) -> ApprovalSer
     return ApprovalServices(
         desk=desk,
         outbox=ApprovalOutbox(desk),
+        resolutions=ResolutionDesk(desk, settings.approval_ttl_seconds),
         sessions=sessions,
         secure_cookies=settings.mode == "production",
         sweep_seconds=settings.approval_sweep_seconds,
@@ -115,6 +118,7 @@ async def sweeping(services: ApprovalServices) -> AsyncIterator[None]:
         while True:
             try:
                 await asyncio.to_thread(services.outbox.sweep)
+                await asyncio.to_thread(services.resolutions.sweep)
             except Exception:  # keep sweeping: one bad pass must not stop expiry for good
                 log.exception("approval sweep failed")
             await asyncio.sleep(services.sweep_seconds)
