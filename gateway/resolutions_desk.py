@@ -33,7 +33,7 @@ from gateway.channels.resolution_messages import (
     summary_line,
 )
 from gateway.channels.webhook import check_url
-from gateway.errors import ActionNotFound, GatewayError, InvalidParams
+from gateway.errors import ActionNotFound, Forbidden, GatewayError, InvalidParams
 from gateway.keys import Principal, Role
 from gateway.resolutions import (
     PENDING,
@@ -178,6 +178,8 @@ class ResolutionDesk:
         gateway = self.gateway
         try:
             note = ""
+            if not may_resolve(principal):
+                raise Forbidden("settling resolution requests needs the `resolver` scope")
             with gateway.store.transaction() as session:
                 request = self._load(session, request_id, principal)
                 check_decision(request, principal, decision, gateway.clock())
