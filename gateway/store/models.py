@@ -267,7 +267,7 @@ class ResolutionRequest(Base):
     callback_attempts: Mapped[int] = mapped_column(Integer, default=0)
     callback_next_at: Mapped[datetime | None]
 
-    resolution: Mapped[ResolutionRecord] = relationship(lazy="joined")
+    resolution: Mapped[ResolutionRecord] = relationship()
 
 
 class ResolutionNotification(Base):
