@@ -150,7 +150,7 @@ def create_app(
         resolver = CountingResolver(resolver, metrics)
     approval_services = build_approval_services(settings, gateway)
     mcp = http_endpoint(settings, gateway, lambda: app.state.resolver, limiter, metrics,
-                        approval_services.desk)  # fmt: skip
+                        approval_services.desk, approval_services.resolutions)  # fmt: skip
 
     workflows = WorkflowSweeper(gateway.runner, gateway.store, gateway.connector,
                                 interval=settings.workflow_sweep_seconds,

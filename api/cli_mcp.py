@@ -49,7 +49,8 @@ def _server(workdir: Path | None, key: str) -> CanonMcp:
     except (ResolverError, OSError) as e:
         typer.echo(f"canon mcp: resolver not loaded ({e}); resolve_entity will refuse", err=True)
         resolver = None
-    desk = build_approval_services(settings, gateway).desk
+    services = build_approval_services(settings, gateway)
+    desk = services.desk
     return CanonMcp(
         gateway,
         lambda: resolver,
@@ -57,6 +58,7 @@ def _server(workdir: Path | None, key: str) -> CanonMcp:
         metrics,
         static_key(gateway, key),
         pending_from(desk),
+        services.resolutions,
     )
 
 

@@ -1,5 +1,6 @@
-"""The MCP tools: `resolve_entity`, one tool per action of the catalog, `get_action_status` and
-`list_pending_approvals`, each with its JSON input schema, annotations and static description.
+"""The MCP tools: `resolve_entity`, one tool per action of the catalog, `get_action_status`,
+`list_pending_approvals`, and `request_human_resolution` with `get_resolution_request` (a person
+settles a halt), each with its JSON input schema, annotations and static description.
 
 Descriptions are built only from the catalog file and the fixed sentences below: nothing a
 caller or the ERP sends ever reaches one. Each tool carries, in `_meta`, the SHA-256 of its
@@ -19,10 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway import ActionSpec, Catalog, RiskClass
 from gateway.params import ActionContext
+from gateway.resolutions import OpenRequest
 from resolver import ResolveQuery
 
 #: Bumped whenever the fixed text or the shape of the tools below changes.
-TOOLS_VERSION = "1"
+TOOLS_VERSION = "2"
 META_VERSION = "canon/tools_version"
 META_DIGEST = "canon/definition_sha256"
 IDEMPOTENCY_PATTERN = r"^[\x21-\x7e]+$"
@@ -33,6 +35,8 @@ class ToolKind(StrEnum):
     PROPOSE = "propose"
     STATUS = "status"
     APPROVALS = "approvals"
+    ASK_HUMAN = "ask_human"
+    RESOLUTION_STATUS = "resolution_status"
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,14 @@ class StatusArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action_id: str = Field(min_length=1, max_length=36, description="The id a proposal returned")
+
+
+class ResolutionStatusArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_id: str = Field(
+        min_length=1, max_length=36, description="The id request_human_resolution returned"
+    )
 
 
 class PendingArgs(BaseModel):
@@ -218,8 +230,41 @@ def _approvals_tool() -> ToolSpec:
     return ToolSpec(ToolKind.APPROVALS, tool)
 
 
+def _ask_human_tool() -> ToolSpec:
+    description = (
+        "When resolve_entity answered ambiguous (or no_match for a record you believe exists), "
+        "ask a person which record you mean: name the halt by its resolution_id (or its no_match "
+        "resolution_token) and say why you need it. Follow with get_resolution_request: once a "
+        "person decided, a pick carries a human resolution_token for the chosen record, usable "
+        'wherever a match token is; "new" carries a no_match token; "cannot tell" none. '
+        "Repeating an idempotency_key with the same arguments returns the same request."
+    )
+    schema = _schema(OpenRequest)
+    schema.pop("examples", None)
+    annotations = types.ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+    tool = _tool("request_human_resolution", "Ask a person which record is meant", description,
+                 schema, annotations)  # fmt: skip
+    return ToolSpec(ToolKind.ASK_HUMAN, tool)
+
+
+def _resolution_status_tool() -> ToolSpec:
+    description = (
+        "The state of a resolution request you opened (pending, decided, expired); once "
+        "decided, the choice, who decided and, for a pick or new, your resolution_token. "
+        "Read-only."
+    )
+    annotations = types.ToolAnnotations(
+        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+    tool = _tool("get_resolution_request", "Resolution request status", description,
+                 _schema(ResolutionStatusArgs), annotations)  # fmt: skip
+    return ToolSpec(ToolKind.RESOLUTION_STATUS, tool)
+
+
 def catalog_tools(catalog: Catalog) -> dict[str, ToolSpec]:
     """Every tool, by name: the fixed ones and one per action of the catalog."""
     specs = [_resolve_tool(), *(_action_tool(catalog, s) for s in catalog.actions.values())]
-    specs += [_status_tool(), _approvals_tool()]
+    specs += [_status_tool(), _approvals_tool(), _ask_human_tool(), _resolution_status_tool()]
     return {spec.name: spec for spec in specs}

@@ -157,7 +157,8 @@ def loop(
         with app.state.gateway.store.transaction() as session:
             create_user(session, username="rita", password=REVIEWER_PASSWORD,
                         email="rita@example.test", slack_user_id="U-RITA", resolver=True,
-                        actor="test", hasher=FAST_HASHER, now=app.state.gateway.clock())  # fmt: skip
+                        actor="test", hasher=FAST_HASHER,
+                        now=app.state.gateway.clock())  # fmt: skip
         with serving(app) as url, httpx.Client(base_url=url, timeout=60) as http:
             app.state.approvals.desk.public_url = url
             erp = sandbox.connector("protheus", timeout=20)
@@ -330,8 +331,8 @@ def test_a_signed_slack_pick_reaches_the_waiting_agent(loop: Loop) -> None:
         return urlencode({"payload": json.dumps(payload)}).encode()
 
     forged = click(button["value"])
-    refused = loop.http.post("/slack/interactions", content=forged,
-                             headers={**slack_signed(forged), "X-Slack-Signature": "v0=" + "0" * 64})  # fmt: skip
+    bad_signature = {**slack_signed(forged), "X-Slack-Signature": "v0=" + "0" * 64}
+    refused = loop.http.post("/slack/interactions", content=forged, headers=bad_signature)
     assert refused.status_code == 401
     body = click(button["value"])
     clicked = loop.http.post("/slack/interactions", content=body, headers=slack_signed(body))

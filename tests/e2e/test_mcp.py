@@ -28,7 +28,8 @@ from resolver import Resolver
 from tests.e2e.conftest import serving
 
 CATALOG = REPO_CONFIG_DIR / "actions.yaml"
-FIXED_TOOLS = {"resolve_entity", "get_action_status", "list_pending_approvals"}
+FIXED_TOOLS = {"resolve_entity", "get_action_status", "list_pending_approvals",
+               "request_human_resolution", "get_resolution_request"}  # fmt: skip
 PO_QUERY = {"entity_type": "purchase_order", "record": {"branch": "01", "number": "000001"}}
 REASON = {"reason": "goods received in full", "evidence": ["WMS 88121"]}
 
