@@ -407,3 +407,48 @@ def test_new_cannot_tell_and_refusals(loop: Loop) -> None:
     assert refused.status_code == 409 and "no longer in the ERP" in refused.json()["detail"]
     still = loop.http.get(f"/v1/resolution-requests/{third['id']}", headers=agent).json()
     assert still["status"] == "pending"
+
+
+def test_the_dashboard_counts_halts_open_requests_and_picks_of_the_top_candidate(
+    loop: Loop,
+) -> None:
+    agent = loop.key("agent", "buyer-bot")
+    steward = loop.key("steward", "sam", ["resolver"])
+    name, supplier = GUERRA
+    picked = loop.ask(agent, loop.ambiguous(agent, name)["resolution_id"], "d-1")
+    other = loop.ambiguous(agent, MADEIREIRA[0])
+    runner_up = other["candidates"][1]["canonical_id"]
+    second = loop.ask(agent, other["resolution_id"], "d-2")
+    hostile = "<script>alert(1)</script> Guerra & Filhos"
+    query = {"entity_type": "supplier", "record": {"name": hostile}}
+    answer = loop.http.post("/v1/resolve", headers=agent, json=query).json()
+    assert answer["decision"] in ("ambiguous", "no_match")
+    opened = loop.ask(agent, answer["resolution_id"], "d-3")
+    for request_id, choice in ((picked["id"], supplier), (second["id"], runner_up)):
+        decided = loop.http.post(f"/v1/resolution-requests/{request_id}/decision",
+                                 headers=steward, json={"choice": "pick",
+                                                        "canonical_id": choice})  # fmt: skip
+        assert decided.status_code == 200, decided.text
+
+    stats = loop.http.get("/dashboard/halts.json", headers=steward).json()
+    assert stats["resolutions"] == 3 and stats["decided"] == 2 and stats["picks"] == 2
+    assert stats["picks_of_top_candidate"] == 1  # Guerra: the top one; Madeireira: the runner-up
+    assert [r["id"] for r in stats["open_requests"]] == [opened["id"]]
+    assert stats["open_requests"][0]["age_seconds"] >= 0
+    assert stats["median_seconds_to_resolve"] is not None
+    halted = [(h["entity_type"], h["decision"], h["count"]) for h in stats["halts"]]
+    assert sum(n for _, _, n in halted) == 3
+    assert sum(n for e, d, n in halted if (e, d) == ("supplier", "ambiguous")) >= 2
+    assert {h["reason"] for h in stats["halts"]} <= {
+        "look-alike",
+        "close runner-up",
+        "below threshold",
+        "entity type halted",
+        "no candidate",
+    }
+
+    page = loop.http.get("/dashboard/halts", headers={**steward, "Accept": "text/html"})
+    assert page.status_code == 200 and "50.0 %" in page.text
+    assert "<script>alert" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    agent_page = loop.http.get("/dashboard/halts.json", headers=agent)
+    assert agent_page.status_code == 403
