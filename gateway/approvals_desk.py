@@ -254,18 +254,26 @@ class ApprovalDesk:
 
     # -- email links -----------------------------------------------------------------------
     def _claims(self, token: str) -> tuple[LinkClaims, Principal]:
+        return self.link_claims(token)
+
+    def link_claims(
+        self, token: str, links: LinkSigner | None = None, scope: str | None = None
+    ) -> tuple[LinkClaims, Principal]:
+        """A link's claims and its recipient, who must still be active (and hold `scope`);
+        every refusal audited. `links`: another signer (resolution links)."""
         now = self.gateway.clock()
         try:
-            claims = self.links.verify(token, now)
+            claims = (links or self.links).verify(token, now)
             with self.gateway.store.transaction() as session:
                 user = active_user(session, claims.user_id)
-            if user is None:
+                principal = user_principal(user) if user is not None else None
+            if principal is None or (scope is not None and scope not in principal.scopes):
                 raise LinkRefused("this link's recipient may no longer decide", "unknown-user")
         except LinkRefused as e:
             self.refuse_anonymous("link.refused", {"reason": e.reason, "message": e.message})
             e.audited = True
             raise
-        return claims, user_principal(user)
+        return claims, principal
 
     def open_link(self, token: str) -> LinkPage:
         """Verify an email link and show what it would decide (GET: decides nothing)."""

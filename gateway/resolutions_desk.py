@@ -23,8 +23,8 @@ from gateway.approvals_desk import ApprovalDesk, SlackReply
 from gateway.approvals_outbox import BATCH, DEFAULT_LINK_TTL, LEASE, MAX_ATTEMPTS, backoff
 from gateway.channels import links as link_tokens
 from gateway.channels.email import DeliveryFailed
-from gateway.channels.links import RESOLUTION_SALT, LinkClaims, LinkRefused, LinkSigner
-from gateway.channels.portal import active_user, user_principal
+from gateway.channels.links import RESOLUTION_SALT, LinkClaims, LinkSigner
+from gateway.channels.portal import active_user
 from gateway.channels.resolution_messages import (
     ResolutionClick,
     outcome_blocks,
@@ -37,6 +37,7 @@ from gateway.errors import ActionNotFound, Forbidden, GatewayError, InvalidParam
 from gateway.keys import Principal, Role
 from gateway.resolutions import (
     PENDING,
+    RESOLVER_SCOPE,
     OpenRequest,
     ResolutionRefused,
     ResolutionRequestView,
@@ -222,18 +223,7 @@ class ResolutionDesk:
 
     # -- email links -----------------------------------------------------------------------
     def _claims(self, token: str) -> tuple[LinkClaims, Principal]:
-        try:
-            claims = self.links.verify(token, self.gateway.clock())
-            with self.gateway.store.transaction() as session:
-                user = active_user(session, claims.user_id)
-            if user is None or not user.resolver:
-                raise LinkRefused("this link's recipient may no longer decide", "unknown-user")
-        except LinkRefused as e:
-            self.approvals.refuse_anonymous("link.refused", {"reason": e.reason,
-                                                             "message": e.message})  # fmt: skip
-            e.audited = True
-            raise
-        return claims, user_principal(user)
+        return self.approvals.link_claims(token, self.links, scope=RESOLVER_SCOPE)
 
     def open_link(self, token: str) -> ResolutionLinkPage:
         """Verify a link and show what it would decide (GET: decides nothing)."""

@@ -54,6 +54,22 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
 
 
+class OutboxMessage:
+    """The columns of a notification outbox row: where it goes, and its delivery state."""
+
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ref: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime]
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 
@@ -270,7 +286,7 @@ class ResolutionRequest(Base):
     resolution: Mapped[ResolutionRecord] = relationship()
 
 
-class ResolutionNotification(Base):
+class ResolutionNotification(OutboxMessage, Base):
     """Outbox of resolution-request messages (email, Slack): committed before it is sent."""
 
     __tablename__ = "resolution_notifications"
@@ -279,17 +295,6 @@ class ResolutionNotification(Base):
     request_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("resolution_requests.id"), index=True
     )
-    channel: Mapped[str] = mapped_column(String(16))
-    kind: Mapped[str] = mapped_column(String(16))
-    recipient: Mapped[str] = mapped_column(String(320))
-    user_id: Mapped[str | None] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    ref: Mapped[dict[str, Any] | None]
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
-    next_attempt_at: Mapped[datetime]
 
 
 class RolloutState(Base):
@@ -340,24 +345,13 @@ class PortalSession(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class ApprovalNotification(Base):
+class ApprovalNotification(OutboxMessage, Base):
     """Outbox of approval messages (email, Slack): committed before it is sent."""
 
     __tablename__ = "approval_notifications"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     approval_id: Mapped[str] = mapped_column(String(36), ForeignKey("approvals.id"), index=True)
-    channel: Mapped[str] = mapped_column(String(16))
-    kind: Mapped[str] = mapped_column(String(16))
-    recipient: Mapped[str] = mapped_column(String(320))
-    user_id: Mapped[str | None] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    ref: Mapped[dict[str, Any] | None]
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
-    next_attempt_at: Mapped[datetime]
 
 
 class ConsumedLink(Base):
