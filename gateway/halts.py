@@ -24,6 +24,7 @@ REASON_KINDS = (
     ("look-alike", "look-alike"),
     ("apart in match weight", "close runner-up"),
     ("below the threshold", "below threshold"),
+    ("tax id belongs to another record", "tax id contradiction"),
     ("never `match`", "entity type halted"),
     ("no candidate", "no candidate"),
 )
