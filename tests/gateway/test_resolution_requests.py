@@ -196,3 +196,20 @@ def test_an_approval_link_cannot_decide_a_resolution_request(
     genuine = dict(desk.link_urls(view, user_id, datetime(2030, 1, 1, tzinfo=UTC)))
     token = genuine[f"Pick {SUPPLIER}"].split("token=")[1]
     assert desk.decide_by_link(token).canonical_id == SUPPLIER
+
+
+def test_the_person_who_picked_the_target_cannot_approve_the_write_on_it(
+    gate: Gateway, desk: ResolutionDesk, key: KeyMaker, store: Store
+) -> None:
+    agent = key(scopes=["resolve", "actions:supplier.*"])
+    request_id = open_on(desk, agent, halt(gate, agent))
+    picker = resolver_principal(store, "approver")
+    desk.decide(picker, request_id, ResolveDecision(choice="pick", canonical_id=SUPPLIER))
+    token = desk.get(agent, request_id).resolution_token
+    block = ActionRequest(action="supplier.block", target=TargetRef(resolution_token=token),
+                          params={"reason": "tax id lapsed"}, context={"reason": "invoice 4711"},
+                          idempotency_key="b1")  # fmt: skip
+    view = gate.submit(agent, block)
+    with pytest.raises(Forbidden, match="picked the target"):
+        gate.decide(picker, view.id, approve=True, reason="")
+    assert gate.decide(key("approver", name="other"), view.id, True, "").status == "succeeded"
