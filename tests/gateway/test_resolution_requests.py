@@ -213,3 +213,26 @@ def test_the_person_who_picked_the_target_cannot_approve_the_write_on_it(
     with pytest.raises(Forbidden, match="picked the target"):
         gate.decide(picker, view.id, approve=True, reason="")
     assert gate.decide(key("approver", name="other"), view.id, True, "").status == "succeeded"
+
+
+def test_a_no_match_token_opens_a_request_and_new_answers_with_a_no_match_token(
+    gate: Gateway, desk: ResolutionDesk, key: KeyMaker, store: Store
+) -> None:
+    agent = key()
+    nothing = ambiguous().model_copy(update={"decision": Decision.NO_MATCH, "candidates": []})
+    resolution_id = uuid.uuid4().hex
+    query = ResolveQuery(entity_type="supplier", record={"name": "ABC Manufacturing"})
+    with gate.store.transaction() as session:
+        session.add(resolution_record(resolution_id, query, nothing, agent, gate.clock()))
+    token = gate.signer.issue(nothing, holder=agent.key_id, token_id=resolution_id)
+    body = OpenRequest(resolution_token=token, idempotency_key="n1",
+                       context={"reason": "I know this supplier exists"})  # type: ignore[arg-type]  # fmt: skip
+    view = desk.open(agent, body).view
+    assert (view.resolution_id, view.halt, view.candidates) == (resolution_id, "no_match", [])
+    steward = resolver_principal(store)
+    with pytest.raises(ResolutionRefused, match="not a candidate"):
+        desk.decide(steward, view.id, ResolveDecision(choice="pick", canonical_id=SUPPLIER))
+    desk.decide(steward, view.id, ResolveDecision(choice="new"))
+    new_token = desk.get(agent, view.id).resolution_token
+    claims = gate.signer.verify(new_token, entity_type="supplier", kind="no_match")
+    assert claims.identity == {"name": "abc manufacturing"} and claims.decided_by == steward.actor
