@@ -95,6 +95,19 @@ def _to_login() -> Response:
     return RedirectResponse("/portal/login", status_code=303, headers=HEADERS)
 
 
+def _unsigned_form(
+    request: Request, services: ApprovalServices, login: PortalLogin | None, csrf_token: str
+) -> Response | None:
+    """The answer to a decision form posted without a session (sign in) or without the
+    session's CSRF token (refused, audited); None when it may proceed."""
+    if login is None:
+        return _to_login()
+    if not csrf_ok(login, csrf_token):
+        services.sessions.refuse(login, "csrf", request.url.path)
+        return _message("Refused", "The form did not come from this site.", 403, login)
+    return None
+
+
 @router.get("/static/portal.css")
 def stylesheet() -> Response:
     css = (TEMPLATES / "portal" / "portal.css").read_text(encoding="utf-8")
@@ -210,11 +223,9 @@ def decide(
     comment: Text = "",
     payload_hash: Short = "",
 ) -> Response:
-    if login is None:
-        return _to_login()
-    if not csrf_ok(login, csrf_token):
-        services.sessions.refuse(login, "csrf", request.url.path)
-        return _message("Refused", "The form did not come from this site.", 403, login)
+    refused = _unsigned_form(request, services, login, csrf_token)
+    if refused is not None or login is None:
+        return refused or _to_login()
     try:
         services.desk.decide(
             login.principal, approval_id[:36], decision == "approve", reason, comment,
@@ -321,11 +332,9 @@ def resolution_decide(
     comment: Text = "",
     payload_hash: Short = "",
 ) -> Response:
-    if login is None:
-        return _to_login()
-    if not csrf_ok(login, csrf_token):
-        services.sessions.refuse(login, "csrf", request.url.path)
-        return _message("Refused", "The form did not come from this site.", 403, login)
+    refused = _unsigned_form(request, services, login, csrf_token)
+    if refused is not None or login is None:
+        return refused or _to_login()
     try:
         decision = decision_of(choice, payload_hash or None, comment)
         services.resolutions.decide(login.principal, request_id[:36], decision, channel="portal")
