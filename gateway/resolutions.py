@@ -166,7 +166,7 @@ def _same(values: list[str]) -> bool:
 
 
 def request_view(
-    request: ResolutionRequest, signer: TokenSigner | None = None, note: str | None = None
+    request: ResolutionRequest, signer: TokenSigner | None = None
 ) -> ResolutionRequestView:
     """The view of a request; with `signer`, the decided token is signed into it (the caller
     gives a signer only to the requesting agent)."""
@@ -199,7 +199,7 @@ def request_view(
         differing=differing, top_candidate=candidates[0].canonical_id if candidates else None,
         requested_by=request.requested_by, payload_hash=request_hash(resolution),
         choice=request.choice, canonical_id=request.canonical_id, decided_by=request.decided_by,
-        channel=request.channel, comment=request.comment or "", note=note,
+        channel=request.channel, comment=request.comment or "", note=request.note,
         created_at=request.created_at, expires_at=request.expires_at,
         escalated_at=request.escalated_at, decided_at=request.decided_at,
         resolution_token=token,
@@ -331,7 +331,7 @@ def record_decision(
     request.status, request.choice = DECIDED, decision.choice
     request.canonical_id = decision.canonical_id
     request.decided_by, request.decided_at, request.channel = principal.actor, now, channel
-    request.comment = decision.comment
+    request.comment, request.note = decision.comment, note or None
     request.token_claims = claims.as_dict() if claims is not None else None
     request.callback_next_at = now if request.callback_url else None
     _labels(session, request, principal, now)

@@ -203,7 +203,7 @@ class ResolutionDesk:
                     link_tokens.consume(session, link, principal.actor, now)
                 record_decision(session, request, principal, decision, now, gateway.signer,
                                 channel, note)  # fmt: skip
-                return request_view(request, note=note or None)
+                return request_view(request)
         except GatewayError as e:
             detail = {"request_id": request_id, "channel": channel, "choice": decision.choice}
             gateway.record_refusal(principal, "resolution.refused", e, detail)

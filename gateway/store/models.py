@@ -271,6 +271,8 @@ class ResolutionRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     channel: Mapped[str | None] = mapped_column(String(16))
     comment: Mapped[str] = mapped_column(Text, default="")
+    #: What the ERP said of the pick when it was re-read (e.g. the record is blocked).
+    note: Mapped[str | None] = mapped_column(Text)
     token_claims: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
     expires_at: Mapped[datetime | None]

@@ -388,6 +388,18 @@ def test_new_cannot_tell_and_refusals(loop: Loop) -> None:
         (label,) = session.scalars(select(Label).where(Label.request_id == request["id"])).all()
         assert (label.canonical_id, label.label) == (None, "wrong")
 
+    # A record blocked in the ERP meanwhile may be picked: the answer says so, to both sides.
+    blocked_request = loop.ask(agent, loop.ambiguous(agent, GUERRA[0])["resolution_id"], "r-b")
+    (row,) = loop.sandbox.admin.live("SA2010", A2_COD="000001", A2_LOJA="01")
+    loop.sandbox.admin.change("SA2010", int(row["R_E_C_N_O_"]), A2_MSBLQL="1")
+    url_b = f"/v1/resolution-requests/{blocked_request['id']}/decision"
+    picked = loop.http.post(url_b, headers=steward,
+                            json={"choice": "pick", "canonical_id": GUERRA[1]})  # fmt: skip
+    assert picked.json()["note"] == f"{GUERRA[1]} is blocked in the ERP"
+    heard = loop.http.get(f"/v1/resolution-requests/{blocked_request['id']}", headers=agent)
+    assert heard.json()["note"] == f"{GUERRA[1]} is blocked in the ERP"
+    assert heard.json()["resolution_token"]
+
     second = loop.ask(agent, loop.ambiguous(agent, NOGUEIRA[0])["resolution_id"], "r-2")
     unsure = loop.http.post(f"/v1/resolution-requests/{second['id']}/decision", headers=steward,
                             json={"choice": "cannot_tell"})  # fmt: skip

@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(100), nullable=True),
         sa.Column("channel", sa.String(16), nullable=True),
         sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
         sa.Column("token_claims", sa.JSON(), nullable=True),
         _ts("created_at"),
         _ts("expires_at", nullable=True),
