@@ -17,7 +17,18 @@ from api.logging import RequestLog, configure_logging
 from api.mcp import http_endpoint
 from api.metrics import CountingResolver, FreshnessCollector, HttpMetrics, Metrics
 from api.metrics import router as metrics_router
-from api.routes import actions, admin, approvals, audit, dashboard, health, portal, resolve, slack
+from api.routes import (
+    actions,
+    admin,
+    approvals,
+    audit,
+    dashboard,
+    health,
+    portal,
+    resolutions,
+    resolve,
+    slack,
+)
 from api.settings import Settings, audit_sink, token_keys
 from gateway import (
     EntityResolver,
@@ -141,7 +152,7 @@ def create_app(
         resolver = CountingResolver(resolver, metrics)
     approval_services = build_approval_services(settings, gateway, state)
     mcp = http_endpoint(settings, gateway, lambda: app.state.resolver, limiter, metrics,
-                        approval_services.desk)  # fmt: skip
+                        approval_services.desk, approval_services.resolutions)  # fmt: skip
 
     workflows = WorkflowSweeper(gateway.runner, gateway.store, gateway.connector,
                                 interval=settings.workflow_sweep_seconds,
@@ -183,7 +194,8 @@ def create_app(
     errors.install(app)
     ratelimit.install(app, limiter)
     app.include_router(health.router)
-    keyed = (resolve.router, actions.router, audit.router, admin.router, approvals.router)
+    keyed = (resolve.router, actions.router, audit.router, admin.router, approvals.router,
+             resolutions.router)  # fmt: skip
     for router in (*keyed, metrics_router):
         app.include_router(router, dependencies=[ratelimit.RateLimitDep])
     for router in (portal.router, slack.router):

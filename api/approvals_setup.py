@@ -22,6 +22,7 @@ from gateway.approvals_outbox import ApprovalOutbox
 from gateway.channels import EmailConfig, LinkSigner, SlackChannel, SlackVerifier, SmtpMailer
 from gateway.channels.portal import PortalSessions
 from gateway.channels.webhook import CallbackPolicy, WebhookSender
+from gateway.resolutions_desk import ResolutionDesk
 from gateway.shared_state import SharedState
 from gateway.throttle import LoginThrottle, RefusalLog, ThrottleRules
 
@@ -34,6 +35,7 @@ class ApprovalServices:
 
     desk: ApprovalDesk
     outbox: ApprovalOutbox
+    resolutions: ResolutionDesk
     sessions: PortalSessions
     secure_cookies: bool
     sweep_seconds: float
@@ -102,6 +104,7 @@ def build_approval_services(
     return ApprovalServices(
         desk=desk,
         outbox=ApprovalOutbox(desk),
+        resolutions=ResolutionDesk(desk, settings.approval_ttl_seconds),
         sessions=sessions,
         secure_cookies=settings.mode == "production",
         sweep_seconds=settings.approval_sweep_seconds,
@@ -119,6 +122,7 @@ async def sweeping(services: ApprovalServices) -> AsyncIterator[None]:
         while True:
             try:
                 await asyncio.to_thread(services.outbox.sweep)
+                await asyncio.to_thread(services.resolutions.sweep)
             except Exception:  # keep sweeping: one bad pass must not stop expiry for good
                 log.exception("approval sweep failed")
             await asyncio.sleep(services.sweep_seconds)

@@ -37,6 +37,7 @@ audit_app = typer.Typer(help="Review and verify the audit log.", no_args_is_help
 rollout_app = typer.Typer(help="Rollout phases per action type.", no_args_is_help=True)
 secret_app = typer.Typer(help="The master secret of tokens and links.", no_args_is_help=True)
 portal_app = typer.Typer(help="Portal users.", no_args_is_help=True)
+labels_app = typer.Typer(help="Labels people gave (picks, approvals).", no_args_is_help=True)
 
 
 def say(message: str) -> None:
@@ -311,6 +312,32 @@ def portal_unlock(
     say(f"unlocked {name}")
 
 
+@labels_app.command("export")
+def labels_export(
+    out: Annotated[Path, typer.Option("--out", help="CSV to write (for canon calibrate --labels)")],
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Write the store's labels (resolution picks, approvals, wrong-entity rejections) as the
+    labels table `canon calibrate --labels` reads."""
+    from calibration.errors import LabelError
+    from calibration.labels import labels_from_records, write_labels
+    from gateway.labels import label_rows
+
+    with readable_errors(), _store(workdir) as store:
+        with store.transaction() as session:
+            rows = label_rows(session)
+        try:
+            labels = labels_from_records(rows, "store labels")
+        except LabelError as e:
+            fail(str(e))
+        write_labels(out, labels)
+    sources: dict[str, int] = {}
+    for label in labels:
+        sources[label.source] = sources.get(label.source, 0) + 1
+    counts = ", ".join(f"{n} {source}" for source, n in sorted(sources.items())) or "none"
+    say(f"wrote {len(labels)} labels to {out} ({counts})")
+
+
 @secret_app.command("rotate")
 def secret_rotate(workdir: WorkdirOpt = None) -> None:
     """Replace the secret file's secret: every resolution token and approval link signed before
@@ -420,3 +447,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(rollout_app, name="rollout")
     app.add_typer(secret_app, name="secret")
     app.add_typer(portal_app, name="portal")
+    app.add_typer(labels_app, name="labels")

@@ -50,7 +50,8 @@ def _server(workdir: Path | None, key: str) -> CanonMcp:
         typer.echo(f"canon mcp: resolver not loaded ({e}); resolve_entity will refuse", err=True)
         resolver = None
     state = shared_state_from(settings, gateway.store)
-    desk = build_approval_services(settings, gateway, state).desk
+    services = build_approval_services(settings, gateway, state)
+    desk = services.desk
     return CanonMcp(
         gateway,
         lambda: resolver,
@@ -58,6 +59,7 @@ def _server(workdir: Path | None, key: str) -> CanonMcp:
         metrics,
         static_key(gateway, key),
         pending_from(desk),
+        services.resolutions,
     )
 
 

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from gateway import Gateway, GatewayError
 from gateway import errors as g
 from gateway.keys import Principal
+from gateway.resolutions import RecordGone, ResolutionRefused
 from gateway.throttle import Throttled
 from resolver import ModelError, QueryError, ResolverError
 
@@ -72,6 +73,8 @@ PROBLEMS: dict[type[Exception], tuple[int, str]] = {
     g.ActionNotFound: (404, "action-not-found"),
     g.InvalidKeyRequest: (422, "invalid-key-request"),
     g.PromotionRefused: (409, "promotion-refused"),
+    RecordGone: (409, "record-gone"),
+    ResolutionRefused: (409, "resolution-refused"),
     g.ApprovalError: (409, "approval-refused"),
     g.AlreadyReverted: (409, "already-reverted"),
     g.NotRevertible: (409, "not-revertible"),

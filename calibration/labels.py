@@ -14,7 +14,8 @@ canonical_id   text or empty               the candidate labelled; empty = "no c
 match_weight   float or empty              the candidate's match weight the labeller saw
 margin         float or empty              its gap to the runner-up, in bits (capped at 99)
 label          ``correct`` | ``wrong``     the verdict; an empty canonical_id is always wrong
-source         ``approval`` | ``steward``  where the label comes from
+source         ``approval`` | ``steward``  where the label comes from (``resolution``: a person
+               | ``resolution``            settled a halted resolution request)
                | ``simulated_reviewer``
 labelled_at    ISO-8601 timestamp          when it was given (simulated labels: the epoch)
 =============  ==========================  ==================================================
@@ -55,7 +56,7 @@ LABEL_COLUMNS = (
 REQUIRED_COLUMNS = ("query", "label", "source", "labelled_at")
 
 LabelValue = Literal["correct", "wrong"]
-LabelSource = Literal["approval", "steward", "simulated_reviewer"]
+LabelSource = Literal["approval", "resolution", "steward", "simulated_reviewer"]
 
 
 class Label(BaseModel):

@@ -5,8 +5,9 @@ Who decides: approvers and admins, never the key that requested the action, and 
 limited to action types (`actions:<pattern>` scopes), only those. Each decision carries a reason
 (`wrong_entity`, `wrong_amount`, `not_needed`, `other` with text) and is bound to the action's
 payload hash: a decision made on another version is refused, and if the action changes, the
-approvals given so far are void. One rejection rejects; a `wrong_entity` rejection becomes a
-calibration label. A request past its expiry never executes: it is settled `expired`.
+approvals given so far are void. One rejection rejects; a `wrong_entity` rejection, and a
+full approval, become calibration labels of the (query, target) pair (`gateway.labels`).
+A request past its expiry never executes: it is settled `expired`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.errors import ApprovalError, Forbidden, InvalidParams
 from gateway.keys import Principal, Role
+from gateway.labels import add_label
 from gateway.people import ACCOUNT_WINDOW, check_separation
-from gateway.store import Action, Approval, ApprovalDecision, Label
+from gateway.resolution_records import query_of
+from gateway.store import Action, Approval, ApprovalDecision
 
 
 class RejectReason(StrEnum):
@@ -196,8 +199,8 @@ def record_decision(
         approval.status, action.status = "approved", "approved"
     if approval.status != PENDING:
         approval.decided_at = action.updated_at = now
-    if reason == RejectReason.WRONG_ENTITY:
-        session.add(_wrong_entity_label(action, now))
+    if reason == RejectReason.WRONG_ENTITY or approval.status == "approved":
+        _decision_label(session, action, approver, approval.status == "approved", now)
     session.flush()
     audit.append(
         session,
@@ -232,13 +235,20 @@ def expire(session: Session, action: Action, now: datetime) -> bool:
     return True
 
 
-def _wrong_entity_label(action: Action, now: datetime) -> Label:
-    return Label(
-        entity_type=str(action.target.get("entity_type")),
-        canonical_id=action.target.get("canonical_id"),
-        query={"action": action.action_type, "identity": action.target.get("identity", {})},
-        label=RejectReason.WRONG_ENTITY.value,
-        source="approval",
-        action_id=action.id,
-        created_at=now,
-    )
+def _decision_label(
+    session: Session, action: Action, approver: Principal, correct: bool, now: datetime
+) -> None:
+    """An approval says the target is the entity the agent meant; a `wrong_entity` rejection
+    that it is not: a label of the (query, target) pair (`gateway.labels`)."""
+    entity_type = str(action.target.get("entity_type"))
+    canonical_id = action.target.get("canonical_id")
+    if canonical_id is None:
+        return  # a creation's target is a new identity: no pair to judge
+    query = query_of(session, action.target) or {
+        "entity_type": entity_type, "identity": action.target.get("identity", {}),
+        "action": action.action_type,
+    }  # fmt: skip
+    add_label(session, entity_type=entity_type, query=query, canonical_id=str(canonical_id),
+              verdict="correct" if correct else "wrong", source="approval", now=now,
+              decided_by=approver.actor, action_id=action.id,
+              request_id=action.target.get("request_id"))  # fmt: skip

@@ -10,6 +10,7 @@ Every decision and every refused attempt is audited: refusals of unauthenticated
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from gateway.channels import links as link_tokens
 from gateway.channels.email import Mailer
 from gateway.channels.links import LinkClaims, LinkRefused, LinkSigner
 from gateway.channels.portal import active_user, find_slack_user, user_principal
+from gateway.channels.resolution_messages import ResolutionClick, parse_resolution_click
 from gateway.channels.slack import Interaction, SlackChannel, SlackVerifier, parse_interaction
 from gateway.channels.webhook import WebhookSender, check_url
 from gateway.errors import ActionNotFound, ApprovalError, Forbidden, GatewayError
@@ -100,6 +102,8 @@ class ApprovalDesk:
     rules: ApprovalRules = field(default_factory=ApprovalRules)
     channels: Channels = field(default_factory=Channels)
     refusals: RefusalLog | None = None
+    #: Clicks on resolution requests' buttons (set by the `ResolutionDesk`), verified here.
+    resolution_clicks: Callable[[Principal, ResolutionClick], SlackReply] | None = None
 
     def __post_init__(self) -> None:
         if self.refusals is None:
@@ -250,18 +254,26 @@ class ApprovalDesk:
 
     # -- email links -----------------------------------------------------------------------
     def _claims(self, token: str) -> tuple[LinkClaims, Principal]:
+        return self.link_claims(token)
+
+    def link_claims(
+        self, token: str, links: LinkSigner | None = None, scope: str | None = None
+    ) -> tuple[LinkClaims, Principal]:
+        """A link's claims and its recipient, who must still be active (and hold `scope`);
+        every refusal audited. `links`: another signer (resolution links)."""
         now = self.gateway.clock()
         try:
-            claims = self.links.verify(token, now)
+            claims = (links or self.links).verify(token, now)
             with self.gateway.store.transaction() as session:
                 user = active_user(session, claims.user_id)
-            if user is None:
+                principal = user_principal(user) if user is not None else None
+            if principal is None or (scope is not None and scope not in principal.scopes):
                 raise LinkRefused("this link's recipient may no longer decide", "unknown-user")
         except LinkRefused as e:
             self.refuse_anonymous("link.refused", {"reason": e.reason, "message": e.message})
             e.audited = True
             raise
-        return claims, user_principal(user)
+        return claims, principal
 
     def open_link(self, token: str) -> LinkPage:
         """Verify an email link and show what it would decide (GET: decides nothing)."""
@@ -305,18 +317,24 @@ class ApprovalDesk:
             raise Forbidden("Slack is not configured")
         try:
             verifier.verify(body, timestamp, signature)
-            click = parse_interaction(body)
+            resolution = parse_resolution_click(body) if self.resolution_clicks else None
+            click = parse_interaction(body) if resolution is None else None
         except GatewayError as e:
             reason = getattr(e, "reason", "refused")
             self.refuse_anonymous("slack.refused", {"reason": reason, "message": e.message})
             e.audited = True
             raise
+        clicked = resolution or click
+        assert clicked is not None
         with self.gateway.store.transaction() as session:
-            user = find_slack_user(session, click.slack_user)
+            user = find_slack_user(session, clicked.slack_user)
         if user is None:
             self.refuse_anonymous("slack.refused", {"reason": "unknown-user",
-                                                    "slack_user": click.slack_user})  # fmt: skip
-            return self._tell(click, SlackReply(False, "You are not a Canon approver."))
+                                                    "slack_user": clicked.slack_user})  # fmt: skip
+            return self._tell(clicked, SlackReply(False, "You are not a Canon approver."))
+        if resolution is not None and self.resolution_clicks is not None:
+            return self._tell(clicked, self.resolution_clicks(user_principal(user), resolution))
+        assert click is not None
         return self._tell(click, self._slack_decide(user_principal(user), click))
 
     def _slack_decide(self, principal: Principal, click: Interaction) -> SlackReply:
@@ -332,7 +350,7 @@ class ApprovalDesk:
             text = f"Recorded: the request is {view.status}."
         return SlackReply(True, text, view)
 
-    def _tell(self, click: Interaction, reply: SlackReply) -> SlackReply:
+    def _tell(self, click: Interaction | ResolutionClick, reply: SlackReply) -> SlackReply:
         if self.channels.slack is not None:
             try:
                 self.channels.slack.tell(click.channel, click.slack_user, reply.text)

@@ -59,7 +59,8 @@ class _Note:
     attempts: int
 
 
-def _backoff(attempts: int) -> timedelta:
+def backoff(attempts: int) -> timedelta:
+    """How long a failed delivery waits before its next attempt."""
     return timedelta(seconds=30 * 2 ** max(attempts - 1, 0))
 
 
@@ -268,7 +269,7 @@ class ApprovalOutbox:
             row = session.get_one(ApprovalNotification, note.id)
             final = note.attempts >= MAX_ATTEMPTS
             row.error, row.status = error, "failed" if final else "pending"
-            row.next_attempt_at = now + _backoff(note.attempts)
+            row.next_attempt_at = now + backoff(note.attempts)
             approval = session.get_one(Approval, note.approval_id)
             audit.append(session, "notification.failed",
                          {"channel": note.channel, "kind": note.kind, "recipient": note.recipient,
@@ -312,7 +313,7 @@ class ApprovalOutbox:
                 else:
                     row.last_error, failed = error, failed + 1
                     row.status = "failed" if attempts >= MAX_ATTEMPTS else "waiting"
-                    row.next_attempt_at = now + _backoff(attempts)
+                    row.next_attempt_at = now + backoff(attempts)
                 audit.append(session, "callback.delivered" if error is None else "callback.failed",
                              {"callback_id": cb_id, "url": url, "status": status,
                               "attempt": attempts, "error": error},

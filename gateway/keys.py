@@ -2,8 +2,9 @@
 
 A key reads `canon_<id>_<secret>`: the id finds the row, the secret is checked against its
 SHA-256 (a random 256-bit secret needs no slow hash). Roles: `agent` (resolves and proposes
-actions within its scopes), `approver`, `steward`, `admin`. Scopes: `resolve`, and
-`actions:<pattern>` where the pattern is an action name, `<entity>.*` or `*`.
+actions within its scopes), `approver`, `steward`, `admin`. Scopes: `resolve`, `resolver`
+(people's roles only: settles resolution requests), and `actions:<pattern>` where the pattern is
+an action name, `<entity>.*` or `*`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from gateway.people import person_for
 from gateway.store import ApiKey, utcnow
 
 KEY_PREFIX = "canon"
-_SCOPE = re.compile(r"^(resolve|actions:(\*|[a-z][a-z_]*\.(\*|[a-z][a-z_]*)))$")
+_SCOPE = re.compile(r"^(resolve|resolver|actions:(\*|[a-z][a-z_]*\.(\*|[a-z][a-z_]*)))$")
 
 
 class Role(StrEnum):
@@ -96,13 +97,15 @@ def _check_request(
     for scope in scopes:
         if not _SCOPE.match(scope):
             raise InvalidKeyRequest(
-                f"invalid scope {scope!r} (use resolve or actions:<name|entity.*|*>)",
+                f"invalid scope {scope!r} (use resolve, resolver or actions:<name|entity.*|*>)",
                 field="scopes",
             )
         pattern = scope.removeprefix("actions:")
-        if scope != "resolve" and actions is not None:
+        if scope not in ("resolve", "resolver") and actions is not None:
             if not any(fnmatchcase(a, pattern) for a in actions):
                 raise InvalidKeyRequest(f"scope {scope!r} names no action", field="scopes")
+    if parsed is Role.AGENT and "resolver" in scopes:
+        raise InvalidKeyRequest("an agent cannot hold the resolver scope", field="scopes")
     if parsed is Role.AGENT and not scopes:
         raise InvalidKeyRequest("an agent key needs at least one scope", field="scopes")
     return parsed

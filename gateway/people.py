@@ -3,9 +3,10 @@
 Approvals are made by people, not keys: every API key and portal user belongs to a person
 (`people`; a new one named after the key or user unless an existing person id is given, so that
 one human's key and portal account can be tied together). A decision is refused when its person
-requested the action (through any of their identities), and a second approval when its person
-already approved, or when either approver's person created or last changed the other approver's
-account within the window (`ACCOUNT_WINDOW`, a setting): an admin who makes a portal user and
+requested the action (through any of their identities) or picked its target on a resolution
+request (a human token's `decided_by`), and a second approval when its person already approved,
+or when either approver's person created or last changed the other approver's account within
+the window (`ACCOUNT_WINDOW`, a setting): an admin who makes a portal user and
 then approves as both is one person deciding twice.
 
 Identities recorded before people existed count as their own person.
@@ -88,6 +89,12 @@ def check_separation(
     mine = identity(session, approver_actor)
     if mine.person == identity(session, f"key:{action.requested_by}").person:
         raise Forbidden("the person who requested an action cannot approve it")
+    picked_by = action.target.get("decided_by")
+    if picked_by and mine.person == identity(session, str(picked_by)).person:
+        raise Forbidden(
+            "the person who picked the target of this action (resolution request) cannot also "
+            "approve the action on it: a second person is needed"
+        )
     for decision in approvals:
         other = identity(session, decision.approver)
         if other.person == mine.person:

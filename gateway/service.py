@@ -7,11 +7,13 @@ request, decision and refusal.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -45,6 +47,7 @@ from gateway.errors import (
 from gateway.keys import Principal, Role, authenticate
 from gateway.monitoring import amount_flag, burst_flag
 from gateway.policy import Execute, decide
+from gateway.resolution_records import resolution_record
 from gateway.revert import (
     RevertCard,
     RevertPlan,
@@ -76,6 +79,11 @@ class ResolveResponse(Resolution):
     """A resolution, and for `match` or `no_match` the token an action must carry."""
 
     resolution_token: str | None = None
+    resolution_id: str | None = Field(
+        default=None,
+        description="This answer's id: a halt (`ambiguous`, `no_match`) can be put to a person "
+        "with POST /v1/resolution-requests",
+    )
 
 
 @dataclass(frozen=True)
@@ -129,8 +137,12 @@ class Gateway:
         if not principal.may_resolve():
             raise Forbidden("this key lacks the `resolve` scope")
         resolution = resolver.resolve(query)
-        token = self.signer.issue(resolution, holder=principal.key_id)
+        resolution_id = uuid.uuid4().hex
+        token = self.signer.issue(resolution, holder=principal.key_id, token_id=resolution_id)
         with self.store.transaction() as session:
+            session.add(
+                resolution_record(resolution_id, query, resolution, principal, self.clock())
+            )
             audit.append(
                 session,
                 "resolve",
@@ -141,7 +153,9 @@ class Gateway:
                 actor=principal.actor,
                 now=self.clock(),
             )  # fmt: skip
-        return ResolveResponse(**resolution.model_dump(), resolution_token=token)
+        return ResolveResponse(
+            **resolution.model_dump(), resolution_token=token, resolution_id=resolution_id
+        )
 
     # -- actions ---------------------------------------------------------------------------
     def submit(self, principal: Principal, request: ActionRequest) -> ActionView:

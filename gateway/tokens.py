@@ -9,6 +9,11 @@ expiry, the id of the master secret that signed (so a token from before a rotati
 such) and the API key it was issued to (`holder`: the gate refuses it from any other key). Each
 token has an id (`token_id`): an action whose catalog entry says `single_use` records it, and the
 gate refuses the token for any further action (`gateway.actions.spend_token`).
+
+A `human` token is what a person's pick on a resolution request yields: bound to the chosen
+record like a `match` token, and accepted wherever a `match` token is; it names who decided
+(`decided_by`) and the request (`request_id`). A person's "none of these — it is new" yields a
+`no_match` token that names them the same way.
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ from resolver.types import Decision, Resolution
 
 PREFIX = "ct1"
 TOKEN_FIELD = "target.resolution_token"
-TokenKind = Literal["match", "no_match"]
+TokenKind = Literal["match", "no_match", "human"]
+#: What an action may ask for: a `human` token stands wherever a `match` token does.
+ACCEPTS: dict[str, tuple[str, ...]] = {"match": ("match", "human"), "no_match": ("no_match",)}
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class TokenClaims:
     token_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     key_id: str = ""
     holder: str | None = None
+    decided_by: str | None = None
+    request_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The claims as plain JSON values (what the action stores as its target)."""
@@ -72,6 +81,8 @@ class TokenClaims:
             "token_id": self.token_id,
             "key_id": self.key_id,
             "holder": self.holder,
+            "decided_by": self.decided_by,
+            "request_id": self.request_id,
         }
 
 
@@ -102,9 +113,9 @@ class TokenSigner:
     def _sign(key: bytes, payload: str) -> str:
         return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
 
-    def issue(self, resolution: Resolution, holder: str) -> str | None:
+    def issue(self, resolution: Resolution, holder: str, token_id: str | None = None) -> str | None:
         """A token for a `match` or `no_match` resolution, issued to the API key `holder` (its
-        id); None for `ambiguous`."""
+        id), with the id `token_id` when given; None for `ambiguous`."""
         if resolution.decision is Decision.AMBIGUOUS:
             return None
         now = int(self._clock())
@@ -119,8 +130,32 @@ class TokenSigner:
             issued_at=now,
             expires_at=now + self._ttl,
             holder=holder,
+            **({"token_id": token_id} if token_id else {}),
         )
         return self.encode(claims)
+
+    def human(
+        self,
+        *,
+        kind: Literal["human", "no_match"],
+        entity_type: str,
+        canonical_id: str | None,
+        identity: Mapping[str, str | None],
+        model_version: str,
+        calibration_version: str,
+        holder: str,
+        decided_by: str,
+        request_id: str,
+    ) -> TokenClaims:
+        """The claims of a token a person's decision on a resolution request yields (encode()
+        signs them; kept as claims, so no token is ever stored)."""
+        now = int(self._clock())
+        return TokenClaims(
+            kind=kind, entity_type=entity_type, canonical_id=canonical_id,
+            identity=dict(identity), model_version=model_version,
+            calibration_version=calibration_version, issued_at=now, expires_at=now + self._ttl,
+            holder=holder, decided_by=decided_by, request_id=request_id,
+        )  # fmt: skip
 
     def encode(self, claims: TokenClaims) -> str:
         """Sign `claims` under the current secret (issue() is the normal way to make a token)."""
@@ -138,8 +173,25 @@ class TokenSigner:
         kind: TokenKind,
         bound_to: str,
     ) -> TokenClaims:
-        """The token's claims, if it is genuine, unexpired, of this entity type and kind, and
-        issued to the API key `bound_to` (its id)."""
+        """The token's claims, if it is genuine, issued to the API key `bound_to` (its id),
+        unexpired, of this entity type and of this kind (a `human` token stands for a
+        `match` one)."""
+        claims = self.read(token, bound_to=bound_to)
+        if claims.entity_type != entity_type:
+            raise WrongEntityType(
+                f"the token names a {claims.entity_type}, the action targets a {entity_type}",
+                field=TOKEN_FIELD,
+            )
+        if claims.kind not in ACCEPTS.get(kind, (kind,)):
+            raise WrongTokenKind(
+                f"the action needs a {kind} token, this is a {claims.kind} token",
+                field=TOKEN_FIELD,
+            )
+        return claims
+
+    def read(self, token: str | None, *, bound_to: str | None = None) -> TokenClaims:
+        """The claims of a genuine, unexpired token of any kind and entity type (issued to
+        `bound_to` when given)."""
         if not token:
             raise TokenMissing("a resolution token is required", field=TOKEN_FIELD)
         parts = token.split(".")
@@ -157,23 +209,13 @@ class TokenSigner:
                 )
             raise TokenForged("the token's signature does not match", field=TOKEN_FIELD)
         claims = self._decode(payload)
-        if claims.holder != bound_to:
+        if bound_to is not None and claims.holder != bound_to:
             raise TokenNotYours(
                 "the token was issued to another API key: resolve with your own key",
                 field=TOKEN_FIELD,
             )
         if self._clock() >= claims.expires_at:
             raise TokenExpired("the token has expired: resolve again", field=TOKEN_FIELD)
-        if claims.entity_type != entity_type:
-            raise WrongEntityType(
-                f"the token names a {claims.entity_type}, the action targets a {entity_type}",
-                field=TOKEN_FIELD,
-            )
-        if claims.kind != kind:
-            raise WrongTokenKind(
-                f"the action needs a {kind} token, this is a {claims.kind} token",
-                field=TOKEN_FIELD,
-            )
         return claims
 
     @staticmethod

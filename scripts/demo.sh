@@ -14,6 +14,8 @@ API=http://127.0.0.1:$PORT
 ERP=http://127.0.0.1:$ERP_PORT
 APPROVER=ana
 APPROVER_PASSWORD=${APPROVER_PASSWORD:-demo-approver-pass}
+RESOLVER=rita
+RESOLVER_PASSWORD=${RESOLVER_PASSWORD:-demo-resolver-pass}
 PLATFORM=platform
 PLATFORM_PASSWORD=${PLATFORM_PASSWORD:-demo-platform-pass}
 # The sandbox ERP's demo credentials, which canon train and canon serve log in with.
@@ -81,11 +83,11 @@ say "starting the API on $API (ERP: protheus at $ERP)"
 pids+=($!)
 wait_for "$API/healthz" "canon serve" "${pids[-1]}"
 
-add_portal_user() {  # USERNAME PASSWORD ROLE
+add_portal_user() {  # USERNAME PASSWORD ROLE [RESOLVER: true|false]
   local status
   status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$API/v1/admin/portal-users" \
     -H "Authorization: Bearer $(cat "$WORKDIR/demo-admin.key")" -H 'Content-Type: application/json' \
-    -d "{\"username\": \"$1\", \"password\": \"$2\", \"role\": \"$3\"}")
+    -d "{\"username\": \"$1\", \"password\": \"$2\", \"role\": \"$3\", \"resolver\": ${4:-false}}")
   case $status in
     201) ;;
     4??) echo "demo: portal user $1 already exists (HTTP $status)" >&2 ;;
@@ -93,6 +95,8 @@ add_portal_user() {  # USERNAME PASSWORD ROLE
   esac
 }
 add_portal_user "$APPROVER" "$APPROVER_PASSWORD" approver
+# Settles halted resolutions (an approver holding the `resolver` scope).
+add_portal_user "$RESOLVER" "$RESOLVER_PASSWORD" approver true
 # The quality dashboard is for platform teams: a portal admin (or a steward/admin key).
 add_portal_user "$PLATFORM" "$PLATFORM_PASSWORD" admin
 
@@ -130,6 +134,9 @@ Try, in another terminal from $(pwd):
   #    write to the index), and a second supplier.create is refused (duplicate-in-erp)
   # how current the index is: its age, the watermark per entity type, the sync's lag and errors
   curl -s $API/readyz
+
+  # a halt settled by a person: README "Human resolution of halts" (portal user $RESOLVER,
+  # password $RESOLVER_PASSWORD; halts on the dashboard at $API/dashboard/halts)
 
   # master-data quality: $API/dashboard (sign in to the portal as $PLATFORM, password $PLATFORM_PASSWORD)
 

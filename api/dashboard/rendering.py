@@ -26,6 +26,15 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f} %"
 
 
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def _grade(score: float) -> str:
     return "good" if score >= 90 else "fair" if score >= 70 else "poor"
 
@@ -35,7 +44,7 @@ ENV = Environment(
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
 )
-ENV.filters.update(when=_when, pct=_pct, grade=_grade)
+ENV.filters.update(when=_when, pct=_pct, grade=_grade, duration=_duration)
 
 
 def render(template: str, **values: Any) -> str:

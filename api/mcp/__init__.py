@@ -21,6 +21,7 @@ from api.ratelimit import MCP_RATE_LIMITED, RateLimiter
 from api.settings import Settings
 from gateway import Gateway, Principal
 from gateway.approvals_desk import ApprovalDesk
+from gateway.resolutions_desk import ResolutionDesk
 
 __all__ = [
     "MCP_NOT_AUTHENTICATED",
@@ -55,8 +56,9 @@ def http_endpoint(
     limiter: RateLimiter,
     metrics: Metrics,
     desk: ApprovalDesk | None = None,
+    resolutions: ResolutionDesk | None = None,
 ) -> McpEndpoint:
     """The `/mcp` endpoint of an app, sharing its gateway, limiter and metrics."""
     pending = pending_from(desk) if desk is not None else None
-    mcp = CanonMcp(gateway, resolver, limiter, metrics, http_principal, pending)
+    mcp = CanonMcp(gateway, resolver, limiter, metrics, http_principal, pending, resolutions)
     return McpEndpoint(mcp, gateway, settings)

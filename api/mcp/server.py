@@ -26,6 +26,7 @@ from api.logging import SCOPE_KEY, new_request_id, request_context
 from api.mcp.tools import (
     PendingArgs,
     ProposeArgs,
+    ResolutionStatusArgs,
     RevertArgs,
     StatusArgs,
     ToolKind,
@@ -45,6 +46,8 @@ from gateway import (
 )
 from gateway.errors import Forbidden, InvalidParams, NotAuthenticated
 from gateway.keys import Role
+from gateway.resolutions import OpenRequest
+from gateway.resolutions_desk import ResolutionDesk
 from resolver import ModelError, ResolveQuery, ResolverError
 
 #: MCP error code of a call without a valid key (JSON-RPC's implementation-defined range).
@@ -137,9 +140,11 @@ class CanonMcp:
         metrics: Metrics,
         authenticate: Authenticator,
         pending: PendingLister | None = None,
+        resolutions: ResolutionDesk | None = None,
     ) -> None:
         self.gateway, self.resolver, self.limiter = gateway, resolver, limiter
         self.metrics, self.authenticate, self.pending = metrics, authenticate, pending
+        self.resolutions = resolutions
         self.tools = catalog_tools(gateway.catalog)
         self.server: Server[Any] = Server(
             "canon",
@@ -270,3 +275,17 @@ class CanonMcp:
                 if self.pending is None:
                     raise GatewayError("approval requests are not available on this server")
                 return {"requests": self.pending(principal, pending.action, pending.limit)}
+            case ToolKind.ASK_HUMAN | ToolKind.RESOLUTION_STATUS:
+                if self.resolutions is None:
+                    raise GatewayError("resolution requests are not available on this server")
+                if tool.kind is ToolKind.ASK_HUMAN:
+                    opened = self.resolutions.open(principal, OpenRequest.model_validate(arguments))
+                    asked_view = opened.view
+                else:
+                    asked = ResolutionStatusArgs.model_validate(arguments)
+                    asked_view = self.resolutions.get(principal, asked.request_id)
+                follow = None
+                if asked_view.status == "pending":
+                    follow = {"tool": "get_resolution_request",
+                              "arguments": {"request_id": asked_view.id}}  # fmt: skip
+                return {**asked_view.model_dump(mode="json"), "follow_with": follow}

@@ -1,6 +1,7 @@
 """The MCP tools: `resolve_entity`, one tool per action of the catalog, `get_action_status`,
-`revert_action` and `list_pending_approvals`, each with its JSON input schema, annotations and
-static description.
+`revert_action`, `list_pending_approvals`, and `request_human_resolution` with
+`get_resolution_request` (a person settles a halt), each with its JSON input schema, annotations
+and static description.
 
 Descriptions are built only from the catalog file and the fixed sentences below: nothing a
 caller or the ERP sends ever reaches one. Each tool carries, in `_meta`, the SHA-256 of its
@@ -20,10 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway import ActionSpec, Catalog, RiskClass
 from gateway.params import ActionContext
+from gateway.resolutions import OpenRequest
 from resolver import ResolveQuery
 
 #: Bumped whenever the fixed text or the shape of the tools below changes.
-TOOLS_VERSION = "2"
+TOOLS_VERSION = "3"
 META_VERSION = "canon/tools_version"
 META_DIGEST = "canon/definition_sha256"
 IDEMPOTENCY_PATTERN = r"^[\x21-\x7e]+$"
@@ -35,6 +37,8 @@ class ToolKind(StrEnum):
     STATUS = "status"
     REVERT = "revert"
     APPROVALS = "approvals"
+    ASK_HUMAN = "ask_human"
+    RESOLUTION_STATUS = "resolution_status"
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,14 @@ class RevertArgs(BaseModel):
         default=None, min_length=1, max_length=200, pattern=IDEMPOTENCY_PATTERN,
         description="Your key for this request; reuse it to retry safely",
     )  # fmt: skip
+
+
+class ResolutionStatusArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_id: str = Field(
+        min_length=1, max_length=36, description="The id request_human_resolution returned"
+    )
 
 
 class PendingArgs(BaseModel):
@@ -253,8 +265,44 @@ def _approvals_tool() -> ToolSpec:
     return ToolSpec(ToolKind.APPROVALS, tool)
 
 
+def _ask_human_tool() -> ToolSpec:
+    description = (
+        "When resolve_entity answered ambiguous (or no_match for a record you believe exists), "
+        "ask a person which record you mean: name the halt by its resolution_id (or its no_match "
+        "resolution_token) and say why you need it. Follow with get_resolution_request: once a "
+        "person decided, a pick carries a human resolution_token for the chosen record, usable "
+        'wherever a match token is; "new" carries a no_match token; "cannot tell" none. '
+        "Repeating an idempotency_key with the same arguments returns the same request."
+    )
+    schema = _schema(OpenRequest)
+    schema.pop("examples", None)
+    annotations = types.ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+    tool = _tool("request_human_resolution", "Ask a person which record is meant", description,
+                 schema, annotations)  # fmt: skip
+    return ToolSpec(ToolKind.ASK_HUMAN, tool)
+
+
+def _resolution_status_tool() -> ToolSpec:
+    description = (
+        "The state of a resolution request you opened (pending, decided, expired); once "
+        "decided, the choice, who decided and, for a pick or new, your resolution_token. "
+        "Read-only."
+    )
+    annotations = types.ToolAnnotations(
+        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+    tool = _tool("get_resolution_request", "Resolution request status", description,
+                 _schema(ResolutionStatusArgs), annotations)  # fmt: skip
+    return ToolSpec(ToolKind.RESOLUTION_STATUS, tool)
+
+
 def catalog_tools(catalog: Catalog) -> dict[str, ToolSpec]:
     """Every tool, by name: the fixed ones and one per action of the catalog."""
     specs = [_resolve_tool(), *(_action_tool(catalog, s) for s in catalog.actions.values())]
-    specs += [_status_tool(), _revert_tool(), _approvals_tool()]
+    specs += [
+        _status_tool(), _revert_tool(), _approvals_tool(), _ask_human_tool(),
+        _resolution_status_tool(),
+    ]  # fmt: skip
     return {spec.name: spec for spec in specs}

@@ -155,6 +155,7 @@ class PortalUserRequest(BaseModel):
     person_id: str | None = Field(
         default=None, max_length=32, description="The person this user is (default: a new one)"
     )
+    resolver: bool = Field(default=False, description="Settles resolution requests")
 
 
 class PortalUserView(BaseModel):
@@ -166,6 +167,7 @@ class PortalUserView(BaseModel):
     action_scopes: list[str]
     notify_group: str
     person_id: str | None = None
+    resolver: bool = False
 
 
 @router.post(
@@ -189,7 +191,7 @@ def add_portal_user(
         return PortalUserView(
             id=user.id, username=user.username, role=user.role, email=user.email,
             slack_user_id=user.slack_user_id, action_scopes=list(user.action_scopes),
-            notify_group=user.notify_group, person_id=user.person_id,
+            notify_group=user.notify_group, person_id=user.person_id, resolver=user.resolver,
         )  # fmt: skip
 
 
@@ -208,5 +210,5 @@ def unlock_portal_user(username: str, principal: PrincipalDep, desk: DeskDep) ->
         return PortalUserView(
             id=user.id, username=user.username, role=user.role, email=user.email,
             slack_user_id=user.slack_user_id, action_scopes=list(user.action_scopes),
-            notify_group=user.notify_group, person_id=user.person_id,
+            notify_group=user.notify_group, person_id=user.person_id, resolver=user.resolver,
         )  # fmt: skip

@@ -17,13 +17,14 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.dashboard import ClusterQuery, Html, OffenderQuery, pages
-from api.dashboard.rendering import PLOTLY_VERSION, asset, plotly_js
+from api.dashboard.rendering import PLOTLY_VERSION, ServedLinks, asset, plotly_js, render
 from api.deps import GatewayDep
 from api.errors import status_of
 from api.routes.approvals import get_services
 from api.routes.portal import DASHBOARD_SESSION_COOKIE
 from gateway import Gateway, Principal, Role
 from gateway.errors import Forbidden, NotAuthenticated
+from gateway.halts import HaltStats, halt_stats
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 READERS = (Role.STEWARD, Role.ADMIN)
@@ -115,6 +116,22 @@ def _csv(text: str | None, name: str, request: Request) -> Response:
         return _html(pages.empty_page(_workdir(request), 404))
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     return Response(text, media_type="text/csv; charset=utf-8", headers={**HEADERS, **disposition})
+
+
+@router.get("/halts")
+def halts(request: Request, _: Viewer, gateway: GatewayDep) -> Response:
+    """Halts per entity type and reason, open resolution requests, what people decided."""
+    with gateway.store.transaction() as session:
+        stats = halt_stats(session, gateway.clock())
+    body = render("halts.html", stats=stats, links=ServedLinks(), report=None)
+    return HTMLResponse(body, headers=HEADERS)
+
+
+@router.get("/halts.json")
+def halts_json(_: Viewer, gateway: GatewayDep) -> HaltStats:
+    """The halts page's numbers, as JSON."""
+    with gateway.store.transaction() as session:
+        return halt_stats(session, gateway.clock())
 
 
 @router.get("")

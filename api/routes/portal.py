@@ -26,6 +26,8 @@ from api.routes.approvals import get_services
 from gateway.channels.links import LinkRefused
 from gateway.channels.portal import PortalLogin, csrf_ok
 from gateway.errors import GatewayError, NotAuthenticated
+from gateway.resolutions import may_resolve
+from gateway.resolutions_desk import decision_of
 from gateway.throttle import Throttled
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
@@ -113,6 +115,23 @@ def _to_login(going: str | None = None) -> Response:
 def _going(request: Request) -> str:
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")
+
+
+def _unsigned_form(
+    request: Request,
+    services: ApprovalServices,
+    login: PortalLogin | None,
+    csrf_token: str,
+    going: str | None = None,
+) -> Response | None:
+    """The answer to a decision form posted without a session (sign in, then on to `going`)
+    or without the session's CSRF token (refused, audited); None when it may proceed."""
+    if login is None:
+        return _to_login(going)
+    if not csrf_ok(login, csrf_token):
+        services.sessions.refuse(login, "csrf", request.url.path)
+        return _message("Refused", "The form did not come from this site.", 403, login)
+    return None
 
 
 @router.get("/static/portal.css")
@@ -240,11 +259,10 @@ def decide(
     comment: Text = "",
     payload_hash: Short = "",
 ) -> Response:
-    if login is None:  # the session ended while the page was open: back to the page
-        return _to_login(f"/portal/approvals/{quote(approval_id[:36])}")
-    if not csrf_ok(login, csrf_token):
-        services.sessions.refuse(login, "csrf", request.url.path)
-        return _message("Refused", "The form did not come from this site.", 403, login)
+    page = f"/portal/approvals/{quote(approval_id[:36])}"  # where a lapsed session returns
+    refused = _unsigned_form(request, services, login, csrf_token, page)
+    if refused is not None or login is None:
+        return refused or _to_login(page)
     try:
         services.desk.decide(
             login.principal, approval_id[:36], decision == "approve", reason, comment,
@@ -279,3 +297,85 @@ def link_decide(
         return _refusal(e)
     text = "Your decision is recorded."
     return render("message.html", heading="Thank you", text=text, view=view)
+
+
+# -- resolution requests -------------------------------------------------------------------
+RESOLUTION_STATUSES = ("pending", "decided", "expired", "all")
+
+
+@router.get("/resolutions")
+def resolutions_queue(
+    services: Services, login: LoginDep, status: Annotated[str, Query(max_length=16)] = "pending"
+) -> Response:
+    if login is None:
+        return _to_login()
+    status = status if status in RESOLUTION_STATUSES else "pending"
+    rows = services.resolutions.list_requests(login.principal, status, limit=200)
+    return render("resolutions.html", login=login, rows=rows, current=status,
+                  statuses=RESOLUTION_STATUSES)  # fmt: skip
+
+
+@router.get("/resolutions/email")
+def resolution_link_page(
+    services: Services, token: Annotated[str, Query(max_length=2048)] = ""
+) -> Response:
+    try:
+        page = services.resolutions.open_link(token)
+    except GatewayError as e:
+        return _refusal(e)
+    return render("resolution_link.html", page=page, token=token)
+
+
+@router.post("/resolutions/email")
+def resolution_link_decide(
+    services: Services,
+    token: Annotated[str, Form(max_length=2048)] = "",
+    comment: Text = "",
+) -> Response:
+    try:
+        view = services.resolutions.decide_by_link(token, comment)
+    except GatewayError as e:
+        return _refusal(e)
+    text = f"Your decision is recorded: {view.canonical_id or view.choice}."
+    return render("message.html", heading="Thank you", text=text, view=None)
+
+
+@router.get("/resolutions/{request_id}")
+def resolution_detail(
+    request_id: str,
+    services: Services,
+    login: LoginDep,
+    done: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    if login is None:
+        return _to_login()
+    try:
+        view = services.resolutions.get(login.principal, request_id[:36])
+    except GatewayError as e:
+        return _refusal(e, login)
+    can_decide = view.status == "pending" and may_resolve(login.principal)
+    notice = "Your decision is recorded." if done else None
+    return render("resolution.html", login=login, r=view, can_decide=can_decide, notice=notice)
+
+
+@router.post("/resolutions/{request_id}/decision")
+def resolution_decide(
+    request: Request,
+    request_id: str,
+    services: Services,
+    login: LoginDep,
+    choice: Short,
+    csrf_token: Short = "",
+    comment: Text = "",
+    payload_hash: Short = "",
+) -> Response:
+    refused = _unsigned_form(request, services, login, csrf_token)
+    if refused is not None or login is None:
+        return refused or _to_login()
+    try:
+        decision = decision_of(choice, payload_hash or None, comment)
+        services.resolutions.decide(login.principal, request_id[:36], decision, channel="portal")
+    except GatewayError as e:
+        return _refusal(e, login)
+    url = f"/portal/resolutions/{request_id[:36]}?done=1"
+    return RedirectResponse(url, status_code=303, headers=HEADERS)

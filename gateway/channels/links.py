@@ -25,6 +25,8 @@ from gateway.keyring import APPROVAL_LINKS, KeySource, as_key_source
 from gateway.store.models import ConsumedLink
 
 SALT = "canon.approval-link.v1"
+#: Resolution-request links sign under another salt: neither kind can be replayed as the other.
+RESOLUTION_SALT = "canon.resolution-link.v1"
 MAX_TOKEN_LENGTH = 2048
 
 RefusalReason = Literal[
@@ -50,17 +52,21 @@ class LinkClaims:
     decision: Literal["approve", "reject"]
     expires_at: datetime
     token_id: str
+    #: What the link proposes, as signed (a resolution link: a canonical id, `new`, `cannot_tell`).
+    choice: str = ""
 
 
 class LinkSigner:
-    """Issues and verifies approval link tokens."""
+    """Issues and verifies approval link tokens (resolution-request links with their salt)."""
 
-    def __init__(self, keys: KeySource | str) -> None:
+    def __init__(self, keys: KeySource | str, salt: str = SALT) -> None:
         self._keys = as_key_source(keys)
+        self._salt = salt
 
     def _serializer(self) -> tuple[URLSafeSerializer, frozenset[str], str]:
         ring = self._keys.current()
-        return URLSafeSerializer(ring.key(APPROVAL_LINKS), salt=SALT), ring.retired, ring.key_id
+        serializer = URLSafeSerializer(ring.key(APPROVAL_LINKS), salt=self._salt)
+        return serializer, ring.retired, ring.key_id
 
     def issue(
         self,
@@ -68,7 +74,7 @@ class LinkSigner:
         approval_id: str,
         payload_hash: str,
         user_id: str,
-        decision: Literal["approve", "reject"],
+        decision: str,
         expires_at: datetime,
         token_id: str | None = None,
     ) -> str:
@@ -108,6 +114,7 @@ class LinkSigner:
                 decision="approve" if body["d"] == "approve" else "reject",
                 expires_at=datetime.fromtimestamp(int(body["e"]), UTC),
                 token_id=str(body["j"]),
+                choice=str(body["d"]),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise LinkRefused("this is not an approval link", "malformed") from e

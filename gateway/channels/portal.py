@@ -1,8 +1,9 @@
 """Portal users and their sessions: argon2-hashed passwords, server-side sessions, CSRF tokens.
 
 A portal user is a person who decides approvals (role `approver` or `admin`), optionally limited
-to action types; the same person is reached by email (their address) and in Slack (their Slack
-user id), and decides as `user:<id>` on every channel, so that one person counts once.
+to action types, and who may hold the `resolver` scope (settles resolution requests); the same
+person is reached by email (their address) and in Slack (their Slack user id), and decides as
+`user:<id>` on every channel, so that one person counts once.
 A session's cookie holds a random secret; the store keeps its SHA-256, the user, the expiry and
 the session's CSRF token.
 """
@@ -54,6 +55,8 @@ def _sha(value: str) -> str:
 def user_principal(user: PortalUser) -> Principal:
     """The principal a portal user decides as, on every channel."""
     scopes = tuple(f"actions:{p}" for p in user.action_scopes)
+    if user.resolver:
+        scopes += ("resolver",)
     return Principal(user.id, user.username, Role(user.role), scopes, kind="user")
 
 
@@ -73,6 +76,7 @@ def create_user(
     now: datetime,
     hasher: PasswordHasher = _HASHER,
     person_id: str | None = None,
+    resolver: bool = False,
 ) -> PortalUser:
     """Add a portal user (audited); the password is kept only as its argon2 hash.
 
@@ -110,6 +114,7 @@ def create_user(
         person_id=person_for(session, person_id, display_name or username, actor, now),
         changed_by=actor,
         changed_at=now,
+        resolver=resolver,
     )
     session.add(user)
     session.flush()
@@ -118,7 +123,7 @@ def create_user(
         "portal.user_created",
         {"user_id": user.id, "username": username, "role": role, "email": email,
          "slack_user_id": user.slack_user_id, "action_scopes": user.action_scopes,
-         "notify_group": notify_group, "person_id": user.person_id},
+         "notify_group": notify_group, "person_id": user.person_id, "resolver": resolver},
         actor=actor,
         now=now,
     )  # fmt: skip

@@ -212,27 +212,26 @@ class SlackChannel:
             raise DeliveryFailed(f"Slack: {type(e).__name__}: {e}") from e
         return dict(response.data) if isinstance(response.data, dict) else {}
 
+    def post(self, channel: str, text: str, blocks: list[Any]) -> dict[str, str]:
+        """Post a message (`text` is escaped here); return where it is (channel and ts)."""
+        data = self._call(self.client.chat_postMessage, channel=channel,
+                          text=escape_mrkdwn(one_line(text, 300)), blocks=blocks)  # fmt: skip
+        return {"channel": str(data.get("channel", channel)), "ts": str(data.get("ts", ""))}
+
+    def update(self, ref: dict[str, Any], text: str, blocks: list[Any]) -> None:
+        """Replace a posted message (`text` is escaped here)."""
+        self._call(self.client.chat_update, channel=str(ref["channel"]), ts=str(ref["ts"]),
+                   text=escape_mrkdwn(one_line(text, 300)), blocks=blocks)  # fmt: skip
+
     def post_request(
         self, channel: str, view: ApprovalDetailView, escalation: bool
     ) -> dict[str, str]:
         """Post the approval message; return where it is (channel and ts) for later updates."""
-        data = self._call(
-            self.client.chat_postMessage,
-            channel=channel,
-            text=escape_mrkdwn(one_line(view.summary, 300)),
-            blocks=request_blocks(view, self.portal_url, escalation),
-        )
-        return {"channel": str(data.get("channel", channel)), "ts": str(data.get("ts", ""))}
+        return self.post(channel, view.summary, request_blocks(view, self.portal_url, escalation))
 
     def update_outcome(self, ref: dict[str, Any], view: ApprovalRequestView) -> None:
         """Replace the approval message's buttons with the outcome."""
-        self._call(
-            self.client.chat_update,
-            channel=str(ref["channel"]),
-            ts=str(ref["ts"]),
-            text=escape_mrkdwn(one_line(f"{view.status}: {view.summary}", 300)),
-            blocks=outcome_blocks(view),
-        )
+        self.update(ref, f"{view.status}: {view.summary}", outcome_blocks(view))
 
     def tell(self, channel: str | None, user: str, text: str) -> None:
         """An ephemeral note to the user who clicked (refusals, partial approvals)."""

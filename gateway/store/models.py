@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -41,6 +52,22 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class OutboxMessage:
+    """The columns of a notification outbox row: where it goes, and its delivery state."""
+
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ref: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime]
 
 
 class ApiKey(Base):
@@ -210,6 +237,81 @@ class Label(Base):
     source: Mapped[str] = mapped_column(String(40))
     action_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime]
+    #: Who gave the label (`user:<id>`, `key:<id>`) and the resolution request it settled.
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    request_id: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
+class ResolutionRecord(Base):
+    """One answer of `/v1/resolve`: the query, the decision and its top candidates.
+
+    Its id is the token id of a `match` or `no_match` token (so an action's target finds the
+    query it was resolved from), a fresh id for `ambiguous`; halts (`ambiguous`, `no_match`)
+    are what a resolution request opens on and what the dashboard counts.
+    """
+
+    __tablename__ = "resolutions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16), index=True)
+    entity_type: Mapped[str | None] = mapped_column(String(50), index=True)
+    canonical_id: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    query: Mapped[dict[str, Any]]
+    candidates: Mapped[list[Any]]
+    query_identity: Mapped[dict[str, Any]]
+    model_version: Mapped[str] = mapped_column(String(100))
+    calibration_version: Mapped[str] = mapped_column(String(100))
+    holder: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ResolutionRequest(Base):
+    """An agent's request that a person settle a halted resolution (pick, new, cannot tell)."""
+
+    __tablename__ = "resolution_requests"
+    __table_args__ = (
+        UniqueConstraint("requested_by", "idempotency_key", name="uq_resolution_requests_idem"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    resolution_id: Mapped[str] = mapped_column(String(36), ForeignKey("resolutions.id"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(32), ForeignKey("api_keys.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    context: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    choice: Mapped[str | None] = mapped_column(String(16))
+    canonical_id: Mapped[str | None] = mapped_column(String(200))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    #: What the ERP said of the pick when it was re-read (e.g. the record is blocked).
+    note: Mapped[str | None] = mapped_column(Text)
+    token_claims: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    callback_url: Mapped[str | None] = mapped_column(String(2000))
+    callback_secret: Mapped[str | None] = mapped_column(String(64))
+    callback_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    callback_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    callback_next_at: Mapped[datetime | None]
+
+    resolution: Mapped[ResolutionRecord] = relationship()
+
+
+class ResolutionNotification(OutboxMessage, Base):
+    """Outbox of resolution-request messages (email, Slack): committed before it is sent."""
+
+    __tablename__ = "resolution_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("resolution_requests.id"), index=True
+    )
 
 
 class RolloutState(Base):
@@ -260,6 +362,8 @@ class PortalUser(Base):
     #: Consecutive failed sign-ins; at the throttle's limit the account locks until unlocked.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_at: Mapped[datetime | None]
+    #: Holds the `resolver` scope: settles resolution requests (picks the record an agent meant).
+    resolver: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class PortalSession(Base):
@@ -275,24 +379,13 @@ class PortalSession(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class ApprovalNotification(Base):
+class ApprovalNotification(OutboxMessage, Base):
     """Outbox of approval messages (email, Slack): committed before it is sent."""
 
     __tablename__ = "approval_notifications"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     approval_id: Mapped[str] = mapped_column(String(36), ForeignKey("approvals.id"), index=True)
-    channel: Mapped[str] = mapped_column(String(16))
-    kind: Mapped[str] = mapped_column(String(16))
-    recipient: Mapped[str] = mapped_column(String(320))
-    user_id: Mapped[str | None] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    ref: Mapped[dict[str, Any] | None]
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
-    next_attempt_at: Mapped[datetime]
 
 
 class ConsumedLink(Base):

@@ -167,3 +167,31 @@ def test_canon_serve_answers_on_the_given_port(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_labels_export_writes_what_people_decided_as_calibration_labels(
+    canon: typer.Typer, store_url: str, tmp_path: Path
+) -> None:
+    from calibration.labels import read_labels
+    from gateway.labels import add_label
+    from gateway.store import utcnow
+
+    query = {"id": None, "entity_type": "supplier", "record": {"name": "ABC Manufacturing"}}
+    store = Store.open(store_url)
+    with store.transaction() as session:
+        for canonical_id, verdict in (("SA2:1", "correct"), ("SA2:2", "wrong")):
+            add_label(session, entity_type="supplier", query=query, canonical_id=canonical_id,
+                      verdict=verdict, source="resolution", now=utcnow(),  # type: ignore[arg-type]
+                      decided_by="user:u1")  # fmt: skip
+        # a decision on a token whose query was not kept: left out, not a bad row
+        add_label(session, entity_type="supplier", query={"identity": {}}, canonical_id="SA2:3",
+                  verdict="wrong", source="approval", now=utcnow())  # fmt: skip
+    store.close()
+    out = tmp_path / "labels.csv"
+    result = runner.invoke(canon, ["labels", "export", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert "wrote 2 labels" in result.stderr and "2 resolution" in result.stderr
+    labels = read_labels(out)
+    assert [(x.canonical_id, x.label, x.source) for x in labels] == [
+        ("SA2:1", "correct", "resolution"), ("SA2:2", "wrong", "resolution")]  # fmt: skip
+    assert labels[0].query.record == {"name": "ABC Manufacturing"}

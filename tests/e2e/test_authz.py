@@ -137,6 +137,42 @@ def _unlock(w: World, h: dict[str, str]) -> int:
     return w.http.post(f"/v1/admin/portal-users/{name}/unlock", headers=h).status_code
 
 
+HALT_QUERY = {"entity_type": "supplier", "record": {
+    "name": "Brito & Filhos Gráfica e Editora Ltda", "city": "SÃO PAULO"}}  # fmt: skip
+
+
+def _halt(w: World) -> str:
+    """The resolution id of a new `ambiguous` answer to the `agent` key."""
+    answer = w.http.post("/v1/resolve", headers=w.headers("agent"), json=HALT_QUERY).json()
+    assert answer["decision"] == "ambiguous", answer
+    resolution_id: str = answer["resolution_id"]
+    return resolution_id
+
+
+def _ask(w: World, h: dict[str, str]) -> int:
+    w.seen.append("r")
+    body = {"resolution_id": _halt(w), "context": REASON, "idempotency_key": f"r{len(w.seen)}"}
+    return w.http.post("/v1/resolution-requests", headers=h, json=body).status_code
+
+
+def _asked(w: World) -> str:
+    w.seen.append("r")
+    body = {"resolution_id": _halt(w), "context": REASON, "idempotency_key": f"r{len(w.seen)}"}
+    opened = w.http.post("/v1/resolution-requests", headers=w.headers("agent"), json=body)
+    assert opened.status_code == 201, opened.text
+    request_id: str = opened.json()["id"]
+    return request_id
+
+
+def _resolution(w: World, h: dict[str, str]) -> int:
+    return w.http.get(f"/v1/resolution-requests/{_asked(w)}", headers=h).status_code
+
+
+def _settle(w: World, h: dict[str, str]) -> int:
+    url = f"/v1/resolution-requests/{_asked(w)}/decision"
+    return w.http.post(url, headers=h, json={"choice": "cannot_tell"}).status_code
+
+
 def _slack(w: World, h: dict[str, str]) -> int:
     return w.http.post("/slack/interactions", headers=h, content=b"payload=%7B%7D").status_code
 
@@ -183,6 +219,18 @@ ENDPOINTS: dict[tuple[str, str], tuple[Call, tuple[int, ...]]] = {
         (401, 403, 403, 403, 403, OK),
     ),
     ("GET", "/metrics"): (_get("/metrics"), (401, 403, 403, 403, OK, OK)),
+    # Only the agent that resolved puts its halt to a person; only the `resolver` scope (no
+    # role of this matrix holds it) settles one.
+    ("POST", "/v1/resolution-requests"): (_ask, (401, CREATED, 404, 404, 404, 404)),
+    ("GET", "/v1/resolution-requests"): (
+        _get("/v1/resolution-requests"),
+        (401, OK, OK, OK, OK, OK),
+    ),
+    ("GET", "/v1/resolution-requests/{request_id}"): (_resolution, (401, OK, 404, 404, 404, OK)),
+    ("POST", "/v1/resolution-requests/{request_id}/decision"): (
+        _settle,
+        (401, 403, 403, 403, 403, 403),
+    ),
     # Not an API-key door: Slack's signature alone counts (and Slack is not configured here).
     ("POST", "/slack/interactions"): (_slack, (403, 403, 403, 403, 403, 403)),
     ("POST", "/mcp"): (_mcp_initialize, (401, OK, OK, OK, OK, OK)),

@@ -24,11 +24,14 @@ from api.mcp.tools import META_DIGEST, META_VERSION, TOOLS_VERSION, catalog_tool
 from api.settings import REPO_CONFIG_DIR, Settings
 from gateway import LocalLedgerConnector, create_key, load_catalog
 from gateway.audit import entries
+from gateway.keys import Principal, Role
+from gateway.resolutions import RecordGone, ResolveDecision
 from resolver import Resolver
 from tests.e2e.conftest import serving
 
 CATALOG = REPO_CONFIG_DIR / "actions.yaml"
-FIXED_TOOLS = {"resolve_entity", "get_action_status", "revert_action", "list_pending_approvals"}
+FIXED_TOOLS = {"resolve_entity", "get_action_status", "revert_action", "list_pending_approvals",
+               "request_human_resolution", "get_resolution_request"}  # fmt: skip
 PO_QUERY = {"entity_type": "purchase_order", "record": {"branch": "01", "number": "000001"}}
 REASON = {"reason": "goods received in full", "evidence": ["WMS 88121"]}
 
@@ -303,3 +306,43 @@ def test_mcp_body_limit_applies(app: FastAPI) -> None:
         headers = {**MCP_HEADERS, "Authorization": f"Bearer {key}"}
         response = httpx.post(f"{url}/mcp", json=big, timeout=30, headers=headers)
     assert response.status_code == 413
+
+
+# -- human resolution ------------------------------------------------------------------------------
+def test_an_agent_asks_a_person_through_mcp_and_gets_the_human_token(app: FastAPI) -> None:
+    key = _key(app)
+    gateway, desk = app.state.gateway, app.state.approvals.resolutions
+    mcp = CanonMcp(gateway, lambda: app.state.resolver, app.state.rate_limiter, app.state.metrics,
+                   static_key(gateway, key), resolutions=desk)  # fmt: skip
+    query = {"entity_type": "supplier", "record": {"name": "Brito & Filhos Gráfica e Editora Ltda",
+                                                   "city": "SÃO PAULO"}}  # fmt: skip
+
+    async def ask() -> list[Any]:
+        async with Client(mcp.server) as client:
+            resolved = await client.call_tool("resolve_entity", query)
+            assert resolved.structured_content["decision"] == "ambiguous"
+            asked = await client.call_tool("request_human_resolution", {
+                "resolution_id": resolved.structured_content["resolution_id"],
+                "context": {"reason": "which Brito pays invoice 90"},
+                "idempotency_key": "q1"})  # fmt: skip
+            return [resolved, asked]
+
+    resolved, asked = anyio.run(ask)
+    request = asked.structured_content
+    assert request["status"] == "pending" and request["follow_with"]["tool"] == (
+        "get_resolution_request")  # fmt: skip
+    pick = resolved.structured_content["candidates"][0]["canonical_id"]
+    steward = Principal("s1", "steward", Role.STEWARD, ("resolver",))
+    with pytest.raises(RecordGone):  # the ledger holds no such supplier yet
+        desk.decide(steward, request["id"], ResolveDecision(choice="pick", canonical_id=pick))
+    gateway.connector.put_record("supplier", pick, {"name": "Brito & Filhos"})
+    desk.decide(steward, request["id"], ResolveDecision(choice="pick", canonical_id=pick))
+
+    async def follow() -> Any:
+        async with Client(mcp.server) as client:
+            return await client.call_tool("get_resolution_request", {"request_id": request["id"]})
+
+    got = anyio.run(follow).structured_content
+    assert (got["status"], got["canonical_id"], got["follow_with"]) == ("decided", pick, None)
+    token = got["resolution_token"]
+    assert token and gateway.signer.read(token).kind == "human"

@@ -50,7 +50,7 @@ def _link(signer: LinkSigner, **kw: Any) -> str:
 def test_link_round_trip_binds_approval_payload_person_and_decision() -> None:
     signer = LinkSigner("s" * 40)
     claims = signer.verify(_link(signer, decision="reject", token_id="j1"), NOW)
-    assert claims == LinkClaims("ap-1", "h" * 64, "u1", "reject", claims.expires_at, "j1")
+    assert claims == LinkClaims("ap-1", "h" * 64, "u1", "reject", claims.expires_at, "j1", "reject")
 
 
 def _flip(token: str) -> str:

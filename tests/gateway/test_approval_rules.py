@@ -161,7 +161,10 @@ def test_every_decision_carries_a_reason(
     assert view.decisions[0].reason == (reason or "approved")
     with store.transaction() as session:
         labels = session.scalars(select(Label)).all()
-    expected = [("wrong_entity", "SC7:01:002891", action_id)] if reason == "wrong_entity" else []
+    # An approval says the target is right, a wrong_entity rejection that it is wrong; the
+    # other rejections say nothing of identity.
+    verdict = {"approved": "correct", "wrong_entity": "wrong"}.get(reason or outcome)
+    expected = [(verdict, "SC7:01:002891", action_id)] if verdict else []
     assert [(x.label, x.canonical_id, x.action_id) for x in labels] == expected
 
 

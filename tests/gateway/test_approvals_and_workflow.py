@@ -154,9 +154,10 @@ def test_wrong_entity_rejection_becomes_a_label(gate: Gateway, key: KeyMaker, st
     assert done.status == "rejected"
     with store.transaction() as session:
         (label,) = session.scalars(select(Label)).all()
-        assert (label.label, label.canonical_id, label.action_id) == (
-            "wrong_entity", "SC7:01:002891", view.id,
+        assert (label.label, label.canonical_id, label.action_id, label.source) == (
+            "wrong", "SC7:01:002891", view.id, "approval",
         )  # fmt: skip
+        assert label.decided_by is not None and label.decided_by.startswith("key:")
 
 
 @pytest.mark.parametrize(
