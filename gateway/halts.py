@@ -26,7 +26,13 @@ REASON_KINDS = (
     ("below the threshold", "below threshold"),
     ("tax id belongs to another record", "tax id contradiction"),
     ("never `match`", "entity type halted"),
+    ("a name alone never identifies", "name alone"),
+    ("contradicts the best candidate", "tax id contradiction"),
+    ("its name to another record", "name points elsewhere"),
+    ("another entity type", "another entity type"),
+    ("but no candidate fits", "tax id, no candidate"),
     ("no candidate", "no candidate"),
+    ("no record of the master is close", "no candidate"),
 )
 
 

@@ -55,8 +55,10 @@ SIGNING_SECRET = "slack-e2e-signing-secret-0123456789"
 REVIEWER_PASSWORD = "correct horse battery"
 #: Look-alike names of the sandbox's suppliers: each resolves `ambiguous`, the model's top
 #: candidate first (measured on the sandbox's data).
-GUERRA = ("Auto Peças Guerra Comércio S.A.", "SA2::000001:01")
-NOGUEIRA = ("AUTO PEÇAS NOGUEIRA COMÉRCIO S.A.", "SA2::000007:01")
+#: Names two or more records fit (the query, and the record a person picks): "Auto Peças Comércio"
+#: is Guerra's and Nogueira's; Madeireira Progresso has three branches.
+GUERRA = ("Auto Peças Comércio S.A.", "SA2::000001:01")
+NOGUEIRA = ("AUTO PECAS COMERCIO", "SA2::000007:01")
 MADEIREIRA = ("MADEIREIRA PROGRESSO EIRELI", "SA2::000004:02")
 
 
@@ -453,6 +455,7 @@ def test_the_dashboard_counts_halts_open_requests_and_picks_of_the_top_candidate
     assert sum(n for e, d, n in halted if (e, d) == ("supplier", "ambiguous")) >= 2
     assert {h["reason"] for h in stats["halts"]} <= {
         "look-alike",
+        "name alone",
         "close runner-up",
         "below threshold",
         "entity type halted",

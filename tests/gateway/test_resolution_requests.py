@@ -234,5 +234,7 @@ def test_a_no_match_token_opens_a_request_and_new_answers_with_a_no_match_token(
         desk.decide(steward, view.id, ResolveDecision(choice="pick", canonical_id=SUPPLIER))
     desk.decide(steward, view.id, ResolveDecision(choice="new"))
     new_token = desk.get(agent, view.id).resolution_token
-    claims = gate.signer.verify(new_token, entity_type="supplier", kind="no_match")
+    claims = gate.signer.verify(
+        new_token, entity_type="supplier", kind="no_match", bound_to=agent.key_id
+    )
     assert claims.identity == {"name": "abc manufacturing"} and claims.decided_by == steward.actor
