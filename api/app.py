@@ -88,6 +88,7 @@ def runner_from(settings: Settings) -> WorkflowRunner:
             retry_after_seconds=settings.workflow_retry_after_seconds,
             max_claims=settings.workflow_max_claims,
             start_grace_seconds=settings.workflow_start_grace_seconds,
+            settle_seconds=settings.erp_settle_seconds,
             pause_at=settings.workflow_pause_at,
         )
     )
