@@ -168,6 +168,25 @@ class Settings(BaseSettings):
         default="basic", description="Protheus: basic auth or the OAuth2 password grant"
     )
     erp_timeout_seconds: float = Field(default=10.0, gt=0.0, le=300.0)
+    erp_lookup_service: Literal["probe", "installed", "absent"] = Field(
+        default="probe",
+        description="Canon's look-up of writes by idempotency key on the ERP (SAP "
+        "ZCANON_IDEMPOTENCY_SRV, Oracle canonOperations, Protheus operations): probe: ask the "
+        "ERP once; installed / absent: as configured, never probed (docs/ERP.md)",
+    )
+    erp_sap_grouping: str | None = Field(
+        default=None,
+        max_length=4,
+        description="SAP: the business-partner grouping new suppliers get (configured per "
+        "system); unset: the system's default",
+    )
+    erp_sap_block_field: Literal[
+        "BusinessPartnerIsBlocked", "PurchasingIsBlocked", "PostingIsBlocked"
+    ] = Field(
+        default="BusinessPartnerIsBlocked",
+        description="SAP: which block supplier.block sets: the central block of the business "
+        "partner, or the supplier's purchasing or posting block",
+    )
     erp_settle_seconds: float = Field(
         default=600.0,
         gt=0.0,
