@@ -75,7 +75,8 @@ def build_connector(settings: Settings) -> ErpConnector:
     lookup = {"probe": None, "installed": True, "absent": False}[settings.erp_lookup_service]
     if settings.erp_kind == "protheus":
         return ProtheusConnector(url, username=user, password=password, auth=settings.erp_auth,
-                                 timeout=timeout, lookup_service=lookup)  # fmt: skip
+                                 timeout=timeout, lookup_service=lookup,
+                                 filial_width=settings.erp_protheus_filial_width)  # fmt: skip
     if settings.erp_kind == "sap":
         return SapConnector(url, username=user, password=password, timeout=timeout,
                             lookup_service=lookup, grouping=settings.erp_sap_grouping,

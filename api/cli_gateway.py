@@ -217,6 +217,15 @@ def sandbox_erp(
             "exceed it)",
         ),
     ] = 60.0,
+    filial_width: Annotated[
+        int,
+        typer.Option(
+            "--protheus-filial-width",
+            min=1,
+            max=12,
+            help="Width of the filial in the Protheus face's primary keys (the installation's)",
+        ),
+    ] = 2,
     workdir: WorkdirOpt = None,
 ) -> None:
     """Run the sandbox ERP: Protheus, SAP and Oracle APIs over one SQLite file, with faults."""
@@ -238,6 +247,7 @@ def sandbox_erp(
             password=password,
             stock=stock,
             request_timeout_seconds=request_timeout,
+            protheus_filial_width=filial_width,
         )
         loaded = app.state.sandbox.db.loaded
         rows = ", ".join(f"{t} {n}" for t, n in loaded.items()) or "nothing new"

@@ -174,6 +174,13 @@ class Settings(BaseSettings):
         "ZCANON_IDEMPOTENCY_SRV, Oracle canonOperations, Protheus operations): probe: ask the "
         "ERP once; installed / absent: as configured, never probed (docs/ERP.md)",
     )
+    erp_protheus_filial_width: int = Field(
+        default=2,
+        ge=1,
+        le=12,
+        description="Protheus: the width of the filial (branch) code in primary keys, as the "
+        "installation sets it (often 8)",
+    )
     erp_sap_grouping: str | None = Field(
         default=None,
         max_length=4,

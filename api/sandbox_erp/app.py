@@ -59,6 +59,7 @@ def create_sandbox_app(
     password: str = DEFAULT_PASSWORD,
     stock: bool = False,
     request_timeout_seconds: float | None = None,
+    protheus_filial_width: int = 2,
 ) -> FastAPI:
     """The sandbox ERP over the SQLite file `database`, loaded from `data_dir` when empty.
 
@@ -66,6 +67,7 @@ def create_sandbox_app(
     404) and ignoring `Idempotency-Key` (a write sent twice is made twice).
     `request_timeout_seconds`: a request that has not committed its write that long after it
     arrived is abandoned, nothing written (None: no limit).
+    `protheus_filial_width`: the width of the filial in the Protheus face's primary keys.
     """
     app = FastAPI(
         title="Canon sandbox ERP",
@@ -78,6 +80,7 @@ def create_sandbox_app(
         Credentials(username, password),
         stock=stock,
         request_timeout_seconds=request_timeout_seconds,
+        protheus_filial_width=protheus_filial_width,
     )
     app.state.sandbox = sandbox
 

@@ -77,6 +77,8 @@ class Sandbox:
     stock: bool = False
     #: The longest a request may take to commit after it arrived; None: unbounded.
     request_timeout_seconds: float | None = None
+    #: The Protheus face's filial width in primary keys (the installation's; often 8).
+    protheus_filial_width: int = 2
 
 
 def sandbox_of(request: Request) -> Sandbox:

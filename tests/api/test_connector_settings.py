@@ -80,3 +80,12 @@ def test_sap_block_field_and_grouping_come_from_the_settings(
         _settings(tmp_path, sandbox, "sap", erp_sap_block_field="FLVN")
     with pytest.raises(ValidationError, match="erp_lookup_service"):
         _settings(tmp_path, sandbox, "sap", erp_lookup_service="maybe")
+
+
+def test_the_protheus_filial_width_comes_from_the_settings(tmp_path: Path) -> None:
+    with running_sandbox(tmp_path / "wide", filial_width=8) as wide:
+        settings = _settings(tmp_path, wide, "protheus", erp_protheus_filial_width=8)
+        erp = build_connector(settings)
+        assert erp.read_record("supplier", "SA2::000001:01") is not None
+        default = build_connector(_settings(tmp_path, wide, "protheus"))
+        assert default.read_record("supplier", "SA2::000001:01") is None
