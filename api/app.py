@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from api import errors, ratelimit
 from api.approvals_setup import build_approval_services, sweeping
+from api.docs_ui import install_docs
 from api.limits import BodySizeLimit
 from api.logging import RequestLog, configure_logging
 from api.mcp import http_endpoint
@@ -171,7 +172,10 @@ def create_app(
         summary="Resolve-before-write: the gate between AI agents and an ERP",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served below from the bundled assets: no CDN, so it works offline
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.gateway = gateway
     app.state.resolver = resolver

@@ -19,7 +19,9 @@ def _register() -> None:
 
     cli_resolver.register(app)
     __import__("api.cli_gateway", fromlist=["register"]).register(app)
+    __import__("api.cli_rollback", fromlist=["register"]).register(app)
     __import__("api.cli_calibration", fromlist=["register"]).register(app)
+    __import__("api.cli_learn", fromlist=["register"]).register(app)
     __import__("api.cli_mcp", fromlist=["register"]).register(app)
     __import__("api.cli_quality", fromlist=["register"]).register(app)
 

@@ -299,8 +299,12 @@ def calibrate_cmd(
             )
             path = save_version(workdir, fitted)
             print_version(fitted)
-            say(f"wrote {path}; activate with: canon calibrate -w {workdir} --activate "
-                f"{fitted.version}")  # fmt: skip
+            if any(t.status in ("calibrated", "stricter") for t in fitted.types.values()):
+                say(f"wrote {path}; activate with: canon calibrate -w {workdir} --activate "
+                    f"{fitted.version}")  # fmt: skip
+            else:
+                say(f"wrote {path}; no entity type was calibrated, so there is nothing new to"
+                    " activate")  # fmt: skip
             _report(workdir, fitted, report, recent)
             warning = rule_misses(fitted)
             if warning is not None:

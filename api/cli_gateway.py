@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from api.settings_errors import settings_error
+
 if TYPE_CHECKING:
     from api.settings import Settings
     from gateway import Store
@@ -62,7 +64,7 @@ def readable_errors() -> Iterator[None]:
         fail(e.message)
     except ValidationError as e:
         first = e.errors()[0]
-        fail(f"settings: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        fail(settings_error(first))
     except OSError as e:
         fail(f"{e.filename or ''}: {e.strerror or e}")
 
@@ -427,12 +429,12 @@ def rollout_readiness(
     # Action and phase names are what an operator types next: never cut them on a narrow terminal.
     table.add_column("action", no_wrap=True, min_width=max((len(s.name) for s in specs), default=6))
     table.add_column("phase", no_wrap=True, min_width=len("high_volume"))
-    for header in ("proposals", "approved unchanged", "wrong entity", "ready", "why"):
+    for header in ("proposals", "approved unchanged", "wrong entity", "ready", "why", "drill"):
         table.add_column(header)
     for r in rows:
         rate = "-" if r.approval_rate is None else f"{r.approval_rate:.1%}"
         table.add_row(r.action_type, r.phase.value, str(r.proposals), rate, str(r.wrong_entity),
-                      "yes" if r.ready else "no", r.reason)  # fmt: skip
+                      "yes" if r.ready else "no", r.reason, r.drill_state)  # fmt: skip
     out.print(table)
 
 

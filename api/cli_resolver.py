@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.settings_errors import settings_error
 from calibration import CalibrationError, write_simulated_labels
 from resolver import (
     ENGINES,
@@ -96,7 +97,7 @@ def _token_signer(workdir: Path) -> Callable[[Resolution], str | None]:
         keys = token_keys(settings)[0]
     except ValidationError as e:
         first = e.errors()[0]
-        fail(f"settings: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        fail(settings_error(first))
     except SecretError as e:
         fail(e.message)
     return TokenSigner(keys, settings.token_ttl_seconds).issue
@@ -265,19 +266,35 @@ def resolve(
     input_file: Annotated[Path | None, typer.Option("--input", help="queries, JSON lines")] = None,
     output: Annotated[Path | None, typer.Option(help="results, JSON lines")] = None,
     json_query: Annotated[str | None, typer.Option("--json", help="one query as JSON")] = None,
+    text: Annotated[
+        str | None,
+        typer.Option("--text", help="one free-text mention: 'the supplier ACME AG in Zürich'"),
+    ] = None,
+    entity_type: Annotated[
+        str | None, typer.Option("--entity-type", help="with --text: the entity type meant")
+    ] = None,
 ) -> None:
     """Resolve queries to canonical ERP ids; ambiguous or unknown ones halt."""
-    if (json_query is None) == (input_file is None):
-        fail("give either --json '{...}' or --input FILE (with --output FILE)")
+    if sum(x is not None for x in (json_query, input_file, text)) != 1:
+        fail("give one of --json '{...}', --text 'SENTENCE' or --input FILE (with --output FILE)")
+    if entity_type is not None and text is None:
+        fail("--entity-type goes with --text (in --json, give entity_type in the query)")
     with readable_errors():
         resolver = load_resolver(workdir)
         issue = _token_signer(workdir)
-        if json_query is not None:
+        if json_query is not None or text is not None:
             try:
-                query = ResolveQuery.model_validate_json(json_query)
+                query = (
+                    ResolveQuery.model_validate_json(json_query)
+                    if json_query is not None
+                    else ResolveQuery(text=text, entity_type=entity_type)
+                )
             except ValidationError as e:
                 first = e.errors()[0]
-                fail(f"--json: {'.'.join(str(p) for p in first['loc']) or 'query'}: {first['msg']}")
+                where = "--json" if json_query is not None else "--text"
+                fail(
+                    f"{where}: {'.'.join(str(p) for p in first['loc']) or 'query'}: {first['msg']}"
+                )
             result = resolver.resolve(query)
             out.print_json(json.dumps(resolution_json(result, issue(result))))
             return

@@ -218,6 +218,6 @@ router = APIRouter(tags=["observability"])
 )
 def metrics(request: Request, principal: PrincipalDep) -> Response:
     if principal.role not in READERS:
-        raise Forbidden(f"a {principal.role.value} key may not read the metrics")
+        raise Forbidden(f"{principal.role.spoken} key may not read the metrics")
     registry: Metrics = request.app.state.metrics
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

@@ -186,7 +186,11 @@ def calibrate_type(
     def unproven(
         why: str, need: int | None, fitted: dict[str, object], about: str = "about"
     ) -> tuple[TypeReport, EntityCalibration | None]:
-        more = "" if need is None else f"; {about} {need} more labelled queries of this mix would"
+        more = (
+            ""
+            if need is None
+            else f"; {about} {need} more labelled queries of this mix would prove a threshold"
+        )
         if keep:
             said = ""
             if in_force is not None:

@@ -104,7 +104,12 @@ class HistoryEntry:
 
 def history(workdir: Path) -> list[HistoryEntry]:
     """Every activation and rollback, oldest first."""
-    path = _dir(workdir) / "history.jsonl"
+    return history_at(_dir(workdir) / "history.jsonl")
+
+
+def history_at(path: Path) -> list[HistoryEntry]:
+    """Every activation and rollback of a history file, oldest first (calibrations' and
+    models' alike)."""
     if not path.exists():
         return []
     out = []
@@ -119,13 +124,17 @@ def history(workdir: Path) -> list[HistoryEntry]:
 
 
 def _record(workdir: Path, action: str, version: str, previous: str) -> None:
+    record_at(_dir(workdir) / "history.jsonl", action, version, previous)
+
+
+def record_at(path: Path, action: str, version: str, previous: str) -> None:
+    """Append one activation or rollback to a history file."""
     entry = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "action": action,
         "version": version,
         "previous": previous,
     }
-    path = _dir(workdir) / "history.jsonl"
     with path.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry) + "\n")
 
@@ -151,8 +160,14 @@ def activate(workdir: Path, version: str) -> str:
 
 
 def _stack(workdir: Path) -> list[str]:
-    stack = [DEFAULT_VERSION]
-    for entry in history(workdir):
+    return stack_of(history(workdir), DEFAULT_VERSION)
+
+
+def stack_of(entries: list[HistoryEntry], base: str) -> list[str]:
+    """The versions activated over `base`, in order, after the rollbacks: the last is the
+    active one, and a rollback returns to the one before it."""
+    stack = [base]
+    for entry in entries:
         if entry.action == "rollback":
             if len(stack) > 1:
                 stack.pop()

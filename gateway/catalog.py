@@ -6,6 +6,8 @@ file is collected and reported at once (`CatalogError.problems`), each with the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from gateway.params import ParamSpec, ParamType, build_params_model
 from gateway.summary import template_problems
 
 ACTION_NAME = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
+#: A `leaves` value naming a param: `{params.<name>}`.
+LEAVES_PARAM = re.compile(r"\{params\.([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class RiskClass(StrEnum):
@@ -62,6 +66,14 @@ class StepSpec(BaseModel):
     name: str = Field(min_length=1)
     operation: str = Field(min_length=1)
     compensation: str | None = None
+    leaves: dict[str, bool | int | float | str] = Field(
+        default_factory=dict,
+        description=(
+            "What the step leaves on the target record, by field role (`blocked: true`, "
+            "`delivery_date: '{params.delivery_date}'`): a revert checks it is still so before "
+            "undoing the step, and a rollback drill checks the ERP holds it after the step"
+        ),
+    )
 
 
 class MonitoringSpec(BaseModel):
@@ -88,6 +100,30 @@ class ActionSpec(BaseModel):
     steps: tuple[StepSpec, ...] = Field(min_length=1)
     approval_template: str = Field(min_length=1)
     monitoring: MonitoringSpec = MonitoringSpec()
+    drill_record: dict[str, bool | int | float | str] = Field(
+        default_factory=dict,
+        description=(
+            "What the record a rollback drill picks must hold, by field role (a purchase order "
+            "is closed once approved: `approved: true`)"
+        ),
+    )
+    revert_risk: RiskClass | None = Field(
+        default=None,
+        description="The risk class of reverting it (default: the action's own class)",
+    )
+
+    @property
+    def reverting_risk(self) -> RiskClass:
+        """The risk class a revert of this action goes through the gate with."""
+        return self.revert_risk or self.risk
+
+    @property
+    def steps_hash(self) -> str:
+        """The SHA-256 of the steps (operations, compensations, what they leave): what a
+        rollback drill was run against; a change to the steps invalidates the drill."""
+        steps = [step.model_dump(mode="json") for step in self.steps]
+        text = json.dumps(steps, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class CatalogFile(BaseModel):
@@ -159,6 +195,13 @@ def _semantic_problems(name: str, spec: ActionSpec) -> list[str]:
         for i, step in enumerate(spec.steps):
             if step.compensation is None:
                 problems.append(f"{where}.steps[{i}]: a multi-step action needs a compensation")
+    for i, step in enumerate(spec.steps):
+        for role, value in step.leaves.items():
+            ref = LEAVES_PARAM.fullmatch(value) if isinstance(value, str) else None
+            if ref is not None and ref.group(1) not in spec.params:
+                problems.append(f"{where}.steps[{i}].leaves.{role}: no param {ref.group(1)!r}")
+    if spec.revert_risk is RiskClass.READ:
+        problems.append(f"{where}.revert_risk: a revert writes; it cannot be of class read")
     for problem in template_problems(spec.approval_template, spec.params):
         problems.append(f"{where}.approval_template: {problem}")
     if spec.monitoring.amount is not None:

@@ -146,6 +146,18 @@ class PromotionRefused(GatewayError):
     """A rollout promotion fails the readiness rules."""
 
 
+class NotRevertible(GatewayError):
+    """The action cannot be reverted in its state (not succeeded: failed, compensated, ...)."""
+
+
+class AlreadyReverted(NotRevertible):
+    """A revert of the action is already proposed, running or done."""
+
+
+class RevertOfRevert(GatewayError):
+    """A revert cannot itself be reverted: propose the original action again."""
+
+
 class ApprovalError(GatewayError):
     """An approval decision cannot be recorded (own action, duplicate approver, decided)."""
 

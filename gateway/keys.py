@@ -37,6 +37,11 @@ class Role(StrEnum):
     STEWARD = "steward"
     ADMIN = "admin"
 
+    @property
+    def spoken(self) -> str:
+        """The role with its article, for messages: 'an approver', 'a steward'."""
+        return f"{'an' if self.value[0] in 'aeiou' else 'a'} {self.value}"
+
 
 @dataclass(frozen=True)
 class Principal:

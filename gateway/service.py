@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.actions import (
@@ -32,6 +33,8 @@ from gateway.catalog import Catalog, Phase
 from gateway.erp.base import ErpConnector, ErpRecord
 from gateway.errors import (
     ActionNotFound,
+    AlreadyReverted,
+    ErpError,
     Forbidden,
     GatewayError,
     IdempotencyConflict,
@@ -40,6 +43,15 @@ from gateway.errors import (
 from gateway.keys import Principal, Role, authenticate
 from gateway.monitoring import amount_flag, burst_flag
 from gateway.policy import Execute, decide
+from gateway.revert import (
+    RevertCard,
+    RevertPlan,
+    check_revertible,
+    find_revert,
+    insert_revert,
+    plan_revert,
+)
+from gateway.revert import created_id as revert_created_id
 from gateway.rollout import PromotionRules, Readiness, RolloutChange, effective_phase, readiness
 from gateway.rollout import set_phase as store_phase
 from gateway.store import Action, Store, utcnow
@@ -84,7 +96,7 @@ class GateRules:
 
 def _require(principal: Principal, roles: tuple[Role, ...], what: str) -> None:
     if principal.role not in roles:
-        raise Forbidden(f"a {principal.role.value} key may not {what}")
+        raise Forbidden(f"{principal.role.spoken} key may not {what}")
 
 
 class Gateway:
@@ -239,6 +251,122 @@ class Gateway:
                 )
                 flags.append(amount_flag(float(amount), history, rules.amount_z_threshold))
         return [f for f in flags if f]
+
+    # -- revert ---------------------------------------------------------------------------
+    def _revertible(self, principal: Principal, session: Session, action_id: str) -> Action:
+        original = session.execute(
+            select(Action).where(Action.id == action_id).with_for_update()
+        ).scalar_one_or_none()
+        if original is None or (
+            principal.role not in REVIEWERS and original.requested_by != principal.key_id
+        ):
+            raise ActionNotFound(f"no action {action_id}", field="id")
+        if principal.role not in REVIEWERS and not principal.may_propose(original.action_type):
+            raise Forbidden(f"this key may not propose {original.action_type}", field="id")
+        return original
+
+    def revert_plan(self, principal: Principal, action_id: str) -> RevertPlan:
+        """What reverting the action would do (raises, naming why, when it cannot be)."""
+        with self.store.transaction() as session:
+            original = self._revertible(principal, session, action_id)
+            check_revertible(session, original)
+            entity_type = str(original.target["entity_type"])
+            canonical_id = original.target.get("canonical_id") or revert_created_id(original)
+        record = None
+        if canonical_id:
+            try:  # only for the plan's words: the revert checks the record again at each step
+                record = self.connector.read_record(entity_type, str(canonical_id))
+            except ErpError:
+                record = None
+        with self.store.transaction() as session:
+            original = self._revertible(principal, session, action_id)
+            return plan_revert(self.catalog.get(original.action_type), original, record)
+
+    def revert_card(self, principal: Principal, action_id: str) -> RevertCard:
+        """For an action's page: the revert plan of a succeeded action (or why there is none),
+        the revert already asked for, or the action a revert undoes."""
+        with self.store.transaction() as session:
+            action = self._revertible(principal, session, action_id)
+            if action.reverts is not None:
+                original = session.get(Action, action.reverts)
+                approval = original.approval if original is not None else None
+                approval_id = approval.id if approval else None
+                return RevertCard(reverts=action.reverts, reverts_approval_id=approval_id)
+            existing = find_revert(session, action_id)
+            if existing is not None:
+                approval = existing.approval
+                return RevertCard(revert_id=existing.id, revert_status=existing.status,
+                                  revert_approval_id=approval.id if approval else None)  # fmt: skip
+        try:
+            return RevertCard(plan=self.revert_plan(principal, action_id))
+        except GatewayError as e:
+            return RevertCard(why_not=e.message)
+
+    def revert(
+        self,
+        principal: Principal,
+        action_id: str,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> ActionView:
+        """Propose the revert of a succeeded action, as a new action waiting for approval."""
+        key = idempotency_key or f"revert:{action_id}"
+        try:
+            replay = self._revert_replay(principal, action_id, key)
+            if replay is not None:
+                return replay
+            try:
+                return self._insert_revert(principal, action_id, key, reason)
+            except (IntegrityError, AlreadyReverted):
+                # A concurrent request with the same key got there first: answer with its revert
+                # (the unique key, or the check under the original's lock, stopped this one).
+                replay = self._revert_replay(principal, action_id, key)
+                if replay is None:
+                    raise
+                return replay
+        except GatewayError as e:
+            self.record_refusal(principal, "revert.refused", e, {"action_id": action_id})
+            raise
+
+    def _revert_replay(self, principal: Principal, action_id: str, key: str) -> ActionView | None:
+        with self.store.transaction() as session:
+            existing = find_existing(session, principal.key_id, key)
+            if existing is None:
+                return None
+            if existing.reverts != action_id:
+                raise IdempotencyConflict(
+                    "this idempotency key was already used with another payload",
+                    field="idempotency_key",
+                )
+            return action_view(existing, replayed=True)
+
+    def _insert_revert(
+        self, principal: Principal, action_id: str, key: str, reason: str
+    ) -> ActionView:
+        plan = self.revert_plan(principal, action_id)
+        with self.store.transaction() as session:
+            original = self._revertible(principal, session, action_id)
+            check_revertible(session, original)  # again, under the row lock
+            spec = self.catalog.get(original.action_type)
+            now, ttl = self.clock(), self.rules.approval_ttl_seconds
+            revert = insert_revert(
+                session, spec=spec, original=original, plan=plan,
+                requested_by=principal.key_id, idempotency_key=key, reason=reason,
+                phase=effective_phase(session, spec), now=now,
+                approval_ttl=timedelta(seconds=ttl) if ttl else None,
+            )  # fmt: skip
+            data = {
+                "action": spec.name,
+                "reverts": original.id,
+                "idempotency_key": key,
+                "status": revert.status,
+                "risk": revert.risk,
+                **{k: getattr(revert, k) for k in ("target", "context", "outcome", "summary")},
+                "plan": plan.as_dict()["steps"],
+            }
+            audit.append(session, "action.revert_requested", data, action_id=revert.id,
+                         actor=principal.actor, now=now)  # fmt: skip
+            return action_view(revert)
 
     def status(self, principal: Principal, action_id: str) -> ActionView:
         """An action's state, for its requester and for reviewers."""

@@ -66,6 +66,8 @@ class ActionView(BaseModel):
     created_at: datetime
     updated_at: datetime
     replayed: bool = False
+    #: For a revert: the id of the action it undoes.
+    reverts: str | None = None
 
 
 def action_view(action: Action, *, replayed: bool = False) -> ActionView:
@@ -119,4 +121,5 @@ def action_view(action: Action, *, replayed: bool = False) -> ActionView:
         created_at=action.created_at,
         updated_at=action.updated_at,
         replayed=replayed,
+        reverts=action.reverts,
     )

@@ -28,6 +28,11 @@ A step still in doubt is left `in_doubt` and the run is retried later; after `ma
 attempts, or when a compensation is refused, the action is `needs_attention` with the record of
 what was done, undone and still to undo (`gateway.workflow_report`).
 
+A revert (`gateway.revert`) is a workflow of its own whose steps are the original's
+compensations; before each one's intent the runner reads the record and checks it still holds
+what the original step left (`revert.checked`), or stops the revert in `needs_attention` with the
+difference (`revert.conflict`) without calling the ERP.
+
 A crash at any point leaves a step `running`/`compensating` or between two steps; the next
 runner to claim the run (on start-up, or from the sweep, `gateway.workflow_sweeper`) reads the
 ERP by key and carries on in the same direction. Why our own state machine rather than DBOS:
@@ -55,6 +60,7 @@ from gateway.catalog import ActionSpec
 from gateway.erp.base import ErpConnector, ErpOperation, ErpResult, TaxIdSearch
 from gateway.erp.recovery import read_evidence, recover
 from gateway.errors import DuplicateInErp, ErpError, ErpOperationFailed, ErpUnavailable
+from gateway.revert import EXPECT, describe_differences, differences
 from gateway.store import Action, AuditEntry, Store, WorkflowRun, WorkflowStep
 from gateway.workflow_report import attention_report, describe
 from gateway.workflow_state import (
@@ -163,6 +169,27 @@ class _Sync:
     canonical_id: str
 
 
+@dataclass(frozen=True)
+class StepEvent:
+    """A call's outcome, once committed: the step, whether it was the undo, its new status."""
+
+    action_id: str
+    position: int
+    undo: bool
+    status: str
+
+
+@dataclass(frozen=True)
+class _Check:
+    """Before a revert's step: read the record and check it still holds what the original
+    step left (`expect`); a newer change stops the revert instead of being overwritten."""
+
+    position: int
+    entity_type: str
+    canonical_id: str | None
+    expect: dict[str, Any]
+
+
 @dataclass
 class _Marks:
     """The audit kinds committed by one transaction (for the pause hook)."""
@@ -182,6 +209,9 @@ def operation_for(action: Action, step: WorkflowStep, undo: bool) -> ErpOperatio
     if undo:
         name, key = str(step.compensation), f"{step.idempotency_key}:undo"
         params: dict[str, Any] = {"undo": step.operation, "result": step.result or {}}
+    elif step.params is not None:  # a revert's step: its own params, without what it checks
+        name, key = step.operation, step.idempotency_key
+        params = {k: v for k, v in step.params.items() if k != EXPECT}
     else:
         name, key, params = step.operation, step.idempotency_key, dict(action.params)
     return ErpOperation(
@@ -243,11 +273,14 @@ class WorkflowRunner:
         policy: RunnerPolicy | None = None,
         owner: str | None = None,
         record_sync: RecordSync | None = None,
+        observer: Callable[[StepEvent], None] | None = None,
     ) -> None:
         self.policy = policy or RunnerPolicy()
         self._owner = owner
         #: Applies the record an action changed to the serving index before the action ends.
         self.record_sync = record_sync
+        #: Told of each call's committed outcome (the rollback drill checks the ERP there).
+        self.observer = observer
 
     @property
     def owner(self) -> str:
@@ -278,11 +311,12 @@ class WorkflowRunner:
     # -- the loop -----------------------------------------------------------------------------
     def _drive(self, store: Store, connector: ErpConnector, lease: Lease, clock: Clock) -> None:
         synced = False  # (again after a crash: applying a record twice changes nothing)
+        checked: set[int] = set()  # (again after a crash: a read changes nothing)
         while True:
             marks = _Marks()
             with store.transaction() as session:
                 action, run = guard(session, lease, clock())
-                call = self._next(session, action, run, marks, clock(), synced)
+                call = self._next(session, action, run, marks, clock(), synced, checked)
             self._checkpoint(marks, lease.action_id)
             if call is None:
                 return
@@ -290,12 +324,20 @@ class WorkflowRunner:
                 self._sync(store, lease, call, clock)
                 synced = True
                 continue
+            if isinstance(call, _Check):
+                if not self._check(store, connector, lease, call, clock):
+                    return
+                checked.add(call.position)
+                continue
             outcome = self._call(store, connector, lease, call, clock)
             marks = _Marks()
             with store.transaction() as session:
                 action, run = guard(session, lease, clock())
                 stop = self._apply(session, action, run, call, outcome, marks, clock())
+                status = next(s.status for s in action.steps if s.position == call.position)
             self._checkpoint(marks, lease.action_id)
+            if self.observer is not None:
+                self.observer(StepEvent(lease.action_id, call.position, call.undo, status))
             if stop:
                 return
 
@@ -307,13 +349,19 @@ class WorkflowRunner:
         marks: _Marks,
         now: datetime,
         synced: bool = True,
-    ) -> _Call | _Sync | None:
+        checked: set[int] | None = None,
+    ) -> _Call | _Sync | _Check | None:
         """Commit the intent of the next call, or finish the workflow when nothing is left
         (first asking for the changed record to be applied to the index, unless `synced`)."""
         steps = list(action.steps)
         if run.state == RUNNING:
             for step in steps:
                 if step.status == "planned":
+                    expect = (step.params or {}).get(EXPECT)
+                    if expect is not None and step.position not in (checked or set()):
+                        target = operation_for(action, step, False)
+                        return _Check(step.position, target.entity_type, target.canonical_id,
+                                      dict(expect))  # fmt: skip
                     step.status, step.started_at = "running", now
                     return self._intent(session, action, step, False, marks, now)
                 if step.status in ("running", "in_doubt"):
@@ -370,6 +418,68 @@ class WorkflowRunner:
             action, _run = guard(session, lease, clock())
             self._audit(session, action, kind, data, marks, clock(), None)
         self._checkpoint(marks, lease.action_id)
+
+    def _check(
+        self, store: Store, connector: ErpConnector, lease: Lease, check: _Check, clock: Clock
+    ) -> bool:
+        """Read the record a revert's step acts on; True when it still holds what the original
+        step left. Otherwise the revert stops in `needs_attention` with the difference (or, when
+        the ERP cannot be read, is retried later); nothing is sent."""
+        try:
+            record = (
+                connector.read_record(check.entity_type, check.canonical_id)
+                if check.canonical_id
+                else None
+            )
+        except ErpError as e:
+            return self._check_deferred(store, lease, check, _message(e), clock)
+        found = differences(check.expect, record)
+        marks = _Marks()
+        with store.transaction() as session:
+            action, run = guard(session, lease, clock())
+            step = next(s for s in action.steps if s.position == check.position)
+            data: dict[str, Any] = {"step": step.name, "record": check.canonical_id}
+            if not found:
+                self._audit(session, action, "revert.checked", {**data, "holds": check.expect},
+                            marks, clock(), step.position)  # fmt: skip
+            else:
+                data["differences"] = found
+                self._audit(session, action, "revert.conflict", data, marks, clock(),
+                            step.position)  # fmt: skip
+                problem = (
+                    f"step {step.position} ({step.name}): {check.canonical_id} changed since "
+                    f"the original action left it ({describe_differences(found)}); the revert "
+                    "stopped and overwrote nothing"
+                )
+                self._attention(session, action, run, problem, marks, clock(),
+                                {"differences": found})  # fmt: skip
+        self._checkpoint(marks, lease.action_id)
+        return not found
+
+    def _check_deferred(
+        self, store: Store, lease: Lease, check: _Check, message: str, clock: Clock
+    ) -> bool:
+        marks = _Marks()
+        with store.transaction() as session:
+            action, run = guard(session, lease, clock())
+            step = next(s for s in action.steps if s.position == check.position)
+            now = clock()
+            if run.claims >= self.policy.max_claims:
+                problem = (
+                    f"step {step.position} ({step.name}): the record could not be read to check "
+                    f"it before the revert, after {run.claims} attempts: {message}"
+                )
+                self._attention(session, action, run, problem, marks, now)
+            else:
+                delay = min(self.policy.retry_after_seconds * 2 ** (run.claims - 1),
+                            self.policy.retry_max_seconds)  # fmt: skip
+                retry_at = now + timedelta(seconds=delay)
+                data = {"step": step.name, "error": message, "retry_at": retry_at.isoformat()}
+                self._audit(session, action, "revert.check_deferred", data, marks, now,
+                            step.position)  # fmt: skip
+                release(run, retry_at, now)
+        self._checkpoint(marks, lease.action_id)
+        return False
 
     def _intent(
         self,
@@ -584,8 +694,9 @@ class WorkflowRunner:
         problem: str,
         marks: _Marks,
         now: datetime,
+        extra: dict[str, Any] | None = None,
     ) -> None:
-        report = attention_report(action, run.cause, problem)
+        report = {**attention_report(action, run.cause, problem), **(extra or {})}
         self._finish(session, action, run, "needs_attention", describe(report), marks, now, report)
 
     @staticmethod

@@ -67,16 +67,17 @@ def level_sql(level: LevelSpec, column: str, dialect: Dialect = DUCKDB) -> str:
     tl, tr = _tokens_sql(col, "l", dialect), _tokens_sql(col, "r", dialect)
     size = "size" if dialect == SPARK else "len"
     if level.kind == "token_prefix":
+        short = _contraction_sql("x", "y", dialect) + " OR " + _contraction_sql("y", "x", dialect)
         if dialect == SPARK:
             inside = (
                 "forall({a}, x -> exists({b}, y -> substring(y, 1, length(x)) = x"
-                " OR substring(x, 1, length(y)) = y))"
+                " OR substring(x, 1, length(y)) = y OR " + short + "))"
             )
         else:
             inside = (
                 "list_bool_and(list_transform({a},"
                 " lambda x: list_bool_or(list_transform({b},"
-                " lambda y: starts_with(y, x) OR starts_with(x, y)))))"
+                " lambda y: starts_with(y, x) OR starts_with(x, y) OR " + short + "))))"
             )
         a_in_b, b_in_a = inside.format(a=tl, b=tr), inside.format(a=tr, b=tl)
         return f"({a_in_b}) OR ({b_in_a})"
@@ -93,6 +94,24 @@ def level_sql(level: LevelSpec, column: str, dialect: Dialect = DUCKDB) -> str:
     return (
         f"CAST({size}({intersect}({tl}, {tr})) AS DOUBLE) * {1.0 + t!r}"
         f" >= {t!r} * CAST({size}({tl}) + {size}({tr}) AS DOUBLE)"
+    )
+
+
+def _contraction_sql(v: str, w: str, dialect: Dialect) -> str:
+    """SQL of `contracts(v, w)`: the cheap tests first (a CASE, so that the pattern, built
+    from `v`'s letters, is matched only for the few word pairs that pass them)."""
+    if dialect == SPARK:
+        pattern = f"concat('^', regexp_replace({v}, '(.)', '$1.*'), '$')"
+        match = f"{w} rlike {pattern}"
+        last = f"substring({v}, -1, 1) = substring({w}, -1, 1)"
+    else:
+        pattern = f"regexp_replace({v}, '(.)', '\\1.*', 'g')"
+        match = f"regexp_full_match({w}, {pattern})"
+        last = f"right({v}, 1) = right({w}, 1)"
+    return (
+        f"(CASE WHEN length({v}) >= {MIN_CONTRACTION} AND length({v}) < length({w})"
+        f" AND substring({v}, 1, 1) = substring({w}, 1, 1) AND {last}"
+        f" THEN {match} ELSE false END)"
     )
 
 
@@ -171,13 +190,31 @@ def level_batch(level: LevelSpec) -> BatchPredicate:
     return jaccard
 
 
+#: The shortest word read as a contraction (`mfg`, `ets`, `cia`): two letters match too much.
+MIN_CONTRACTION = 3
+
+
+def contracts(v: str, w: str) -> bool:
+    """Whether `v` is a contraction of the longer `w`: its first and last letters, and its
+    letters in order (`mfg` manufacturing, `intl` international, `ets` etablissements, `bros`
+    brothers, `cia` companhia)."""
+    if len(v) < MIN_CONTRACTION or len(v) >= len(w) or v[0] != w[0] or v[-1] != w[-1]:
+        return False
+    rest = iter(w)
+    return all(letter in rest for letter in v)
+
+
 def abbreviates(a: set[str], b: set[str]) -> bool:
-    """Whether every word of one set begins, or is begun by, some word of the other: words
-    abbreviated (`gebr muller techn` and `gebruder muller technik`; `j smith` and `john
-    smith`) or cut short by a field's width (`representacoes fonse` and `repres fonseca`)."""
+    """Whether every word of one set begins, is begun by, or contracts or is contracted from
+    some word of the other: words abbreviated (`gebr muller techn` and `gebruder muller
+    technik`; `j smith` and `john smith`; `acme mfg` and `acme manufacturing`) or cut short
+    by a field's width (`representacoes fonse` and `repres fonseca`)."""
+
+    def close(v: str, w: str) -> bool:
+        return w.startswith(v) or v.startswith(w) or contracts(v, w) or contracts(w, v)
 
     def inside(x: set[str], y: set[str]) -> bool:
-        return all(any(w.startswith(v) or v.startswith(w) for w in y) for v in x)
+        return all(any(close(v, w) for w in y) for v in x)
 
     return inside(a, b) or inside(b, a)
 

@@ -32,7 +32,7 @@ so that the rule can be read in one place and tested as a table of named cases
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -201,16 +201,42 @@ def decide(candidates: Sequence[Ranked], evidence: Evidence) -> Verdict:
     return Verdict(Decision.MATCH, f"probability {e.probability:.4f} ≥ {e.threshold}, clear winner")
 
 
+def lookalike_near(other_names: Sequence[float | None], lookalike_bits: float) -> bool:
+    """Whether another record's name weighs more than `lookalike_bits` against the query: an
+    abbreviated, reordered or misspelt form of the same words, not a merely similar name."""
+    return any(w is not None and w > lookalike_bits for w in other_names)
+
+
+def exact_names(
+    top_names: Mapping[str, float],
+    exact: Sequence[str],
+    lookalike: bool,
+    lookalike_bits: float,
+    contradicted: bool = False,
+) -> list[str]:
+    """The comparisons that weigh as exact: those at their exact level, and, when no other
+    record is a look-alike and no field of the query contradicts the top candidate, a name at
+    a near level (weighing more than `lookalike_bits`): one misspelt or abbreviated name that
+    nothing else in the master resembles."""
+    promote = not lookalike and not contradicted
+    near = [c for c, w in top_names.items() if w > lookalike_bits] if promote else []
+    return list(exact) + [c for c in near if c not in exact]
+
+
 def evidence_count(
     agreeing: Sequence[str], identifiers: Sequence[str], exact: Sequence[str] = ()
-) -> int:
-    """How many fields agree with the query: each agreeing comparison counts one; an
-    identifier two; a name (`name`, `person_name`…) that agrees at its exact level two."""
+) -> float:
+    """How much the fields that agree with the query weigh: an identifier two; a name
+    (`name`, `person_name`…) two at its exact level and one at a near level; any other field
+    one at its exact level and a half at a near one (a birth date one digit off, a similar
+    city: a hint, not a second witness)."""
 
-    def counts(comparison: str) -> int:
+    def counts(comparison: str) -> float:
         if comparison in identifiers:
-            return 2
+            return 2.0
         is_name = comparison == "name" or comparison.endswith("_name")
-        return 2 if is_name and comparison in exact else 1
+        if is_name:
+            return 2.0 if comparison in exact else 1.0
+        return 1.0 if comparison in exact else 0.5
 
     return sum(counts(c) for c in agreeing)

@@ -193,7 +193,9 @@ def name(value: object) -> str | None:
         core = tokens
     # Initials that a removed word separated ("a e b") join now, as they would next time;
     # a legal form that a dropped stopword hid ("Foo UK de") goes now too.
-    return strip_legal_suffix(" ".join(_join_initials(core))) or None
+    result = strip_legal_suffix(" ".join(_join_initials(core)))
+    # What is left may be a placeholder itself ("0 E" leaves "0"): blank, as "0" is.
+    return None if _blank(result) else result
 
 
 def name_sorted(normalised_name: str | None) -> str | None:
@@ -290,8 +292,17 @@ def city(value: object) -> str | None:
     with ≥ 15,000 people (`resolver.places`); other places stay as folded."""
     from resolver.places import city_names
 
+    if isinstance(value, str) and (found := _REGION_SUFFIX.fullmatch(value)) is not None:
+        value = found.group(1)
     text = place(value)
     return None if text is None else city_names().get(text, text)
+
+
+#: A state, canton or region code after a city: "Salvador - BA", "São Paulo/SP", "Zürich (ZH)",
+#: "Rio de Janeiro, RJ" (a separator and two letters; "Biel/Bienne" keeps its second name).
+#: Written for Python's `re` and RE2 alike (the column normaliser runs it in Arrow).
+REGION_SUFFIX = r"(.*[^ \t])[ \t]*(?:[-/,][ \t]*[A-Za-z]{2}|\([ \t]*[A-Za-z]{2}[ \t]*\))[ \t]*"
+_REGION_SUFFIX = re.compile(REGION_SUFFIX)
 
 
 def state(value: object) -> str | None:

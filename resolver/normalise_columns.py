@@ -161,7 +161,9 @@ def name(values: pa.Array) -> pa.Array:
         words, rows = _join_initials(words.filter(pa.array(keep)), rows[keep])
         return _strip_legal_suffix(_join(words, rows, n, " "))
 
-    return _on_rows(folded, ~_blank(folded), core)
+    named = _on_rows(folded, ~_blank(folded), core)
+    # What is left may be a placeholder itself ("0 E" leaves "0"): blank, as "0" is.
+    return pc.if_else(pa.array(_blank(named)), pa.scalar(None, type=named.type), named)
 
 
 def name_sorted(names: pa.Array) -> pa.Array:
@@ -209,6 +211,8 @@ def _city_arrays() -> tuple[pa.Array, pa.Array]:
 
 def city(values: pa.Array) -> pa.Array:
     """`normalise.city` of every value."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        values = pc.replace_substring_regex(values, f"^{scalar.REGION_SUFFIX}$", r"\1")
     places = place(values)
     keys, names = _city_arrays()
     position = pc.index_in(places, value_set=keys)

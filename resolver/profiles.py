@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from resolver.errors import ProfileError
 
@@ -129,6 +136,15 @@ class DecisionSpec(_Frozen):
         description="a candidate whose name comparison weighs more than this is plausibly the"
         " record: the query is then ambiguous, never no_match",
     )
+    #: 7 bits (128:1): above a merely similar name (jaro-winkler ≥ 0.88 or half the words
+    #: shared, +4 to +5 bits), below an abbreviated, reordered or misspelt form of the same
+    #: words (+8 and more).
+    lookalike_name_bits: float = Field(
+        default=7.0,
+        description="another record whose name weighs more than this is a look-alike: a"
+        " name-only query then halts, and a near (not exact) name counts as exact only"
+        " when no record is a look-alike",
+    )
 
 
 #: Joins the columns of one role source: `GIVEN_NAME+SURNAME` is the two values, space-joined.
@@ -192,6 +208,21 @@ class EntityTypeSpec(_Frozen):
         " queries over the master (resolver.simulate), or EM over the master's duplicates",
     )
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
+    mention: str | None = Field(
+        default=None,
+        description="a regular expression finding this entity type's number in free text"
+        " (group 1: the number), e.g. after `PO` or `pedido`",
+    )
+
+    @field_validator("mention")
+    @classmethod
+    def _mention_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as e:
+                raise ValueError(f"not a regular expression: {e}") from e
+        return value
 
     def sources(self, role: str) -> list[list[str]]:
         """A role's sources in order, each the list of columns it joins."""
@@ -225,12 +256,34 @@ class EntityTypeSpec(_Frozen):
         return out
 
 
+#: Tax-id kinds free-text mentions can detect (resolver.mention), each checked by python-stdnum.
+TaxIdKind = Literal["cnpj", "cpf", "ch_uid", "de_vat", "at_uid", "vat"]
+MENTION_TAX_IDS: tuple[TaxIdKind, ...] = ("cnpj", "cpf", "ch_uid", "de_vat", "at_uid", "vat")
+
+
+class MentionSpec(_Frozen):
+    """How free-text mentions are read (resolver.mention): which tax-id kinds to look for, in
+    order, and the regions phone numbers written without a country code are read in."""
+
+    tax_ids: list[TaxIdKind] = Field(default_factory=lambda: list(MENTION_TAX_IDS))
+    phone_regions: list[str] = Field(default_factory=lambda: ["BR", "CH", "DE", "AT", "FR"])
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        for region in value:
+            if not re.fullmatch(r"[A-Z]{2}", region):
+                raise ValueError(f"{region!r} is not a two-letter region code (BR, CH…)")
+        return value
+
+
 class Profile(_Frozen):
     """One ERP's profile: its comparison library and entity types."""
 
     erp: str
     comparisons: dict[str, ComparisonSpec] = Field(default_factory=dict)
     entity_types: dict[str, EntityTypeSpec]
+    mentions: MentionSpec = Field(default_factory=MentionSpec)
 
 
 def _problems(profile: Profile) -> list[str]:

@@ -322,7 +322,7 @@ def _apply(
             continue
         if any(_belongs(path.name, name) for name in touched):
             continue
-        _link_tree(path, tmp / path.name)
+        link_tree(path, tmp / path.name)
     deltas = []
     frames: dict[str, pd.DataFrame] = {}
     for name, delta in touched.items():
@@ -364,12 +364,12 @@ def _belongs(filename: str, entity_type: str) -> bool:
     )
 
 
-def _link_tree(source: Path, target: Path) -> None:
+def link_tree(source: Path, target: Path) -> None:
     """Hard-link a file or folder's files (model folders are never modified in place)."""
     if source.is_dir():
         target.mkdir()
         for child in source.iterdir():
-            _link_tree(child, target / child.name)
+            link_tree(child, target / child.name)
         return
     try:
         os.link(source, target)

@@ -14,10 +14,13 @@ from resolver.decision import (
     Evidence,
     decide,
     evidence_count,
+    exact_names,
     identifier_relation,
+    lookalike_near,
     name_points_elsewhere,
 )
 from resolver.errors import QueryError
+from resolver.mention import resolve_text
 from resolver.normalise import normalise_record, tax_id_kind
 from resolver.profiles import ROLES, EntityTypeSpec, Profile
 from resolver.scored import Scored
@@ -161,6 +164,10 @@ class Resolver:
         """Resolve one query to a canonical id, or halt with the candidates and the reason."""
         self._maybe_reload()
         snapshot = self._snapshot
+        if query.text is not None:  # a free-text mention: read it, then resolve what it names
+            specs = {n: e.spec for n, e in snapshot.entity_types.items()}
+            versions = (snapshot.model_version, self.calibration.version)
+            return resolve_text(query, snapshot.profile, specs, versions, self.resolve)
         targets = self._targets(query, snapshot.entity_types)
         candidates: list[Scored] = []
         identity: dict[str, str | None] = {}
@@ -238,12 +245,14 @@ class Resolver:
             if comp.levels and p.level == comp.levels[0].label and p.match_weight > 0
         ]
         names = {c for c in agreeing if c == "name" or c.endswith("_name")}
-        floor = spec.decision.plausible_name_bits
-        rival = (
-            bool(agreeing)
-            and set(agreeing) == names
-            and any(c.part("name")[1] > floor for c in candidates[1:])
+        bits = spec.decision.lookalike_name_bits
+        lookalike = lookalike_near([c.part("name")[1] for c in candidates[1:]], bits)
+        rival = bool(agreeing) and set(agreeing) == names and lookalike
+        weights = {p.comparison: p.match_weight for p in top.explanation if p.comparison in names}
+        contradicted = any(
+            p.match_weight < 0 and p.level not in ("missing",) for p in top.explanation
         )
+        exact = exact_names(weights, exact, lookalike, bits, contradicted)
         return Evidence(
             name_only_rival=rival,
             plausible=_plausible(candidates, snapshot),

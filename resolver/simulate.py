@@ -211,6 +211,18 @@ def m_from_pairs(
 ) -> list[float] | None:
     """Share of the pairs reaching each level (then else), among pairs where both sides have
     the comparison's value; None when no pair has both."""
+    counts = level_counts(spec, pairs)
+    total = sum(counts)
+    if total == 0:
+        return None
+    return [c / total for c in counts]
+
+
+def level_counts(
+    spec: ComparisonSpec, pairs: list[tuple[dict[str, str | None], dict[str, str | None]]]
+) -> list[int]:
+    """How many pairs reach each level (then else), among pairs where both sides have the
+    comparison's value."""
     predicates = [(level.column or spec.column, level_predicate(level)) for level in spec.levels]
     counts = [0] * (len(spec.levels) + 1)
     for query, record in pairs:
@@ -223,7 +235,4 @@ def m_from_pairs(
                 reached = k
                 break
         counts[reached] += 1
-    total = sum(counts)
-    if total == 0:
-        return None
-    return [c / total for c in counts]
+    return counts

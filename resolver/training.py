@@ -210,7 +210,7 @@ def m_from_em(linker: Linker, profile: Profile, spec: EntityTypeSpec, n: int) ->
         except Exception as e:  # no pairs in the block, or EM diverged: keep the others
             linker._settings_obj = saved
             first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            warnings.append(f"EM blocked on {'+'.join(rule)} skipped: {first_line[:160]}")
+            warnings.append(f"EM blocked on {'+'.join(rule)} skipped: {first_line}")
     return warnings
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+#: Longest free-text mention a query may carry.
+MAX_TEXT = 2000
 
 
 class Decision(StrEnum):
@@ -25,15 +28,27 @@ class ResolveQuery(BaseModel):
     entity_type: str | None = Field(
         default=None, description="supplier, customer, employee, contact, purchase_order or null"
     )
+    text: str | None = Field(
+        default=None,
+        max_length=MAX_TEXT,
+        description="A free-text mention instead of (or beside) record: 'the supplier ABC "
+        "Manufacturing AG in Zürich, UID CHE-123.456.789'. Identifiers are read from it "
+        "deterministically; `query_identity` says how it was read. Fields in record win.",
+    )
     record: dict[str, Any] = Field(
-        description="Field roles (name, tax_id, city, …) or the ERP's own field names (A2_NOME, …)"
+        default_factory=dict,
+        validate_default=True,
+        description="Field roles (name, tax_id, city, …) or the ERP's own field names (A2_NOME, …)",
     )
 
     @field_validator("record")
     @classmethod
-    def _not_empty(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if not any(v not in (None, "") for v in value.values()):
-            raise ValueError("record is empty: give at least one field (e.g. name, tax_id)")
+    def _not_empty(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        text = info.data.get("text")
+        if not any(v not in (None, "") for v in value.values()) and not (text and text.strip()):
+            raise ValueError(
+                "record is empty: give at least one field (e.g. name, tax_id), or text"
+            )
         return value
 
 
@@ -79,5 +94,7 @@ class Resolution(BaseModel):
     calibration_version: str
     query_identity: dict[str, str | None] = Field(
         default_factory=dict,
-        description="The normalised name and tax id the query asked for (no_match tokens)",
+        description="The normalised name and tax id the query asked for (no_match tokens);"
+        " for a `text` query, everything read from the sentence (tax_id_kind, email, phone,"
+        " postcode, city, iban, order_number, the entity_type its words name)",
     )

@@ -23,7 +23,15 @@ from pydantic import ValidationError
 
 from api.errors import status_of
 from api.logging import SCOPE_KEY, new_request_id, request_context
-from api.mcp.tools import PendingArgs, ProposeArgs, StatusArgs, ToolKind, ToolSpec, catalog_tools
+from api.mcp.tools import (
+    PendingArgs,
+    ProposeArgs,
+    RevertArgs,
+    StatusArgs,
+    ToolKind,
+    ToolSpec,
+    catalog_tools,
+)
 from api.metrics import Metrics
 from api.ratelimit import MCP_RATE_LIMITED, RateLimited, RateLimiter
 from gateway import (
@@ -249,10 +257,16 @@ class CanonMcp:
                 status = StatusArgs.model_validate(arguments)
                 view = self.gateway.status(principal, status.action_id)
                 return {**view.model_dump(mode="json"), "waiting_for": waiting_for(view)}
+            case ToolKind.REVERT:
+                revert = RevertArgs.model_validate(arguments)
+                view = self.gateway.revert(
+                    principal, revert.action_id, revert.reason, revert.idempotency_key
+                )
+                return {**view.model_dump(mode="json"), "waiting_for": waiting_for(view)}
             case ToolKind.APPROVALS:
                 pending = PendingArgs.model_validate(arguments)
                 if principal.role not in APPROVAL_READERS:
-                    raise Forbidden(f"a {principal.role.value} key may not list approvals")
+                    raise Forbidden(f"{principal.role.spoken} key may not list approvals")
                 if self.pending is None:
                     raise GatewayError("approval requests are not available on this server")
                 return {"requests": self.pending(principal, pending.action, pending.limit)}

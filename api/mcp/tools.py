@@ -1,5 +1,6 @@
-"""The MCP tools: `resolve_entity`, one tool per action of the catalog, `get_action_status` and
-`list_pending_approvals`, each with its JSON input schema, annotations and static description.
+"""The MCP tools: `resolve_entity`, one tool per action of the catalog, `get_action_status`,
+`revert_action` and `list_pending_approvals`, each with its JSON input schema, annotations and
+static description.
 
 Descriptions are built only from the catalog file and the fixed sentences below: nothing a
 caller or the ERP sends ever reaches one. Each tool carries, in `_meta`, the SHA-256 of its
@@ -22,7 +23,7 @@ from gateway.params import ActionContext
 from resolver import ResolveQuery
 
 #: Bumped whenever the fixed text or the shape of the tools below changes.
-TOOLS_VERSION = "1"
+TOOLS_VERSION = "2"
 META_VERSION = "canon/tools_version"
 META_DIGEST = "canon/definition_sha256"
 IDEMPOTENCY_PATTERN = r"^[\x21-\x7e]+$"
@@ -32,6 +33,7 @@ class ToolKind(StrEnum):
     RESOLVE = "resolve"
     PROPOSE = "propose"
     STATUS = "status"
+    REVERT = "revert"
     APPROVALS = "approvals"
 
 
@@ -63,6 +65,21 @@ class StatusArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action_id: str = Field(min_length=1, max_length=36, description="The id a proposal returned")
+
+
+class RevertArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: str = Field(
+        min_length=1, max_length=36, description="The id of the succeeded action to revert"
+    )
+    reason: str = Field(
+        min_length=1, max_length=2000, description="Why it is reverted; shown to approvers"
+    )
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=IDEMPOTENCY_PATTERN,
+        description="Your key for this request; reuse it to retry safely",
+    )  # fmt: skip
 
 
 class PendingArgs(BaseModel):
@@ -164,7 +181,8 @@ def _tool(
 def _resolve_tool() -> ToolSpec:
     description = (
         "Resolve what you mean (a supplier, customer, employee, contact or purchase order, by "
-        "name, tax id, address or the ERP's own fields) to the ERP's canonical id. The decision "
+        "name, tax id, address or the ERP's own fields, or a free-text sentence in `text`) to the "
+        "ERP's canonical id; `query_identity` shows how a sentence was read. The decision "
         "is match, ambiguous (with candidates and what tells them apart) or no_match; match and "
         "no_match carry the resolution_token that action tools require as their target. "
         "Read-only."
@@ -202,6 +220,23 @@ def _status_tool() -> ToolSpec:
     return ToolSpec(ToolKind.STATUS, tool)
 
 
+def _revert_tool() -> ToolSpec:
+    description = (
+        "Propose the revert of an action that succeeded (one you proposed, of an action type "
+        "your key may propose): a new action, linked to the original, that waits for a human "
+        "approval and then runs the original's compensations in reverse step order. Before each "
+        "step it checks the ERP record still holds what the original left; if someone changed "
+        "it since, the revert stops in needs_attention and overwrites nothing. Refused, with "
+        "the reason, for an action that did not succeed, one already reverted, and a revert. "
+        "Follow it with get_action_status."
+    )
+    annotations = types.ToolAnnotations(
+        read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+    )
+    tool = _tool("revert_action", "Revert an action", description, _schema(RevertArgs), annotations)
+    return ToolSpec(ToolKind.REVERT, tool)
+
+
 def _approvals_tool() -> ToolSpec:
     description = (
         "For approvers: the approval requests waiting for a decision, newest first, each with "
@@ -221,5 +256,5 @@ def _approvals_tool() -> ToolSpec:
 def catalog_tools(catalog: Catalog) -> dict[str, ToolSpec]:
     """Every tool, by name: the fixed ones and one per action of the catalog."""
     specs = [_resolve_tool(), *(_action_tool(catalog, s) for s in catalog.actions.values())]
-    specs += [_status_tool(), _approvals_tool()]
+    specs += [_status_tool(), _revert_tool(), _approvals_tool()]
     return {spec.name: spec for spec in specs}

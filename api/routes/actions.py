@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import GatewayDep, PrincipalDep
 from gateway import ActionRequest, ActionView
@@ -50,3 +51,61 @@ async def action_status(
     wait: Annotated[float, Query(ge=0, le=60, description="Long-poll for up to N seconds")] = 0,
 ) -> ActionView:
     return await wait_for_action(gateway, principal, action_id, wait)
+
+
+class RevertRequest(BaseModel):
+    """Why the action is reverted, and (optionally) the key that makes retries safe."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"reason": "blocked the wrong supplier (ticket 4411)"}]},
+    )
+
+    reason: str = Field(min_length=1, max_length=2000)
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"
+    )
+
+
+@router.get(
+    "/{action_id}/revert",
+    summary="What reverting a succeeded action would do",
+    description=(
+        "The plan: the original's compensations in reverse step order, each with what the "
+        "record must still hold before it runs. 409 when the action cannot be reverted (not "
+        "succeeded, or already reverted), 422 for a revert."
+    ),
+)
+def revert_plan(action_id: str, principal: PrincipalDep, gateway: GatewayDep) -> dict[str, Any]:
+    return gateway.revert_plan(principal, action_id).as_dict()
+
+
+@router.post(
+    "/{action_id}/revert",
+    response_model=ActionView,
+    status_code=status.HTTP_201_CREATED,
+    summary="Propose the revert of a succeeded action",
+    description=(
+        "A new action linked to the original (`reverts`), waiting for approval (never by the "
+        "key that asks for it). Once approved it runs the original's compensations in reverse "
+        "step order; before each it checks the ERP record still holds what the original step "
+        "left, and stops in `needs_attention` with the difference if someone changed it since. "
+        "409 `not-revertible` when the action did not succeed (failed, compensated, ...), 409 "
+        "`already-reverted` when a revert is proposed, running or done, 422 `revert-of-revert` "
+        "for a revert. Repeating the idempotency key returns the same revert (200)."
+    ),
+    responses={200: {"model": ActionView, "description": "An idempotent replay"}},
+)
+def revert_action(
+    action_id: str,
+    request: RevertRequest,
+    principal: PrincipalDep,
+    gateway: GatewayDep,
+    response: Response,
+) -> ActionView:
+    view = gateway.revert(principal, action_id, request.reason, request.idempotency_key)
+    if view.replayed:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/actions/{view.id}"
+    return view

@@ -30,6 +30,11 @@ class RolloutView(BaseModel):
     wrong_entity_rejections: int
     ready_for_promotion: bool
     reason: str
+    #: Whether the latest rollback drill of the current catalog entry passed (promotion out of
+    #: read_only/supervised needs it), and what it said.
+    drill_passed: bool = False
+    drill_state: str = "none"
+    drill: str = ""
 
 
 def _view(r: Readiness) -> RolloutView:
@@ -42,6 +47,9 @@ def _view(r: Readiness) -> RolloutView:
         wrong_entity_rejections=r.wrong_entity,
         ready_for_promotion=r.ready,
         reason=r.reason,
+        drill_passed=r.drill_passed,
+        drill_state=r.drill_state,
+        drill=r.drill,
     )
 
 

@@ -54,7 +54,7 @@ def _reader(
         principal = login.principal
     request.state.principal = principal
     if principal.role not in READERS:
-        raise Forbidden(f"a {principal.role.value} may not read the quality dashboard")
+        raise Forbidden(f"{principal.role.spoken} may not read the quality dashboard")
     return principal
 
 

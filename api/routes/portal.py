@@ -9,10 +9,12 @@ referrers (a link's token must not leak to another site).
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -89,8 +91,28 @@ def current_login(request: Request, services: Services) -> PortalLogin | None:
 LoginDep = Annotated[PortalLogin | None, Depends(current_login)]
 
 
-def _to_login() -> Response:
-    return RedirectResponse("/portal/login", status_code=303, headers=HEADERS)
+#: Where a signed-in user may be sent back to: this site's portal and dashboard pages only.
+_BACK_TO = re.compile(r"/(portal|dashboard)(/[A-Za-z0-9/_.~-]*)?(\?[A-Za-z0-9=&_.~%+-]*)?")
+
+
+def back_to(target: str | None) -> str:
+    """`target` when it is a local portal or dashboard page, else the queue: never another
+    site (`//evil.example`), never a script (`javascript:`), never a header (newlines)."""
+    if target and len(target) <= 500 and ".." not in target and _BACK_TO.fullmatch(target):
+        return target
+    return "/portal"
+
+
+def _to_login(going: str | None = None) -> Response:
+    """To the sign-in page, which sends the user on to `going` once signed in."""
+    there = back_to(going)
+    url = "/portal/login" if there == "/portal" else f"/portal/login?{urlencode({'next': there})}"
+    return RedirectResponse(url, status_code=303, headers=HEADERS)
+
+
+def _going(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
 
 
 @router.get("/static/portal.css")
@@ -100,11 +122,13 @@ def stylesheet() -> Response:
 
 
 @router.get("/login")
-def login_page(login: LoginDep) -> Response:
+def login_page(
+    login: LoginDep, next: Annotated[str, Query(max_length=500)] = "/portal"
+) -> Response:
     if login is not None:
-        return RedirectResponse("/portal", status_code=303, headers=HEADERS)
+        return RedirectResponse(back_to(next), status_code=303, headers=HEADERS)
     token = secrets.token_urlsafe(32)
-    page = render("login.html", csrf_token=token, username="")
+    page = render("login.html", csrf_token=token, username="", next=back_to(next))
     page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/portal")
     return page
 
@@ -116,6 +140,7 @@ def login_submit(
     username: Short,
     password: Annotated[str, Form(max_length=1000)],
     csrf_token: Short = "",
+    next: Annotated[str, Form(max_length=500)] = "/portal",
 ) -> Response:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie, csrf_token):
@@ -130,10 +155,11 @@ def login_submit(
         return page
     except NotAuthenticated as e:
         token = secrets.token_urlsafe(32)
-        page = render("login.html", 401, csrf_token=token, username=username, error=e.message)
+        page = render("login.html", 401, csrf_token=token, username=username, error=e.message,
+                      next=back_to(next))  # fmt: skip
         page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/portal")
         return page
-    response = RedirectResponse("/portal", status_code=303, headers=HEADERS)
+    response = RedirectResponse(back_to(next), status_code=303, headers=HEADERS)
     for name, path in ((SESSION_COOKIE, "/portal"), (DASHBOARD_SESSION_COOKIE, "/dashboard")):
         response.set_cookie(
             name, login.cookie, httponly=True, samesite="lax", path=path,
@@ -161,6 +187,7 @@ def logout(
 
 @router.get("")
 def queue(
+    request: Request,
     services: Services,
     login: LoginDep,
     status: Annotated[str, Query(max_length=16)] = "pending",
@@ -168,7 +195,7 @@ def queue(
     risk: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     if login is None:
-        return _to_login()
+        return _to_login(_going(request))
     status = status if status in STATUSES else "pending"
     rows = services.desk.list(login.principal, status, action or None, risk or None, limit=200)
     filters = {"status": status, "action": action, "risk": risk}
@@ -179,21 +206,26 @@ def queue(
 
 @router.get("/approvals/{approval_id}")
 def detail(
+    request: Request,
     approval_id: str,
     services: Services,
     login: LoginDep,
     done: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     if login is None:
-        return _to_login()
+        return _to_login(_going(request))
     try:
         view = services.desk.get(login.principal, approval_id[:36])
     except GatewayError as e:
         return _refusal(e, login)
     notice = {"approve": "Your approval is recorded.", "reject": "Your rejection is recorded."}
+    try:
+        revert = services.desk.gateway.revert_card(login.principal, view.action_id)
+    except GatewayError:
+        revert = None
     return render("detail.html", login=login, view=view, d=view.details,
                   can_decide=services.desk.may_decide(login.principal, view),
-                  notice=notice.get(done))  # fmt: skip
+                  notice=notice.get(done), revert=revert)  # fmt: skip
 
 
 @router.post("/approvals/{approval_id}/decision")
@@ -208,8 +240,8 @@ def decide(
     comment: Text = "",
     payload_hash: Short = "",
 ) -> Response:
-    if login is None:
-        return _to_login()
+    if login is None:  # the session ended while the page was open: back to the page
+        return _to_login(f"/portal/approvals/{quote(approval_id[:36])}")
     if not csrf_ok(login, csrf_token):
         services.sessions.refuse(login, "csrf", request.url.path)
         return _message("Refused", "The form did not come from this site.", 403, login)

@@ -24,6 +24,10 @@ EXAMPLES = {
         "summary": "The ERP's own field names",
         "value": {"entity_type": "supplier", "record": {"A2_NOME": "ABC MANUFACTURING LTDA"}},
     },
+    "free-text": {
+        "summary": "A free-text mention (identifiers read from it, shown in query_identity)",
+        "value": {"text": "the supplier ABC Manufacturing AG in Zürich, UID CHE-116.281.710"},
+    },
     "purchase-order": {
         "summary": "A purchase order by branch and number",
         "value": {"entity_type": "purchase_order", "record": {"branch": "01", "number": "002891"}},

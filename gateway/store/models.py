@@ -91,6 +91,8 @@ class Action(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+    #: For a revert: the succeeded action it undoes (`POST /v1/actions/{id}/revert`).
+    reverts: Mapped[str | None] = mapped_column(String(36), ForeignKey("actions.id"), index=True)
 
     steps: Mapped[list[WorkflowStep]] = relationship(
         back_populates="action", order_by="WorkflowStep.position", lazy="selectin"
@@ -110,6 +112,9 @@ class WorkflowStep(Base):
     compensation: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(24))
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    #: A revert's step: the operation's own params (what it undoes, and the original result),
+    #: and `expect`, what the original step left in the ERP, checked before the call.
+    params: Mapped[dict[str, Any] | None]
     result: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None]
@@ -204,6 +209,23 @@ class RolloutState(Base):
     phase: Mapped[str] = mapped_column(String(16))
     changed_at: Mapped[datetime]
     changed_by: Mapped[str] = mapped_column(String(100))
+
+
+class RolloutDrill(Base):
+    """One rollback drill of an action type (`canon rollout drill`): the action and its revert
+    run against a staging ERP, checked after each step. A promotion out of supervision needs a
+    passing drill of the catalog entry's current steps (`steps_hash`)."""
+
+    __tablename__ = "rollout_drills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_type: Mapped[str] = mapped_column(String(100), index=True)
+    steps_hash: Mapped[str] = mapped_column(String(64))
+    erp: Mapped[str] = mapped_column(String(300))
+    passed: Mapped[bool]
+    report: Mapped[dict[str, Any]]
+    ran_by: Mapped[str] = mapped_column(String(100))
+    ran_at: Mapped[datetime]
 
 
 class PortalUser(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -184,6 +185,18 @@ def test_openapi_documents_examples_and_bearer_auth(client: TestClient) -> None:
     assert "supplier-by-name-and-tax-id" in resolve["examples"]
     assert spec["components"]["schemas"]["ActionRequest"]["examples"][0]["action"]
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_docs_load_swagger_ui_from_canon_itself_not_a_cdn(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text and "https://" not in page.text.replace("https://fastapi", "")
+    assets = re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', page.text)
+    assert {a.rsplit("/", 1)[1] for a in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
+    for asset in assets:
+        served = client.get(asset)
+        assert served.status_code == 200 and len(served.content) > 500, asset
+    assert client.get("/redoc").status_code == 404  # ReDoc loads from a CDN: not offered
 
 
 def test_chunked_body_over_limit_is_refused_while_streaming(

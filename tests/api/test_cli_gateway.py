@@ -122,6 +122,10 @@ def test_bad_settings_are_one_line(canon: typer.Typer, monkeypatch: pytest.Monke
     result = runner.invoke(canon, ["audit", "verify"])
     assert result.exit_code == 2
     assert "CANON_TOKEN_SECRET" in result.stderr and "Traceback" not in result.stderr
+    # A rule over the settings as a whole names no field: no empty one, no "Value error, ".
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: settings: ") and ": :" not in line, line
+    assert "Value error" not in line, line
 
 
 def test_console_script_prints_the_key_alone(tmp_path: Path) -> None:

@@ -48,6 +48,19 @@ def test_resolve_one_query_as_json(workdir: Path) -> None:
     assert body["resolution_token"].startswith("ct1.")
 
 
+def test_resolve_one_sentence_as_text(workdir: Path) -> None:
+    text = "fornecedor Auto Peças Guerra em Recife, CNPJ 16.036.630/0001-56"
+    proc = run("resolve", "--workdir", workdir, "--text", text, "--entity-type", "supplier")
+    assert proc.returncode == 0, proc.stderr
+    body = json.loads(proc.stdout)
+    assert (body["decision"], body["canonical_id"]) == ("match", "SA2::000001:01")
+    assert body["query_identity"]["tax_id_kind"] == "cnpj"
+    blank = run("resolve", "--workdir", workdir, "--text", "  ")
+    assert_readable_failure(blank, "--text: record: Value error, record is empty")
+    alone = run("resolve", "--workdir", workdir, "--entity-type", "supplier", "--json", "{}")
+    assert_readable_failure(alone, "--entity-type goes with --text")
+
+
 def test_resolve_file_writes_one_line_per_query(workdir: Path, tmp_path: Path) -> None:
     out = tmp_path / "results.jsonl"
     proc = run(

@@ -179,9 +179,9 @@ def test_a_browser_is_shown_a_page_not_json(client: TestClient, app: FastAPI, au
     anonymous = client.get("/dashboard", headers=html)
     assert anonymous.status_code == 401
     assert anonymous.headers["content-type"].startswith("text/html")
-    assert 'href="/portal/login"' in anonymous.text
+    assert 'href="/portal/login?next=/dashboard"' in anonymous.text
     agent = client.get("/dashboard", headers={**html, **auth("agent", name="bot")})
-    assert agent.status_code == 403 and "may not read the quality dashboard" in agent.text
+    assert agent.status_code == 403 and "an agent may not read the quality dashboard" in agent.text
     refused = app.state.gateway.audit_entries(LOCAL_OPERATOR, None, 0, 1000)
     assert [e["data"]["path"] for e in refused if e["kind"] == "request.refused"] == ["/dashboard"]
     add_user(app, "root", role="admin")

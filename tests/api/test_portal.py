@@ -69,6 +69,38 @@ def test_sign_in_sets_a_safe_session_cookie(client: TestClient, app: FastAPI) ->
     assert queue.status_code == 200 and "Alice" in queue.text
 
 
+def test_sign_in_brings_the_user_back_where_they_were_going(
+    client: TestClient, app: FastAPI, auth: KeyMaker
+) -> None:
+    add_user(app)
+    view = propose(client, app, auth)
+    page = f"/portal/approvals/{view['approval']['id']}"
+    sent = client.get(page, follow_redirects=False)
+    assert sent.headers["location"] == f"/portal/login?next={page.replace('/', '%2F')}"
+    form = client.get(sent.headers["location"])
+    assert f'name="next" value="{page}"' in form.text
+    data = {"username": "alice", "password": PASSWORD, "csrf_token": csrf(form.text), "next": page}
+    signed_in = client.post("/portal/login", data=data, follow_redirects=False)
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, page)
+    assert client.get(page).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "going",
+    ["//evil.example/portal", "https://evil.example/portal", "/portal\r\nSet-Cookie: x=1",
+     "javascript:alert(1)", "/v1/admin/keys", "/portal/../v1/audit"],
+)  # fmt: skip
+def test_sign_in_never_sends_the_user_off_the_portal(
+    client: TestClient, app: FastAPI, going: str
+) -> None:
+    add_user(app)
+    form = client.get("/portal/login", params={"next": going})
+    assert 'name="next" value="/portal"' in form.text
+    data = {"username": "alice", "password": PASSWORD, "csrf_token": csrf(form.text), "next": going}
+    signed_in = client.post("/portal/login", data=data, follow_redirects=False)
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/portal")
+
+
 def test_sign_in_without_the_form_token_is_refused(
     client: TestClient, app: FastAPI, auth: KeyMaker
 ) -> None:

@@ -95,6 +95,18 @@ def _callback(w: World, h: dict[str, str]) -> int:
     return w.http.post(url, headers=h, json={"url": "https://agent.example/hook"}).status_code
 
 
+def _revert(method: str) -> Call:
+    """Asking for the revert of a pending action: past authorisation, a 409 (not succeeded)."""
+
+    def call(w: World, h: dict[str, str]) -> int:
+        url = f"/v1/actions/{w.pending()['id']}/revert"
+        if method == "GET":
+            return w.http.get(url, headers=h).status_code
+        return w.http.post(url, headers=h, json={"reason": "wrong supplier"}).status_code
+
+    return call
+
+
 def _approval(w: World, h: dict[str, str]) -> int:
     approval_id = w.pending()["approval"]["id"]
     return w.http.get(f"/v1/approvals/{approval_id}", headers=h).status_code
@@ -152,6 +164,11 @@ ENDPOINTS: dict[tuple[str, str], tuple[Call, tuple[int, ...]]] = {
         _callback,
         (401, CREATED, 404, 404, 404, CREATED),
     ),
+    ("GET", "/v1/actions/{action_id}/revert"): (_revert("GET"), (401, 409, 404, 409, 409, 409)),
+    ("POST", "/v1/actions/{action_id}/revert"): (
+        _revert("POST"),
+        (401, 409, 404, 409, 409, 409),
+    ),
     ("GET", "/v1/audit"): (_get("/v1/audit"), (401, 403, 403, OK, OK, OK)),
     ("GET", "/v1/audit/verify"): (_get("/v1/audit/verify"), (401, 403, 403, OK, OK, OK)),
     ("GET", "/v1/admin/rollout"): (_get("/v1/admin/rollout"), (401, 403, 403, 403, OK, OK)),
@@ -176,6 +193,7 @@ TOOLS: dict[str, tuple[int, ...]] = {
     "resolve_entity": (401, OK, 403, OK, OK, OK),
     "get_action_status": (401, OK, 404, OK, OK, OK),
     "list_pending_approvals": (401, 403, 403, OK, OK, OK),
+    "revert_action": (401, 409, 404, 409, 409, 409),
     # Every catalog action, called with an unusable token: past authorisation it is a 422.
     "*": (401, 422, 403, 403, 403, 403),
     "ticket.close": (401, 422, 422, 403, 403, 403),
@@ -259,6 +277,7 @@ def test_every_tool_for_every_role(world: World) -> None:
         "resolve_entity": PO_QUERY,
         "get_action_status": {"action_id": action_id},
         "list_pending_approvals": {},
+        "revert_action": {"action_id": action_id, "reason": "wrong supplier"},
         **dict.fromkeys(world.gateway.catalog.actions, bad),
     }
 

@@ -25,7 +25,7 @@ from gateway.store import utcnow
 from resolver.normalise import normalise_record
 from resolver.types import Decision, Resolution
 from tests.e2e.conftest import serving
-from tests.gateway.conftest import resolution
+from tests.gateway.conftest import record_passing_drill, resolution
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox, running_sandbox
 
 NEW = {
@@ -197,6 +197,7 @@ def test_a_thousand_concurrent_submissions_of_one_key_write_to_the_erp_once(
     stack = patient_stack
     with stack.gateway.store.transaction() as session:
         spec = stack.gateway.catalog.get("purchase_order.update_delivery_date")
+        record_passing_drill(session, spec)
         set_phase(
             session, spec, Phase.AUTONOMOUS, PromotionRules(0, 0.0), actor="test", now=utcnow()
         )

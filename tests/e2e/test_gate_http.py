@@ -21,6 +21,7 @@ from gateway.rollout import PromotionRules, set_phase
 from gateway.store import utcnow
 from resolver import Resolver
 from tests.e2e.conftest import serving
+from tests.gateway.conftest import record_passing_drill
 
 PO_QUERY = {"entity_type": "purchase_order", "record": {"branch": "01", "number": "000001"}}
 PO_ID = "SC7:01:000001"
@@ -162,6 +163,9 @@ def test_agent_without_resolve_scope_is_refused(live: Live) -> None:
 
 def test_concurrent_http_submissions_make_one_action_and_one_erp_write(live: Live) -> None:
     with live.gateway.store.transaction() as session:
+        record_passing_drill(
+            session, live.gateway.catalog.get("purchase_order.update_delivery_date")
+        )
         set_phase(session, live.gateway.catalog.get("purchase_order.update_delivery_date"),
                   Phase.AUTONOMOUS, PromotionRules(0, 0.0), actor="test", now=utcnow())  # fmt: skip
     agent = live.key()

@@ -28,7 +28,7 @@ from resolver import Resolver
 from tests.e2e.conftest import serving
 
 CATALOG = REPO_CONFIG_DIR / "actions.yaml"
-FIXED_TOOLS = {"resolve_entity", "get_action_status", "list_pending_approvals"}
+FIXED_TOOLS = {"resolve_entity", "get_action_status", "revert_action", "list_pending_approvals"}
 PO_QUERY = {"entity_type": "purchase_order", "record": {"branch": "01", "number": "000001"}}
 REASON = {"reason": "goods received in full", "evidence": ["WMS 88121"]}
 
@@ -86,9 +86,23 @@ def test_one_tool_per_catalog_action_plus_the_fixed_ones(app: FastAPI) -> None:
         assert tool.description.startswith(spec.description.strip())
         assert tool.meta[META_VERSION] == TOOLS_VERSION and len(tool.meta[META_DIGEST]) == 64
     resolve = tools["resolve_entity"]
-    assert resolve.annotations.read_only_hint is True and resolve.input_schema["required"] == [
-        "record"
-    ]
+    assert resolve.annotations.read_only_hint is True
+    # record or text (a free-text mention): the query model refuses a query with neither.
+    assert resolve.input_schema.get("required", []) == []
+    assert resolve.input_schema["properties"]["text"]["anyOf"][0]["maxLength"] == 2000
+
+
+def test_resolve_entity_reads_a_sentence(app: FastAPI) -> None:
+    text = "Bloquear o fornecedor Auto Peças Guerra, CNPJ 16.036.630/0001-56, em Recife"
+    found, nothing = _run(app, _key(app), [
+        ("resolve_entity", {"text": text}), ("resolve_entity", {"text": "please, thanks"}),
+    ])  # fmt: skip
+    assert not found.is_error
+    assert (found.structured_content["decision"], found.structured_content["canonical_id"]) == (
+        "match", "SA2::000001:01",
+    )  # fmt: skip
+    assert found.structured_content["query_identity"]["tax_id_kind"] == "cnpj"
+    assert nothing.structured_content["decision"] == "no_match"
 
 
 @pytest.mark.parametrize(
@@ -202,6 +216,7 @@ def test_a_proposal_runs_the_gate_and_is_audited_with_its_request_id(app: FastAP
     ("tool", "arguments", "status", "field"),
     [
         pytest.param("resolve_entity", {"record": {}}, 422, "record", id="empty-record"),
+        pytest.param("resolve_entity", {"text": "x" * 2001}, 422, "text", id="oversized-text"),
         pytest.param("resolve_entity", {"record": {"name": "x"}, "sql": "1"}, 422, "sql",
                      id="unknown-field"),
         pytest.param("ticket.close", {"resolution_token": "x", "context": REASON}, 422,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from gateway import (
     GateRules,
@@ -19,6 +20,9 @@ from gateway import (
     create_key,
     load_catalog,
 )
+from gateway.catalog import ActionSpec
+from gateway.rollout import record_drill
+from gateway.store import utcnow
 from resolver.normalise import normalise_record
 from resolver.types import Decision, Resolution
 
@@ -120,3 +124,10 @@ def token(gate: Gateway, **kw: object) -> str:
     issued = gate.signer.issue(resolution(**kw))  # type: ignore[arg-type]
     assert issued is not None
     return issued
+
+
+def record_passing_drill(session: Session, spec: ActionSpec) -> None:
+    """A passing rollback drill of the action type's current steps, as `canon rollout drill`
+    stores it: for tests of what a phase does, not of the drill (tests/gateway/test_drill.py)."""
+    record_drill(session, spec, passed=True, erp="test fixture", report={"fixture": True},
+                 actor="test", now=utcnow())  # fmt: skip

@@ -179,3 +179,35 @@ def test_missing_file_is_a_catalog_error(tmp_path: Path) -> None:
 def test_shipped_yaml_is_plain_yaml() -> None:
     # safe_load must be enough: no tags or anchors that need a custom loader.
     assert yaml.safe_load(SHIPPED.read_text())["version"] == 1
+
+
+def test_revert_settings_are_checked_and_default_to_the_action_risk() -> None:
+    data = {
+        "version": 1,
+        "actions": {
+            "ticket.close": _minimal_action(
+                steps=[{"name": "close", "operation": "ticket.close", "compensation": "t.reopen",
+                        "leaves": {"status": "closed", "note": "{params.note}"}}],
+                revert_risk="read",
+            ),
+        },
+    }  # fmt: skip
+    with pytest.raises(CatalogError) as refused:
+        parse_catalog(data, "a.yaml")
+    assert refused.value.problems == [
+        "a.yaml: actions.ticket.close.steps[0].leaves.note: no param 'note'",
+        "a.yaml: actions.ticket.close.revert_risk: a revert writes; it cannot be of class read",
+    ]
+    shipped = load_catalog(SHIPPED)
+    assert shipped.get("supplier.block").reverting_risk is RiskClass.HIGH_RISK
+    assert shipped.get("supplier.update_bank_account").reverting_risk is RiskClass.IRREVERSIBLE
+    assert all(step.leaves for spec in shipped.actions.values() for step in spec.steps[:1])
+
+
+def test_the_steps_hash_changes_with_the_steps_only() -> None:
+    spec = load_catalog(SHIPPED).get("supplier.block")
+    assert spec.steps_hash == load_catalog(SHIPPED).get("supplier.block").steps_hash
+    reworded = spec.model_copy(update={"description": "Block it."})
+    assert reworded.steps_hash == spec.steps_hash
+    step = spec.steps[0].model_copy(update={"leaves": {"blocked": False}})
+    assert spec.model_copy(update={"steps": (step,)}).steps_hash != spec.steps_hash

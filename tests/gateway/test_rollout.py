@@ -7,7 +7,8 @@ import pytest
 from gateway import GateRules, Gateway, LocalLedgerConnector, Phase, PromotionRules, Store
 from gateway.errors import Forbidden, PromotionRefused
 from gateway.keys import LOCAL_OPERATOR, Principal
-from tests.gateway.conftest import Clock, KeyMaker, make_gateway, token
+from gateway.rollout import record_drill
+from tests.gateway.conftest import Clock, KeyMaker, make_gateway, record_passing_drill, token
 from tests.gateway.test_submit import force_phase, request
 
 ACTION = "purchase_order.close"
@@ -48,6 +49,8 @@ def test_promotion_allowed_on_evidence_and_audited(gate: Gateway, key: KeyMaker)
     _decided(gate, key(), key("approver"), ["not_needed"] + ["ok"] * 9 + ["ok"])
     (ready,) = gate.readiness(LOCAL_OPERATOR, ACTION)
     assert (ready.proposals, ready.approved_unchanged, ready.approval_rate) == (10, 10, 1.0)
+    with gate.store.transaction() as session:
+        record_passing_drill(session, gate.catalog.get(ACTION))
     change = gate.set_phase(LOCAL_OPERATOR, ACTION, Phase.AUTONOMOUS)
     assert (change.before, change.after) == (Phase.SUPERVISED, Phase.AUTONOMOUS)
     assert gate.readiness(LOCAL_OPERATOR, ACTION)[0].phase == Phase.AUTONOMOUS
@@ -69,6 +72,46 @@ def test_promotion_refused_on_bad_evidence(
     _decided(gate, key(), key("approver"), outcomes)
     with pytest.raises(PromotionRefused, match=why):
         _promote(gate)
+
+
+def test_promotion_refused_without_a_passing_drill_of_the_current_steps(
+    gate: Gateway, key: KeyMaker
+) -> None:
+    _decided(gate, key(), key("approver"), ["ok"] * 10)
+    with pytest.raises(PromotionRefused, match="needs a passing rollback drill: .* no rollback"):
+        _promote(gate)
+    last = gate.audit_entries(LOCAL_OPERATOR, None, limit=1000)[-1]
+    assert last["kind"] == "rollout.refused" and "rollback drill" in last["data"]["reason"]
+    spec = gate.catalog.get(ACTION)
+    with gate.store.transaction() as session:
+        record_drill(session, spec, passed=False, erp="sandbox (protheus)",
+                     report={"problem": "step 0: closed: expected True, found False"},
+                     actor="test", now=gate.clock())  # fmt: skip
+    with pytest.raises(PromotionRefused, match="failed: step 0: closed: expected True"):
+        _promote(gate)
+    # a drill of other steps (the catalog changed since) does not count
+    changed = spec.model_copy(
+        update={"steps": (spec.steps[0].model_copy(update={"compensation": "x.y"}),)}
+    )
+    assert changed.steps_hash != spec.steps_hash
+    with gate.store.transaction() as session:
+        record_passing_drill(session, changed)
+    (ready,) = gate.readiness(LOCAL_OPERATOR, ACTION)
+    assert not ready.drill_passed and "the catalog changed since" in ready.drill
+    with pytest.raises(PromotionRefused, match="the catalog changed since"):
+        _promote(gate)
+    with gate.store.transaction() as session:
+        record_passing_drill(session, spec)
+    assert gate.set_phase(LOCAL_OPERATOR, ACTION, Phase.AUTONOMOUS).after == Phase.AUTONOMOUS
+
+
+def test_leaving_shadow_mode_needs_a_drill_too(gate: Gateway) -> None:
+    gate.set_phase(LOCAL_OPERATOR, ACTION, Phase.READ_ONLY)
+    with pytest.raises(PromotionRefused, match="read_only: promotion needs a passing rollback"):
+        gate.set_phase(LOCAL_OPERATOR, ACTION, Phase.SUPERVISED)
+    with gate.store.transaction() as session:
+        record_passing_drill(session, gate.catalog.get(ACTION))
+    assert gate.set_phase(LOCAL_OPERATOR, ACTION, Phase.SUPERVISED).after == Phase.SUPERVISED
 
 
 def test_demotion_needs_no_evidence(gate: Gateway) -> None:

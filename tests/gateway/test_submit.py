@@ -34,7 +34,7 @@ from gateway.keys import LOCAL_OPERATOR
 from gateway.rollout import PromotionRules, set_phase
 from gateway.store import Action, AuditEntry
 from resolver.types import Decision
-from tests.gateway.conftest import Clock, KeyMaker, token
+from tests.gateway.conftest import Clock, KeyMaker, record_passing_drill, token
 
 REASON = {"reason": "delivery confirmed by warehouse system on 2026-04-12"}
 
@@ -115,6 +115,7 @@ def test_autonomous_low_risk_runs_through_the_ledger(
 def force_phase(gate: Gateway, action: str, phase: Phase) -> None:
     """Set a phase without readiness evidence (tests of what a phase does, not of promotion)."""
     with gate.store.transaction() as session:
+        record_passing_drill(session, gate.catalog.get(action))
         set_phase(session, gate.catalog.get(action), phase, PromotionRules(min_proposals=0,
                   min_approval_rate=0.0), actor="test", now=gate.clock())  # fmt: skip
 

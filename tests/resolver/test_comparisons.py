@@ -48,6 +48,12 @@ def test_level_sql_equals_its_python_twin(level: LevelSpec, pairs: list[tuple[st
         ("muller tech solutions", "muller technik", True),
         ("logistica representacos fonse", "logistica repres fonseca viana", True),
         ("muller bau solutions", "muller technik", False),
+        ("acme mfg", "acme manufacturing", True),
+        ("chevrolet ets", "chevrolet etablissements", True),
+        ("bros intl smith", "brothers international smith", True),
+        ("acme mg", "acme manufacturing", False),  # two letters are no contraction
+        ("acme mfx", "acme manufacturing", False),  # the last letters differ
+        ("acme gfm", "acme manufacturing", False),  # the first letters differ
     ],
 )
 def test_abbreviated_words(a: str, b: str, expected: bool) -> None:

@@ -14,7 +14,9 @@ from resolver.decision import (
     IdentifierRelation,
     decide,
     evidence_count,
+    exact_names,
     identifier_relation,
+    lookalike_near,
     name_points_elsewhere,
 )
 from resolver.types import Decision
@@ -183,10 +185,66 @@ def test_name_points_elsewhere(top: float | None, others: list[float], elsewhere
 
 def test_evidence_counts_an_identifier_twice() -> None:
     assert evidence_count(["name"], ["tax_id"]) == 1
-    assert evidence_count(["name", "city"], ["tax_id"]) == 2
+    assert evidence_count(["name", "city"], ["tax_id"], exact=["city"]) == 2
     assert evidence_count(["tax_id"], ["tax_id"]) == 2
     assert evidence_count(["email", "name"], ["email"]) == 3
     # A name written exactly as the record's counts two; a similar one, or an exact city, one.
     assert evidence_count(["name"], ["tax_id"], exact=["name"]) == 2
     assert evidence_count(["person_name"], [], exact=["person_name"]) == 2
     assert evidence_count(["city"], ["tax_id"], exact=["city"]) == 1
+
+
+def test_a_near_level_of_another_field_is_a_hint_not_a_second_witness() -> None:
+    # A misspelt name and a birth date one digit off: 1 + 0.5, short of the two a match needs.
+    assert evidence_count(["person_name", "birth_date"], [], exact=[]) == 1.5
+    assert evidence_count(["person_name", "birth_date"], [], exact=["birth_date"]) == 2
+
+
+LOOKALIKES = [
+    ("a merely similar name elsewhere (+4.9) is no look-alike", [4.9, -5.5], False),
+    ("an abbreviated form of the same words (+8) is", [8.0, 4.9], True),
+    ("nobody's name agrees", [-5.5, -16.0], False),
+    ("a candidate without a name", [None], False),
+]
+
+
+@pytest.mark.parametrize(
+    ("others", "near"), [pytest.param(o, n, id=name) for name, o, n in LOOKALIKES]
+)
+def test_a_lookalike_is_another_record_whose_name_weighs_above_the_floor(
+    others: list[float | None], near: bool
+) -> None:
+    assert lookalike_near(others, 7.0) is near
+
+
+EXACT = [
+    ("exact level counts whatever is near", {"name": 17.6}, ["name"], True, ["name"]),
+    ("a misspelt name nothing resembles weighs as exact", {"name": 14.5}, [], False, ["name"]),
+    ("a misspelt name with a look-alike near does not", {"name": 14.5}, [], True, []),
+    ("a merely similar name never does", {"name": 4.9}, [], False, []),
+    ("given and family names each on their own", {"given_name": 9.0, "family_name": 3.0}, [],
+     False, ["given_name"]),
+]  # fmt: skip
+
+
+def test_a_near_name_is_not_promoted_when_another_field_contradicts_the_record() -> None:
+    assert exact_names({"name": 14.5}, [], lookalike=False, lookalike_bits=7.0) == ["name"]
+    assert exact_names({"name": 14.5}, [], False, 7.0, contradicted=True) == []
+    assert exact_names({"name": 17.6}, ["name"], False, 7.0, contradicted=True) == ["name"]
+
+
+@pytest.mark.parametrize(
+    ("weights", "exact", "lookalike", "counted"),
+    [pytest.param(w, e, look, c, id=name) for name, w, e, look, c in EXACT],
+)
+def test_exact_names(
+    weights: dict[str, float], exact: list[str], lookalike: bool, counted: list[str]
+) -> None:
+    assert exact_names(weights, exact, lookalike, 7.0) == counted
+
+
+def test_a_misspelt_unique_name_alone_is_corroborated_a_lookalike_keeps_it_at_one() -> None:
+    alone = exact_names({"name": 14.5}, [], lookalike=False, lookalike_bits=7.0)
+    assert evidence_count(["name"], ["tax_id"], exact=alone) == 2
+    crowded = exact_names({"name": 14.5}, [], lookalike=True, lookalike_bits=7.0)
+    assert evidence_count(["name"], ["tax_id"], exact=crowded) == 1

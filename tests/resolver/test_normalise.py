@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from resolver import normalise as n
@@ -83,10 +83,19 @@ TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",))
 @pytest.mark.parametrize("role", sorted(n.ROLE_NORMALISERS))
 @settings(deadline=None)  # the first city look-up loads the GeoNames map
 @given(raw=TEXT)
+@example(raw="0 E")  # left "0", which is itself a blank placeholder
+@example(raw="0 e ltda")
 def test_every_normaliser_is_idempotent(role: str, raw: str) -> None:
     fn = n.ROLE_NORMALISERS[role]
     once = fn(raw)
     assert once is None or fn(once) == once
+
+
+def test_a_name_that_leaves_only_a_placeholder_is_blank() -> None:
+    assert n.name("0 E") is None
+    assert n.name("0 e ltda") is None
+    assert n.name("0") is None
+    assert n.name("3M do Brasil Ltda") == "3m brasil"
 
 
 @given(raw=TEXT)
@@ -111,3 +120,19 @@ def test_name_sorted_is_order_free(raw: str) -> None:
     if name:
         reversed_words = " ".join(reversed(name.split()))
         assert n.name_sorted(name) == n.name_sorted(reversed_words)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Salvador - BA", "salvador"),
+        ("São Paulo/SP", "sao paulo"),
+        ("Rio de Janeiro, RJ", "rio de janeiro"),
+        ("Zürich (ZH)", "zurich"),
+        ("Biel/Bienne", "biel bienne"),  # a second name, not a region code
+        ("Frankfurt am Main", "frankfurt am main"),
+        ("BA", "ba"),  # a code alone stays what it is
+    ],
+)
+def test_a_city_loses_the_region_code_written_after_it(raw: str, expected: str) -> None:
+    assert n.city(raw) == expected
