@@ -84,11 +84,17 @@ def build_connector(settings: Settings) -> ErpConnector:
     url, user = settings.erp_url, settings.erp_username or ""
     password = settings.erp_password.get_secret_value() if settings.erp_password else ""
     timeout = settings.erp_timeout_seconds
+    lookup = {"probe": None, "installed": True, "absent": False}[settings.erp_lookup_service]
     if settings.erp_kind == "protheus":
         return ProtheusConnector(url, username=user, password=password, auth=settings.erp_auth,
-                                 timeout=timeout)  # fmt: skip
-    kind = SapConnector if settings.erp_kind == "sap" else OracleConnector
-    return kind(url, username=user, password=password, timeout=timeout)
+                                 timeout=timeout, lookup_service=lookup,
+                                 filial_width=settings.erp_protheus_filial_width)  # fmt: skip
+    if settings.erp_kind == "sap":
+        return SapConnector(url, username=user, password=password, timeout=timeout,
+                            lookup_service=lookup, grouping=settings.erp_sap_grouping,
+                            block_field=settings.erp_sap_block_field)  # fmt: skip
+    return OracleConnector(url, username=user, password=password, timeout=timeout,
+                           lookup_service=lookup)  # fmt: skip
 
 
 def runner_from(settings: Settings) -> WorkflowRunner:
@@ -100,6 +106,7 @@ def runner_from(settings: Settings) -> WorkflowRunner:
             retry_after_seconds=settings.workflow_retry_after_seconds,
             max_claims=settings.workflow_max_claims,
             start_grace_seconds=settings.workflow_start_grace_seconds,
+            settle_seconds=settings.erp_settle_seconds,
             pause_at=settings.workflow_pause_at,
         )
     )

@@ -209,6 +209,26 @@ def sandbox_erp(
             help="As installed from the vendor: no Canon custom services, Idempotency-Key ignored",
         ),
     ] = False,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            "--request-timeout",
+            min=0.1,
+            max=3600.0,
+            help="Seconds after which a request that has not written is abandoned, nothing "
+            "written (the ERP's own request timeout; Canon's CANON_ERP_SETTLE_SECONDS must "
+            "exceed it)",
+        ),
+    ] = 60.0,
+    filial_width: Annotated[
+        int,
+        typer.Option(
+            "--protheus-filial-width",
+            min=1,
+            max=12,
+            help="Width of the filial in the Protheus face's primary keys (the installation's)",
+        ),
+    ] = 2,
     workdir: WorkdirOpt = None,
 ) -> None:
     """Run the sandbox ERP: Protheus, SAP and Oracle APIs over one SQLite file, with faults."""
@@ -223,7 +243,15 @@ def sandbox_erp(
         if reset:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
-        app = create_sandbox_app(path, data, username=user, password=password, stock=stock)
+        app = create_sandbox_app(
+            path,
+            data,
+            username=user,
+            password=password,
+            stock=stock,
+            request_timeout_seconds=request_timeout,
+            protheus_filial_width=filial_width,
+        )
         loaded = app.state.sandbox.db.loaded
         rows = ", ".join(f"{t} {n}" for t, n in loaded.items()) or "nothing new"
         say(f"canon: sandbox ERP on http://{host}:{port} over {path} (loaded: {rows})")

@@ -168,6 +168,41 @@ class Settings(BaseSettings):
         default="basic", description="Protheus: basic auth or the OAuth2 password grant"
     )
     erp_timeout_seconds: float = Field(default=10.0, gt=0.0, le=300.0)
+    erp_lookup_service: Literal["probe", "installed", "absent"] = Field(
+        default="probe",
+        description="Canon's look-up of writes by idempotency key on the ERP (SAP "
+        "ZCANON_IDEMPOTENCY_SRV, Oracle canonOperations, Protheus operations): probe: ask the "
+        "ERP once; installed / absent: as configured, never probed (docs/ERP.md)",
+    )
+    erp_protheus_filial_width: int = Field(
+        default=2,
+        ge=1,
+        le=12,
+        description="Protheus: the width of the filial (branch) code in primary keys, as the "
+        "installation sets it (often 8)",
+    )
+    erp_sap_grouping: str | None = Field(
+        default=None,
+        max_length=4,
+        description="SAP: the business-partner grouping new suppliers get (configured per "
+        "system); unset: the system's default",
+    )
+    erp_sap_block_field: Literal[
+        "BusinessPartnerIsBlocked", "PurchasingIsBlocked", "PostingIsBlocked"
+    ] = Field(
+        default="BusinessPartnerIsBlocked",
+        description="SAP: which block supplier.block sets: the central block of the business "
+        "partner, or the supplier's purchasing or posting block",
+    )
+    erp_settle_seconds: float = Field(
+        default=600.0,
+        gt=0.0,
+        le=86_400.0,
+        description="Stock ERPs (no look-up by idempotency key): how long after a send Canon "
+        "waits before it trusts the ERP's records that the write did not happen and sends it "
+        "again; longer than the ERP's own request timeout plus the time a request takes to "
+        "reach it (docs/ERP.md)",
+    )
     erp_sync_seconds: float = Field(
         default=0.0,
         ge=0.0,
@@ -213,6 +248,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CANON_WORKFLOW_LEASE_SECONDS must exceed CANON_ERP_TIMEOUT_SECONDS: "
                 "a runner must outlive its slowest ERP call"
+            )
+        if self.erp_settle_seconds <= self.erp_timeout_seconds:
+            raise ValueError(
+                "CANON_ERP_SETTLE_SECONDS must exceed CANON_ERP_TIMEOUT_SECONDS: a send is "
+                "settled only after the ERP's longest request, which outlasts Canon's wait"
             )
         if self.mode == "production" and self.workflow_pause_at:
             raise ValueError("CANON_WORKFLOW_PAUSE_AT is a crash-test hook, refused in production")

@@ -13,10 +13,20 @@ every call carries an idempotency key derived from the action and the step (`<ac
 `<action>:<n>:undo` for its compensation). When the ERP does not say whether a call ran (timeout,
 reset, 5xx), the call is never simply sent again: the runner first looks the key up in the ERP
 (or, on a stock ERP without that look-up, reads the evidence of `gateway.erp.recovery`) and only
-re-sends it when the ERP shows it did not run, within a bounded backoff (tenacity). A
-step still in doubt after that is left `in_doubt` and the run is retried later; after
-`max_claims` attempts, or when a compensation is refused, the action is `needs_attention` with
-the record of what was done, undone and still to undo (`gateway.workflow_report`).
+re-sends it when the ERP shows it did not run, within a bounded backoff (tenacity). Every send
+after the first is audited (`step.resend`) before it goes out.
+
+On a stock ERP, "not in its records" is not yet "did not run": a request the ERP is still
+processing lands later, and nothing says it is in flight. There the runner re-sends only when
+the records were read after the *settle window* of the last send (`settle_seconds`: longer than
+the ERP's longest request plus the time a request takes to reach it), when no earlier send can
+land any more; before that, the step waits `in_doubt` until the window closes and the records
+are read again. The time of the last send is the audit entry committed before it (`step.call`,
+`step.compensate` or `step.resend`), so that a restarted runner counts from the same moment.
+
+A step still in doubt is left `in_doubt` and the run is retried later; after `max_claims`
+attempts, or when a compensation is refused, the action is `needs_attention` with the record of
+what was done, undone and still to undo (`gateway.workflow_report`).
 
 A revert (`gateway.revert`) is a workflow of its own whose steps are the original's
 compensations; before each one's intent the runner reads the record and checks it still holds
@@ -32,6 +42,7 @@ same transactions as the workflow's state; a second engine would split that trut
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -40,16 +51,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from gateway import audit
 from gateway.catalog import ActionSpec
 from gateway.erp.base import ErpConnector, ErpOperation, ErpResult, TaxIdSearch
-from gateway.erp.recovery import recover
+from gateway.erp.recovery import read_evidence, recover
 from gateway.errors import DuplicateInErp, ErpError, ErpOperationFailed, ErpUnavailable
 from gateway.revert import EXPECT, describe_differences, differences
-from gateway.store import Action, Store, WorkflowRun, WorkflowStep
+from gateway.store import Action, AuditEntry, Store, WorkflowRun, WorkflowStep
 from gateway.workflow_report import attention_report, describe
 from gateway.workflow_state import (
     COMPENSATING,
@@ -89,6 +101,9 @@ class RunnerPolicy:
     retry_max_seconds: float = 300.0
     max_claims: int = 20
     start_grace_seconds: float = 5.0
+    #: Stock ERPs: how long after a send the ERP's records are trusted to show whether it ran
+    #: (the ERP's longest request, plus the time a request takes to reach it).
+    settle_seconds: float = 600.0
     #: Test hook of the crash tests: freeze the workflow's thread after this committed
     #: transition (`<audit kind>` or `<audit kind>:<step>`, e.g. `step.succeeded:1`).
     pause_at: str | None = None
@@ -132,6 +147,15 @@ class _Refused:
 @dataclass(frozen=True)
 class _InDoubt:
     message: str
+    not_before: datetime | None = None  # the earliest the ERP is worth asking again
+
+
+class _Settling(Exception):  # noqa: N818 — control flow, not an error of the domain
+    """A stock ERP's records do not show the write yet, and an earlier send may still land."""
+
+    def __init__(self, message: str, until: datetime) -> None:
+        super().__init__(message)
+        self.message, self.until = message, until
 
 
 _Outcome = _Done | _Refused | _InDoubt
@@ -218,6 +242,23 @@ def refuse_duplicate(connector: ErpConnector, operation: ErpOperation) -> None:
         f"{f' ({name})' if name else ''}{more} with tax id {tax_id}; resolve it and act on"
         " that record instead of creating another"
     )
+
+
+#: The audit entries committed right before a call is sent (each names the call's key).
+SENDS = ("step.call", "step.compensate", "step.resend")
+
+
+def last_send(session: Session, action_id: str, call: _Call) -> datetime | None:
+    """When the call was last sent (at the latest): its newest send entry in the audit log."""
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action_id == action_id, AuditEntry.kind.in_(SENDS))
+        .order_by(AuditEntry.seq.desc())
+    )
+    for entry in entries:
+        if json.loads(entry.data).get("idempotency_key") == call.operation.idempotency_key:
+            return datetime.fromisoformat(entry.at)
+    return None
 
 
 def _message(error: ErpError) -> str:
@@ -469,9 +510,13 @@ class WorkflowRunner:
             if not first[0]:
                 with store.transaction() as session:
                     guard(session, lease, clock())
-                found = recover(connector, call.operation)
-                if found is not None:
-                    return _Done(found, reconciled=True)
+                    sent = last_send(session, lease.action_id, call)
+                read_at = clock()
+                evidence = read_evidence(connector, call.operation)
+                if evidence.found is not None:
+                    return _Done(evidence.found, reconciled=True)
+                if not evidence.by_key:
+                    self._settled(call, sent, read_at)
             if not call.undo:  # the key never ran: nothing of ours can be in the ERP yet
                 try:
                     refuse_duplicate(connector, call.operation)
@@ -484,6 +529,8 @@ class WorkflowRunner:
                     if found is None:
                         raise
                     return _Done(found, reconciled=True)
+            if not first[0]:
+                self._resend(store, lease, call, clock)
             first[0] = False
             return _Done(connector.run(call.operation), reconciled=False)
 
@@ -497,12 +544,45 @@ class WorkflowRunner:
         )
         try:
             return retrying(attempt)
+        except _Settling as e:
+            return _InDoubt(e.message, not_before=e.until)
         except DuplicateInErp as e:
             return _Refused(e.message)
         except ErpOperationFailed as e:
             return _Refused(_message(e))
         except ErpError as e:
             return _InDoubt(_message(e))
+
+    def _settled(self, call: _Call, sent: datetime | None, read_at: datetime) -> None:
+        """Raise _Settling unless the stock ERP's records were read after the last send's
+        settle window closed (so that no earlier send can land after the read)."""
+        settle = timedelta(seconds=self.policy.settle_seconds)
+        # No send on record (a step started before sends were audited): count from now.
+        until = (sent or read_at) + settle
+        if sent is not None and read_at >= until:
+            return
+        op = call.operation
+        raise _Settling(
+            f"{op.operation} ({op.idempotency_key}) is not in the ERP's records yet, and this "
+            f"ERP does not say whether a request is still being processed: the send of "
+            f"{(sent or read_at).isoformat()} may land until {until.isoformat()}; read again "
+            "then, and send it again only if it is still absent",
+            until,
+        )
+
+    def _resend(self, store: Store, lease: Lease, call: _Call, clock: Clock) -> None:
+        """Commit the audit entry of a send after the first, before it goes out."""
+        marks = _Marks()
+        with store.transaction() as session:
+            action, _run = guard(session, lease, clock())
+            data = {
+                "step": next(s.name for s in action.steps if s.position == call.position),
+                "operation": call.operation.operation,
+                "idempotency_key": call.operation.idempotency_key,
+                "undo": call.undo,
+            }
+            self._audit(session, action, "step.resend", data, marks, clock(), call.position)
+        self._checkpoint(marks, lease.action_id)
 
     def _apply(
         self,
@@ -568,6 +648,8 @@ class WorkflowRunner:
             return True
         delay = min(policy.retry_after_seconds * 2 ** (run.claims - 1), policy.retry_max_seconds)
         retry_at = now + timedelta(seconds=delay)
+        if outcome.not_before is not None:  # nothing to learn before then, all to learn after
+            retry_at = outcome.not_before
         self._audit(
             session,
             action,

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.sandbox_erp import admin, oracle, protheus, sap
 from api.sandbox_erp import sap_orders as _sap_orders  # noqa: F401  (adds its routes to sap's)
-from api.sandbox_erp.common import Credentials, Sandbox
+from api.sandbox_erp.common import Credentials, Sandbox, StampArrival
 from gateway.erp.sandbox import FaultBook, SandboxDatabase, SandboxRefusal
 
 DEFAULT_USER, DEFAULT_PASSWORD = "canon", "sandbox"
@@ -58,11 +58,16 @@ def create_sandbox_app(
     username: str = DEFAULT_USER,
     password: str = DEFAULT_PASSWORD,
     stock: bool = False,
+    request_timeout_seconds: float | None = None,
+    protheus_filial_width: int = 2,
 ) -> FastAPI:
     """The sandbox ERP over the SQLite file `database`, loaded from `data_dir` when empty.
 
     `stock`: as an ERP installed from the vendor, without Canon's custom services (they answer
     404) and ignoring `Idempotency-Key` (a write sent twice is made twice).
+    `request_timeout_seconds`: a request that has not committed its write that long after it
+    arrived is abandoned, nothing written (None: no limit).
+    `protheus_filial_width`: the width of the filial in the Protheus face's primary keys.
     """
     app = FastAPI(
         title="Canon sandbox ERP",
@@ -74,6 +79,8 @@ def create_sandbox_app(
         FaultBook(),
         Credentials(username, password),
         stock=stock,
+        request_timeout_seconds=request_timeout_seconds,
+        protheus_filial_width=protheus_filial_width,
     )
     app.state.sandbox = sandbox
 
@@ -87,6 +94,7 @@ def create_sandbox_app(
 
     if stock:
         app.add_middleware(WithoutCustomServices)
+    app.add_middleware(StampArrival)  # the outermost: the moment a request reaches the ERP
 
     @app.get("/_sandbox/health", tags=["sandbox: admin"])
     def health() -> dict[str, object]:

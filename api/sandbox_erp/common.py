@@ -3,6 +3,10 @@
 Every call goes through `perform`: the idempotency key is marked in flight (a second request
 with it while the first is still being processed gets 409), fault rules fire before or after
 the write, the write runs once per key, and a refusal becomes the face's own error body.
+With a request timeout (`request_timeout_seconds`), as every real ERP server has, a request
+that has not committed its write that long after it arrived is abandoned: a held request is
+answered 503 and a write past the deadline is rolled back (504), so that nothing a client sent
+can land later than that.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.erp.sandbox import Call, FaultBook, FaultRule, SandboxDatabase, SandboxRefusal, Tx
+from gateway.erp.sandbox.faults import DEFAULT_HOLD_SECONDS
 
 ErrorBody = Callable[[int, str], Any]
 Apply = Callable[[Tx], tuple[int, Any, dict[str, Any]]]
@@ -70,6 +75,10 @@ class Sandbox:
     credentials: Credentials
     #: A stock ERP: none of Canon's custom services, and `Idempotency-Key` ignored.
     stock: bool = False
+    #: The longest a request may take to commit after it arrived; None: unbounded.
+    request_timeout_seconds: float | None = None
+    #: The Protheus face's filial width in primary keys (the installation's; often 8).
+    protheus_filial_width: int = 2
 
 
 def sandbox_of(request: Request) -> Sandbox:
@@ -97,8 +106,33 @@ def request_hash(request: Request, body: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def arrived(request: Request) -> float:
+    """When the request reached the sandbox (`time.monotonic()`, stamped by `StampArrival`)."""
+    stamp = request.scope.get("state", {}).get("arrived")
+    return float(stamp) if stamp is not None else time.monotonic()
+
+
+class StampArrival:
+    """ASGI middleware: note when each request arrived, before it waits for a worker thread."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["arrived"] = time.monotonic()
+        await self.app(scope, receive, send)
+
+
+def _hold_seconds(rule: FaultRule, deadline: float | None) -> float:
+    seconds = rule.seconds or DEFAULT_HOLD_SECONDS
+    if deadline is None:
+        return seconds
+    return max(0.001, min(seconds, deadline - time.monotonic()))
+
+
 def _fault_before(
-    sandbox: Sandbox, call: Call, rule: FaultRule, error: ErrorBody
+    sandbox: Sandbox, call: Call, rule: FaultRule, error: ErrorBody, deadline: float | None
 ) -> Response | None:
     if rule.fault == "latency":
         time.sleep(rule.seconds)
@@ -107,7 +141,7 @@ def _fault_before(
     elif rule.fault == "reset":
         return DroppedResponse()
     elif rule.fault == "block":
-        if sandbox.faults.hold(call, "before", rule.seconds) == "abort":
+        if sandbox.faults.hold(call, "before", _hold_seconds(rule, deadline)) == "abort":
             return JSONResponse(error(503, "held request aborted"), status_code=503)
     return None
 
@@ -147,6 +181,8 @@ def perform(
 ) -> Response:
     """Run one call (a write through `apply`, or a `read`) with the faults that fire for it."""
     sandbox = sandbox_of(request)
+    limit = sandbox.request_timeout_seconds
+    deadline = None if limit is None else arrived(request) + limit
     sent = request.headers.get("Idempotency-Key") if apply is not None else None
     key = None if sandbox.stock else sent  # a stock ERP neither keeps nor honours the key
     call = Call(face, operation, request.method, request.url.path, sent)  # faults still see it
@@ -160,7 +196,7 @@ def perform(
             return JSONResponse(error(400, str(e)), status_code=400)
         late = rule is not None and (rule.stage == "after" or rule.fault == "timeout_after_commit")
         if rule is not None and not late:
-            early = _fault_before(sandbox, call, rule, error)
+            early = _fault_before(sandbox, call, rule, error, deadline)
             if early is not None:
                 return early
         headers: dict[str, str] = {}
@@ -172,6 +208,7 @@ def perform(
                 request_hash=request_hash(request, body),
                 apply=apply,
                 unkeyed=sent if key is None else None,
+                deadline=deadline,
             )
             status, payload = written.status, written.body
         else:

@@ -2,8 +2,9 @@
 
 `suppliers` (`SupplierId`, `SupplierNumber`; child `addresses`, `sites`, `attachments`),
 `externalBankAccounts` (a supplier's bank account, found by its owner party), `hubOrganizations`
-(customers: `PartyId`, `PartyNumber`), `purchaseOrders` (read, and custom actions `approve`,
-`revokeApproval`, `close`, `reopen`) and `draftPurchaseOrders` (the delivery date). Lists page
+(customers: `PartyId`, `PartyNumber`), `purchaseOrders` (read, and the published actions
+`submit`, `close`, `reopen`: no `approve` or `revokeApproval`, which Oracle does not publish) and
+`draftPurchaseOrders` (the delivery date). Lists page
 with `limit` (≤ 500) / `offset` and answer `items`, `count`, `hasMore`. HTTP basic auth.
 Integration extensions: the `approvalRequests` child of a supplier (approval routing) and
 `canonOperations/{key}` (writes by key).
@@ -519,8 +520,7 @@ def purchase_order(request: Request, header_id: str) -> Response:
 
 
 ACTIONS = {
-    "approve": {"C7_CONAPRO": "L"},
-    "revokeApproval": {"C7_CONAPRO": "B"},
+    "submit": {"C7_CONAPRO": "L"},  # with bypassApprovalsFlag; else the workflow takes it
     "close": {"C7_ENCER": "E"},
     "reopen": {"C7_ENCER": ""},
 }
@@ -530,7 +530,7 @@ ACTIONS = {
 CLOSE_ACTIONS = {"closeForReceiving", "closeForInvoicing", "close", "finallyClose"}
 
 
-@router.post("/purchaseOrders/{header_id}/action/{name}", summary="approve, close, reopen…")
+@router.post("/purchaseOrders/{header_id}/action/{name}", summary="submit, close, reopen")
 def po_action(
     request: Request,
     header_id: str,
@@ -541,11 +541,20 @@ def po_action(
         raise SandboxRefusal(404, f"no action {name!r} on purchaseOrders")
     if name == "close" and (body or {}).get("closeAction") not in CLOSE_ACTIONS:
         raise SandboxRefusal(400, f"closeAction is required: {', '.join(sorted(CLOSE_ACTIONS))}")
+    bypass = (body or {}).get("bypassApprovalsFlag")
+    if name == "submit" and not isinstance(bypass, bool | None):
+        raise SandboxRefusal(400, "bypassApprovalsFlag: true or false")
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         native = _po_native(request, header_id)
         before = po_item(request, tx, native)
-        tx.update_po(native, ACTIONS[name])
+        if name == "submit" and before["Status"] != "PENDING APPROVAL":
+            raise SandboxRefusal(
+                400,
+                f"only an order pending approval is resubmitted; this one is {before['Status']}",
+            )
+        if name != "submit" or bypass:  # a submit without the bypass waits for its approvers
+            tx.update_po(native, ACTIONS[name])
         return (
             200,
             {"result": po_item(request, tx, native)},

@@ -26,9 +26,9 @@ API = "/api/canon/v1"
 JsonBody = Annotated[dict[str, Any], Body()]
 
 
-def pk_decode(prefix: str, pk: str) -> str:
+def pk_decode(request: Request, prefix: str, pk: str) -> str:
     try:
-        return decode(prefix, pk)
+        return decode(prefix, pk, sandbox_of(request).protheus_filial_width)
     except ValueError as e:
         raise SandboxRefusal(404, str(e)) from e
 
@@ -106,7 +106,7 @@ def _list(
 
 
 def _party(request: Request, prefix: str, pk: str, operation: str) -> Response:
-    native = pk_decode(prefix, pk)
+    native = pk_decode(request, prefix, pk)
 
     def read() -> tuple[int, Any, dict[str, str]]:
         row = sandbox_of(request).db.read(lambda tx: tx.party(native, live=False))
@@ -164,7 +164,7 @@ def create_supplier(request: Request, body: JsonBody) -> Response:
 
 @secured.put("/suppliers/{pk}", summary="Change a supplier (MATA020, operation 4)")
 def change_supplier(request: Request, pk: str, body: JsonBody) -> Response:
-    native, fields = pk_decode("SA2", pk), _fields("SA2010", body)
+    native, fields = pk_decode(request, "SA2", pk), _fields("SA2010", body)
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         previous = tx.update("SA2010", int(tx.party(native)[RECNO]), fields)
@@ -177,7 +177,7 @@ def change_supplier(request: Request, pk: str, body: JsonBody) -> Response:
 
 @secured.delete("/suppliers/{pk}", summary="Delete a supplier (soft: D_E_L_E_T_ = '*')")
 def delete_supplier(request: Request, pk: str) -> Response:
-    native = pk_decode("SA2", pk)
+    native = pk_decode(request, "SA2", pk)
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         row = tx.party(native)
@@ -189,7 +189,7 @@ def delete_supplier(request: Request, pk: str) -> Response:
 
 @secured.get("/suppliers/{pk}/documents", summary="A supplier's live document links (AC9/ACB)")
 def documents(request: Request, pk: str) -> Response:
-    native = pk_decode("SA2", pk)
+    native = pk_decode(request, "SA2", pk)
     _, _, code, loja = native.split(":")
 
     def read() -> tuple[int, Any, dict[str, str]]:
@@ -206,7 +206,7 @@ def documents(request: Request, pk: str) -> Response:
 
 @secured.get("/suppliers/{pk}/approvals", summary="A supplier's open approval routings (SCR)")
 def approvals(request: Request, pk: str) -> Response:
-    native = pk_decode("SA2", pk)
+    native = pk_decode(request, "SA2", pk)
     _, filial, code, loja = native.split(":")
 
     def read() -> tuple[int, Any, dict[str, str]]:
@@ -219,7 +219,7 @@ def approvals(request: Request, pk: str) -> Response:
 
 @secured.post("/suppliers/{pk}/documents", status_code=201, summary="Attach a document")
 def attach(request: Request, pk: str, body: JsonBody) -> Response:
-    native = pk_decode("SA2", pk)
+    native = pk_decode(request, "SA2", pk)
     path, description = str(body.get("ACB_OBJETO", "")), str(body.get("ACB_DESCRI", ""))
     if not path:
         raise SandboxRefusal(400, "ACB_OBJETO is required")
@@ -251,7 +251,7 @@ def attach(request: Request, pk: str, body: JsonBody) -> Response:
 
 @secured.delete("/suppliers/{pk}/documents/{codobj}", summary="Detach a document")
 def detach(request: Request, pk: str, codobj: str) -> Response:
-    pk_decode("SA2", pk)
+    pk_decode(request, "SA2", pk)
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         tx.detach_document(codobj)
@@ -264,7 +264,7 @@ def detach(request: Request, pk: str, codobj: str) -> Response:
 
 @secured.post("/suppliers/{pk}/approvals", status_code=201, summary="Start approval routing")
 def start_routing(request: Request, pk: str, body: JsonBody) -> Response:
-    native = pk_decode("SA2", pk)
+    native = pk_decode(request, "SA2", pk)
     kind = str(body.get("CR_TIPO") or "FO")
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
@@ -323,7 +323,7 @@ def purchase_orders(
 
 @secured.get("/purchaseorders/{pk}", summary="One purchase order")
 def purchase_order(request: Request, pk: str) -> Response:
-    native = pk_decode("SC7", pk)
+    native = pk_decode(request, "SC7", pk)
     return perform(
         request,
         face=FACE,
@@ -335,7 +335,7 @@ def purchase_order(request: Request, pk: str) -> Response:
 
 @secured.put("/purchaseorders/{pk}", summary="Change a purchase order (MATA120, operation 4)")
 def change_purchase_order(request: Request, pk: str, body: JsonBody) -> Response:
-    native = pk_decode("SC7", pk)
+    native = pk_decode(request, "SC7", pk)
     fields = _fields("SC7010", body)
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:

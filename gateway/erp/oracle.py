@@ -2,8 +2,12 @@
 
 Suppliers are `Supplier:{SupplierId}` (`suppliers`, with `addresses`, `sites` and `attachments`),
 customers `Party:{PartyId}` (`hubOrganizations`), purchase orders `PurchaseOrder:{POHeaderId}`
-(`purchaseOrders` to read and its actions to approve, close and reopen, addressed by the
+(`purchaseOrders` to read and its actions to submit, close and reopen, addressed by the
 server's hash key found with `q=POHeaderId=`; `draftPurchaseOrders` for the delivery date).
+Oracle publishes no action that approves an order or withdraws its approval: approving is
+resubmitting an order pending approval with `bypassApprovalsFlag` (Canon's approval stands for
+the approval workflow), and revoking an approval is refused (cancel or change the order in
+Oracle).
 Lists page with `limit` (at most 500) and `offset` while `hasMore`.
 A supplier is never deleted, only made inactive (`InactiveDate`). HTTP basic auth; every write
 carries an `Idempotency-Key` and is looked up by it at `canonOperations/{key}` where that
@@ -27,22 +31,25 @@ import httpx
 
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import HttpErp, check_known, digits, pages, record, result, unsupported
-from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided
+from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided, ErpUnsupported
 
 ROOT = "/fscmRestApi/resources/11.13.18.05"
 MAX_LIMIT = 500
 ACTION_TYPE = "application/vnd.oracle.adf.action+json"
 TAX_TYPES = {14: "CORPORATION", 11: "INDIVIDUAL"}
-#: Gateway operations that are purchase-order actions.
-PO_ACTIONS = {
-    "purchase_order.approve": "approve",
-    "purchase_order.revoke_approval": "revokeApproval",
-    "purchase_order.close": "close",
-    "purchase_order.reopen": "reopen",
+#: Gateway operations that are purchase-order actions, and their bodies.
+PO_ACTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "purchase_order.approve": ("submit", {"bypassApprovalsFlag": True}),
+    "purchase_order.close": ("close", {"closeAction": "close"}),
+    "purchase_order.reopen": ("reopen", {}),
 }
+PENDING = "PENDING APPROVAL"
 HOLD = "HoldAllNewPurchasingDocumentsFlag"
 #: What tells, without `canonOperations`, whether a write in doubt happened (`evidence`).
-EVIDENCE = {"supplier.create_record": "an active supplier holds the taxpayer id"}
+EVIDENCE = {
+    "supplier.create_record": "an active supplier holds the taxpayer id",
+    "purchase_order.approve": f"the order is no longer {PENDING}",
+}
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -308,12 +315,17 @@ class OracleConnector:
             return self._bank_write(op, fields)
         if name == "supplier.restore_bank_account":
             return self._bank_write(op, dict(undone.get("previous") or {}))
+        if name == "purchase_order.revoke_approval":
+            raise ErpUnsupported(
+                f"Oracle: no published action withdraws the approval of {op.canonical_id}; "
+                "cancel the order or change it in Oracle (draftPurchaseOrders) instead"
+            )
         if name in PO_ACTIONS:
             key = self._po_key(_id(op.canonical_id, "PurchaseOrder"))
             if key is None:
                 raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
-            path = f"purchaseOrders/{key}/action/{PO_ACTIONS[name]}"
-            body = {"closeAction": "close"} if name == "purchase_order.close" else {}
+            action, body = PO_ACTIONS[name]
+            path = f"purchaseOrders/{key}/action/{action}"
             return self._result(
                 op.idempotency_key, name, self._write("POST", path, op, body, ACTION_TYPE), {}
             )
@@ -366,7 +378,18 @@ class OracleConnector:
         return self._result(idempotency_key, str(found["operation"]), found["response"], extra)
 
     def evidence(self, operation: ErpOperation) -> ErpResult | None:
-        """Whether `operation` happened, from `suppliers` (see EVIDENCE); others: undecided."""
+        """Whether `operation` happened, from `suppliers` and `purchaseOrders` (see EVIDENCE);
+        others: undecided."""
+        if operation.operation == "purchase_order.approve":
+            item = self._po(_id(operation.canonical_id, "PurchaseOrder"))
+            if item is None:
+                raise ErpUndecided(f"Oracle: {operation.canonical_id} does not exist")
+            if item["Status"] == PENDING:
+                return None
+            if item["Status"] == "REJECTED":
+                raise ErpUndecided(f"Oracle: {operation.canonical_id} was rejected meanwhile")
+            said = {"evidence": EVIDENCE["purchase_order.approve"]}
+            return result(operation.idempotency_key, operation.operation, None, said)
         if operation.operation != "supplier.create_record":
             raise ErpUndecided(
                 f"Oracle: {operation.operation} ({operation.idempotency_key}) is not read back "

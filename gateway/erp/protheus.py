@@ -2,9 +2,9 @@
 
 Suppliers are SA2 rows (`SA2:{A2_FILIAL}:{A2_COD}:{A2_LOJA}`), purchase orders SC7 headers
 (`SC7:{C7_FILIAL}:{C7_NUM}`); a record's URL carries its primary key as the custom service
-expects it: URL-safe base64, unpadded, of the key fields at fixed widths (a 2-character filial).
-That is not FWMODEL's encoding (standard padded base64 in an FWMODEL envelope, with the filial
-width of the installation, often 8): see docs/ERP.md. Auth is HTTP basic or the OAuth2
+expects it: URL-safe base64, unpadded, of the key fields at their widths (the filial's width is
+the installation's, `filial_width`: 2 by default, often 8). That is not FWMODEL's encoding
+(standard padded base64 in an FWMODEL envelope): see docs/ERP.md. Auth is HTTP basic or the OAuth2
 password grant against `/rest/api/oauth2/v1/token` (the token is fetched on first use and
 again on a 401).
 Writes: `POST/PUT/DELETE` under `/rest/api/canon/v1` (the integration's TLPP endpoints; writes of
@@ -35,8 +35,10 @@ EVIDENCE = {
     "supplier.start_approval_routing": "a live SCR routing of the supplier",
     "supplier.cancel_approval_routing": "the routing is gone",
 }
-#: Field widths of the primary keys, in key order.
+#: Field widths of the primary keys, in key order (the filial's first: see `key_widths`).
 KEY_WIDTHS = {"SA2": (2, 6, 2), "SA1": (2, 6, 2), "SC7": (2, 6)}
+#: The filial's width unless the installation says otherwise (the size of its branch code).
+FILIAL_WIDTH = 2
 CURRENCIES = {"1": "BRL", "2": "USD", "3": "UFIR", "4": "EUR", "5": "JPY"}
 ENTITIES = {"supplier": "SA2", "customer": "SA1", "purchase_order": "SC7"}
 #: The change stamp Protheus keeps on a table once enabled (the sandbox: a sequence number).
@@ -56,23 +58,31 @@ RESTORES = {
 }
 
 
-def pk_encode(canonical_id: str) -> str:
+def key_widths(prefix: str, filial_width: int = FILIAL_WIDTH) -> tuple[int, ...] | None:
+    """The widths of a table's key fields, with the installation's filial width."""
+    widths = KEY_WIDTHS.get(prefix)
+    return None if widths is None else (filial_width, *widths[1:])
+
+
+def pk_encode(canonical_id: str, filial_width: int = FILIAL_WIDTH) -> str:
     """The URL key of a record: its key fields at their widths, base64 (URL-safe)."""
     prefix, *values = canonical_id.split(":")
-    widths = KEY_WIDTHS.get(prefix)
+    widths = key_widths(prefix, filial_width)
     if widths is None or len(values) != len(widths):
         raise ValueError(f"{canonical_id!r} is not a Protheus id of SA2, SA1 or SC7")
+    if any(len(v) > w for v, w in zip(values, widths, strict=True)):
+        raise ValueError(f"{canonical_id!r}: a key field is wider than {widths}")
     raw = "".join(v.ljust(w) for v, w in zip(values, widths, strict=True))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def pk_decode(prefix: str, pk: str) -> str:
+def pk_decode(prefix: str, pk: str, filial_width: int = FILIAL_WIDTH) -> str:
     """The canonical id a URL key stands for; ValueError when it is not one."""
     try:
         raw = base64.urlsafe_b64decode(pk + "=" * (-len(pk) % 4)).decode()
     except (ValueError, UnicodeDecodeError) as e:
         raise ValueError(f"{pk!r} is not a base64 primary key") from e
-    widths, values, at = KEY_WIDTHS[prefix], [], 0
+    widths, values, at = key_widths(prefix, filial_width) or (), [], 0
     if len(raw) != sum(widths):
         raise ValueError(f"{pk!r} is not a primary key of {prefix}")
     for width in widths:
@@ -154,9 +164,12 @@ class ProtheusConnector:
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         lookup_service: bool | None = None,
+        filial_width: int = FILIAL_WIDTH,
     ) -> None:
         #: Whether the custom `operations` endpoint exists; None: ask the system once.
         self.lookup_service = lookup_service
+        #: The width of the installation's filial (branch) code in primary keys.
+        self.filial_width = filial_width
         token_url = f"{base_url.rstrip('/')}/rest/api/oauth2/v1/token"
         chosen: httpx.Auth = (
             ProtheusOAuth2(token_url, username, password)
@@ -179,7 +192,7 @@ class ProtheusConnector:
             return None
         path = "purchaseorders" if prefix == "SC7" else f"{entity_type}s"
         body = self.http.json(
-            self.http.send("GET", f"{API}/{path}/{pk_encode(canonical_id)}", missing_ok=True)
+            self.http.send("GET", f"{API}/{path}/{self._pk(canonical_id)}", missing_ok=True)
         )
         if body is None:
             return None
@@ -206,9 +219,7 @@ class ProtheusConnector:
         if entity_type != "purchase_order" or field != "amount":
             return []
         body = self.http.json(
-            self.http.send(
-                "GET", f"{API}/purchaseorders/{pk_encode(canonical_id)}", missing_ok=True
-            )
+            self.http.send("GET", f"{API}/purchaseorders/{self._pk(canonical_id)}", missing_ok=True)
         )
         if body is None:
             return []
@@ -250,9 +261,7 @@ class ProtheusConnector:
         if prefix not in ("SA2", "SA1") or not canonical_id.startswith(f"{prefix}:"):
             raise unsupported(self.name, f"read a {entity_type} row")
         body = self.http.json(
-            self.http.send(
-                "GET", f"{API}/{entity_type}s/{pk_encode(canonical_id)}", missing_ok=True
-            )
+            self.http.send("GET", f"{API}/{entity_type}s/{self._pk(canonical_id)}", missing_ok=True)
         )
         return None if body is None else {k: str(v) for k, v in body.items()}
 
@@ -294,6 +303,9 @@ class ProtheusConnector:
             if not body["hasNext"]:
                 return
 
+    def _pk(self, canonical_id: str) -> str:
+        return pk_encode(canonical_id, self.filial_width)
+
     # -- writes ------------------------------------------------------------------------------
     def run(self, operation: ErpOperation) -> ErpResult:
         check_known(self.name, operation.operation)
@@ -328,7 +340,7 @@ class ProtheusConnector:
                 f"Protheus: {name} ({op.idempotency_key}) is not read back from standard tables "
                 f"yet; check {op.canonical_id} before running it again"
             )
-        base = f"{API}/suppliers/{pk_encode(op.canonical_id or '')}"
+        base = f"{API}/suppliers/{self._pk(op.canonical_id or '')}"
         if name == "supplier.delete_record":
             row = self.http.json(self.http.send("GET", base, missing_ok=True))
             gone = row is None or row.get("D_E_L_E_T_") == "*"
@@ -395,7 +407,7 @@ class ProtheusConnector:
                 "A2_CEP": digits(p.get("postcode")) or None,
             }
             return "POST", f"{API}/suppliers", {k: v for k, v in body.items() if v}
-        pk = pk_encode(target) if target else ""
+        pk = self._pk(target) if target else ""
         base = f"{API}/{'purchaseorders' if target.startswith('SC7') else 'suppliers'}/{pk}"
         if name == "supplier.delete_record":
             return "DELETE", base, None

@@ -8,8 +8,11 @@ supplier. So each connector reads evidence from standard records (`evidence(oper
 
 - the write visibly happened (the supplier with this tax id exists; the field holds the value
   the compensation restores): its result;
-- it visibly did not (no such supplier; the field does not hold the value written): None, and
-  the runner sends it;
+- it visibly did not (no such supplier; the field does not hold the value written): None. On a
+  stock ERP that only says "not landed yet": a request still being processed (held in a queue,
+  a slow work process) can land after the read, and the ERP does not say so. The runner sends
+  it again only once the last send is older than the ERP's longest request (`settle_seconds`
+  of the runner's policy; `Evidence.by_key` is False here), and reads the records again then;
 - the records cannot tell, or cannot give back what the write replaced: `ErpUndecided`, and the
   step is never re-sent; it ends `needs_attention` with the message naming what to check.
 
@@ -18,6 +21,7 @@ supplier. So each connector reads evidence from standard records (`evidence(oper
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from gateway.erp.base import ErpConnector, ErpOperation, ErpResult
@@ -33,10 +37,22 @@ class ReadsEvidence(Protocol):
         ...
 
 
-def recover(connector: ErpConnector, operation: ErpOperation) -> ErpResult | None:
-    """The result of an operation whose outcome was in doubt, or None when it never ran."""
+@dataclass(frozen=True)
+class Evidence:
+    """What the ERP says of a write in doubt."""
+
+    #: The write's result when it happened; None when the ERP shows it did not (yet).
+    found: ErpResult | None
+    #: Read by idempotency key, from an ERP that honours the key: "not found" is final, since a
+    #: copy of the write still in flight is the same keyed write. False: read from the ERP's own
+    #: records, where "not found" only means "not landed by the time of the read".
+    by_key: bool
+
+
+def read_evidence(connector: ErpConnector, operation: ErpOperation) -> Evidence:
+    """Whether an operation whose outcome was in doubt happened, and how that was read."""
     try:
-        return connector.lookup(operation.idempotency_key)
+        return Evidence(connector.lookup(operation.idempotency_key), by_key=True)
     except ErpLookupMissing as missing:
         reason = str(missing)
     if not isinstance(connector, ReadsEvidence):
@@ -44,4 +60,10 @@ def recover(connector: ErpConnector, operation: ErpOperation) -> ErpResult | Non
             f"{operation.operation} ({operation.idempotency_key}): {reason}, and this connector "
             "reads no other evidence; check the ERP before running it again"
         )
-    return connector.evidence(operation)
+    return Evidence(connector.evidence(operation), by_key=False)
+
+
+def recover(connector: ErpConnector, operation: ErpOperation) -> ErpResult | None:
+    """The result of an operation whose outcome was in doubt, or None when it did not happen
+    (on a stock ERP: not by the time of this read; see `read_evidence`)."""
+    return read_evidence(connector, operation).found

@@ -172,6 +172,28 @@ def test_held_requests_wait_for_their_release(
     assert _written(sandbox) == written and sandbox.admin.holds() == []
 
 
+def test_a_request_the_erp_abandoned_writes_nothing_even_when_let_through(
+    tmp_path: Path,
+) -> None:
+    """The ERP's request timeout: a held write is given up when it expires (503), and a late
+    `proceed` cannot make it land any more; a write slower than the timeout is rolled back."""
+    with (
+        running_sandbox(tmp_path / "sandbox", stock=True, request_timeout=0.5) as sandbox,
+        httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD), timeout=30) as http,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        sandbox.admin.fault("block", key="held", seconds=30)
+        pending = pool.submit(_create, http, "held")
+        hold = sandbox.admin.wait_for_hold("held")
+        assert pending.result(10).status_code == 503  # given up long before the 30 s hold
+        sandbox.admin.release(hold["id"], "proceed")  # too late: nothing is held any more
+        assert sandbox.admin.holds() == [] and _written(sandbox) == 0
+        slow = _create(http, "slow", "latency=0.8")
+        assert slow.status_code == 504 and _written(sandbox) == 0
+        assert sandbox.admin.keys() == []
+        assert _create(http, "quick").status_code == 201 and _written(sandbox) == 1
+
+
 @pytest.mark.parametrize(
     ("path", "field"),
     [

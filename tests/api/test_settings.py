@@ -105,3 +105,11 @@ def test_get_settings_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
         assert get_settings() is first
     finally:
         get_settings.cache_clear()
+
+
+def test_the_settle_window_must_outlast_canons_own_erp_timeout(tmp_path: Path) -> None:
+    """A stock ERP's records are trusted only after its longest request: a window shorter than
+    Canon's own wait for an answer would re-send writes still being processed."""
+    with pytest.raises(ValidationError, match="CANON_ERP_SETTLE_SECONDS must exceed"):
+        Settings(workdir=tmp_path, erp_timeout_seconds=30, erp_settle_seconds=30)
+    assert Settings(workdir=tmp_path, erp_timeout_seconds=30).erp_settle_seconds == 600

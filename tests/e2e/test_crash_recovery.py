@@ -2,7 +2,9 @@
 
 Each lane runs a real `canon serve` subprocess against its own sandbox ERP (Protheus format) and
 its own store, in rounds; the last lane's ERP is a stock one (`--stock`: no look-up by key,
-`Idempotency-Key` ignored), where the runner settles doubt from the ERP's own tables. A round
+`Idempotency-Key` ignored, requests abandoned after its request timeout), where the runner
+settles doubt from the ERP's own tables, re-sending a write they do not show only after its
+settle window (so that a call still held when the restarted runner reads lands once). A round
 submits workflows over HTTP, each with a randomly drawn plan:
 where the process is killed (inside an ERP call, before or after the ERP committed, by holding
 the call in the sandbox; or at a step boundary, by the runner's pause hook), whether a step is
@@ -57,11 +59,13 @@ SECRET = "crash-secret-" + "c" * 32
 LANES = int(os.environ.get("CANON_CRASH_LANES", "3"))
 ROUNDS = int(os.environ.get("CANON_CRASH_ROUNDS", "4"))  # per lane
 PER_ROUND = int(os.environ.get("CANON_CRASH_PER_ROUND", "9"))
-#: Lanes whose sandbox is a stock ERP (`--stock`: no look-up by key, keys ignored). Opt-in:
-#: on a stock ERP a write still held in flight when the restarted runner reads the evidence
-#: looks as if it never ran, so the runner sends it again and the ERP holds two suppliers
-#: (seen in CI with `release=proceed` after a kill inside the call; issue 21 keeps it open).
-STOCK_LANES = int(os.environ.get("CANON_CRASH_STOCK_LANES", "0"))
+#: Lanes whose sandbox is a stock ERP (`--stock`: no look-up by key, keys ignored).
+STOCK_LANES = int(os.environ.get("CANON_CRASH_STOCK_LANES", "1"))
+#: The stock ERP's request timeout, and Canon's settle window for it (beyond the timeout: the
+#: 1 s client timeout and the time from the committed send to the request reaching the ERP).
+#: Long enough that calls let through after the restart usually still land, inside the window.
+STOCK_REQUEST_TIMEOUT = 15.0
+STOCK_SETTLE = STOCK_REQUEST_TIMEOUT + 5.0
 STEPS = ["create_record", "attach_document", "route_for_approval"]
 TERMINAL = {"succeeded", "compensated", "failed", "needs_attention"}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "crash"
@@ -108,6 +112,10 @@ class Tally:
     outcomes: Counter[str] = field(default_factory=Counter)
     seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     starts: int = 0
+    #: Stock ERP: writes absent when first read, then found after the settle window (landed
+    #: late), and writes sent again after it (the ERP had abandoned them).
+    settled_found: int = 0
+    settled_resent: int = 0
 
 
 def _free_port() -> int:
@@ -119,7 +127,14 @@ def _free_port() -> int:
 class CanonServe:
     """One `canon serve` subprocess, with the pause markers it writes to stderr."""
 
-    def __init__(self, workdir: Path, store_url: str, erp_url: str, pause_at: str | None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        store_url: str,
+        erp_url: str,
+        pause_at: str | None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         self.pause_at = pause_at
         env = {
             **os.environ,
@@ -136,6 +151,7 @@ class CanonServe:
             "CANON_APPROVAL_SWEEP_SECONDS": "0",
             "CANON_LOG_LEVEL": "WARNING",
             "CANON_RATE_LIMIT_ROLES": json.dumps({"agent": {"per_second": 1e5, "burst": 100000}}),
+            **(extra or {}),
         }
         if pause_at:
             env["CANON_WORKFLOW_PAUSE_AT"] = pause_at
@@ -208,8 +224,17 @@ def _tax_id(lane: int, n: int) -> str:
 class Lane:
     """One canon process at a time, its sandbox ERP and its store, running rounds of plans."""
 
-    def __init__(self, number: int, folder: Path, store_url: str, sandbox: Sandbox, seed: int):
+    def __init__(
+        self,
+        number: int,
+        folder: Path,
+        store_url: str,
+        sandbox: Sandbox,
+        seed: int,
+        stock: bool = False,
+    ):
         self.number, self.folder, self.store_url, self.sandbox = number, folder, store_url, sandbox
+        self.stock = stock
         self.rng = random.Random(seed)
         self.store = Store.open(store_url)
         self.signer = TokenSigner(SECRET, 3600)
@@ -294,7 +319,10 @@ class Lane:
         if self.canon is not None:
             self.canon.stop()
         started = time.monotonic()
-        self.canon = CanonServe(self.folder / "work", self.store_url, self.sandbox.url, pause_at)
+        extra = {"CANON_ERP_SETTLE_SECONDS": str(STOCK_SETTLE)} if self.stock else {}
+        self.canon = CanonServe(
+            self.folder / "work", self.store_url, self.sandbox.url, pause_at, extra
+        )
         self.tally.starts += 1
         self.tally.seconds["starting canon serve"] += time.monotonic() - started
         return self.canon
@@ -383,7 +411,8 @@ class Lane:
     def _wait_terminal(self, plans: list[Plan]) -> None:
         """Wait for every workflow to end, letting through calls held after the last kill (a
         kill at a random moment leaves some workflows short of their hold)."""
-        deadline = time.monotonic() + 90
+        # A stock lane may wait out a few settle windows in a row (kill, noise, compensation).
+        deadline = time.monotonic() + 90 + (4 * STOCK_SETTLE if self.stock else 0)
         while time.monotonic() < deadline:
             if not self._open(plans):
                 return
@@ -466,6 +495,7 @@ class Lane:
             routings = self.sandbox.admin.live("SCR010", CR_NUM=code)
             assert (len(links), len(routings)) == ((1, 1) if status == "succeeded" else (0, 0))
         kinds = [e.kind for e in story]
+        self._count_settling(story)
         assert kinds.count("workflow.started") == 1 and kinds[-1] == f"action.{status}", where
         assert sum(k.startswith("action.") and k != "action.requested" for k in kinds) == 1
         told = [json.loads(e.data).get("step") for e in story if e.kind == "step.succeeded"]
@@ -474,6 +504,19 @@ class Lane:
             json.loads(e.data).get("step") for e in story if e.kind == "step.compensated"
         ]
         assert undone_told == [STEPS[n] for n in sorted(undone, reverse=True)], where
+
+    def _count_settling(self, story: list[AuditEntry]) -> None:
+        settling: set[str] = set()
+        for entry in story:
+            data = json.loads(entry.data)
+            if entry.kind == "step.in_doubt" and "records yet" in str(data.get("error")):
+                settling.add(str(data.get("step")))
+            elif entry.kind == "step.resend" and data.get("step") in settling:
+                self.tally.settled_resent += 1
+                settling.discard(str(data.get("step")))
+            elif data.get("reconciled") and data.get("step") in settling:
+                self.tally.settled_found += 1
+                settling.discard(str(data.get("step")))
 
 
 @contextmanager
@@ -500,8 +543,11 @@ def test_kills_at_every_step_boundary_and_inside_erp_calls_leave_nothing_half_do
         for n, url in enumerate(urls):
             stock = n >= len(urls) - STOCK_LANES  # the last lanes run against a stock ERP
             folder = tmp_path / f"lane-{n}" / "sandbox"
-            sandbox = stack.enter_context(running_sandbox(folder, stock=stock))
-            lanes.append(Lane(n, tmp_path / f"lane-{n}", url, sandbox, seed + n))
+            timeout = STOCK_REQUEST_TIMEOUT if stock else None
+            sandbox = stack.enter_context(
+                running_sandbox(folder, stock=stock, request_timeout=timeout)
+            )
+            lanes.append(Lane(n, tmp_path / f"lane-{n}", url, sandbox, seed + n, stock))
 
         def drive(lane: Lane) -> Tally:
             try:
@@ -527,6 +573,8 @@ def test_kills_at_every_step_boundary_and_inside_erp_calls_leave_nothing_half_do
         for stage, seconds in tally.seconds.items():
             total.seconds[stage] += seconds
         total.starts += tally.starts
+        total.settled_found += tally.settled_found
+        total.settled_resent += tally.settled_resent
     summary = json.dumps(
         {
             "backend": backend,
@@ -540,6 +588,8 @@ def test_kills_at_every_step_boundary_and_inside_erp_calls_leave_nothing_half_do
             "kill_points": dict(total.kill_points.most_common()),
             "outcomes": dict(total.outcomes.most_common()),
             "canon_serve_starts": total.starts,
+            "stock_absent_then_found_after_settling": total.settled_found,
+            "stock_resent_after_settling": total.settled_resent,
             # summed over lanes, which run in parallel: more than the wall-clock duration
             "lane_seconds": {k: round(v, 1) for k, v in sorted(total.seconds.items())},
             "duration_seconds": round(time.monotonic() - began, 1),

@@ -49,8 +49,14 @@ def test_every_shipped_action_type_is_either_drilled_here_or_named_as_unsupporte
     assert set(catalog.actions) == {*ON_ERPS, "transaction.reclassify", "ticket.close"}
 
 
-@pytest.mark.parametrize("wire", FORMATS)
-@pytest.mark.parametrize("action", ON_ERPS)
+#: Oracle publishes no action that withdraws an approval: its approvals are not revertible.
+NOT_REVERTIBLE = {("purchase_order.approve", "oracle")}
+
+
+@pytest.mark.parametrize(
+    ("action", "wire"),
+    [(a, w) for w in FORMATS for a in ON_ERPS if (a, w) not in NOT_REVERTIBLE],
+)
 def test_drill_passes(sandbox: Sandbox, catalog: Catalog, wire: str, action: str) -> None:
     journal = len(sandbox.admin.journal())
     result = run_drill(catalog, action, sandbox.connector(wire), erp=f"sandbox ({wire})",
@@ -126,6 +132,25 @@ def test_a_refusal_half_way_through_a_multi_step_revert_needs_attention(
     assert not result.passed and result.revert_status == "needs_attention"
     assert result.problem is not None and "undo_route_for_approval" in result.problem
     assert [c.stage for c in result.checks][-1] == "after undoing step 2 (route_for_approval)"
+
+
+def test_an_oracle_approval_is_not_revertible_and_its_drill_says_why(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    with running_sandbox(tmp_path / "oracle") as oracle:
+        result = run_drill(
+            catalog,
+            "purchase_order.approve",
+            oracle.connector("oracle"),
+            erp="sandbox (oracle)",
+            run_id="oracle-approve",
+            policy=FAST,
+        )
+        assert not result.passed
+        assert (result.action_status, result.revert_status) == ("succeeded", "failed")
+        assert result.problem is not None
+        assert "no published action withdraws the approval" in result.problem
+        assert "purchase_order.revoke_approval" not in oracle.admin.calls()  # nothing sent
 
 
 @pytest.mark.parametrize("action", ["transaction.reclassify", "ticket.close"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -331,11 +332,14 @@ class SandboxDatabase:
         request_hash: str,
         apply: Callable[[Tx], tuple[int, Any, dict[str, Any]]],
         unkeyed: str | None = None,
+        deadline: float | None = None,
     ) -> Written:
         """Run `apply` once per key, in one transaction with its journal entry.
 
         Without a key (a stock ERP ignores them), every call writes; `unkeyed` still journals
         it, as `<unkeyed>#<seq>`, so that tests can count the writes made under one key.
+        `deadline` (`time.monotonic()`): past it, the transaction is rolled back instead of
+        committed and a 504 refusal raised (the ERP's request timeout).
         """
         with self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -343,6 +347,8 @@ class SandboxDatabase:
                 written = self._write_locked(
                     conn, key, face, operation, request_hash, apply, unkeyed
                 )
+                if deadline is not None and time.monotonic() > deadline:
+                    raise SandboxRefusal(504, "request timed out in the ERP; nothing was written")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

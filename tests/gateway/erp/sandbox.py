@@ -61,15 +61,27 @@ class Sandbox:
 
 
 @contextmanager
-def running_sandbox(folder: Path, *, stock: bool = False) -> Iterator[Sandbox]:
+def running_sandbox(
+    folder: Path,
+    *,
+    stock: bool = False,
+    request_timeout: float | None = None,
+    filial_width: int = 2,
+) -> Iterator[Sandbox]:
     """A sandbox over a fresh copy of the template database, until the block ends.
 
     `stock`: without Canon's custom ERP services, ignoring `Idempotency-Key` (`--stock`).
+    `request_timeout`: the ERP abandons a request that has not written by then (seconds).
     """
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / "sandbox-erp.sqlite"
     shutil.copyfile(template_database(), database)
-    app = create_sandbox_app(database, stock=stock)
+    app = create_sandbox_app(
+        database,
+        stock=stock,
+        request_timeout_seconds=request_timeout,
+        protheus_filial_width=filial_width,
+    )
     with serving(app) as url, httpx.Client(base_url=url, timeout=30) as http:
         admin = SandboxAdmin(http)
         try:

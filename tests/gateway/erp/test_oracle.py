@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from gateway.erp import OracleConnector
+from gateway.errors import ErpOperationFailed, ErpUnsupported
 from tests.gateway.erp import expected
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox
 from tests.gateway.erp.test_connectors import op
@@ -52,7 +53,7 @@ def test_a_supplier_is_never_deleted_only_made_inactive(sandbox: Sandbox) -> Non
     ("operation", "status"),
     [
         pytest.param("purchase_order.close", "CLOSED", id="close"),
-        pytest.param("purchase_order.revoke_approval", "PENDING APPROVAL", id="revoke-approval"),
+        pytest.param("purchase_order.reopen", "OPEN", id="reopen"),
     ],
 )
 def test_purchase_orders_change_through_actions(
@@ -113,6 +114,43 @@ def _po_url(http: httpx.Client) -> str:
     (item,) = found.json()["items"]
     (link,) = [link for link in item["links"] if link["rel"] == "self"]
     return str(link["href"])
+
+
+def _make_pending(sandbox: Sandbox) -> None:
+    """Reopen the order and put it back to pending approval, as a change order would."""
+    _, filial, number = expected.purchase_order(1).native.split(":")
+    for row in sandbox.admin.rows("SC7010", C7_FILIAL=filial, C7_NUM=number):
+        sandbox.admin.change("SC7010", int(row["R_E_C_N_O_"]), C7_CONAPRO="B", C7_ENCER="")
+
+
+def test_approving_resubmits_an_order_pending_approval_and_a_revocation_is_refused(
+    sandbox: Sandbox,
+) -> None:
+    """Oracle publishes `submit` (with `bypassApprovalsFlag`), not `approve`/`revokeApproval`."""
+    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    _make_pending(sandbox)
+    action = {"Content-Type": "application/vnd.oracle.adf.action+json"}
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        url = _po_url(http)
+        for unpublished in ("approve", "revokeApproval"):
+            answer = http.post(f"{url}/action/{unpublished}", json={}, headers=action)
+            assert answer.status_code == 404
+        routed = http.post(f"{url}/action/submit", json={}, headers=action)
+        assert routed.status_code == 200  # without the bypass, the approvers take it
+        assert http.get(url).json()["Status"] == "PENDING APPROVAL"
+    approve = op("purchase_order.approve", ORDER, "approve")
+    assert erp.evidence(approve) is None  # still pending: not approved
+    erp.run(approve)
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        assert http.get(_po_url(http)).json()["Status"] == "OPEN"
+    found = erp.evidence(approve)
+    assert found is not None and "PENDING APPROVAL" in found.data["evidence"]
+    with pytest.raises(ErpOperationFailed, match="only an order pending approval"):
+        erp.run(op("purchase_order.approve", ORDER, "approve-again"))
+    with pytest.raises(ErpUnsupported, match="no published action withdraws the approval"):
+        erp.run(op("purchase_order.revoke_approval", ORDER, "revoke"))
+    calls = sandbox.admin.calls()
+    assert "purchase_order.revoke_approval" not in calls  # refused before anything was sent
 
 
 def test_purchase_orders_are_addressed_by_the_servers_hash_key(sandbox: Sandbox) -> None:

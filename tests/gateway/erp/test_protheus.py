@@ -1,6 +1,9 @@
-"""Protheus specifics: FWMODEL-style base64 keys, basic auth and the OAuth2 password grant."""
+"""Protheus specifics: base64 primary keys at the installation's filial width, basic auth and
+the OAuth2 password grant."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import httpx
 import pytest
@@ -10,7 +13,8 @@ from hypothesis import strategies as st
 from gateway.erp.protheus import ProtheusConnector, pk_decode, pk_encode
 from gateway.errors import ErpOperationFailed
 from tests.gateway.erp import expected
-from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox
+from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox, running_sandbox
+from tests.gateway.erp.test_connectors import op
 
 code = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=6)
 
@@ -21,6 +25,34 @@ def test_primary_keys_round_trip(filial: str, cod: str, loja: str) -> None:
     encoded = pk_encode(canonical_id)
     assert "/" not in encoded and "=" not in encoded
     assert pk_decode("SA2", encoded) == canonical_id
+
+
+@given(filial=st.sampled_from(["", "01", "D MG 01"]), cod=code, loja=st.sampled_from(["01", "A"]))
+def test_primary_keys_round_trip_at_the_installations_filial_width(
+    filial: str, cod: str, loja: str
+) -> None:
+    canonical_id = f"SA2:{filial}:{cod}:{loja}"
+    encoded = pk_encode(canonical_id, filial_width=8)
+    assert pk_decode("SA2", encoded, filial_width=8) == canonical_id
+    with pytest.raises(ValueError, match="not a primary key of SA2"):
+        pk_decode("SA2", encoded)  # read at another width, it is no key of this system
+
+
+def test_a_filial_wider_than_the_installations_is_refused() -> None:
+    with pytest.raises(ValueError, match="wider than"):
+        pk_encode("SA2:D MG 01:000001:01")
+
+
+def test_the_connector_and_the_erp_agree_on_an_8_character_filial(tmp_path: Path) -> None:
+    with running_sandbox(tmp_path / "erp", filial_width=8) as erp:
+        wide = erp.connector("protheus", filial_width=8)
+        record = wide.read_record("supplier", "SA2::000001:01")
+        assert record is not None and record.canonical_id == "SA2::000001:01"
+        narrow = erp.connector("protheus")  # a 2-character filial: not this system's keys
+        assert narrow.read_record("supplier", "SA2::000001:01") is None
+        wide.run(op("supplier.block", "SA2::000001:01", "wide-block", reason="audit"))
+        (row,) = erp.admin.rows("SA2010", A2_COD="000001", A2_LOJA="01")
+        assert row["A2_MSBLQL"] == "1"
 
 
 @pytest.mark.parametrize(
