@@ -42,7 +42,13 @@ from gateway.store import ApiKey, AuditEntry
 from gateway.tokens import TokenSigner
 from resolver import Resolver
 from tests.e2e.conftest import serving
-from tests.gateway.test_approval_outbox import FAST_HASHER, SlackStandIn, slack_api  # noqa: F401
+from tests.gateway.test_approval_outbox import (  # noqa: F401 (fixtures)
+    FAST_HASHER,
+    Inbox,
+    SlackStandIn,
+    slack_api,
+    smtp,
+)
 from tests.gateway.test_webhook_ssrf import Server
 from tests.tokens import key_id
 
@@ -357,6 +363,40 @@ def _portal_approve(base_url: str, username: str, approval_id: str) -> httpx.Res
         data = {"csrf_token": _csrf(page.text), "payload_hash": seen.group(1),
                 "decision": "approve"}  # fmt: skip
         return browser.post(f"/portal/approvals/{approval_id}/decision", data=data)
+
+
+def test_an_admin_adding_a_portal_user_is_announced_to_the_other_admins(
+    tmp_path: Path,
+    store_url: str,
+    trained_resolver: Resolver,
+    smtp: tuple[Inbox, int],  # noqa: F811
+) -> None:
+    inbox, port = smtp
+    with running(tmp_path, store_url, trained_resolver, smtp_host="127.0.0.1", smtp_port=port,
+                 smtp_from="Canon <canon@example.test>") as live:  # fmt: skip
+        sweep = live.app.state.approvals.outbox.sweep
+        with live.gateway.store.transaction() as session:  # another admin, made by the operator
+            create_user(session, username="bob", password="correct horse battery", role="admin",
+                        email="bob@example.test", actor="cli:operator", hasher=FAST_HASHER,
+                        now=live.gateway.clock())  # fmt: skip
+        root = live.key("admin", "root")
+        assert sweep().notices_sent == 2  # to bob: his own account, then root's key
+        before = len(inbox.wait_for(2))
+        sock = {"username": "sock", "password": "correct horse battery", "role": "admin",
+                "email": "sock@example.test"}  # fmt: skip
+        made = live.http.post("/v1/admin/portal-users", headers=root, json=sock)
+        assert made.status_code == 201, made.text
+        assert sweep().notices_sent == 2  # bob, and the new admin itself (not root: no e-mail)
+        mails = inbox.wait_for(before + 2)[before:]
+        assert sorted(m["To"] for m in mails) == ["bob@example.test", "sock@example.test"]
+        assert all("portal.user_created sock (role admin)" in m["Subject"] for m in mails)
+        kinds = [
+            e["kind"]
+            for e in live.http.get("/v1/audit", headers=root, params={"limit": 1000}).json()[
+                "entries"
+            ]
+        ]
+        assert kinds.count("admin_notice.sent") >= 1  # fmt: skip
 
 
 def test_one_admin_cannot_be_both_approvers_of_an_irreversible_change(live: Live) -> None:

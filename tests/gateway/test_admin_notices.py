@@ -9,10 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from gateway import Gateway, Store, create_key, revoke_key
-from gateway.approvals_desk import ApprovalDesk
+from gateway.approvals_desk import ApprovalDesk, ApprovalRules, Channels
 from gateway.approvals_outbox import ApprovalOutbox
+from gateway.channels import LinkSigner
 from gateway.channels.portal import create_user, unlock_user
 from gateway.store.models import AdminNotice, ApiKey, PortalUser
+from tests.gateway.conftest import SECRET
 from tests.gateway.test_approval_outbox import (  # noqa: F401 (fixtures)
     FAST_HASHER,
     Inbox,
@@ -144,3 +146,19 @@ def test_agent_text_in_an_announcement_is_escaped_for_slack(
     blocks = call["blocks"]
     blocks = blocks if isinstance(blocks, list) else json.loads(blocks)
     assert blocks[0]["text"]["type"] == "plain_text"  # rendered as typed, never as markup
+
+
+def test_without_smtp_or_slack_the_notices_are_skipped_not_retried(
+    gate: Gateway, store: Store, admins: dict[str, str]
+) -> None:
+    bare = ApprovalDesk(gateway=gate, links=LinkSigner(SECRET), public_url="http://canon.test",
+                        rules=ApprovalRules(), channels=Channels())  # fmt: skip
+    with store.transaction() as session:
+        create_key(session, "late approver", "approver", actor=f"user:{admins['root']}")
+    report = ApprovalOutbox(bare).sweep()
+    assert (report.notices_sent, report.notices_failed) == (0, 0)
+    with store.transaction() as session:
+        pending = session.scalars(select(AdminNotice).where(AdminNotice.status != "sent")).all()
+        assert {(n.channel, n.status) for n in pending} == {("email", "skipped"),
+                                                            ("slack", "skipped")}  # fmt: skip
+    assert_chain_ok(gate)
