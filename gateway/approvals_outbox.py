@@ -82,9 +82,9 @@ class ApprovalOutbox:
         expired = sum(self.desk.expire(i) for i in self._ids(self._due_expiry(now)))
         escalated = self._escalate(now)
         queued = self._queue_new(now) + self._queue_outcomes(now)
+        notices_sent, notices_failed = self._admin_notices(now)  # admins hear of changes first
         sent, failed = self._dispatch(now)
         cb_sent, cb_failed = self._callbacks(now)
-        notices_sent, notices_failed = self._admin_notices(now)
         return SweepReport(expired, escalated, queued, sent, failed, cb_sent, cb_failed,
                            notices_sent, notices_failed)  # fmt: skip
 
