@@ -63,8 +63,8 @@ class Settings(BaseSettings):
     )
     audit_key_file: Path | None = Field(
         default=None,
-        description="Secret file that signs audit checkpoints (mode 0600, never rotated with "
-        "the token secret); default <workdir>/audit.key, created on first use",
+        description="Secret file that keys the audit chain and signs its checkpoints (mode 0600, "
+        "never rotated with the token secret); default <workdir>/audit.key, created on first use",
     )
     audit_checkpoint_file: Path | None = Field(
         default=None,
