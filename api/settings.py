@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.checkpoints import CheckpointSink
-from gateway.keyring import AUDIT_CHAIN, KeySource, SecretFile, StaticKeys
+from gateway.keyring import AUDIT_CHAIN, AUDIT_ENTRIES, KeySource, SecretFile, StaticKeys
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "demo", "dev", "test"})
 MIN_SECRET_LENGTH = 32
@@ -63,8 +63,8 @@ class Settings(BaseSettings):
     )
     audit_key_file: Path | None = Field(
         default=None,
-        description="Secret file that signs audit checkpoints (mode 0600, never rotated with "
-        "the token secret); default <workdir>/audit.key, created on first use",
+        description="Secret file that keys the audit chain and signs its checkpoints (mode 0600, "
+        "never rotated with the token secret); default <workdir>/audit.key, created on first use",
     )
     audit_checkpoint_file: Path | None = Field(
         default=None,
@@ -330,7 +330,7 @@ def audit_sink(settings: Settings) -> CheckpointSink:
     key_path = settings.audit_key_file or settings.workdir / "audit.key"
     ring = SecretFile(key_path, create=settings.audit_key_file is None).current()
     path = settings.audit_checkpoint_file or settings.workdir / "audit-checkpoints.jsonl"
-    return CheckpointSink(path, ring.key(AUDIT_CHAIN))
+    return CheckpointSink(path, ring.key(AUDIT_CHAIN), chain_key=ring.key(AUDIT_ENTRIES))
 
 
 @lru_cache(maxsize=1)

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from gateway import audit
+from gateway import admin_notices, audit
 from gateway.approvals import PENDING, may_decide
 from gateway.approvals_desk import ApprovalDesk
-from gateway.channels.email import DeliveryFailed, request_email
+from gateway.channels.email import DeliveryFailed, one_line, request_email
 from gateway.channels.portal import active_user, user_principal
 from gateway.store import Action, Approval
-from gateway.store.models import ActionCallback, ApprovalNotification, PortalUser
+from gateway.store.models import ActionCallback, AdminNotice, ApprovalNotification, PortalUser
 from gateway.views import action_view
 
 TERMINAL = ("shadowed", "succeeded", "rejected", "expired", "failed", "compensated",
@@ -45,6 +47,8 @@ class SweepReport:
     failed: int = 0
     callbacks_sent: int = 0
     callbacks_failed: int = 0
+    notices_sent: int = 0
+    notices_failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,11 @@ class ApprovalOutbox:
         expired = sum(self.desk.expire(i) for i in self._ids(self._due_expiry(now)))
         escalated = self._escalate(now)
         queued = self._queue_new(now) + self._queue_outcomes(now)
+        notices_sent, notices_failed = self._admin_notices(now)  # admins hear of changes first
         sent, failed = self._dispatch(now)
         cb_sent, cb_failed = self._callbacks(now)
-        return SweepReport(expired, escalated, queued, sent, failed, cb_sent, cb_failed)
+        return SweepReport(expired, escalated, queued, sent, failed, cb_sent, cb_failed,
+                           notices_sent, notices_failed)  # fmt: skip
 
     def _ids(self, query: Any) -> list[str]:
         with self.store.transaction() as session:
@@ -319,3 +325,69 @@ class ApprovalOutbox:
                               "attempt": attempts, "error": error},
                              action_id=action_id, actor="gateway", now=now)  # fmt: skip
         return sent, failed
+
+    # -- admin notices ---------------------------------------------------------------------
+    def _admin_notices(self, now: datetime) -> tuple[int, int]:
+        """Send the announcements of admin actions to the other admins (gateway.admin_notices)."""
+        with self.store.transaction() as session:
+            due = session.scalars(
+                select(AdminNotice)
+                # A fresh notice is due at once (it may be stamped by another clock).
+                .where(AdminNotice.status == "pending",
+                       or_(AdminNotice.attempts == 0, AdminNotice.next_attempt_at <= now))
+                .order_by(AdminNotice.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            ).all()  # fmt: skip
+            work = []
+            for row in due:  # claimed for a lease
+                row.attempts, row.next_attempt_at = row.attempts + 1, now + LEASE
+                work.append((row.id, row.channel, row.recipient, row.details, row.attempts))
+        sent = failed = 0
+        for notice_id, channel, recipient, details, attempts in work:
+            error = status = None
+            try:
+                status, ref = self._send_notice(channel, recipient, details)
+            except DeliveryFailed as e:
+                error, ref = e.message, None
+            with self.store.transaction() as session:
+                row = session.get_one(AdminNotice, notice_id)
+                if error is None:
+                    row.status, row.ref, row.sent_at, row.error = status or "sent", ref, now, None
+                    sent += status == "sent"
+                else:
+                    final = attempts >= MAX_ATTEMPTS
+                    row.error, row.status = error, "failed" if final else "pending"
+                    row.next_attempt_at = now + backoff(attempts)
+                    failed += 1
+                if status != "skipped":
+                    audit.append(session, "admin_notice.sent" if error is None
+                                 else "admin_notice.failed",
+                                 {"notice_id": notice_id, "channel": channel,
+                                  "recipient": recipient, "announces": row.audit_seq,
+                                  "attempt": attempts, "error": error},
+                                 actor="gateway", now=now)  # fmt: skip
+        return sent, failed
+
+    def _send_notice(
+        self, channel: str, recipient: str, details: dict[str, Any]
+    ) -> tuple[str, dict[str, Any] | None]:
+        channels = self.desk.channels
+        if channel == admin_notices.SLACK:
+            if channels.slack is None:
+                return "skipped", None  # Slack is not configured: nobody to tell there
+            text = admin_notices.summary(details)  # plain_text block: Slack renders no markup
+            blocks = [{"type": "section",
+                       "text": {"type": "plain_text", "text": one_line(text, 2900),
+                                "emoji": False}}]  # fmt: skip
+            return "sent", channels.slack.post(channels.slack.channel, text, blocks)
+        if channels.mailer is None:
+            return "skipped", None  # no SMTP configured: the audit entry stays the record
+        message = EmailMessage()
+        message["Subject"] = one_line(admin_notices.summary(details))
+        message["From"] = channels.mailer.sender
+        message["To"] = recipient
+        message["Message-ID"] = make_msgid(domain="canon.local")
+        message.set_content(admin_notices.body(details))  # plain text only: no markup to inject
+        channels.mailer.send(message)
+        return "sent", {"message_id": str(message["Message-ID"])}

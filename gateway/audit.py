@@ -1,15 +1,21 @@
-"""The audit log: append-only, each entry chained to the previous one by SHA-256.
+"""The audit log: append-only, each entry chained to the previous one by a keyed hash.
 
-hash(n) = SHA-256(hash(n-1) + canonical JSON of {seq, at, kind, action_id, actor, data}); the
-first entry chains to 64 zeros, and the `audit_head` row keeps the last seq and hash, so that an
-edited, deleted (even the last), inserted or re-ordered entry breaks the chain where it happened.
-Entries are appended inside the caller's transaction: an entry exists exactly when the state
-change it describes was committed.
+hash(n) = HMAC-SHA256(key, hash(n-1) + canonical JSON of {seq, at, kind, action_id, actor,
+data}); the first entry chains to 64 zeros, and the `audit_head` row keeps the last seq and hash,
+so that an edited, deleted (even the last), inserted or re-ordered entry breaks the chain where
+it happened. The key is derived from the audit key file outside the database
+(`keyring.AUDIT_ENTRIES`; the store's sessions carry it), so a database writer cannot recompute
+the chain after rewriting an entry. Each entry names its scheme: entries written before the
+chain was keyed (or by a store opened without the key) are plain SHA-256 (`scheme` NULL) and
+stay verifiable; after the first keyed entry a plain one is a downgrade and fails verification,
+as does a keyed entry checked without the key. Entries are appended inside the caller's
+transaction: an entry exists exactly when the state change it describes was committed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -19,11 +25,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import admin_notices
 from gateway.checkpoints import CheckpointSink, note_append, verify_checkpoints
 from gateway.redact import mask_bank_data
 from gateway.store import AuditEntry, AuditHead, utcnow
+from gateway.store.engine import AUDIT_CHAIN_KEY
 
 GENESIS_HASH = "0" * 64
+HMAC_SCHEME = "hmac-sha256"
 HEAD_ID = 1
 VERIFY_BATCH = 1000
 #: The id of the HTTP request or MCP tool call being served; set by the API, kept in each entry.
@@ -35,8 +44,9 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
-    """The hash an entry must carry, given the previous entry's hash."""
+def entry_hash(prev_hash: str, entry: AuditEntry, key: bytes | None = None) -> str:
+    """The hash an entry must carry, given the previous entry's hash: keyed (HMAC) when the
+    entry's scheme says so (then `key` is needed), plain SHA-256 for entries from before."""
     body = {
         "seq": entry.seq,
         "at": entry.at,
@@ -45,7 +55,18 @@ def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
         "actor": entry.actor,
         "data": json.loads(entry.data),
     }
-    return hashlib.sha256((prev_hash + canonical_json(body)).encode("utf-8")).hexdigest()
+    message = (prev_hash + canonical_json(body)).encode("utf-8")
+    if entry.scheme is None:
+        return hashlib.sha256(message).hexdigest()
+    if entry.scheme != HMAC_SCHEME or key is None:
+        raise KeyError(entry.scheme)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def chain_key(session: Session) -> bytes | None:
+    """The chain's HMAC key this session was opened with (None: a store without it)."""
+    found = session.info.get(AUDIT_CHAIN_KEY)
+    return found if isinstance(found, bytes) else None
 
 
 def append(
@@ -75,11 +96,16 @@ def append(
         data=canonical_json(mask_bank_data(json.loads(canonical_json(data or {})))),
         prev_hash=head.hash,
     )
-    entry.hash = entry_hash(head.hash, entry)
+    key = chain_key(session)
+    entry.scheme = HMAC_SCHEME if key is not None else None
+    entry.hash = entry_hash(head.hash, entry, key)
     session.add(entry)
     head.seq, head.hash = entry.seq, entry.hash
     session.flush()
     note_append(session, entry.seq, entry.hash)  # checkpointed once the transaction commits
+    if kind in admin_notices.ANNOUNCED:  # told to the other admins, in this same transaction
+        admin_notices.queue(session, entry.seq, kind, actor, json.loads(entry.data),
+                            now or utcnow())  # fmt: skip
     return entry
 
 
@@ -94,6 +120,7 @@ def as_dict(entry: AuditEntry) -> dict[str, Any]:
         "data": json.loads(entry.data),
         "prev_hash": entry.prev_hash,
         "hash": entry.hash,
+        "scheme": entry.scheme or "sha256",
     }
 
 
@@ -120,13 +147,15 @@ class AuditVerification:
 def verify(session: Session) -> AuditVerification:
     """Walk the chain from the start; stop at the first entry that breaks it."""
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    key, keyed = chain_key(session), False
     while True:
         batch = entries(session, after_seq=expected_seq - 1, limit=VERIFY_BATCH)
         for entry in batch:
-            bad = _check(entry, expected_seq, prev_hash)
+            bad = _check(entry, expected_seq, prev_hash, key, keyed)
             if bad is not None:
                 return AuditVerification(False, checked, bad[0], bad[1])
             expected_seq, prev_hash, checked = expected_seq + 1, entry.hash, checked + 1
+            keyed = keyed or entry.scheme is not None
         if len(batch) < VERIFY_BATCH:
             break
     head = session.get(AuditHead, HEAD_ID)
@@ -154,13 +183,23 @@ def verify_all(session: Session, sink: CheckpointSink | None) -> AuditVerificati
     return verdict
 
 
-def _check(entry: AuditEntry, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
+def _check(
+    entry: AuditEntry, expected_seq: int, prev_hash: str, key: bytes | None, keyed: bool
+) -> tuple[int, str] | None:
     if entry.seq != expected_seq:
         return expected_seq, f"entry {expected_seq} is missing (deleted); next is {entry.seq}"
     if entry.prev_hash != prev_hash:
         return entry.seq, f"entry {entry.seq} does not follow entry {entry.seq - 1} (re-ordered?)"
+    if entry.scheme is None and keyed:
+        return entry.seq, (f"entry {entry.seq} has a plain SHA-256 hash after keyed entries "
+                           "(downgraded: rewritten without the audit key)")  # fmt: skip
+    if entry.scheme is not None and entry.scheme != HMAC_SCHEME:
+        return entry.seq, f"entry {entry.seq} names an unknown hash scheme (edited)"
+    if entry.scheme is not None and key is None:
+        return entry.seq, (f"entry {entry.seq} is keyed (HMAC) and no audit key is configured "
+                           "to check it (set CANON_AUDIT_KEY_FILE)")  # fmt: skip
     try:
-        recomputed = entry_hash(prev_hash, entry)
+        recomputed = entry_hash(prev_hash, entry, key)
     except ValueError:
         return entry.seq, f"entry {entry.seq} holds unreadable data (edited)"
     if recomputed != entry.hash:

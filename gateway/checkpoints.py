@@ -11,7 +11,9 @@ by default; ship it to an object store with object lock, or to syslog, in produc
 the entry at its `seq` must still carry its `hash`. A rewrite (which changes every later hash)
 or a deletion (which loses the checkpointed entry) is found at the first checkpoint it crosses;
 only what was appended after the last checkpoint is unprotected, and that is the last commit.
-(The chain's hashes stay SHA-256: the key is in the signatures of the checkpoints.)
+The chain's own hashes are HMACs too (`gateway.audit`), under a second key derived from the
+same file: the sink carries it (`chain_key`) and `Store.open` hands it to every session
+(`session.info[AUDIT_CHAIN_KEY]`).
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ def _sign(key: bytes, seq: int, entry_hash: str, at: str) -> str:
 class CheckpointSink:
     """Appends signed checkpoints to a file (one JSON object per line, mode 0600)."""
 
-    def __init__(self, path: Path, key: bytes) -> None:
+    def __init__(self, path: Path, key: bytes, chain_key: bytes | None = None) -> None:
         self.path, self._key = path, key
+        self.chain_key = chain_key
         self._lock = threading.Lock()
 
     def write(self, seq: int, entry_hash: str, at: datetime | None = None) -> None:

@@ -30,7 +30,8 @@ RETIRED_SUFFIX = ".retired"
 #: HKDF `info` labels, one per purpose; never reuse one for something else.
 RESOLUTION_TOKENS = b"canon resolution token v2"
 APPROVAL_LINKS = b"canon approval link v2"
-AUDIT_CHAIN = b"canon audit chain v1"
+AUDIT_CHAIN = b"canon audit chain v1"  # the checkpoints' signatures
+AUDIT_ENTRIES = b"canon audit entry hmac v1"  # the chain's own hashes
 _KEY_ID = b"canon key id v1"
 
 

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Where a session finds the audit chain's HMAC key (absent: plain SHA-256, as before).
+AUDIT_CHAIN_KEY = "canon.audit_chain_key"
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -91,7 +93,9 @@ class Store:
         engine = create_store_engine(url)
         if migrate_schema:
             migrate(engine)
-        sessions = sessionmaker(engine, expire_on_commit=False)
+        chain_key = checkpoints.chain_key if checkpoints is not None else None
+        info = {AUDIT_CHAIN_KEY: chain_key} if chain_key is not None else None
+        sessions = sessionmaker(engine, expire_on_commit=False, info=info)
         if checkpoints is not None:
             checkpoints.attach(sessions)
         return cls(engine=engine, sessions=sessions, checkpoints=checkpoints)

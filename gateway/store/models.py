@@ -214,6 +214,8 @@ class AuditEntry(Base):
     data: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: How `hash` was made: None, plain SHA-256 (entries from before); "hmac-sha256", keyed.
+    scheme: Mapped[str | None] = mapped_column(String(16))
 
 
 class AuditHead(Base):
@@ -386,6 +388,18 @@ class ApprovalNotification(OutboxMessage, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     approval_id: Mapped[str] = mapped_column(String(36), ForeignKey("approvals.id"), index=True)
+
+
+class AdminNotice(OutboxMessage, Base):
+    """Outbox of announcements of an admin's action on people, keys or portal users to the other
+    admins (email, Slack): written in the transaction that made the change, sent after."""
+
+    __tablename__ = "admin_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: The audit entry announced, and what it says (kind, actor, data: never a secret).
+    audit_seq: Mapped[int] = mapped_column(Integer, index=True)
+    details: Mapped[dict[str, Any]]
 
 
 class ConsumedLink(Base):

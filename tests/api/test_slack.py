@@ -101,7 +101,12 @@ def test_click_approve_runs_the_action_and_updates_the_message(
     assert decision["approver"].startswith("user:")
     assert slack_api.methods()[-2:] == ["chat.postEphemeral", "chat.update"]
     update = slack_api.calls[-1][1]
-    assert (update["channel"], update["ts"]) == ("C-APPROVALS", "170000001.1")  # the message posted
+    (posted,) = [
+        n
+        for n, (m, c) in enumerate(slack_api.calls, start=1)
+        if m == "chat.postMessage" and any(b["type"] == "actions" for b in c["blocks"])
+    ]  # (after admin notices)
+    assert (update["channel"], update["ts"]) == ("C-APPROVALS", f"17000000{posted}.1")
     assert "approved" in update["text"] and not any(
         b["type"] == "actions" for b in update["blocks"]
     )

@@ -35,14 +35,20 @@ from api.cli import _register
 from api.cli import app as canon_cli
 from api.settings import Rate, Settings
 from gateway import Gateway, LocalLedgerConnector, create_key
-from gateway.audit import GENESIS_HASH, entry_hash
+from gateway.audit import entry_hash
 from gateway.channels.links import SALT, LinkSigner
 from gateway.channels.portal import create_user
 from gateway.store import ApiKey, AuditEntry
 from gateway.tokens import TokenSigner
 from resolver import Resolver
 from tests.e2e.conftest import serving
-from tests.gateway.test_approval_outbox import FAST_HASHER, SlackStandIn, slack_api  # noqa: F401
+from tests.gateway.test_approval_outbox import (  # noqa: F401 (fixtures)
+    FAST_HASHER,
+    Inbox,
+    SlackStandIn,
+    slack_api,
+    smtp,
+)
 from tests.gateway.test_webhook_ssrf import Server
 from tests.tokens import key_id
 
@@ -359,6 +365,40 @@ def _portal_approve(base_url: str, username: str, approval_id: str) -> httpx.Res
         return browser.post(f"/portal/approvals/{approval_id}/decision", data=data)
 
 
+def test_an_admin_adding_a_portal_user_is_announced_to_the_other_admins(
+    tmp_path: Path,
+    store_url: str,
+    trained_resolver: Resolver,
+    smtp: tuple[Inbox, int],  # noqa: F811
+) -> None:
+    inbox, port = smtp
+    with running(tmp_path, store_url, trained_resolver, smtp_host="127.0.0.1", smtp_port=port,
+                 smtp_from="Canon <canon@example.test>") as live:  # fmt: skip
+        sweep = live.app.state.approvals.outbox.sweep
+        with live.gateway.store.transaction() as session:  # another admin, made by the operator
+            create_user(session, username="bob", password="correct horse battery", role="admin",
+                        email="bob@example.test", actor="cli:operator", hasher=FAST_HASHER,
+                        now=live.gateway.clock())  # fmt: skip
+        root = live.key("admin", "root")
+        assert sweep().notices_sent == 2  # to bob: his own account, then root's key
+        before = len(inbox.wait_for(2))
+        sock = {"username": "sock", "password": "correct horse battery", "role": "admin",
+                "email": "sock@example.test"}  # fmt: skip
+        made = live.http.post("/v1/admin/portal-users", headers=root, json=sock)
+        assert made.status_code == 201, made.text
+        assert sweep().notices_sent == 2  # bob, and the new admin itself (not root: no e-mail)
+        mails = inbox.wait_for(before + 2)[before:]
+        assert sorted(m["To"] for m in mails) == ["bob@example.test", "sock@example.test"]
+        assert all("portal.user_created sock (role admin)" in m["Subject"] for m in mails)
+        kinds = [
+            e["kind"]
+            for e in live.http.get("/v1/audit", headers=root, params={"limit": 1000}).json()[
+                "entries"
+            ]
+        ]
+        assert kinds.count("admin_notice.sent") >= 1  # fmt: skip
+
+
 def test_one_admin_cannot_be_both_approvers_of_an_irreversible_change(live: Live) -> None:
     agent, admin = live.key(), live.key("admin", "root")
     supplier = live.http.post("/v1/resolve", headers=agent,
@@ -624,30 +664,44 @@ def test_a_database_writer_cannot_delete_the_last_entries_unseen(
     assert cli.exit_code == 1 and "missing (deleted)" in cli.stderr
 
 
+@pytest.mark.parametrize(
+    ("start", "downgrade", "found"),
+    [
+        # Re-hashed with SHA-256 under the keyed marker: the chain's HMAC finds it.
+        pytest.param(3, False, "entry 3 does not match its hash", id="rehash"),
+        # Marked as plain SHA-256 entries from there on: a downgrade after keyed entries.
+        pytest.param(3, True, "entry 3 has a plain SHA-256 hash after keyed", id="downgrade"),
+        # The whole chain re-hashed as plain SHA-256: only the signed checkpoints find it.
+        pytest.param(1, True, "rewritten", id="downgrade-all"),
+    ],
+)
 def test_a_database_writer_cannot_rewrite_an_entry_and_recompute_the_chain(
-    live: Live, store_url: str
+    live: Live, store_url: str, start: int, downgrade: bool, found: str
 ) -> None:
     auditor = live.key("admin", "auditor")
     _activity(live)
     engine = create_engine(store_url)
-    with engine.begin() as db:  # the attacker edits an actor, then re-hashes every entry
-        rows = db.execute(text("SELECT seq, at, kind, action_id, actor, data FROM audit_entries"
-                               " ORDER BY seq")).all()  # fmt: skip
-        prev = GENESIS_HASH
-        for seq, at, kind, action_id, actor, data in rows:
+    with engine.begin() as db:  # the attacker edits an actor, then re-hashes every entry after
+        rows = db.execute(text("SELECT seq, at, kind, action_id, actor, data, prev_hash, scheme"
+                               " FROM audit_entries ORDER BY seq")).all()  # fmt: skip
+        assert {row[7] for row in rows} == {"hmac-sha256"}  # the live app keys its chain
+        prev = rows[start - 1][6]
+        for seq, at, kind, action_id, actor, data, _, scheme in rows[start - 1 :]:
             actor = "key:someone-else" if seq == 3 else actor
+            scheme = None if downgrade else scheme
             entry = AuditEntry(seq=seq, at=at, kind=kind, action_id=action_id, actor=actor,
                                data=data)  # fmt: skip
-            digest = entry_hash(prev, entry)
+            digest = entry_hash(prev, entry)  # plain SHA-256: the attacker has no audit key
             db.execute(
-                text("UPDATE audit_entries SET actor = :a, prev_hash = :p, hash = :h"
-                     " WHERE seq = :s"), {"a": actor, "p": prev, "h": digest, "s": seq},
+                text("UPDATE audit_entries SET actor = :a, prev_hash = :p, hash = :h,"
+                     " scheme = :m WHERE seq = :s"),
+                {"a": actor, "p": prev, "h": digest, "m": scheme, "s": seq},
             )  # fmt: skip
             prev = digest
         db.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
     engine.dispose()
     verdict = _verify(live, auditor)
-    assert verdict["ok"] is False and "rewritten" in verdict["problem"]
+    assert verdict["ok"] is False and found in verdict["problem"]
     live.key("admin", "later")  # entries appended after the rewrite do not launder it
     assert _verify(live, auditor)["ok"] is False
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from gateway import audit
-from gateway.store import Store
+from gateway.checkpoints import CheckpointSink
+from gateway.store import AuditEntry, AuditHead, Store
 
 
 def _fill(store: Store, n: int = 6) -> None:
@@ -115,3 +117,86 @@ def test_forged_tail_with_head_edit_still_fails_on_its_own_hash(store: Store) ->
     _sql(store, "UPDATE audit_entries SET kind = 'other' WHERE seq = 6")
     verdict = _verify(store)
     assert (verdict.ok, verdict.first_bad_seq) == (False, 6)
+
+
+# -- the keyed chain (HMAC under a key from outside the database) ------------------------------
+CHAIN_KEY = b"k" * 32
+
+
+def _keyed(store_url: str, tmp_path: Path, chain_key: bytes = CHAIN_KEY) -> Store:
+    """The same database, opened as the app opens it: with the audit key's chain key."""
+    sink = CheckpointSink(tmp_path / "checkpoints.jsonl", b"c" * 32, chain_key=chain_key)
+    return Store.open(store_url, checkpoints=sink)
+
+
+def _schemes(store: Store) -> list[str | None]:
+    with store.transaction() as session:
+        return [e.scheme for e in audit.entries(session, limit=1000)]
+
+
+def _rehash_from(store: Store, start: int, *, actor: str, downgrade: bool) -> None:
+    """What a database writer without the key can do: edit, then recompute SHA-256 hashes."""
+    with store.transaction() as session:
+        rows = audit.entries(session, after_seq=start - 1, limit=1000)
+        prev = rows[0].prev_hash
+        for entry in rows:
+            entry.actor = actor if entry.seq == start else entry.actor
+            entry.scheme = None if downgrade else entry.scheme
+            plain = AuditEntry(seq=entry.seq, at=entry.at, kind=entry.kind,
+                               action_id=entry.action_id, actor=entry.actor,
+                               data=entry.data)  # fmt: skip
+            entry.prev_hash, entry.hash = prev, audit.entry_hash(prev, plain)
+            prev = entry.hash
+        head = session.get_one(AuditHead, audit.HEAD_ID)
+        head.hash = prev
+
+
+def test_a_keyed_chain_continues_an_old_plain_one_and_both_verify(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    _fill(store, 3)
+    keyed = _keyed(store_url, tmp_path)
+    _fill(keyed, 3)
+    assert _schemes(keyed) == [None] * 3 + [audit.HMAC_SCHEME] * 3
+    assert _verify(keyed) == audit.AuditVerification(ok=True, entries=6)
+    with keyed.transaction() as session:
+        assert audit.as_dict(audit.entries(session)[3])["scheme"] == "hmac-sha256"
+    keyed.close()
+
+
+@pytest.mark.parametrize(
+    ("downgrade", "problem"),
+    [
+        pytest.param(False, "entry 3 does not match its hash (edited)", id="rehash"),
+        pytest.param(True, "entry 3 has a plain SHA-256 hash after keyed entries", id="downgrade"),
+    ],
+)
+def test_rewriting_an_actor_and_recomputing_sha256_hashes_is_found(
+    store_url: str, tmp_path: Path, downgrade: bool, problem: str
+) -> None:
+    keyed = _keyed(store_url, tmp_path)
+    _fill(keyed, 6)
+    assert _verify(keyed).ok
+    _rehash_from(keyed, 3, actor="key:someone-else", downgrade=downgrade)
+    verdict = _verify(keyed)
+    assert (verdict.ok, verdict.first_bad_seq, verdict.entries) == (False, 3, 2)
+    assert verdict.problem is not None and problem in verdict.problem
+    keyed.close()
+
+
+def test_a_keyed_chain_is_not_verified_without_its_key_or_with_another(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    keyed = _keyed(store_url, tmp_path)
+    _fill(keyed, 2)
+    verdict = _verify(store)  # opened without the audit key
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 1)
+    assert verdict.problem is not None and "no audit key is configured" in verdict.problem
+    other = _keyed(store_url, tmp_path, chain_key=b"o" * 32)
+    verdict = _verify(other)
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 1)
+    _fill(store, 1)  # a process without the key appends: a plain entry after keyed ones
+    verdict = _verify(keyed)
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 3)
+    keyed.close()
+    other.close()
