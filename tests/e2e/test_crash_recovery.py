@@ -45,6 +45,8 @@ from stdnum.br import cnpj
 from gateway import Store, TokenSigner, create_key
 from gateway.approvals import record_decision
 from gateway.audit import verify
+from gateway.checkpoints import CheckpointSink
+from gateway.keyring import AUDIT_CHAIN, AUDIT_ENTRIES, SecretFile
 from gateway.store import Action, AuditEntry, utcnow
 from resolver.normalise import normalise_record
 from resolver.types import Decision
@@ -236,7 +238,16 @@ class Lane:
         self.number, self.folder, self.store_url, self.sandbox = number, folder, store_url, sandbox
         self.stock = stock
         self.rng = random.Random(seed)
-        self.store = Store.open(store_url)
+        # The test writes audit entries too (keys, approvals): keyed like `canon serve`'s, with
+        # the audit key of the workdir it serves (made here, read there), or the chain would
+        # read as downgraded where the two writers meet.
+        work = folder / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        ring = SecretFile(work / "audit.key", create=True).current()
+        sink = CheckpointSink(
+            folder / "test-checkpoints.jsonl", ring.key(AUDIT_CHAIN), ring.key(AUDIT_ENTRIES)
+        )
+        self.store = Store.open(store_url, checkpoints=sink)
         self.signer = TokenSigner(SECRET, 3600)
         with self.store.transaction() as session:
             _, self.agent_key = create_key(
