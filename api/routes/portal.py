@@ -305,10 +305,13 @@ RESOLUTION_STATUSES = ("pending", "decided", "expired", "all")
 
 @router.get("/resolutions")
 def resolutions_queue(
-    services: Services, login: LoginDep, status: Annotated[str, Query(max_length=16)] = "pending"
+    request: Request,
+    services: Services,
+    login: LoginDep,
+    status: Annotated[str, Query(max_length=16)] = "pending",
 ) -> Response:
     if login is None:
-        return _to_login()
+        return _to_login(_going(request))
     status = status if status in RESOLUTION_STATUSES else "pending"
     rows = services.resolutions.list_requests(login.principal, status, limit=200)
     return render("resolutions.html", login=login, rows=rows, current=status,
@@ -342,13 +345,14 @@ def resolution_link_decide(
 
 @router.get("/resolutions/{request_id}")
 def resolution_detail(
+    request: Request,
     request_id: str,
     services: Services,
     login: LoginDep,
     done: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     if login is None:
-        return _to_login()
+        return _to_login(_going(request))
     try:
         view = services.resolutions.get(login.principal, request_id[:36])
     except GatewayError as e:
@@ -369,9 +373,10 @@ def resolution_decide(
     comment: Text = "",
     payload_hash: Short = "",
 ) -> Response:
-    refused = _unsigned_form(request, services, login, csrf_token)
+    page = f"/portal/resolutions/{quote(request_id[:36])}"  # where a lapsed session returns
+    refused = _unsigned_form(request, services, login, csrf_token, page)
     if refused is not None or login is None:
-        return refused or _to_login()
+        return refused or _to_login(page)
     try:
         decision = decision_of(choice, payload_hash or None, comment)
         services.resolutions.decide(login.principal, request_id[:36], decision, channel="portal")

@@ -84,6 +84,10 @@ def test_sign_in_brings_the_user_back_where_they_were_going(
     signed_in = client.post("/portal/login", data=data, follow_redirects=False)
     assert (signed_in.status_code, signed_in.headers["location"]) == (303, page)
     assert client.get(page).status_code == 200
+    # The resolution requests' pages take the same way back.
+    client.cookies.clear()
+    queue = client.get("/portal/resolutions?status=all", follow_redirects=False)
+    assert queue.headers["location"] == "/portal/login?next=%2Fportal%2Fresolutions%3Fstatus%3Dall"
 
 
 @pytest.mark.parametrize(
