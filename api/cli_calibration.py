@@ -299,7 +299,7 @@ def calibrate_cmd(
             )
             path = save_version(workdir, fitted)
             print_version(fitted)
-            if any(t.status in ("calibrated", "stricter") for t in fitted.types.values()):
+            if any(t.status != "default_kept" for t in fitted.types.values()):
                 say(f"wrote {path}; activate with: canon calibrate -w {workdir} --activate "
                     f"{fitted.version}")  # fmt: skip
             else:

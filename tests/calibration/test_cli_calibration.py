@@ -77,6 +77,20 @@ def test_fit_report_activate_list_and_roll_back(workdir: Path, sample_labels: Pa
     assert load_resolver(workdir).calibration.version == "default"
 
 
+def test_a_version_that_changes_nothing_offers_nothing_to_activate(
+    workdir: Path, sample_labels: Path, tmp_path: Path
+) -> None:
+    few = tmp_path / "few.csv"
+    lines = sample_labels.read_text(encoding="utf-8").splitlines(keepends=True)
+    few.write_text("".join(lines[:150]), encoding="utf-8")  # too few to prove a threshold
+    fit = run("calibrate", "-w", workdir, "--labels", few, "--target-error", "0.05",
+              "--keep-unproven")  # fmt: skip
+    assert fit.returncode == EXIT_RULE_MISSES, fit.stderr  # kept, and still unproven: warned
+    assert "would prove a threshold;" in fit.stderr  # the sentence ends before the next
+    assert "--activate" not in fit.stderr
+    assert "no entity type was calibrated, so there is nothing new to activate" in fit.stderr
+
+
 def test_a_narrow_terminal_gets_every_value_whole(workdir: Path, sample_labels: Path):
     narrow = run("calibrate", "-w", workdir, "--labels", sample_labels, "--target-error", "0.05",
                  columns=80)  # fmt: skip
