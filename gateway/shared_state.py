@@ -94,6 +94,10 @@ class MemoryState:
         return None
 
 
+#: PostgreSQL's deadlock and serialisation failures: the transaction may simply run again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 class StoreState:
     """Shared state in the store's `shared_state` table (see the module docstring)."""
 
@@ -128,6 +132,9 @@ class StoreState:
             except IntegrityError:  # another process inserted one of the keys first: read again
                 time.sleep(0.001 * (attempt + 1))
             except OperationalError as e:
+                if getattr(e.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+                    time.sleep(0.001 * (attempt + 1))  # PostgreSQL chose this one: run it again
+                    continue
                 raise SharedStateUnavailable(f"the store's shared state is unavailable: {e}") from e
         raise SharedStateUnavailable("the store's shared state stayed contended; try again")
 
@@ -137,7 +144,12 @@ class StoreState:
             if self._postgres:
                 session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             now = self.clock()
-            query = select(SharedValue).where(SharedValue.key.in_(unique)).with_for_update()
+            query = (
+                select(SharedValue)
+                .where(SharedValue.key.in_(unique))
+                .order_by(SharedValue.key)  # rows are locked in the order they are read
+                .with_for_update()
+            )
             rows = {row.key: row for row in session.scalars(query)}
             current: dict[str, Value | None] = {}
             for key in keys:
@@ -145,7 +157,7 @@ class StoreState:
                 current[key] = json.loads(row.value) if row and row.expires_at > now else None
             new, result = apply(current)
             expires_at = now + timedelta(seconds=ttl_seconds)
-            for key, value in new.items():
+            for key, value in sorted(new.items()):  # new keys' index entries in one order too
                 row = rows.get(key)
                 if value is None:
                     if row is not None:
