@@ -51,7 +51,9 @@ class Sandbox:
     app: FastAPI
     admin: SandboxAdmin
 
-    def connector(self, kind: str = "protheus", timeout: float = 5.0, **kw: Any) -> Any:
+    def connector(self, kind: str = "protheus", timeout: float = 30.0, **kw: Any) -> Any:
+        """A connector to this sandbox; the generous default timeout keeps a loaded CI machine
+        from reading a slow answer as a lost one (tests of timeouts pass their own)."""
         if kind == "protheus":
             return ProtheusConnector(
                 self.url, username=USER, password=PASSWORD, timeout=timeout, **kw
