@@ -234,7 +234,7 @@ def sandbox_erp(
     """Run the sandbox ERP: Protheus, SAP and Oracle APIs over one SQLite file, with faults."""
     import uvicorn
 
-    from api.sandbox_erp import create_sandbox_app
+    from sandbox.erp import create_sandbox_app
 
     with readable_errors():
         if data is not None and not data.is_dir():

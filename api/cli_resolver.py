@@ -30,7 +30,6 @@ from resolver import (
     check_engine,
     dedupe_workdir,
     evaluate,
-    generate_sample,
     load_resolver,
     parse_expected,
     parse_queries,
@@ -121,6 +120,9 @@ def sample(
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
 ) -> None:
     """Write a seeded, Protheus-shaped sample master with ground truth and agent queries."""
+    # A door to the sandbox (import-linter allows it here only); it also pulls in Faker.
+    from sandbox.synthetic import generate_sample
+
     with readable_errors(), _progress() as bar:
         task = bar.add_task("generating", total=None)
 

@@ -102,8 +102,8 @@ def actions_revert(
 @contextmanager
 def _sandbox(data: Path) -> Iterator[str]:
     """A sandbox ERP over a fresh copy of `data`, served on 127.0.0.1 while the block runs."""
-    from api.sandbox_erp import create_sandbox_app
     from api.serving import serving
+    from sandbox.erp import create_sandbox_app
 
     with tempfile.TemporaryDirectory(prefix="canon-drill-erp-") as folder:
         app = create_sandbox_app(Path(folder) / "sandbox-erp.sqlite", data)
@@ -186,7 +186,7 @@ def rollout_drill(
         catalog = load_catalog(settings.actions_file)
         names = list(catalog.actions) if all_actions else [catalog.get(str(action)).name]
         if erp_url is None:
-            from api.sandbox_erp import DEFAULT_PASSWORD, DEFAULT_USER
+            from sandbox.erp import DEFAULT_PASSWORD, DEFAULT_USER
 
             source = _sandbox(data or SAMPLE_DATA)
             user, password, label = DEFAULT_USER, DEFAULT_PASSWORD, "sandbox ERP"

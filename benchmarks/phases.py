@@ -74,7 +74,7 @@ def load_queries(path: Path, n: int | None = None, seed: int = 1) -> list[dict[s
 
 # -- generate ----------------------------------------------------------------------------------
 def phase_generate(args: argparse.Namespace) -> dict[str, Any]:
-    from resolver import generate_sample
+    from sandbox.synthetic import generate_sample
 
     started = time.perf_counter()
     summary = generate_sample(Path(args.sample), suppliers=args.suppliers, seed=args.seed)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
 from resolver.calibrated import CalibrationTable, EntityCalibration, Mapping, load_active
 from resolver.dedupe import DedupeSummary, dedupe_workdir
 from resolver.engines import ENGINES, EngineOptions, check_engine
@@ -39,9 +36,6 @@ from resolver.refresh import RefreshSummary, TypeDelta, refresh_workdir
 from resolver.service import Resolver, load_resolver
 from resolver.types import Candidate, Decision, FieldExplanation, Resolution, ResolveQuery
 from resolver.workdir import TrainingSummary, current_model_dir, train_workdir
-
-if TYPE_CHECKING:
-    from resolver.synthetic import SampleSummary
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -84,7 +78,6 @@ __all__ = [
     "current_model_dir",
     "dedupe_workdir",
     "evaluate",
-    "generate_sample",
     "list_runs",
     "load_active",
     "load_profile",
@@ -97,11 +90,3 @@ __all__ = [
     "save_run",
     "train_workdir",
 ]
-
-
-def generate_sample(out_dir: Path, **options: Any) -> SampleSummary:
-    """Write a seeded Protheus-shaped sample (see `resolver.synthetic.generate_sample`)."""
-    # Imported here: the generator pulls in Faker, which only `canon sample` needs.
-    from resolver.synthetic import generate_sample as generate
-
-    return generate(out_dir, **options)

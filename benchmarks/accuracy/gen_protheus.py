@@ -1,6 +1,6 @@
 """Set (a): a Brazilian, Protheus-shaped master of suppliers, customers and employees.
 
-Independent of `resolver/synthetic`: its own name patterns, cities, identifier formats and
+Independent of `sandbox/synthetic`: its own name patterns, cities, identifier formats and
 noise (PERTURBATIONS.md, "protheus"). Extracts follow Protheus' own tables and field names
 (SA2010 suppliers, SA1010 customers, SRA010 employees, SU5010 contacts, SC7010 purchase orders),
 upper-case legacy spellings, 40-character A2_NOME, soft-deleted rows (`D_E_L_E_T_ = '*'`).

@@ -3,7 +3,7 @@
 `LocalLedgerConnector` (an ERP of our own in a SQLite file), and over HTTP `ProtheusConnector`
 (TOTVS Protheus REST), `SapConnector` (SAP S/4HANA OData v2) and `OracleConnector` (Oracle
 Fusion Cloud REST); `fetch_extracts` reads an ERP's master into extract CSVs for training;
-`gateway.erp.sandbox` holds the sandbox ERP's data and fault injection.
+`sandbox.erp.backend` holds the sandbox ERP's data and fault injection.
 """
 
 from gateway.erp.base import ErpConnector, ErpOperation, ErpRecord, ErpResult

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 
-from gateway.erp.sandbox.tables import ID_BASES
+from sandbox.erp.backend.tables import ID_BASES
 from tests.gateway.erp.sandbox import FIXTURE_DATA
 
 #: Protheus's currencies by `C7_MOEDA` (MV_MOEDA1..5), as ISO codes where they have one.

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from api.sandbox_erp import DEFAULT_PASSWORD, DEFAULT_USER, create_sandbox_app
 from gateway.erp import OracleConnector, ProtheusConnector, SapConnector
+from sandbox.erp import DEFAULT_PASSWORD, DEFAULT_USER, create_sandbox_app
 from tests.e2e.conftest import serving
 
 #: A frozen copy of three tables of the Protheus sample (suppliers, customers, purchase orders):

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from api.sandbox_erp.sap import SERVER_PAGE
 from gateway.erp import SapConnector, sap_schema
 from gateway.errors import ErpConflict
+from sandbox.erp.sap import SERVER_PAGE
 from tests.gateway.erp import expected
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox
 from tests.gateway.erp.test_connectors import op

@@ -1,5 +1,0 @@
-"""Seeded synthetic TOTVS Protheus masters, truth and agent queries (`canon sample`)."""
-
-from resolver.synthetic.sample import SampleSummary, generate_sample
-
-__all__ = ["SampleSummary", "generate_sample"]
