@@ -3,7 +3,7 @@
 `LocalLedgerConnector` (an ERP of our own in a SQLite file), and over HTTP `ProtheusConnector`
 (TOTVS Protheus REST), `SapConnector` (SAP S/4HANA OData v2) and `OracleConnector` (Oracle
 Fusion Cloud REST); `fetch_extracts` reads an ERP's master into extract CSVs for training;
-`sandbox.erp.backend` holds the sandbox ERP's data and fault injection.
+the sandbox ERP that stands in for them lives outside the product, in `sandbox.erp`.
 """
 
 from gateway.erp.base import ErpConnector, ErpOperation, ErpRecord, ErpResult
