@@ -7,15 +7,15 @@ name per city. A spelling that is the main name of a city stays that city's (`vi
 French town, not Vienna); otherwise the most populous city that has it wins.
 
 Building the map folds about a million spellings (seconds), so it is built once per version of
-the data and of the normalisation code, and kept as a pickle beside this module (or under the
-user's cache folder where the package is read-only).
+the data and of the normalisation code, and kept as JSON beside this module (or under the user's
+cache folder where the package is read-only): data, never code, since a cache file is not trusted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import pickle
 import tempfile
 import unicodedata
 from functools import cache
@@ -51,26 +51,37 @@ def _cache_dirs() -> list[Path]:
 @cache
 def city_names() -> dict[str, str]:
     """Folded spelling -> the folded name of the city it names (see the module)."""
-    name = f"cities-{_cache_key()}.pickle"
+    name = f"cities-{_cache_key()}.json"
     for folder in _cache_dirs():
-        try:
-            with (folder / name).open("rb") as fh:
-                found: dict[str, str] = pickle.load(fh)
+        found = _read_cache(folder / name)
+        if found is not None:
             return found
-        except (OSError, pickle.PickleError, EOFError):
-            continue
     built = build_city_names()
     for folder in _cache_dirs():
         try:
             folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(built, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(built, fh, ensure_ascii=False, separators=(",", ":"))
             os.replace(tmp, folder / name)
             break
         except OSError:
             continue
     return built
+
+
+def _read_cache(path: Path) -> dict[str, str] | None:
+    """The map kept at path, or None when it is missing, unreadable or not a map of strings."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            found = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(found, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in found.items()
+    ):
+        return None
+    return found
 
 
 def build_city_names() -> dict[str, str]:
