@@ -36,8 +36,8 @@ from gateway.approvals import record_decision
 from gateway.catalog import Catalog, Phase
 from gateway.erp.base import ErpConnector, ErpRecord
 from gateway.errors import (
-    ActionNotOffered,
     ActionNotFound,
+    ActionNotOffered,
     AlreadyReverted,
     ErpError,
     Forbidden,
