@@ -20,7 +20,11 @@ from tests.gateway.erp.sandbox import Sandbox, running_sandbox
 
 CATALOG_FILE = Path(__file__).resolve().parents[2] / "config" / "actions.yaml"
 FORMATS = ("protheus", "sap", "oracle")
-CONNECTORS = {"protheus": ProtheusConnector, "sap": SapConnector, "oracle": OracleConnector}
+CONNECTORS: dict[str, type[ProtheusConnector | SapConnector | OracleConnector]] = {
+    "protheus": ProtheusConnector,
+    "sap": SapConnector,
+    "oracle": OracleConnector,
+}
 #: Where each shipped action type exists (docs/ERP.md): the supplier and purchase-order actions
 #: everywhere, but an Oracle approval (no published action withdraws one); reclassifying an
 #: accounting entry on Protheus (CT2) only; closing a ticket on Oracle (serviceRequests) only.
