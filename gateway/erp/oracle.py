@@ -8,6 +8,8 @@ Oracle publishes no action that approves an order or withdraws its approval: app
 resubmitting an order pending approval with `bypassApprovalsFlag` (Canon's approval stands for
 the approval workflow), and revoking an approval is refused (cancel or change the order in
 Oracle).
+Service requests of Oracle Fusion Service are tickets (`ServiceRequest:{SrNumber}`,
+`/crmRestApi/resources/11.13.18.05/serviceRequests`), closed and reopened by their `StatusCd`.
 Lists page with `limit` (at most 500) and `offset` while `hasMore`.
 A supplier is never deleted, only made inactive (`InactiveDate`). HTTP basic auth; every write
 carries an `Idempotency-Key` and is looked up by it at `canonOperations/{key}` where that
