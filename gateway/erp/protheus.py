@@ -1,8 +1,7 @@
 """`ProtheusConnector`: TOTVS Protheus over REST (`/rest`), JSON in Protheus field names.
 
 Suppliers are SA2 rows (`SA2:{A2_FILIAL}:{A2_COD}:{A2_LOJA}`), purchase orders SC7 headers
-(`SC7:{C7_FILIAL}:{C7_NUM}`), transactions CT2 accounting entry lines
-(`CT2:{FILIAL}:{DATA}:{LOTE}:{SBLOTE}:{DOC}:{LINHA}`, reclassified through CTBA102); a record's URL carries its primary key as the custom service
+(`SC7:{C7_FILIAL}:{C7_NUM}`); a record's URL carries its primary key as the custom service
 expects it: URL-safe base64, unpadded, of the key fields at their widths (the filial's width is
 the installation's, `filial_width`: 2 by default, often 8). That is not FWMODEL's encoding
 (standard padded base64 in an FWMODEL envelope): see docs/ERP.md. Auth is HTTP basic or the OAuth2
@@ -11,6 +10,9 @@ again on a 401).
 Writes: `POST/PUT/DELETE` under `/rest/api/canon/v1` (the integration's TLPP endpoints; writes of
 purchase orders are MATA120 operation 4), each with an `Idempotency-Key`; a lost answer is read
 back from `GET /rest/api/canon/v1/operations/{key}`.
+
+Transactions are CT2 accounting entry lines (`CT2:{FILIAL}:{DATA}:{LOTE}:{SBLOTE}:{DOC}:{LINHA}`),
+reclassified through CTBA102 by the same custom service.
 """
 
 from __future__ import annotations
