@@ -77,6 +77,15 @@ def rules_from(settings: Settings) -> GateRules:
     )
 
 
+def connector_class(settings: Settings) -> type:
+    """The class of the connector `build_connector` makes (what it declares it can run is
+    class-level: `gateway.offered`), without connecting to anything."""
+    if settings.erp_kind == "ledger" or not settings.erp_url:
+        return LocalLedgerConnector
+    kinds = {"protheus": ProtheusConnector, "sap": SapConnector}
+    return kinds.get(settings.erp_kind, OracleConnector)
+
+
 def build_connector(settings: Settings) -> ErpConnector:
     """The ERP connector the settings name (`erp_kind`): the local ledger, or one over HTTP."""
     if settings.erp_kind == "ledger" or not settings.erp_url:

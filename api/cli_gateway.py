@@ -411,9 +411,10 @@ def rollout_set(
     workdir: WorkdirOpt = None,
 ) -> None:
     """Change an action type's phase; a promotion needs the readiness evidence."""
-    from api.app import rules_from
+    from api.app import connector_class, rules_from
     from gateway import LOCAL_OPERATOR, Phase, load_catalog
     from gateway.errors import PromotionRefused
+    from gateway.offered import not_offered
     from gateway.rollout import set_phase
     from gateway.store import utcnow
 
@@ -424,10 +425,12 @@ def rollout_set(
     with readable_errors():
         settings = _settings(workdir)
         spec = load_catalog(settings.actions_file).get(action)
+        absent = not_offered(connector_class(settings), spec)  # on the deployment's ERP
         with _store(workdir) as store:
             with store.transaction() as session:
                 change = set_phase(session, spec, target, rules_from(settings).promotion,
-                                   actor=LOCAL_OPERATOR.actor, now=utcnow())  # fmt: skip
+                                   actor=LOCAL_OPERATOR.actor, now=utcnow(),
+                                   not_offered=absent)  # fmt: skip
         if change.refused:
             raise PromotionRefused(f"{action} stays {change.before.value}: {change.refused}")
     say(f"{action}: {change.before.value} -> {change.after.value}")

@@ -132,6 +132,10 @@ def _report(result: DrillResult) -> None:
         )
         out.print(f"  {mark} {check.stage}{': ' + diff if diff else ''}", highlight=False,
                   markup=False)  # fmt: skip
+    if result.not_offered is not None:
+        out.print(f"  {result.not_offered}", highlight=False, markup=False,
+                  soft_wrap=True)  # fmt: skip
+        return
     statuses = f"action {result.action_status or '-'}, revert {result.revert_status or '-'}"
     verdict = "passed" if result.passed else f"FAILED: {result.problem}"
     out.print(f"  {result.action_type}: drill {verdict} ({statuses})", highlight=False,
@@ -207,14 +211,23 @@ def rollout_drill(
                 results.append(result)
         with _store(workdir) as store, store.transaction() as session:
             for result in results:
+                if result.not_offered is not None:
+                    continue  # nothing was drilled: promotion is refused for that reason
                 record_drill(session, catalog.get(result.action_type), passed=result.passed,
                              erp=result.erp, report=result.as_dict(), actor=LOCAL_OPERATOR.actor,
                              now=utcnow())  # fmt: skip
-    failed = [r.action_type for r in results if not r.passed]
+    failed = [r.action_type for r in results if r.failed]
+    absent = [r.action_type for r in results if r.not_offered is not None]
+    drilled = len(results) - len(absent)
+    if absent:
+        say(f"not offered on this ERP (not drilled): {', '.join(absent)}")
     if failed:
-        say(f"{len(failed)} of {len(results)} drill(s) failed: {', '.join(failed)}")
+        say(f"{len(failed)} of {drilled} drill(s) failed: {', '.join(failed)}")
         raise typer.Exit(code=1)
-    say(f"{len(results)} drill(s) passed; stored with the rollout of each action type")
+    if not drilled:
+        say("nothing drilled")
+        raise typer.Exit(code=1)
+    say(f"{drilled} drill(s) passed; stored with the rollout of each action type")
 
 
 @contextmanager

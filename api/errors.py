@@ -58,6 +58,7 @@ PROBLEMS: dict[type[Exception], tuple[int, str]] = {
     g.NotAuthenticated: (401, "not-authenticated"),
     g.Forbidden: (403, "forbidden"),
     g.UnknownAction: (422, "unknown-action"),
+    g.ActionNotOffered: (422, "action-not-offered"),
     g.InvalidParams: (422, "invalid-params"),
     g.TokenMissing: (422, "token-missing"),
     g.TokenMalformed: (422, "token-malformed"),

@@ -31,6 +31,7 @@ from gateway.catalog import ActionSpec, Catalog
 from gateway.erp.base import ErpConnector, ErpRecord
 from gateway.errors import ErpError, ErpUnsupported, GatewayError, InvalidParams
 from gateway.keys import create_key
+from gateway.offered import not_offered
 from gateway.params import validate_model
 from gateway.policy import RequireApproval, outcome_as_dict
 from gateway.revert import created_id, differences, expected_values, insert_revert, plan_revert
@@ -72,10 +73,17 @@ class DrillResult:
     problem: str | None = None
     action_id: str | None = None
     revert_id: str | None = None
+    #: Why the action type does not exist on this ERP (`gateway.offered`): nothing was drilled,
+    #: and the drill neither passed nor failed.
+    not_offered: str | None = None
 
     @property
     def passed(self) -> bool:
-        return self.problem is None
+        return self.problem is None and self.not_offered is None
+
+    @property
+    def failed(self) -> bool:
+        return self.problem is not None
 
     def fail(self, problem: str) -> None:
         if self.problem is None:
@@ -87,6 +95,7 @@ class DrillResult:
             "erp": self.erp,
             "passed": self.passed,
             "problem": self.problem,
+            "not_offered": self.not_offered,
             "record": self.record,
             "action_status": self.action_status,
             "revert_status": self.revert_status,
@@ -293,6 +302,9 @@ def run_drill(
         )
     run_id = run_id or uuid.uuid4().hex[:12]
     result = DrillResult(spec.name, erp)
+    result.not_offered = not_offered(connector, spec)
+    if result.not_offered is not None:
+        return result
     scratch = Path(tempfile.mkdtemp(prefix="canon-drill-"))
     store = Store.open(f"sqlite:///{scratch / 'drill.sqlite'}")
     try:

@@ -6,6 +6,7 @@ GatewayError
 ├── SecretError                the secret file cannot be created, read or rotated safely
 ├── CatalogError               config/actions.yaml is malformed (every problem listed at once)
 ├── UnknownAction              an action name the catalog does not list
+├── ActionNotOffered           an action type the deployment's ERP connector cannot run
 ├── InvalidParams              params (or context) fail the action's schema; names the field
 ├── TokenError                 a resolution token is refused
 │   ├── TokenMissing           no token where the action needs one
@@ -73,6 +74,12 @@ class CatalogError(GatewayError):
 
 class UnknownAction(GatewayError):
     """The catalog lists no action of that name."""
+
+
+class ActionNotOffered(GatewayError):
+    """The action type does not exist on the deployment's ERP: its connector cannot run one of
+    its operations or compensations (`gateway.offered`). The message names the ERP and the
+    operation; nothing was stored or sent."""
 
 
 class InvalidParams(GatewayError):

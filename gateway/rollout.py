@@ -178,9 +178,12 @@ def set_phase(
     *,
     actor: str,
     now: datetime,
+    not_offered: str | None = None,
 ) -> RolloutChange:
     """Move an action type to `phase`, unless it is a promotion the evidence does not support.
 
+    `not_offered`: why the action type does not exist on the deployment's ERP
+    (`gateway.offered`), which refuses any promotion out of `read_only`/`supervised`.
     Both outcomes are audited; a refusal changes nothing else.
     """
     before = effective_phase(session, spec)
@@ -195,6 +198,8 @@ def set_phase(
         evidence = readiness(session, spec, rules)
         if not evidence.ready:
             refused = evidence.reason
+    if refused is None and promotes and not_offered is not None:
+        refused = f"promotion refused: {not_offered}"
     if refused is None and promotes:
         drilled, why = drill_verdict(session, spec)
         if not drilled:

@@ -37,6 +37,7 @@ from gateway.catalog import Catalog, Phase
 from gateway.erp.base import ErpConnector, ErpRecord
 from gateway.errors import (
     ActionNotFound,
+    ActionNotOffered,
     AlreadyReverted,
     ErpError,
     Forbidden,
@@ -46,6 +47,7 @@ from gateway.errors import (
 )
 from gateway.keys import Principal, Role, authenticate
 from gateway.monitoring import amount_flag, burst_flag
+from gateway.offered import not_offered
 from gateway.policy import Execute, decide
 from gateway.resolution_records import resolution_record
 from gateway.revert import (
@@ -180,6 +182,9 @@ class Gateway:
             existing = find_existing(session, principal.key_id, request.idempotency_key)
             if existing is not None:
                 return self._replay(existing, digest), False
+        unavailable = not_offered(self.connector, spec)
+        if unavailable is not None:
+            raise ActionNotOffered(unavailable, field="action")
         proposal = validate_request(
             self.catalog, self.signer, self.normalise_identity, request, principal.key_id
         )
@@ -444,8 +449,9 @@ class Gateway:
         spec = self.catalog.get(action)
         with self.store.transaction() as session:
             change = store_phase(
-                session, spec, phase, self.rules.promotion, actor=principal.actor, now=self.clock()
-            )
+                session, spec, phase, self.rules.promotion, actor=principal.actor,
+                now=self.clock(), not_offered=not_offered(self.connector, spec),
+            )  # fmt: skip
         if change.refused:
             refusal = PromotionRefused(f"{action} stays {change.before.value}: {change.refused}")
             refusal.audited = True  # as `rollout.refused`, in the transaction above

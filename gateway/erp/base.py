@@ -77,6 +77,16 @@ class ErpConnector(Protocol):
 
 
 @runtime_checkable
+class DeclaresOperations(Protocol):
+    """A connector that says which gateway operations it can run (`operations`, a class-level
+    set of names, e.g. `supplier.block`). An action type exists on that ERP only if its
+    connector runs every step's operation and compensation (`gateway.offered`). A connector
+    without the declaration (the local ledger, which journals any operation) runs them all."""
+
+    operations: frozenset[str]
+
+
+@runtime_checkable
 class RowReads(Protocol):
     """Reading one master row back as `extract` yields it: what applies Canon's own writes to
     the resolver's serving index (read-your-own-writes). Connectors without it are not synced."""

@@ -30,7 +30,8 @@ from gateway.errors import (
 )
 
 IN_DOUBT_STATUSES = frozenset({408, 409, 425, 429})
-#: Every gateway operation this connector knows how to run.
+#: The supplier and purchase-order operations every HTTP connector runs (each connector's
+#: `operations` says exactly what it runs: `gateway.erp.base.DeclaresOperations`).
 OPERATIONS = frozenset(
     {
         "supplier.create_record",
@@ -146,9 +147,9 @@ def unsupported(name: str, operation: str) -> ErpUnsupported:
     return ErpUnsupported(f"{operation}: not an operation the {name} connector knows")
 
 
-def check_known(name: str, operation: str) -> None:
-    """Refuse an operation no connector knows, before reading its target."""
-    if operation not in OPERATIONS:
+def check_known(name: str, operation: str, known: frozenset[str] = OPERATIONS) -> None:
+    """Refuse an operation the connector does not declare, before reading its target."""
+    if operation not in known:
         raise unsupported(name, operation)
 
 

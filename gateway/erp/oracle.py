@@ -8,6 +8,8 @@ Oracle publishes no action that approves an order or withdraws its approval: app
 resubmitting an order pending approval with `bypassApprovalsFlag` (Canon's approval stands for
 the approval workflow), and revoking an approval is refused (cancel or change the order in
 Oracle).
+Service requests of Oracle Fusion Service are tickets (`ServiceRequest:{SrNumber}`,
+`/crmRestApi/resources/11.13.18.05/serviceRequests`), closed and reopened by their `StatusCd`.
 Lists page with `limit` (at most 500) and `offset` while `hasMore`.
 A supplier is never deleted, only made inactive (`InactiveDate`). HTTP basic auth; every write
 carries an `Idempotency-Key` and is looked up by it at `canonOperations/{key}` where that
@@ -30,10 +32,30 @@ from typing import Any
 import httpx
 
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
-from gateway.erp.http import HttpErp, check_known, digits, pages, record, result, unsupported
+from gateway.erp.http import (
+    OPERATIONS,
+    HttpErp,
+    check_known,
+    digits,
+    pages,
+    record,
+    result,
+    unsupported,
+)
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided, ErpUnsupported
 
 ROOT = "/fscmRestApi/resources/11.13.18.05"
+#: Oracle Fusion Service (CX) resources: service requests.
+CRM = "/crmRestApi/resources/11.13.18.05"
+#: `StatusCd` of a service request (lookup ORA_SVC_SR_STATUS_CD) and the `status` role it is.
+TICKET_STATUSES = {
+    "ORA_SVC_NEW": "new",
+    "ORA_SVC_INPROGRESS": "in_progress",
+    "ORA_SVC_WAITING": "waiting",
+    "ORA_SVC_RESOLVED": "resolved",
+    "ORA_SVC_CLOSED": "closed",
+}
+CLOSED = "ORA_SVC_CLOSED"
 MAX_LIMIT = 500
 ACTION_TYPE = "application/vnd.oracle.adf.action+json"
 TAX_TYPES = {14: "CORPORATION", 11: "INDIVIDUAL"}
@@ -67,6 +89,15 @@ def _id(canonical_id: str | None, prefix: str) -> int:
     return int(value)
 
 
+def _ticket_fields(item: dict[str, Any]) -> dict[str, Any]:
+    status = str(item.get("StatusCd") or "")
+    return {
+        "title": item.get("Title"),
+        "status": TICKET_STATUSES.get(status, status.lower()),
+        "severity": item.get("SeverityCd"),
+    }
+
+
 def _flat(item: dict[str, Any]) -> dict[str, str]:
     row = {k: v for k, v in item.items() if not isinstance(v, list | dict)}
     for child in ("addresses", "sites"):
@@ -79,6 +110,15 @@ class OracleConnector:
     """The ERP connector for Oracle Fusion Cloud's REST APIs."""
 
     name = "Oracle"
+    #: What this connector runs (`gateway.offered`). Not `purchase_order.revoke_approval`: no
+    #: published action withdraws an approval, so `purchase_order.approve` (whose catalog
+    #: compensation it is) does not exist on Oracle. Service requests (Oracle Fusion Service)
+    #: are closed and reopened by their `StatusCd`. No journal-line reclassification: a posted
+    #: journal's lines cannot be changed through the published `journalBatches` (docs/ERP.md).
+    operations = (OPERATIONS - {"purchase_order.revoke_approval"}) | {
+        "ticket.close",
+        "ticket.reopen",
+    }
 
     def __init__(
         self,
@@ -151,7 +191,20 @@ class OracleConnector:
                 },
                 False,
             )
+        if entity_type == "ticket" and canonical_id.startswith("ServiceRequest:"):
+            number = canonical_id.partition(":")[2]
+            item = self._ticket(number)
+            if item is None:
+                return None
+            return record(entity_type, canonical_id, _ticket_fields(item), False)
         return None
+
+    def _ticket(self, number: str) -> Any:
+        if not number or "/" in number:
+            return None
+        return self.http.json(
+            self.http.send("GET", f"{CRM}/serviceRequests/{number}", missing_ok=True)
+        )
 
     def _po_key(self, header_id: int) -> str | None:
         """The server's hash key of a purchase order (`purchaseOrdersUniqID`), read from the
@@ -179,13 +232,13 @@ class OracleConnector:
         return items[0] if items else None
 
     def _pages(
-        self, path: str, size: int, params: dict[str, str] | None = None
+        self, path: str, size: int, params: dict[str, str] | None = None, root: str = ROOT
     ) -> Iterator[list[dict[str, Any]]]:
         limit = min(size, MAX_LIMIT)
 
         def fetch(number: int) -> tuple[list[dict[str, Any]], bool]:
             query = {"limit": str(limit), "offset": str(number * limit), **(params or {})}
-            body = self.http.json(self.http.send("GET", f"{ROOT}/{path}", params=query))
+            body = self.http.json(self.http.send("GET", f"{root}/{path}", params=query))
             return list(body["items"]), bool(body["hasMore"])
 
         return pages(fetch)
@@ -206,7 +259,13 @@ class OracleConnector:
         ]
 
     def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """Master-data rows (suppliers with their first address and site), page by page."""
+        """Master-data rows (suppliers with their first address and site), page by page;
+        service requests with their `canonical_id` (no profile names their id form)."""
+        if entity_type == "ticket":
+            for page in self._pages("serviceRequests", page_size, root=CRM):
+                yield [{"canonical_id": f"ServiceRequest:{i['SrNumber']}", **_flat(i)}
+                       for i in page]  # fmt: skip
+            return
         path, params = {
             "supplier": ("suppliers", {"expand": "addresses,sites"}),
             "customer": ("hubOrganizations", {}),
@@ -278,11 +337,33 @@ class OracleConnector:
         self._write("PATCH", f"externalBankAccounts/{bank['BankAccountId']}", op, fields)
         return result(op.idempotency_key, op.operation, None, {"previous": previous})
 
+    def _ticket_status(self, op: ErpOperation, status: str | None) -> ErpResult:
+        """Set a service request's StatusCd (PATCH `serviceRequests/{SrNumber}`)."""
+        number = (op.canonical_id or "").partition(":")[2]
+        current = self._ticket(number) if op.canonical_id else None
+        if current is None:
+            raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
+        if not status:
+            raise ErpOperationFailed(f"Oracle: no status of {op.canonical_id} to restore")
+        previous = {"StatusCd": current.get("StatusCd")}
+        self.http.send("PATCH", f"{CRM}/serviceRequests/{number}", json={"StatusCd": status},
+                       key=op.idempotency_key)  # fmt: skip
+        return result(op.idempotency_key, op.operation, None, {"previous": previous})
+
     def run(self, operation: ErpOperation) -> ErpResult:
-        check_known(self.name, operation.operation)
+        if operation.operation == "purchase_order.revoke_approval":
+            raise ErpUnsupported(
+                f"Oracle: no published action withdraws the approval of {operation.canonical_id};"
+                " cancel the order or change it in Oracle (draftPurchaseOrders) instead"
+            )
+        check_known(self.name, operation.operation, self.operations)
         op, p = operation, operation.params
         undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
         name = op.operation
+        if name == "ticket.close":
+            return self._ticket_status(op, CLOSED)
+        if name == "ticket.reopen":
+            return self._ticket_status(op, (undone.get("previous") or {}).get("StatusCd"))
         if name == "supplier.create_record":
             tax = digits(p.get("tax_id"))
             address = {
@@ -315,11 +396,6 @@ class OracleConnector:
             return self._bank_write(op, fields)
         if name == "supplier.restore_bank_account":
             return self._bank_write(op, dict(undone.get("previous") or {}))
-        if name == "purchase_order.revoke_approval":
-            raise ErpUnsupported(
-                f"Oracle: no published action withdraws the approval of {op.canonical_id}; "
-                "cancel the order or change it in Oracle (draftPurchaseOrders) instead"
-            )
         if name in PO_ACTIONS:
             key = self._po_key(_id(op.canonical_id, "PurchaseOrder"))
             if key is None:

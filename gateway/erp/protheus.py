@@ -10,6 +10,9 @@ again on a 401).
 Writes: `POST/PUT/DELETE` under `/rest/api/canon/v1` (the integration's TLPP endpoints; writes of
 purchase orders are MATA120 operation 4), each with an `Idempotency-Key`; a lost answer is read
 back from `GET /rest/api/canon/v1/operations/{key}`.
+
+Transactions are CT2 accounting entry lines (`CT2:{FILIAL}:{DATA}:{LOTE}:{SBLOTE}:{DOC}:{LINHA}`),
+reclassified through CTBA102 by the same custom service.
 """
 
 from __future__ import annotations
@@ -22,7 +25,16 @@ from typing import Any, Literal
 import httpx
 
 from gateway.erp.base import ChangePage, ErpOperation, ErpRecord, ErpResult
-from gateway.erp.http import HttpErp, check_known, digits, pages, record, result, unsupported
+from gateway.erp.http import (
+    OPERATIONS,
+    HttpErp,
+    check_known,
+    digits,
+    pages,
+    record,
+    result,
+    unsupported,
+)
 from gateway.errors import ErpLookupMissing, ErpUndecided
 
 API = "/rest/api/canon/v1"
@@ -36,11 +48,14 @@ EVIDENCE = {
     "supplier.cancel_approval_routing": "the routing is gone",
 }
 #: Field widths of the primary keys, in key order (the filial's first: see `key_widths`).
-KEY_WIDTHS = {"SA2": (2, 6, 2), "SA1": (2, 6, 2), "SC7": (2, 6)}
+KEY_WIDTHS = {"SA2": (2, 6, 2), "SA1": (2, 6, 2), "SC7": (2, 6), "CT2": (2, 8, 6, 3, 6, 3)}
 #: The filial's width unless the installation says otherwise (the size of its branch code).
 FILIAL_WIDTH = 2
 CURRENCIES = {"1": "BRL", "2": "USD", "3": "UFIR", "4": "EUR", "5": "JPY"}
-ENTITIES = {"supplier": "SA2", "customer": "SA1", "purchase_order": "SC7"}
+ENTITIES = {"supplier": "SA2", "customer": "SA1", "purchase_order": "SC7", "transaction": "CT2"}
+#: The custom service's resource of each table.
+RESOURCES = {"SA2": "suppliers", "SA1": "customers", "SC7": "purchaseorders",
+             "CT2": "accountingentries"}  # fmt: skip
 #: The change stamp Protheus keeps on a table once enabled (the sandbox: a sequence number).
 STAMP = "S_T_A_M_P_"
 #: Operations that set fields (and whose compensation sets the previous values back).
@@ -50,6 +65,7 @@ SETS: dict[str, tuple[str, dict[str, str]]] = {
     "purchase_order.close": ("SC7", {"C7_ENCER": "E"}),
 }
 RESTORES = {
+    "transaction.reverse_reclassification": "CT2",
     "supplier.unblock": "SA2",
     "supplier.restore_bank_account": "SA2",
     "purchase_order.revoke_approval": "SC7",
@@ -89,6 +105,11 @@ def pk_decode(prefix: str, pk: str, filial_width: int = FILIAL_WIDTH) -> str:
         values.append(raw[at : at + width].strip())
         at += width
     return ":".join([prefix, *values])
+
+
+def _entry_id(row: dict[str, Any]) -> str:
+    keys = ("CT2_FILIAL", "CT2_DATA", "CT2_LOTE", "CT2_SBLOTE", "CT2_DOC", "CT2_LINHA")
+    return ":".join(["CT2", *(str(row[k]).strip() for k in keys)])
 
 
 class ProtheusOAuth2(httpx.Auth):
@@ -133,6 +154,21 @@ def _iso(value: str) -> str | None:
     return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value or "") == 8 else None
 
 
+def _entry_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A CT2 line in field roles: its `account` is the debit account (`CT2_DC` 1, debit, or 3,
+    a double-entry line), or the credit account of a credit line (2)."""
+    credit = row.get("CT2_DC") == "2"
+    moeda = str(row.get("CT2_MOEDLC") or "1").lstrip("0") or "1"
+    return {
+        "account": row.get("CT2_CREDIT" if credit else "CT2_DEBITO"),
+        "cost_center": row.get("CT2_CCC" if credit else "CT2_CCD") or None,
+        "amount": float(row.get("CT2_VALOR") or 0),
+        "currency": CURRENCIES.get(moeda, "BRL"),
+        "date": _iso(str(row.get("CT2_DATA") or "")),
+        "description": row.get("CT2_HIST"),
+    }
+
+
 def _party_fields(row: dict[str, Any], p: str) -> dict[str, Any]:
     fields = {
         "name": row.get(f"{p}_NOME"),
@@ -153,6 +189,9 @@ class ProtheusConnector:
     """The ERP connector for TOTVS Protheus's REST API."""
 
     name = "Protheus"
+    #: What this connector runs (`gateway.offered`): suppliers, purchase orders, and the
+    #: reclassification of accounting entry lines (CT2, CTBA102). No ticket API (docs/ERP.md).
+    operations = OPERATIONS | {"transaction.reclassify", "transaction.reverse_reclassification"}
 
     def __init__(
         self,
@@ -190,12 +229,16 @@ class ProtheusConnector:
         prefix = ENTITIES.get(entity_type)
         if prefix is None or not canonical_id.startswith(f"{prefix}:"):
             return None
-        path = "purchaseorders" if prefix == "SC7" else f"{entity_type}s"
+        path = RESOURCES[prefix]
         body = self.http.json(
             self.http.send("GET", f"{API}/{path}/{self._pk(canonical_id)}", missing_ok=True)
         )
         if body is None:
             return None
+        if prefix == "CT2":
+            return record(
+                entity_type, canonical_id, _entry_fields(body), body.get("D_E_L_E_T_") == "*"
+            )
         if prefix == "SC7":
             return record(entity_type, canonical_id, self._po_fields(body), False)
         fields = _party_fields(body, prefix[1:])
@@ -230,16 +273,16 @@ class ProtheusConnector:
         return values
 
     def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """Master-data rows in Protheus field names (SC7: one row per item), page by page."""
-        path = {
-            "supplier": "suppliers",
-            "customer": "customers",
-            "purchase_order": "purchaseorders",
-        }.get(entity_type)
-        if path is None:
+        """Master-data rows in Protheus field names (SC7: one row per item), page by page;
+        CT2 lines with their `canonical_id` (no profile names their id form)."""
+        prefix = ENTITIES.get(entity_type)
+        if prefix is None:
             raise unsupported(self.name, f"extract {entity_type}")
-        for page in self._pages(path, page_size, {}):
-            if entity_type == "purchase_order":
+        for page in self._pages(RESOURCES[prefix], page_size, {}):
+            if prefix == "CT2":
+                yield [{"canonical_id": _entry_id(row), **{k: str(v) for k, v in row.items()}}
+                       for row in page]  # fmt: skip
+            elif entity_type == "purchase_order":
                 yield [{k: str(v) for k, v in item.items()} for po in page for item in po["items"]]
             else:
                 yield [{k: str(v) for k, v in row.items()} for row in page]
@@ -308,7 +351,7 @@ class ProtheusConnector:
 
     # -- writes ------------------------------------------------------------------------------
     def run(self, operation: ErpOperation) -> ErpResult:
-        check_known(self.name, operation.operation)
+        check_known(self.name, operation.operation, self.operations)
         method, path, body = self._request(operation)
         response = self.http.send(method, path, json=body, key=operation.idempotency_key)
         return self._result(
@@ -408,7 +451,7 @@ class ProtheusConnector:
             }
             return "POST", f"{API}/suppliers", {k: v for k, v in body.items() if v}
         pk = self._pk(target) if target else ""
-        base = f"{API}/{'purchaseorders' if target.startswith('SC7') else 'suppliers'}/{pk}"
+        base = f"{API}/{RESOURCES.get(target.split(':')[0], 'suppliers')}/{pk}"
         if name == "supplier.delete_record":
             return "DELETE", base, None
         if name == "supplier.attach_document":
@@ -428,11 +471,23 @@ class ProtheusConnector:
             return "PUT", base, dict(SETS[name][1])
         if name == "supplier.update_bank_account":
             return "PUT", base, {"A2_XIBAN": p.get("iban"), "A2_XTITULA": p.get("account_holder")}
+        if name == "transaction.reclassify":
+            return "PUT", base, self._reclassification(base, p)
         if name == "purchase_order.update_delivery_date":
             return "PUT", base, {"C7_DATPRF": digits(p.get("delivery_date"))}
         if name in RESTORES:
             return "PUT", base, dict(undone.get("previous") or {})
         raise unsupported(self.name, name)
+
+    def _reclassification(self, path: str, p: dict[str, Any]) -> dict[str, Any]:
+        """The CT2 fields a reclassification sets: the line's account (the debit, or the credit
+        of a credit line) and, when given, its cost center on the same side."""
+        row = self.http.json(self.http.send("GET", path))
+        credit = row.get("CT2_DC") == "2"
+        body = {"CT2_CREDIT" if credit else "CT2_DEBITO": str(p.get("account") or "")}
+        if p.get("cost_center"):
+            body["CT2_CCC" if credit else "CT2_CCD"] = str(p["cost_center"])
+        return body
 
     @staticmethod
     def _result(key: str, operation: str, body: dict[str, Any]) -> ErpResult:

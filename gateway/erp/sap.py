@@ -35,7 +35,15 @@ import httpx
 
 from gateway.erp import sap_schema
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
-from gateway.erp.http import HttpErp, check_known, digits, record, result, unsupported
+from gateway.erp.http import (
+    OPERATIONS,
+    HttpErp,
+    check_known,
+    digits,
+    record,
+    result,
+    unsupported,
+)
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUnavailable, ErpUndecided
 
 ROOT = "/sap/opu/odata/sap"
@@ -153,6 +161,10 @@ class SapConnector:
     """The ERP connector for SAP S/4HANA's OData v2 APIs."""
 
     name = "SAP"
+    #: What this connector runs (`gateway.offered`): suppliers and purchase orders. No journal
+    #: entries: a posted item's G/L account cannot be changed through SAP's published APIs (a
+    #: reclassification is a new posting), and no service tickets (docs/ERP.md).
+    operations = OPERATIONS
 
     def __init__(
         self,
@@ -449,7 +461,7 @@ class SapConnector:
             raise ErpUnavailable(f"SAP: {method} {path}: {type(e).__name__}: {e}") from e
 
     def run(self, operation: ErpOperation) -> ErpResult:
-        check_known(self.name, operation.operation)
+        check_known(self.name, operation.operation, self.operations)
         op, p = operation, operation.params
         undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
         if op.operation in self.patches:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sandbox.erp import admin, oracle, protheus, sap
+from sandbox.erp import admin, oracle, oracle_service, protheus, sap
 from sandbox.erp import sap_orders as _sap_orders  # noqa: F401  (adds its routes to sap's)
 from sandbox.erp.backend import FaultBook, SandboxDatabase, SandboxRefusal
 from sandbox.erp.common import Credentials, Sandbox, StampArrival
@@ -31,7 +31,7 @@ CUSTOM_SERVICES = (
 def _error_body(path: str, status: int, message: str) -> object:
     if path.startswith("/sap/"):
         return sap.error(status, message)
-    if path.startswith("/fscmRestApi/"):
+    if path.startswith(("/fscmRestApi/", "/crmRestApi/")):
         return oracle.error(status, message)
     return protheus.error(status, message)
 
@@ -100,6 +100,6 @@ def create_sandbox_app(
     def health() -> dict[str, object]:
         return {"status": "ok", "loaded": sandbox.db.loaded, "stock": sandbox.stock}
 
-    for router in (protheus.router, sap.router, oracle.router, admin.router):
+    for router in (protheus.router, sap.router, oracle.router, oracle_service.router, admin.router):
         app.include_router(router)
     return app

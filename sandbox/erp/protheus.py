@@ -347,6 +347,45 @@ def change_purchase_order(request: Request, pk: str, body: JsonBody) -> Response
     )
 
 
+# -- accounting entries (CT2, SIGACTB) ------------------------------------------------------------
+@secured.get("/accountingentries", summary="Accounting entry lines (CT2), page by page")
+def accounting_entries(request: Request, page: Page = 1, size: PageSize = 100) -> Response:
+    return _list(request, "CT2010", "transaction.list", page, size)
+
+
+@secured.get("/accountingentries/{pk}", summary="One accounting entry line (deleted ones too)")
+def accounting_entry(request: Request, pk: str) -> Response:
+    native = pk_decode(request, "CT2", pk)
+
+    def read() -> tuple[int, Any, dict[str, str]]:
+        row = sandbox_of(request).db.read(lambda tx: tx.accounting_entry(native, live=False))
+        return 200, _row(row), {}
+
+    return perform(request, face=FACE, operation="transaction.read", error=error, read=read)
+
+
+#: What a change of an entry line may set (CTBA102, operation 4): its accounts, cost centers
+#: and history; not its value, date or currency.
+ENTRY_CHANGES = {"CT2_DEBITO", "CT2_CREDIT", "CT2_CCD", "CT2_CCC", "CT2_HIST"}
+
+
+@secured.put("/accountingentries/{pk}", summary="Change an entry line (CTBA102, operation 4)")
+def change_accounting_entry(request: Request, pk: str, body: JsonBody) -> Response:
+    native, fields = pk_decode(request, "CT2", pk), _fields("CT2010", body)
+    if not fields or set(fields) - ENTRY_CHANGES:
+        changed = ", ".join(sorted(set(fields) - ENTRY_CHANGES)) or "nothing"
+        raise SandboxRefusal(400, f"CT2010: {changed} cannot be changed on a posted entry")
+
+    def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
+        previous = tx.update("CT2010", int(tx.accounting_entry(native)[RECNO]), fields)
+        record = _row(tx.accounting_entry(native))
+        return 200, {"record": record, "previous": previous}, {"previous": previous}
+
+    return perform(
+        request, face=FACE, operation="transaction.change", error=error, apply=apply, body=body
+    )
+
+
 @secured.get("/operations", summary="The operation log itself (clients probe that it exists)")
 def operations(request: Request) -> Response:
     count = len(sandbox_of(request).db.journal())

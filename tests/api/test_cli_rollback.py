@@ -60,17 +60,48 @@ def test_a_passing_drill_is_stored_and_lets_the_action_leave_shadow_mode(
 
 
 def test_a_failed_drill_is_exit_1_and_stored(canon: typer.Typer, store_url: str) -> None:
-    result = runner.invoke(canon, ["rollout", "drill", "ticket.close"])
+    result = runner.invoke(canon, ["rollout", "drill", "supplier.block", "--record",
+                                   "SA2:01:999999:01"])  # fmt: skip
     assert result.exit_code == 1
-    assert "ticket.close: drill FAILED: this ERP's connector cannot run ticket.close" in (
+    assert "supplier.block: drill FAILED: the ERP holds no live supplier SA2:01:999999:01" in (
         result.stdout.replace("\n", " ")
     )
-    assert "1 of 1 drill(s) failed: ticket.close" in result.stderr
+    assert "1 of 1 drill(s) failed: supplier.block" in result.stderr
     store = Store.open(store_url)
     with store.transaction() as session:
-        drill = latest_drill(session, load_catalog(CATALOG).get("ticket.close"))
+        drill = latest_drill(session, load_catalog(CATALOG).get("supplier.block"))
         assert drill is not None and not drill.passed
     store.close()
+
+
+def test_an_action_the_erp_does_not_offer_is_not_drilled_nor_stored_nor_promoted(
+    canon: typer.Typer, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = runner.invoke(canon, ["rollout", "drill", "ticket.close", "--format", "sap"])
+    assert result.exit_code == 1  # nothing was drilled
+    assert result.stdout.splitlines() == [
+        "drill ticket.close against sandbox ERP (sap)",
+        "  ticket.close is not offered on SAP: the SAP connector cannot run ticket.close",
+    ]
+    assert "not offered on this ERP (not drilled): ticket.close" in result.stderr
+    assert "nothing drilled" in result.stderr
+    store = Store.open(store_url)
+    with store.transaction() as session:
+        assert latest_drill(session, load_catalog(CATALOG).get("ticket.close")) is None
+    store.close()
+
+    # the deployment's ERP is SAP: promotion is refused for that reason, not for the drill
+    monkeypatch.setenv("CANON_ERP_KIND", "sap")
+    monkeypatch.setenv("CANON_ERP_URL", "http://127.0.0.1:9")  # never called
+    monkeypatch.setenv("CANON_ERP_USERNAME", "u")
+    monkeypatch.setenv("CANON_ERP_PASSWORD", "p")
+    assert runner.invoke(canon, ["rollout", "set", "ticket.close", "read_only"]).exit_code == 0
+    refused = runner.invoke(canon, ["rollout", "set", "ticket.close", "supervised"])
+    assert refused.exit_code == 1
+    assert (
+        "ticket.close stays read_only: promotion refused: ticket.close is not offered on SAP: "
+        "the SAP connector cannot run ticket.close"
+    ) in refused.stderr.replace("\n", " ")
 
 
 @pytest.mark.parametrize(

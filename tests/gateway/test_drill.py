@@ -1,8 +1,8 @@
 """Rollback drills against the sandbox ERP over HTTP, in each wire format: every action type of
-the shipped catalog that a connector runs is drilled (the action, its revert, the record checked
-after each step and back to its state before); faults injected into the revert end in defined
-states; a step that does not leave what the catalog says fails the drill; action types no
-connector runs fail with the reason."""
+the shipped catalog is drilled in every format where it exists (the action, its revert, the
+record checked after each step and back to its state before); faults injected into the revert
+end in defined states; a step that does not leave what the catalog says fails the drill; an
+action type that does not exist on an ERP is not drilled there, and says why."""
 
 from __future__ import annotations
 
@@ -13,20 +13,41 @@ import pytest
 
 from gateway import Catalog, load_catalog
 from gateway.drill import run_drill
+from gateway.erp import OracleConnector, ProtheusConnector, SapConnector
+from gateway.offered import not_offered
 from gateway.workflow import RunnerPolicy
 from tests.gateway.erp.sandbox import Sandbox, running_sandbox
 
 CATALOG_FILE = Path(__file__).resolve().parents[2] / "config" / "actions.yaml"
 FORMATS = ("protheus", "sap", "oracle")
-#: The shipped action types whose operations the HTTP connectors run.
-ON_ERPS = (
-    "purchase_order.approve",
+CONNECTORS: dict[str, type[ProtheusConnector | SapConnector | OracleConnector]] = {
+    "protheus": ProtheusConnector,
+    "sap": SapConnector,
+    "oracle": OracleConnector,
+}
+#: Where each shipped action type exists (docs/ERP.md): the supplier and purchase-order actions
+#: everywhere, but an Oracle approval (no published action withdraws one); reclassifying an
+#: accounting entry on Protheus (CT2) only; closing a ticket on Oracle (serviceRequests) only.
+COMMON = (
     "purchase_order.close",
     "purchase_order.update_delivery_date",
     "supplier.create",
     "supplier.block",
     "supplier.update_bank_account",
 )
+OFFERED = {
+    "protheus": (*COMMON, "purchase_order.approve", "transaction.reclassify"),
+    "sap": (*COMMON, "purchase_order.approve"),
+    "oracle": (*COMMON, "ticket.close"),
+}
+#: The operation each ERP lacks for an action type it does not offer.
+MISSING = {
+    ("purchase_order.approve", "oracle"): "purchase_order.revoke_approval",
+    ("transaction.reclassify", "sap"): "transaction.reclassify",
+    ("transaction.reclassify", "oracle"): "transaction.reclassify",
+    ("ticket.close", "protheus"): "ticket.close",
+    ("ticket.close", "sap"): "ticket.close",
+}
 FAST = RunnerPolicy(backoff_initial_seconds=0.05, retry_after_seconds=0.1, call_attempts=3)
 
 
@@ -43,20 +64,24 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         running.admin.clear_faults()
 
 
-def test_every_shipped_action_type_is_either_drilled_here_or_named_as_unsupported(
+def test_every_shipped_action_type_exists_on_some_erp_and_the_connectors_say_where(
     catalog: Catalog,
 ) -> None:
-    assert set(catalog.actions) == {*ON_ERPS, "transaction.reclassify", "ticket.close"}
+    assert {a for offered in OFFERED.values() for a in offered} == set(catalog.actions)
+    for wire, cls in CONNECTORS.items():
+        for name, spec in catalog.actions.items():
+            reason = not_offered(cls, spec)
+            if name in OFFERED[wire]:
+                assert reason is None, reason
+            else:
+                erp = cls.name
+                assert reason == (
+                    f"{name} is not offered on {erp}: the {erp} connector cannot run "
+                    f"{MISSING[(name, wire)]}"
+                )
 
 
-#: Oracle publishes no action that withdraws an approval: its approvals are not revertible.
-NOT_REVERTIBLE = {("purchase_order.approve", "oracle")}
-
-
-@pytest.mark.parametrize(
-    ("action", "wire"),
-    [(a, w) for w in FORMATS for a in ON_ERPS if (a, w) not in NOT_REVERTIBLE],
-)
+@pytest.mark.parametrize(("action", "wire"), [(a, w) for w in FORMATS for a in OFFERED[w]])
 def test_drill_passes(sandbox: Sandbox, catalog: Catalog, wire: str, action: str) -> None:
     journal = len(sandbox.admin.journal())
     result = run_drill(catalog, action, sandbox.connector(wire), erp=f"sandbox ({wire})",
@@ -134,30 +159,65 @@ def test_a_refusal_half_way_through_a_multi_step_revert_needs_attention(
     assert [c.stage for c in result.checks][-1] == "after undoing step 2 (route_for_approval)"
 
 
-def test_an_oracle_approval_is_not_revertible_and_its_drill_says_why(
-    tmp_path: Path, catalog: Catalog
+@pytest.mark.parametrize(("action", "wire"), sorted(MISSING))
+def test_an_action_type_an_erp_does_not_offer_is_not_drilled_there(
+    sandbox: Sandbox, catalog: Catalog, action: str, wire: str
 ) -> None:
-    with running_sandbox(tmp_path / "oracle") as oracle:
-        result = run_drill(
-            catalog,
-            "purchase_order.approve",
-            oracle.connector("oracle"),
-            erp="sandbox (oracle)",
-            run_id="oracle-approve",
-            policy=FAST,
-        )
-        assert not result.passed
-        assert (result.action_status, result.revert_status) == ("succeeded", "failed")
-        assert result.problem is not None
-        assert "no published action withdraws the approval" in result.problem
-        assert "purchase_order.revoke_approval" not in oracle.admin.calls()  # nothing sent
+    calls = sandbox.admin.calls()
+    result = run_drill(catalog, action, sandbox.connector(wire), erp=f"sandbox ({wire})",
+                       policy=FAST)  # fmt: skip
+    assert not result.passed and not result.failed and result.problem is None
+    assert result.not_offered is not None
+    assert f"{action} is not offered on " in result.not_offered
+    assert result.not_offered.endswith(f"cannot run {MISSING[(action, wire)]}")
+    assert result.action_status is None and result.record is None
+    assert sandbox.admin.calls() == calls  # nothing was read or written
 
 
-@pytest.mark.parametrize("action", ["transaction.reclassify", "ticket.close"])
-def test_action_types_no_erp_connector_runs_fail_their_drill_with_the_reason(
-    sandbox: Sandbox, catalog: Catalog, action: str
+def test_an_oracle_approval_revert_the_connector_is_asked_for_is_still_refused(
+    sandbox: Sandbox,
 ) -> None:
-    result = run_drill(catalog, action, sandbox.connector("sap"), erp="sandbox", policy=FAST)
-    assert not result.passed and result.action_status is None
-    assert result.problem is not None
-    assert f"this ERP's connector cannot run {action}" in result.problem
+    # A revert of an approval made before this declaration: refused before anything is sent.
+    from gateway.erp.base import ErpOperation
+    from gateway.errors import ErpUnsupported
+
+    operation = ErpOperation(
+        operation="purchase_order.revoke_approval", entity_type="purchase_order",
+        canonical_id="PurchaseOrder:300000200000001", idempotency_key="old-approval:0",
+    )  # fmt: skip
+    with pytest.raises(ErpUnsupported, match="no published action withdraws the approval"):
+        sandbox.connector("oracle").run(operation)
+    assert "old-approval:0" not in sandbox.admin.keys()
+
+
+# -- one of the new action types, with faults in its revert ---------------------------------------
+def test_a_reclassification_revert_timing_out_after_commit_is_found_by_key(
+    sandbox: Sandbox, catalog: Catalog
+) -> None:
+    key = "drill-reclass-timeout-revert:0"
+    sandbox.admin.fault("timeout_after_commit", key=key, seconds=2.0)
+    result = run_drill(catalog, "transaction.reclassify", sandbox.connector(timeout=0.5),
+                       erp="sandbox", run_id="reclass-timeout", policy=FAST)  # fmt: skip
+    assert result.passed, result.as_dict()
+    assert result.record is not None and result.record.startswith("CT2:")
+    assert [e["idempotency_key"] for e in sandbox.admin.journal()].count(key) == 1
+    entry = sandbox.connector().read_record("transaction", result.record)
+    assert entry is not None and entry.fields["account"] != "6100.200"  # back as it was
+
+
+def test_a_reclassification_revert_the_erp_refuses_ends_failed_and_leaves_the_new_account(
+    sandbox: Sandbox, catalog: Catalog
+) -> None:
+    row = sandbox.admin.live("CT2010")[-1]
+    keys = ("CT2_FILIAL", "CT2_DATA", "CT2_LOTE", "CT2_SBLOTE", "CT2_DOC", "CT2_LINHA")
+    entry_id = ":".join(["CT2", *(row[k] for k in keys)])
+    sandbox.admin.fault("error", key="drill-reclass-refused-revert:0", status=422, times=None)
+    result = run_drill(catalog, "transaction.reclassify", sandbox.connector(), erp="sandbox",
+                       record_id=entry_id, run_id="reclass-refused", policy=FAST)  # fmt: skip
+    assert result.failed and not result.passed
+    assert (result.action_status, result.revert_status) == ("succeeded", "failed")
+    assert result.problem is not None and result.problem.startswith("the revert ended failed")
+    entry = sandbox.connector().read_record("transaction", entry_id)
+    assert entry is not None and entry.fields["account"] == "6100.200"  # as the action left it
+    sandbox.admin.clear_faults()  # and undone by hand: the module's sandbox is left as found
+    sandbox.admin.change("CT2010", int(row["R_E_C_N_O_"]), CT2_DEBITO=row["CT2_DEBITO"])

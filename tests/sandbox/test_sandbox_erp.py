@@ -264,3 +264,38 @@ def test_canon_sandbox_erp_refuses_a_missing_data_folder(tmp_path: Path) -> None
     done = CliRunner().invoke(app, ["sandbox-erp", "--data", str(tmp_path / "nope")])
     assert done.exit_code == 2 and "not a folder of CSV extracts" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
+
+
+def test_an_accounting_entry_line_changes_its_accounts_but_never_its_value(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    from gateway.erp.protheus import pk_encode
+
+    row = sandbox.admin.live("CT2010")[0]
+    keys = ("CT2_FILIAL", "CT2_DATA", "CT2_LOTE", "CT2_SBLOTE", "CT2_DOC", "CT2_LINHA")
+    entry_id = ":".join(["CT2", *(row[k] for k in keys)])
+    url = f"/rest/api/canon/v1/accountingentries/{pk_encode(entry_id)}"
+    refused = http.put(url, json={"CT2_VALOR": "1.00"}, headers={"Idempotency-Key": "v"})
+    assert refused.status_code == 400 and "CT2_VALOR" in refused.json()["message"]
+    changed = http.put(url, json={"CT2_DEBITO": "6100.200"}, headers={"Idempotency-Key": "d"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["previous"] == {"CT2_DEBITO": row["CT2_DEBITO"]}
+    assert http.get(url).json()["CT2_DEBITO"] == "6100.200"
+
+
+def test_a_service_request_takes_only_the_status_codes_of_its_lookup(
+    http: httpx.Client,
+) -> None:
+    url = "/crmRestApi/resources/11.13.18.05/serviceRequests/SR0000000001"
+    before = http.get(url).json()
+    bad = http.patch(url, json={"StatusCd": "DONE"}, headers={"Idempotency-Key": "bad"})
+    assert bad.status_code == 400 and "ORA_SVC_SR_STATUS_CD" in bad.json()["title"]
+    closed = http.patch(url, json={"StatusCd": "ORA_SVC_CLOSED"}, headers={"Idempotency-Key": "c"})
+    assert closed.status_code == 200, closed.text
+    assert (closed.json()["StatusCd"], closed.json()["StatusTypeCd"]) == (
+        "ORA_SVC_CLOSED", "ORA_SVC_CLOSED",
+    )  # fmt: skip
+    assert before["StatusCd"] != "ORA_SVC_CLOSED"
+    assert http.get(
+        "/crmRestApi/resources/11.13.18.05/serviceRequests", params={"limit": 5}
+    ).json()["hasMore"]

@@ -175,6 +175,24 @@ class Tx:
         self.update("SCR010", recno, {"CR_STATUS": "05"})
         self.soft_delete("SCR010", recno)
 
+    def accounting_entry(self, native: str, live: bool = True) -> dict[str, Any]:
+        """A CT2 line by canonical id (`CT2:{FILIAL}:{DATA}:{LOTE}:{SBLOTE}:{DOC}:{LINHA}`)."""
+        parts = native.split(":")
+        if len(parts) != 7 or parts[0] != "CT2":
+            raise SandboxRefusal(404, f"{native}: not an accounting entry id")
+        names = ("CT2_FILIAL", "CT2_DATA", "CT2_LOTE", "CT2_SBLOTE", "CT2_DOC", "CT2_LINHA")
+        row = self.find("CT2010", dict(zip(names, parts[1:], strict=True)), live)
+        if row is None:
+            raise SandboxRefusal(404, f"{native}: no such accounting entry")
+        return row
+
+    def service_request(self, number: str) -> dict[str, Any]:
+        """An Oracle service request by its SrNumber."""
+        row = self.find("SERVICE_REQUEST", {"SRNUMBER": number})
+        if row is None:
+            raise SandboxRefusal(404, f"service request {number} does not exist")
+        return row
+
     def po_items(self, native: str) -> list[dict[str, Any]]:
         _, filial, number = native.split(":")
         rows = self.conn.execute(

@@ -72,6 +72,26 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "AC9010": ("AC9_FILIAL", "AC9_FILENT", "AC9_ENTIDA", "AC9_CODENT", "AC9_CODOBJ"),
     # Approval routing documents ("alçadas").
     "SCR010": ("CR_FILIAL", "CR_NUM", "CR_TIPO", "CR_NIVEL", "CR_STATUS", "CR_EMISSAO"),
+    # Accounting entries (SIGACTB "Lançamentos Contábeis", routine CTBA102), one row per line.
+    "CT2010": (
+        "CT2_FILIAL",
+        "CT2_DATA",
+        "CT2_LOTE",
+        "CT2_SBLOTE",
+        "CT2_DOC",
+        "CT2_LINHA",
+        "CT2_MOEDLC",
+        "CT2_DC",
+        "CT2_DEBITO",
+        "CT2_CREDIT",
+        "CT2_VALOR",
+        "CT2_HIST",
+        "CT2_CCD",
+        "CT2_CCC",
+    ),
+    # Not a Protheus table: the service requests of Oracle Fusion Service (`serviceRequests`),
+    # which only the Oracle face shows (Protheus and SAP publish no ticket API: docs/ERP.md).
+    "SERVICE_REQUEST": ("SRID", "SRNUMBER", "TITLE", "STATUSCD", "SEVERITYCD"),
 }
 
 _META = """
@@ -128,6 +148,7 @@ def create_schema(conn: sqlite3.Connection, data_dir: Path | None) -> dict[str, 
             loaded[table] = _load(conn, table, columns, rows)
     _index(conn)
     _track_changes(conn)
+    _seed(conn)
     for kind, table, native in (("supplier", "SA2010", "SA2"), ("customer", "SA1010", "SA1")):
         for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY "{RECNO}"').fetchall():
             assign_ids(conn, kind, party_native(native, dict(row)))
@@ -160,6 +181,61 @@ def _load(
     return len(values)
 
 
+#: Titles of the seeded service requests.
+TICKET_TITLES = (
+    "Invoice total does not match the purchase order",
+    "Supplier asks for a payment status",
+    "Duplicate invoice received",
+    "Delivery arrived damaged",
+    "Bank details change request from supplier",
+    "Credit note missing for returned goods",
+)
+#: StatusCd of the seeded service requests, in turn (Oracle's ORA_SVC_SR_STATUS_CD codes).
+TICKET_STATUSES = ("ORA_SVC_RESOLVED", "ORA_SVC_INPROGRESS", "ORA_SVC_NEW", "ORA_SVC_CLOSED")
+SEEDED = 24
+
+
+def _seed(conn: sqlite3.Connection) -> None:
+    """Rows the sample CSVs do not carry, made once into empty tables: an accounting entry for
+    each of the first purchase orders (the purchase posted to an expense account against
+    suppliers, on one double-entry line, `CT2_DC = 3`), and Oracle service requests."""
+    if conn.execute('SELECT COUNT(*) FROM "CT2010"').fetchone()[0] == 0:
+        orders = conn.execute(
+            f"SELECT C7_FILIAL, C7_NUM, MIN(C7_EMISSAO), ROUND(SUM(CAST(C7_TOTAL AS REAL)), 2), "
+            f"MIN(C7_MOEDA) FROM SC7010 WHERE \"{DELETED}\" <> '*' GROUP BY C7_FILIAL, C7_NUM "
+            f'ORDER BY MIN("{RECNO}") LIMIT {SEEDED}'
+        ).fetchall()
+        for n, (filial, number, issued, total, currency) in enumerate(orders, start=1):
+            row = {
+                "CT2_FILIAL": filial, "CT2_DATA": issued, "CT2_LOTE": "008810",
+                "CT2_SBLOTE": "001", "CT2_DOC": number, "CT2_LINHA": "001",
+                "CT2_MOEDLC": f"{int(currency or 1):02d}", "CT2_DC": "3",
+                "CT2_DEBITO": "4110.001" if n % 3 else "4120.003", "CT2_CREDIT": "2110.001",
+                "CT2_VALOR": f"{total:.2f}", "CT2_HIST": f"COMPRA CONF PEDIDO {number}",
+                "CT2_CCD": "CC100", "CT2_CCC": "",
+            }  # fmt: skip
+            names = [*row, RECNO]
+            conn.execute(
+                f'INSERT INTO "CT2010" ({", ".join(chr(34) + c + chr(34) for c in names)}) '
+                f"VALUES ({', '.join('?' for _ in names)})",
+                [*row.values(), n],
+            )
+    if conn.execute('SELECT COUNT(*) FROM "SERVICE_REQUEST"').fetchone()[0] == 0:
+        for n in range(1, SEEDED + 1):
+            conn.execute(
+                f'INSERT INTO "SERVICE_REQUEST" (SRID, SRNUMBER, TITLE, STATUSCD, SEVERITYCD, '
+                f'"{RECNO}") VALUES (?, ?, ?, ?, ?, ?)',
+                (
+                    str(300_000_400_000_000 + n),
+                    f"SR{n:010d}",
+                    TICKET_TITLES[n % len(TICKET_TITLES)],
+                    TICKET_STATUSES[n % len(TICKET_STATUSES)],
+                    f"ORA_SVC_SEV{1 + n % 4}",
+                    n,
+                ),
+            )
+
+
 def _index(conn: sqlite3.Connection) -> None:
     for table, cols in (
         ("SA2010", "A2_COD, A2_LOJA"),
@@ -168,6 +244,8 @@ def _index(conn: sqlite3.Connection) -> None:
         ("AC9010", "AC9_CODENT"),
         ("ACB010", "ACB_CODOBJ"),
         ("SCR010", "CR_NUM"),
+        ("CT2010", "CT2_FILIAL, CT2_DATA, CT2_LOTE, CT2_SBLOTE, CT2_DOC, CT2_LINHA"),
+        ("SERVICE_REQUEST", "SRNUMBER"),
     ):
         conn.execute(f'CREATE INDEX IF NOT EXISTS "{table}_KEY" ON "{table}" ({cols})')
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.erp import ErpConnector, ErpOperation, ErpResult
-from gateway.errors import ErpOperationFailed, ErpUnavailable
+from gateway.errors import ErpOperationFailed, ErpUnavailable, ErpUnsupported
 from resolver import load_profile
 from resolver.extracts import canonical_ids, read_extract
 from tests.gateway.erp import expected
@@ -233,8 +233,16 @@ def _eventually(read: Any, timeout: float = 10.0) -> Any:
 
 
 def test_unknown_operations_are_refused(erp: ErpConnector, kind: str) -> None:
-    with pytest.raises(ErpOperationFailed, match="ticket.close"):
-        erp.run(op("ticket.close", "T-1", "t", resolution="done"))
+    with pytest.raises(ErpUnsupported, match="invoice.pay: not an operation the .* connector"):
+        erp.run(op("invoice.pay", "T-1", "t", amount=1))
+    # an operation of the catalog that this ERP does not publish (docs/ERP.md)
+    absent = {
+        "protheus": "ticket.close",
+        "sap": "transaction.reclassify",
+        "oracle": "transaction.reclassify",
+    }
+    with pytest.raises(ErpUnsupported, match=f"{absent[kind]}: not an operation the"):
+        erp.run(op(absent[kind], "T-1", "t"))
 
 
 def test_extracts_page_through_the_master_and_fit_the_profile(
