@@ -15,9 +15,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from sandbox.erp.backend import RECNO, SandboxRefusal, Tx
 from sandbox.erp.common import perform, sandbox_of
 from sandbox.erp.oracle import FACE, JsonBody, Limit, Offset, _collection, authorised, error
-from sandbox.erp.backend import RECNO, SandboxRefusal, Tx
 
 BASE = "/crmRestApi/resources/11.13.18.05"
 STATUSES = ("ORA_SVC_NEW", "ORA_SVC_INPROGRESS", "ORA_SVC_WAITING", "ORA_SVC_RESOLVED",
