@@ -113,3 +113,33 @@ def test_the_full_sandbox_still_answers_by_key(sandbox: Sandbox, kind: str) -> N
     created = erp.run(op("supplier.create_record", None, "k", **NEW))
     assert recover(erp, op("supplier.create_record", None, "k", **NEW)) == created
     assert recover(erp, op("supplier.create_record", None, "never", **NEW)) is None
+
+
+def test_oracle_reads_delivery_dates_in_force_and_completes_an_unsubmitted_change_order(
+    stock: Sandbox,
+) -> None:
+    erp = stock.connector("oracle")
+    po_id = IDS["oracle"][1]
+    moved = op("purchase_order.update_delivery_date", po_id, "d", delivery_date="2026-06-30")
+    stock.admin.fault("error", operation="purchase_order.submit", stage="before")
+    with pytest.raises(ErpUnavailable):
+        erp.run(moved)  # the change order is open and changed, but never submitted
+    record = erp.read_record("purchase_order", po_id)
+    assert record is not None and record.fields["delivery_date"] != "2026-06-30"
+    assert recover(erp, moved) is None  # not in force: safe to send again
+    stock.admin.clear_faults()
+    result = erp.run(moved)  # completes the open change order and submits it
+    record = erp.read_record("purchase_order", po_id)
+    assert record is not None and record.fields["delivery_date"] == "2026-06-30"
+    with pytest.raises(ErpUndecided, match="schedules"):
+        recover(erp, moved)  # in force: by us, and what it replaced cannot be read back
+    restore = undo("purchase_order.restore_delivery_date", po_id, "d:undo", result)
+    assert recover(erp, restore) is None
+    erp.run(restore)
+    done = recover(erp, restore)
+    assert done is not None and done.data["evidence"]
+    record = erp.read_record("purchase_order", po_id)
+    assert (
+        record is not None
+        and record.fields["delivery_date"] == expected.purchase_order(1).delivery_date
+    )
