@@ -33,6 +33,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "A2_EMAIL",
         "A2_PAIS",
         "A2_MSBLQL",
+        # The standard bank account fields: bank (COMPE code), branch ("agência"), account.
+        "A2_BANCO",
+        "A2_AGENCIA",
+        "A2_NUMCON",
+        # The sandbox's own custom fields (a Protheus installation declares its own, if any):
+        # the IBAN and the account holder's name, which the SAP and Oracle faces show.
         "A2_XIBAN",
         "A2_XTITULA",
     ),

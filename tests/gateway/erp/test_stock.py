@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.erp import ErpConnector
+from gateway.erp.protheus import bank_fields
 from gateway.erp.recovery import recover
 from gateway.errors import ErpLookupMissing, ErpUnavailable, ErpUndecided
 from tests.gateway.erp import expected
@@ -143,3 +144,35 @@ def test_oracle_reads_delivery_dates_in_force_and_completes_an_unsubmitted_chang
         record is not None
         and record.fields["delivery_date"] == expected.purchase_order(1).delivery_date
     )
+
+
+@pytest.mark.parametrize(
+    ("declared", "account"),
+    [
+        pytest.param(
+            "standard",
+            {"bank_code": "341", "branch": "0001", "account_number": "123456"},
+            id="standard-fields",
+        ),
+        pytest.param(
+            "iban=A2_XIBAN,account_holder=A2_XTITULA",
+            {"iban": "CH9300762011623852957", "account_holder": "Auto Pecas AG"},
+            id="declared-custom-fields",
+        ),
+    ],
+)
+def test_protheus_reads_a_bank_account_change_from_the_supplier_row(
+    stock: Sandbox, declared: str, account: dict[str, str]
+) -> None:
+    erp = stock.connector("protheus", bank=bank_fields(declared))
+    supplier_id = IDS["protheus"][0]
+    change = op("supplier.update_bank_account", supplier_id, "acct", **account)
+    assert recover(erp, change) is None  # the row does not hold it: the PUT never ran
+    changed = erp.run(change)
+    with pytest.raises(ErpUndecided, match="cannot be read back"):
+        recover(erp, change)  # it does now, and what it replaced is not in the row
+    restore = undo("supplier.restore_bank_account", supplier_id, "acct:undo", changed)
+    assert recover(erp, restore) is None
+    erp.run(restore)
+    done = recover(erp, restore)
+    assert done is not None and done.data["evidence"]
