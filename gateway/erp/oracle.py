@@ -45,6 +45,14 @@ PO_ACTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "purchase_order.reopen": ("reopen", {}),
 }
 PENDING = "PENDING APPROVAL"
+#: Supplier writes settled from the supplier, its sites or its bank account (`evidence`).
+SUPPLIER_EVIDENCE = (
+    "supplier.delete_record",
+    "supplier.block",
+    "supplier.unblock",
+    "supplier.update_bank_account",
+    "supplier.restore_bank_account",
+)
 #: `expand` that reads an order with its lines' schedules (where its delivery dates are).
 SCHEDULES = "lines.schedules"
 #: The dates Canon changes on a schedule (a change order's; in force after its submit).
@@ -54,6 +62,15 @@ HOLD = "HoldAllNewPurchasingDocumentsFlag"
 EVIDENCE = {
     "supplier.create_record": "an active supplier holds the taxpayer id",
     "purchase_order.approve": f"the order is no longer {PENDING}",
+    "supplier.delete_record": "the supplier is inactive (InactiveDate)",
+    "supplier.block": "the sites do not hold the purchasing hold yet (else: what it replaced is "
+    "lost)",
+    "supplier.unblock": "the sites hold the hold fields restored",
+    "supplier.update_bank_account": "the external bank account does not hold the new IBAN and "
+    "holder yet (else: what they replaced is lost)",
+    "supplier.restore_bank_account": "the external bank account holds the values restored",
+    "purchase_order.close": "the order is not CLOSED yet (else: closed before or by it?)",
+    "purchase_order.reopen": "the order is no longer CLOSED",
     "purchase_order.update_delivery_date": "no schedule in force holds the new date yet (else "
     "what it replaced is lost)",
     "purchase_order.restore_delivery_date": "every schedule in force holds the date restored",
@@ -503,6 +520,24 @@ class OracleConnector:
             "purchase_order.restore_delivery_date",
         ):
             return self._dates_evidence(operation)
+        if operation.operation in SUPPLIER_EVIDENCE:
+            return self._supplier_evidence(operation)
+        if operation.operation in ("purchase_order.close", "purchase_order.reopen"):
+            item = self._po(_id(operation.canonical_id, "PurchaseOrder"))
+            if item is None:
+                raise ErpUndecided(f"Oracle: {operation.canonical_id} does not exist")
+            closed = item["Status"] == "CLOSED"
+            if operation.operation.endswith("reopen"):
+                said = {"evidence": EVIDENCE[operation.operation]}
+                name = operation.operation
+                return None if closed else result(operation.idempotency_key, name, None, said)
+            if not closed:
+                return None
+            raise ErpUndecided(
+                f"Oracle: {operation.canonical_id} is closed: by {operation.operation} "
+                f"({operation.idempotency_key}) or before it, which the order cannot tell (a "
+                "compensation would reopen it); check its history before going on"
+            )
         if operation.operation != "supplier.create_record":
             raise ErpUndecided(
                 f"Oracle: {operation.operation} ({operation.idempotency_key}) is not read back "
@@ -521,6 +556,52 @@ class OracleConnector:
             operation.operation,
             f"Supplier:{items[0]['SupplierId']}",
             {"evidence": EVIDENCE["supplier.create_record"]},
+        )
+
+    def _supplier_evidence(self, op: ErpOperation) -> ErpResult | None:
+        """A PATCH of a supplier, its site or its bank account is all or nothing: the fields
+        tell whether it ran. What a hold or an account change replaced cannot be read back."""
+        name, p = op.operation, op.params
+        undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
+        before = dict(undone.get("previous") or {})
+        said = {"evidence": EVIDENCE[name]}
+        supplier_id = _id(op.canonical_id, "Supplier")
+        if name == "supplier.delete_record":
+            item = self._get(f"suppliers/{supplier_id}")
+            if item is None:
+                raise ErpUndecided(f"Oracle: {op.canonical_id} does not exist")
+            if item.get("InactiveDate") is None:
+                return None
+            return result(op.idempotency_key, name, None, {"previous": {}, **said})
+        current: dict[str, dict[str, Any]]
+        if name in ("supplier.block", "supplier.unblock"):
+            current = {str(s["SupplierSiteId"]): s for s in self._sites(supplier_id)}
+            wanted = (
+                {label: {HOLD: True} for label in current} if name == "supplier.block" else before
+            )
+        else:
+            supplier = self._get(f"suppliers/{supplier_id}")
+            bank = self._bank(supplier) if supplier is not None else None
+            current = {"": bank or {}}
+            wanted = {
+                "": {"IBAN": p.get("iban"), "BankAccountName": p.get("account_holder")}
+                if name == "supplier.update_bank_account"
+                else before
+            }
+        holds = bool(current) and all(
+            all((current.get(label) or {}).get(k) == v for k, v in fields.items())
+            for label, fields in wanted.items()
+        )
+        if name in ("supplier.unblock", "supplier.restore_bank_account"):
+            return (
+                result(op.idempotency_key, name, None, {"previous": {}, **said}) if holds else None
+            )
+        if not holds:
+            return None
+        raise ErpUndecided(
+            f"Oracle: {op.canonical_id} already holds what {name} ({op.idempotency_key}) "
+            "writes: it may have run, and what it replaced cannot be read back; check the "
+            "supplier before going on"
         )
 
     def _dates_evidence(self, op: ErpOperation) -> ErpResult | None:

@@ -176,3 +176,31 @@ def test_protheus_reads_a_bank_account_change_from_the_supplier_row(
     erp.run(restore)
     done = recover(erp, restore)
     assert done is not None and done.data["evidence"]
+
+
+@pytest.mark.parametrize("kind", ["oracle", "protheus"])
+def test_holds_bank_accounts_and_order_closes_are_read_from_the_records(
+    stock: Sandbox, kind: str
+) -> None:
+    declared = {"bank": bank_fields("iban=A2_XIBAN,account_holder=A2_XTITULA")}
+    erp = stock.connector(kind, **(declared if kind == "protheus" else {}))
+    supplier_id, po_id = IDS[kind]
+    account = {"iban": "CH9300762011623852957", "account_holder": "Auto Pecas AG"}
+    _, filial, number = expected.purchase_order(1).native.split(":")
+    for row in stock.admin.rows("SC7010", C7_FILIAL=filial, C7_NUM=number):
+        stock.admin.change("SC7010", int(row["R_E_C_N_O_"]), C7_ENCER="")  # an open order
+    for name, compensation, params, target in (
+        ("supplier.block", "supplier.unblock", {"reason": "tax"}, supplier_id),
+        ("supplier.update_bank_account", "supplier.restore_bank_account", account, supplier_id),
+        ("purchase_order.close", "purchase_order.reopen", {}, po_id),
+    ):
+        write = op(name, target, name, **params)
+        assert recover(erp, write) is None, name  # not there: it never ran, safe to send
+        done = erp.run(write)
+        with pytest.raises(ErpUndecided):
+            recover(erp, write)  # there: by it or before it, and what it replaced is lost
+        back = undo(compensation, target, f"{name}:undo", done)
+        assert recover(erp, back) is None, compensation
+        erp.run(back)
+        restored = recover(erp, back)
+        assert restored is not None and restored.data["evidence"], compensation
