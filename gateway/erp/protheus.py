@@ -7,6 +7,9 @@ the installation's, `filial_width`: 2 by default, often 8). That is not FWMODEL'
 (standard padded base64 in an FWMODEL envelope): see docs/ERP.md. Auth is HTTP basic or the OAuth2
 password grant against `/rest/api/oauth2/v1/token` (the token is fetched on first use and
 again on a 401).
+A supplier's bank account is in the SA2 fields the installation keeps (`bank_fields`: the
+standard `A2_BANCO`, `A2_AGENCIA`, `A2_NUMCON` unless it declares others, such as custom
+`A2_XIBAN`/`A2_XTITULA`).
 Writes: `POST/PUT/DELETE` under `/rest/api/canon/v1` (the integration's TLPP endpoints; writes of
 purchase orders are MATA120 operation 4), each with an `Idempotency-Key`; a lost answer is read
 back from `GET /rest/api/canon/v1/operations/{key}`.
