@@ -316,6 +316,27 @@ def patch_bank_account(request: Request, account_id: int, body: JsonBody) -> Res
     )
 
 
+@router.get("/suppliers/{supplier_id}/child/attachments", summary="A supplier's attachments")
+def attachments(request: Request, supplier_id: int) -> Response:
+    def read() -> tuple[int, Any, dict[str, str]]:
+        native = _supplier_native(request, supplier_id)
+        _, _, code, loja = native.split(":")
+        db = sandbox_of(request).db
+        items = [
+            {
+                "AttachedDocumentId": int(doc["ACB_CODOBJ"]),
+                "DatatypeCode": "WEB_PAGE",
+                "URL": doc["ACB_OBJETO"],
+                "Title": doc["ACB_DESCRI"],
+            }
+            for link in db.rows("AC9010", {"AC9_ENTIDA": "SA2", "AC9_CODENT": f"{code}{loja}"})
+            for doc in db.rows("ACB010", {"ACB_CODOBJ": link["AC9_CODOBJ"]})
+        ]
+        return 200, _collection(request, items, 25, 0, False), {}
+
+    return perform(request, face=FACE, operation="supplier.read", error=error, read=read)
+
+
 @router.post("/suppliers/{supplier_id}/child/attachments", status_code=201)
 def attach(request: Request, supplier_id: int, body: JsonBody) -> Response:
     url = str(body.get("URL") or body.get("Url") or "")

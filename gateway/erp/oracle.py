@@ -63,6 +63,8 @@ EVIDENCE = {
     "supplier.create_record": "an active supplier holds the taxpayer id",
     "purchase_order.approve": f"the order is no longer {PENDING}",
     "supplier.delete_record": "the supplier is inactive (InactiveDate)",
+    "supplier.attach_document": "an attachment of the supplier has the URL linked",
+    "supplier.detach_document": "the attachment is gone",
     "supplier.block": "the sites do not hold the purchasing hold yet (else: what it replaced is "
     "lost)",
     "supplier.unblock": "the sites hold the hold fields restored",
@@ -522,6 +524,8 @@ class OracleConnector:
             return self._dates_evidence(operation)
         if operation.operation in SUPPLIER_EVIDENCE:
             return self._supplier_evidence(operation)
+        if operation.operation in ("supplier.attach_document", "supplier.detach_document"):
+            return self._attachment_evidence(operation)
         if operation.operation in ("purchase_order.close", "purchase_order.reopen"):
             item = self._po(_id(operation.canonical_id, "PurchaseOrder"))
             if item is None:
@@ -603,6 +607,29 @@ class OracleConnector:
             "writes: it may have run, and what it replaced cannot be read back; check the "
             "supplier before going on"
         )
+
+    def _attachment_evidence(self, op: ErpOperation) -> ErpResult | None:
+        """An attachment is there (with the URL linked) or gone: the supplier's `attachments`."""
+        name = op.operation
+        path = f"suppliers/{_id(op.canonical_id, 'Supplier')}/child/attachments"
+        body = self._get(path)
+        if body is None:
+            raise ErpUndecided(f"Oracle: {op.canonical_id} does not exist")
+        items = list(body.get("items") or [])
+        said = {"evidence": EVIDENCE[name]}
+        if name == "supplier.detach_document":
+            undone: dict[str, Any] = dict(op.params.get("result") or {}).get("data") or {}
+            wanted = str(undone.get("document_id"))
+            there = any(str(i.get("AttachedDocumentId")) == wanted for i in items)
+            return None if there else result(op.idempotency_key, name, None, said)
+        url = str(op.params.get("document") or "")
+        found = [i for i in items if i.get("URL") == url]
+        if not found:
+            return None
+        if len(found) > 1:
+            raise ErpUndecided(f"Oracle: {op.canonical_id} has {len(found)} attachments of {url}")
+        data = {"document_id": found[0]["AttachedDocumentId"], **said}
+        return result(op.idempotency_key, name, None, data)
 
     def _dates_evidence(self, op: ErpOperation) -> ErpResult | None:
         """A date change is in force once submitted: the schedules of `purchaseOrders` tell.

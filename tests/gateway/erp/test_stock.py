@@ -204,3 +204,18 @@ def test_holds_bank_accounts_and_order_closes_are_read_from_the_records(
         erp.run(back)
         restored = recover(erp, back)
         assert restored is not None and restored.data["evidence"], compensation
+
+
+def test_oracle_reads_a_document_link_from_the_suppliers_attachments(stock: Sandbox) -> None:
+    erp = stock.connector("oracle")
+    supplier_id = IDS["oracle"][0]
+    attach = op("supplier.attach_document", supplier_id, "att", **NEW)
+    assert recover(erp, attach) is None  # no attachment with that URL: never ran
+    attached = erp.run(attach)
+    found = recover(erp, attach)
+    assert found is not None and found.data["document_id"] == attached.data["document_id"]
+    detach = undo("supplier.detach_document", supplier_id, "att:undo", attached)
+    assert recover(erp, detach) is None
+    erp.run(detach)
+    gone = recover(erp, detach)
+    assert gone is not None and gone.data["evidence"]
