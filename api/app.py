@@ -43,6 +43,7 @@ from gateway import (
 )
 from gateway.erp import OracleConnector, ProtheusConnector, SapConnector
 from gateway.erp.base import ChangeFeed, RowReads
+from gateway.erp.protheus import bank_fields
 from gateway.erp_sync import ErpSync
 from gateway.record_sync import IndexSync
 from gateway.workflow import RunnerPolicy, WorkflowRunner
@@ -97,7 +98,8 @@ def build_connector(settings: Settings) -> ErpConnector:
     if settings.erp_kind == "protheus":
         return ProtheusConnector(url, username=user, password=password, auth=settings.erp_auth,
                                  timeout=timeout, lookup_service=lookup,
-                                 filial_width=settings.erp_protheus_filial_width)  # fmt: skip
+                                 filial_width=settings.erp_protheus_filial_width,
+                                 bank=bank_fields(settings.erp_protheus_bank_fields))  # fmt: skip
     if settings.erp_kind == "sap":
         return SapConnector(url, username=user, password=password, timeout=timeout,
                             lookup_service=lookup, grouping=settings.erp_sap_grouping,

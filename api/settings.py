@@ -10,10 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.checkpoints import CheckpointSink
+from gateway.erp.protheus import bank_fields
 from gateway.keyring import AUDIT_CHAIN, AUDIT_ENTRIES, KeySource, SecretFile, StaticKeys
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "demo", "dev", "test"})
@@ -181,6 +182,13 @@ class Settings(BaseSettings):
         description="Protheus: the width of the filial (branch) code in primary keys, as the "
         "installation sets it (often 8)",
     )
+    erp_protheus_bank_fields: str = Field(
+        default="standard",
+        max_length=200,
+        description="Protheus: the SA2 fields of a supplier's bank account, by role: 'standard' "
+        "(A2_BANCO, A2_AGENCIA, A2_NUMCON) and/or the installation's own fields, e.g. "
+        "'iban=A2_XIBAN,account_holder=A2_XTITULA' (docs/ERP.md)",
+    )
     erp_sap_grouping: str | None = Field(
         default=None,
         max_length=4,
@@ -235,6 +243,12 @@ class Settings(BaseSettings):
         default=None,
         description="Crash-test hook: freeze workflows after this transition; never in production",
     )
+
+    @field_validator("erp_protheus_bank_fields")
+    @classmethod
+    def _check_bank_fields(cls, value: str) -> str:
+        bank_fields(value)  # ValueError names what is wrong
+        return value
 
     @model_validator(mode="after")
     def _check_erp_and_workflows(self) -> Settings:

@@ -120,14 +120,16 @@ def _same(left: Any, now: Any) -> bool:
 
 def differences(expect: Mapping[str, Any], record: ErpRecord | None) -> list[dict[str, Any]]:
     """How the record differs from what a step left: one entry per field (or the record
-    itself when it is gone). Empty when the record still holds it."""
+    itself when it is gone). Empty when the record still holds it. A role the ERP does not keep
+    at all (absent from the record, e.g. an IBAN where a Protheus installation keeps bank,
+    branch and account) cannot differ; a role it keeps empty (None) can."""
     if record is None or record.deleted:
         now = "missing" if record is None else "deleted"
         return [{"field": "(record)", "left": "live", "now": now}]
     return [
         {"field": role, "left": value, "now": record.fields.get(role)}
         for role, value in expect.items()
-        if not _same(value, record.fields.get(role))
+        if role in record.fields and not _same(value, record.fields.get(role))
     ]
 
 

@@ -3,7 +3,8 @@
 Suppliers are `Supplier:{SupplierId}` (`suppliers`, with `addresses`, `sites` and `attachments`),
 customers `Party:{PartyId}` (`hubOrganizations`), purchase orders `PurchaseOrder:{POHeaderId}`
 (`purchaseOrders` to read and its actions to submit, close and reopen, addressed by the
-server's hash key found with `q=POHeaderId=`; `draftPurchaseOrders` for the delivery date).
+server's hash key found with `q=POHeaderId=`; a delivery date is changed by a change order:
+`draftPurchaseOrders`, its lines' `schedules`, then `action/submit`).
 Oracle publishes no action that approves an order or withdraws its approval: approving is
 resubmitting an order pending approval with `bypassApprovalsFlag` (Canon's approval stands for
 the approval workflow), and revoking an approval is refused (cancel or change the order in
@@ -25,7 +26,7 @@ and `BankAccountName` for the holder's name); addresses are created with `Countr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -66,11 +67,37 @@ PO_ACTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "purchase_order.reopen": ("reopen", {}),
 }
 PENDING = "PENDING APPROVAL"
+#: Supplier writes settled from the supplier, its sites or its bank account (`evidence`).
+SUPPLIER_EVIDENCE = (
+    "supplier.delete_record",
+    "supplier.block",
+    "supplier.unblock",
+    "supplier.update_bank_account",
+    "supplier.restore_bank_account",
+)
+#: `expand` that reads an order with its lines' schedules (where its delivery dates are).
+SCHEDULES = "lines.schedules"
+#: The dates Canon changes on a schedule (a change order's; in force after its submit).
+DATE = "RequestedDeliveryDate"
 HOLD = "HoldAllNewPurchasingDocumentsFlag"
 #: What tells, without `canonOperations`, whether a write in doubt happened (`evidence`).
 EVIDENCE = {
     "supplier.create_record": "an active supplier holds the taxpayer id",
     "purchase_order.approve": f"the order is no longer {PENDING}",
+    "supplier.delete_record": "the supplier is inactive (InactiveDate)",
+    "supplier.attach_document": "an attachment of the supplier has the URL linked",
+    "supplier.detach_document": "the attachment is gone",
+    "supplier.block": "the sites do not hold the purchasing hold yet (else: what it replaced is "
+    "lost)",
+    "supplier.unblock": "the sites hold the hold fields restored",
+    "supplier.update_bank_account": "the external bank account does not hold the new IBAN and "
+    "holder yet (else: what they replaced is lost)",
+    "supplier.restore_bank_account": "the external bank account holds the values restored",
+    "purchase_order.close": "the order is not CLOSED yet (else: closed before or by it?)",
+    "purchase_order.reopen": "the order is no longer CLOSED",
+    "purchase_order.update_delivery_date": "no schedule in force holds the new date yet (else "
+    "what it replaced is lost)",
+    "purchase_order.restore_delivery_date": "every schedule in force holds the date restored",
 }
 
 
@@ -95,6 +122,23 @@ def _ticket_fields(item: dict[str, Any]) -> dict[str, Any]:
         "title": item.get("Title"),
         "status": TICKET_STATUSES.get(status, status.lower()),
         "severity": item.get("SeverityCd"),
+    }
+
+
+def _self_key(item: dict[str, Any]) -> str:
+    """The last segment of an item's `self` link: the server's (hash) key of the item."""
+    for link in item.get("links") or []:
+        if link.get("rel") == "self":
+            return str(link["href"]).split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    raise ErpOperationFailed("Oracle: an item without a self link")
+
+
+def _schedules(order: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The schedules of an order read with `expand=lines.schedules`, by `<line>-<schedule>`."""
+    return {
+        f"{line['LineNumber']}-{schedule['ScheduleNumber']}": schedule
+        for line in order.get("lines") or []
+        for schedule in line.get("schedules") or []
     }
 
 
@@ -173,9 +217,14 @@ class OracleConnector:
                 item["InactiveDate"] is not None,
             )
         if entity_type == "purchase_order" and canonical_id.startswith("PurchaseOrder:"):
-            item = self._po(_id(canonical_id, "PurchaseOrder"))
+            item = self._po(_id(canonical_id, "PurchaseOrder"), SCHEDULES)
             if item is None:
                 return None
+            dates = [
+                str(s["RequestedDeliveryDate"])
+                for s in _schedules(item).values()
+                if s.get("RequestedDeliveryDate")
+            ]
             return record(
                 entity_type,
                 canonical_id,
@@ -184,7 +233,7 @@ class OracleConnector:
                     "supplier_name": item["Supplier"],
                     "amount": item["Total"],
                     "currency": item["CurrencyCode"],
-                    "delivery_date": item["RequestedDeliveryDate"],
+                    "delivery_date": min(dates) if dates else None,
                     "issued": item["OrderedDate"],
                     "approved": item["Status"] not in ("PENDING APPROVAL", "REJECTED"),
                     "closed": item["Status"] == "CLOSED",
@@ -213,12 +262,21 @@ class OracleConnector:
         for item in (body or {}).get("items") or []:
             for link in item.get("links") or []:
                 if link.get("rel") == "self":
-                    return str(link["href"]).rstrip("/").rsplit("/", 1)[-1]
+                    return _self_key(item)
         return None
 
-    def _po(self, header_id: int) -> Any:
+    def _po(self, header_id: int, expand: str | None = None) -> Any:
         key = self._po_key(header_id)
-        return None if key is None else self._get(f"purchaseOrders/{key}")
+        if key is None:
+            return None
+        return self._get(f"purchaseOrders/{key}", {"expand": expand} if expand else None)
+
+    def _draft_key(self, header_id: int) -> str | None:
+        """The hash key of a purchase order's draft (`draftPurchaseOrders`), from its collection."""
+        body = self._get("draftPurchaseOrders", {"q": f"POHeaderId={header_id}", "limit": "1"})
+        for item in (body or {}).get("items") or []:
+            return _self_key(item)
+        return None
 
     def _sites(self, supplier_id: int) -> list[dict[str, Any]]:
         body = self._get(f"suppliers/{supplier_id}/child/sites")
@@ -350,6 +408,80 @@ class OracleConnector:
                        key=op.idempotency_key)  # fmt: skip
         return result(op.idempotency_key, op.operation, None, {"previous": previous})
 
+    def _once(
+        self,
+        method: str,
+        path: str,
+        op: ErpOperation,
+        part: str,
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> ErpResult | None:
+        """Send one write of a several-write operation under its own key `<key>@<part>`, unless
+        the operation log shows it made (then what it recorded)."""
+        key = f"{op.idempotency_key}@{part}"
+        try:
+            done = self.lookup(key)
+        except ErpLookupMissing:
+            done = None
+        if done is None:
+            headers = {"Content-Type": content_type} if content_type else None
+            self.http.send(method, f"{ROOT}/{path}", json=body, headers=headers, key=key)
+        return done
+
+    def _reschedule(self, op: ErpOperation, wanted: Callable[[str], Any]) -> ErpResult:
+        """Change the requested delivery date of every schedule (`wanted(label)`, None: leave
+        it) through a change order, as Oracle's Procurement REST reference has it: open it by
+        PATCHing the draft with `ChangeOrderInitiatingParty`, PATCH each schedule of its lines
+        (`draftPurchaseOrders/{key}/child/lines/{POLineId}/child/schedules/{key}`), then
+        `action/submit` with `bypassApprovalsFlag` (Canon's approval stands for the workflow's,
+        as for `purchase_order.approve`). Nothing is in force before the submit.
+
+        Each write has its own key (`<key>@open`, `@<line>-<schedule>`, `@submit`); with
+        `canonOperations`, a write made before is not sent again, and a submit made before
+        gives back the dates it replaced."""
+        header = _id(op.canonical_id, "PurchaseOrder")
+        key, name = op.idempotency_key, op.operation
+        try:
+            submitted = self.lookup(f"{key}@submit")
+        except ErpLookupMissing:
+            submitted = None
+        if submitted is not None:
+            previous = dict(submitted.data.get("previous") or {})
+            return result(key, name, None, {"previous": previous})
+        order = self._po(header, SCHEDULES)
+        if order is None:
+            raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
+        in_force = _schedules(order)
+        previous = {
+            label: {DATE: schedule.get(DATE)}
+            for label, schedule in in_force.items()
+            if wanted(label) is not None and schedule.get(DATE) != wanted(label)
+        }
+        if not previous:
+            return result(key, name, None, {"previous": {}})
+        draft = self._draft_key(header)
+        if draft is None:
+            raise ErpOperationFailed(f"Oracle: {op.canonical_id} has no draft to change")
+        base = f"draftPurchaseOrders/{draft}"
+        opening = {
+            "ChangeOrderInitiatingParty": "Buyer",
+            "ChangeOrderDescription": f"Canon {name} ({key})"[:240],
+        }
+        self._once("PATCH", base, op, "open", opening)
+        lines = (self._get(f"{base}/child/lines") or {}).get("items") or []
+        for line in lines:
+            path = f"{base}/child/lines/{line['POLineId']}/child/schedules"
+            for schedule in (self._get(path) or {}).get("items") or []:
+                label = f"{line['LineNumber']}-{schedule['ScheduleNumber']}"
+                if label not in previous or schedule.get(DATE) == wanted(label):
+                    continue
+                target = f"{path}/{_self_key(schedule)}"
+                self._once("PATCH", target, op, label, {DATE: wanted(label)})
+        submit = {"bypassApprovalsFlag": True}
+        self._once("POST", f"{base}/action/submit", op, "submit", submit, ACTION_TYPE)
+        return result(key, name, None, {"previous": previous})
+
     def run(self, operation: ErpOperation) -> ErpResult:
         if operation.operation == "purchase_order.revoke_approval":
             raise ErpUnsupported(
@@ -405,19 +537,14 @@ class OracleConnector:
             return self._result(
                 op.idempotency_key, name, self._write("POST", path, op, body, ACTION_TYPE), {}
             )
-        if name in ("purchase_order.update_delivery_date", "purchase_order.restore_delivery_date"):
-            header = _id(op.canonical_id, "PurchaseOrder")
-            wanted = (
-                p.get("delivery_date")
-                if name.endswith("update_delivery_date")
-                else (undone.get("previous") or {}).get("RequestedDeliveryDate")
+        if name == "purchase_order.update_delivery_date":
+            date_ = str(p.get("delivery_date"))
+            return self._reschedule(op, lambda _label: date_)
+        if name == "purchase_order.restore_delivery_date":
+            before = dict(undone.get("previous") or {})
+            return self._reschedule(
+                op, lambda label: (before.get(label) or {}).get("RequestedDeliveryDate")
             )
-            current = self._po(header) or {}
-            previous = {"RequestedDeliveryDate": current.get("RequestedDeliveryDate")}
-            answer = self._write(
-                "PATCH", f"draftPurchaseOrders/{header}", op, {"RequestedDeliveryDate": wanted}
-            )
-            return self._result(op.idempotency_key, name, answer, {"previous": previous})
         supplier = f"suppliers/{_id(op.canonical_id, 'Supplier')}/child"
         if name == "supplier.attach_document":
             body = {
@@ -466,6 +593,31 @@ class OracleConnector:
                 raise ErpUndecided(f"Oracle: {operation.canonical_id} was rejected meanwhile")
             said = {"evidence": EVIDENCE["purchase_order.approve"]}
             return result(operation.idempotency_key, operation.operation, None, said)
+        if operation.operation in (
+            "purchase_order.update_delivery_date",
+            "purchase_order.restore_delivery_date",
+        ):
+            return self._dates_evidence(operation)
+        if operation.operation in SUPPLIER_EVIDENCE:
+            return self._supplier_evidence(operation)
+        if operation.operation in ("supplier.attach_document", "supplier.detach_document"):
+            return self._attachment_evidence(operation)
+        if operation.operation in ("purchase_order.close", "purchase_order.reopen"):
+            item = self._po(_id(operation.canonical_id, "PurchaseOrder"))
+            if item is None:
+                raise ErpUndecided(f"Oracle: {operation.canonical_id} does not exist")
+            closed = item["Status"] == "CLOSED"
+            if operation.operation.endswith("reopen"):
+                said = {"evidence": EVIDENCE[operation.operation]}
+                name = operation.operation
+                return None if closed else result(operation.idempotency_key, name, None, said)
+            if not closed:
+                return None
+            raise ErpUndecided(
+                f"Oracle: {operation.canonical_id} is closed: by {operation.operation} "
+                f"({operation.idempotency_key}) or before it, which the order cannot tell (a "
+                "compensation would reopen it); check its history before going on"
+            )
         if operation.operation != "supplier.create_record":
             raise ErpUndecided(
                 f"Oracle: {operation.operation} ({operation.idempotency_key}) is not read back "
@@ -484,6 +636,102 @@ class OracleConnector:
             operation.operation,
             f"Supplier:{items[0]['SupplierId']}",
             {"evidence": EVIDENCE["supplier.create_record"]},
+        )
+
+    def _supplier_evidence(self, op: ErpOperation) -> ErpResult | None:
+        """A PATCH of a supplier, its site or its bank account is all or nothing: the fields
+        tell whether it ran. What a hold or an account change replaced cannot be read back."""
+        name, p = op.operation, op.params
+        undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
+        before = dict(undone.get("previous") or {})
+        said = {"evidence": EVIDENCE[name]}
+        supplier_id = _id(op.canonical_id, "Supplier")
+        if name == "supplier.delete_record":
+            item = self._get(f"suppliers/{supplier_id}")
+            if item is None:
+                raise ErpUndecided(f"Oracle: {op.canonical_id} does not exist")
+            if item.get("InactiveDate") is None:
+                return None
+            return result(op.idempotency_key, name, None, {"previous": {}, **said})
+        current: dict[str, dict[str, Any]]
+        if name in ("supplier.block", "supplier.unblock"):
+            current = {str(s["SupplierSiteId"]): s for s in self._sites(supplier_id)}
+            wanted = (
+                {label: {HOLD: True} for label in current} if name == "supplier.block" else before
+            )
+        else:
+            supplier = self._get(f"suppliers/{supplier_id}")
+            bank = self._bank(supplier) if supplier is not None else None
+            current = {"": bank or {}}
+            wanted = {
+                "": {"IBAN": p.get("iban"), "BankAccountName": p.get("account_holder")}
+                if name == "supplier.update_bank_account"
+                else before
+            }
+        holds = bool(current) and all(
+            all((current.get(label) or {}).get(k) == v for k, v in fields.items())
+            for label, fields in wanted.items()
+        )
+        if name in ("supplier.unblock", "supplier.restore_bank_account"):
+            return (
+                result(op.idempotency_key, name, None, {"previous": {}, **said}) if holds else None
+            )
+        if not holds:
+            return None
+        raise ErpUndecided(
+            f"Oracle: {op.canonical_id} already holds what {name} ({op.idempotency_key}) "
+            "writes: it may have run, and what it replaced cannot be read back; check the "
+            "supplier before going on"
+        )
+
+    def _attachment_evidence(self, op: ErpOperation) -> ErpResult | None:
+        """An attachment is there (with the URL linked) or gone: the supplier's `attachments`."""
+        name = op.operation
+        path = f"suppliers/{_id(op.canonical_id, 'Supplier')}/child/attachments"
+        body = self._get(path)
+        if body is None:
+            raise ErpUndecided(f"Oracle: {op.canonical_id} does not exist")
+        items = list(body.get("items") or [])
+        said = {"evidence": EVIDENCE[name]}
+        if name == "supplier.detach_document":
+            undone: dict[str, Any] = dict(op.params.get("result") or {}).get("data") or {}
+            wanted = str(undone.get("document_id"))
+            there = any(str(i.get("AttachedDocumentId")) == wanted for i in items)
+            return None if there else result(op.idempotency_key, name, None, said)
+        url = str(op.params.get("document") or "")
+        found = [i for i in items if i.get("URL") == url]
+        if not found:
+            return None
+        if len(found) > 1:
+            raise ErpUndecided(f"Oracle: {op.canonical_id} has {len(found)} attachments of {url}")
+        data = {"document_id": found[0]["AttachedDocumentId"], **said}
+        return result(op.idempotency_key, name, None, data)
+
+    def _dates_evidence(self, op: ErpOperation) -> ErpResult | None:
+        """A date change is in force once submitted: the schedules of `purchaseOrders` tell.
+        A change order opened but not submitted is not in force; sending again completes it."""
+        order = self._po(_id(op.canonical_id, "PurchaseOrder"), SCHEDULES)
+        if order is None:
+            raise ErpUndecided(f"Oracle: {op.canonical_id} does not exist")
+        in_force = _schedules(order)
+        said = {"evidence": EVIDENCE[op.operation]}
+        if op.operation == "purchase_order.restore_delivery_date":
+            undone: dict[str, Any] = dict(op.params.get("result") or {}).get("data") or {}
+            before = dict(undone.get("previous") or {})
+            restored = all(
+                label in in_force and in_force[label].get(DATE) == (dates or {}).get(DATE)
+                for label, dates in before.items()
+            )
+            if not restored:
+                return None
+            return result(op.idempotency_key, op.operation, None, {"previous": {}, **said})
+        wanted = str(op.params.get("delivery_date"))
+        if not any(schedule.get(DATE) == wanted for schedule in in_force.values()):
+            return None
+        raise ErpUndecided(
+            f"Oracle: some schedules of {op.canonical_id} already hold {wanted}: {op.operation} "
+            f"({op.idempotency_key}) may have run, and the dates it replaced cannot be read back; "
+            "check the order's change history before going on"
         )
 
     @staticmethod

@@ -7,6 +7,9 @@ the installation's, `filial_width`: 2 by default, often 8). That is not FWMODEL'
 (standard padded base64 in an FWMODEL envelope): see docs/ERP.md. Auth is HTTP basic or the OAuth2
 password grant against `/rest/api/oauth2/v1/token` (the token is fetched on first use and
 again on a 401).
+A supplier's bank account is in the SA2 fields the installation keeps (`bank_fields`: the
+standard `A2_BANCO`, `A2_AGENCIA`, `A2_NUMCON` unless it declares others, such as custom
+`A2_XIBAN`/`A2_XTITULA`).
 Writes: `POST/PUT/DELETE` under `/rest/api/canon/v1` (the integration's TLPP endpoints; writes of
 purchase orders are MATA120 operation 4), each with an `Idempotency-Key`; a lost answer is read
 back from `GET /rest/api/canon/v1/operations/{key}`.
@@ -18,8 +21,9 @@ reclassified through CTBA102 by the same custom service.
 from __future__ import annotations
 
 import base64
+import re
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any, Literal
 
 import httpx
@@ -35,7 +39,7 @@ from gateway.erp.http import (
     result,
     unsupported,
 )
-from gateway.errors import ErpLookupMissing, ErpUndecided
+from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided
 
 API = "/rest/api/canon/v1"
 #: What tells, without the operation log, whether a write in doubt happened (`evidence`).
@@ -46,6 +50,25 @@ EVIDENCE = {
     "supplier.detach_document": "the document's link is gone",
     "supplier.start_approval_routing": "a live SCR routing of the supplier",
     "supplier.cancel_approval_routing": "the routing is gone",
+}
+#: Writes that PUT fields on one row (SA2 or SC7): the row read back tells whether they ran.
+_SETTING = (
+    "supplier.block",
+    "supplier.update_bank_account",
+    "purchase_order.approve",
+    "purchase_order.close",
+    "purchase_order.update_delivery_date",
+)
+_RESTORING = (
+    "supplier.unblock",
+    "supplier.restore_bank_account",
+    "purchase_order.revoke_approval",
+    "purchase_order.reopen",
+    "purchase_order.restore_delivery_date",
+)
+FIELD_EVIDENCE = {
+    **dict.fromkeys(_SETTING, "the row does not hold the new values yet (else: lost)"),
+    **dict.fromkeys(_RESTORING, "the row holds the values restored"),
 }
 #: Field widths of the primary keys, in key order (the filial's first: see `key_widths`).
 KEY_WIDTHS = {"SA2": (2, 6, 2), "SA1": (2, 6, 2), "SC7": (2, 6), "CT2": (2, 8, 6, 3, 6, 3)}
@@ -64,6 +87,17 @@ SETS: dict[str, tuple[str, dict[str, str]]] = {
     "purchase_order.approve": ("SC7", {"C7_CONAPRO": "L"}),
     "purchase_order.close": ("SC7", {"C7_ENCER": "E"}),
 }
+#: Where a supplier's bank account lives in a stock SA2: the Brazilian bank (COMPE) code, branch
+#: ("agência") and account number. The roles are the params of `supplier.update_bank_account`.
+STANDARD_BANK_FIELDS = {
+    "bank_code": "A2_BANCO",
+    "branch": "A2_AGENCIA",
+    "account_number": "A2_NUMCON",
+}
+#: The roles a bank field can hold; `iban` and `account_holder` have no standard SA2 field, so an
+#: installation that keeps them declares its own (custom, `A2_X...`) fields for them.
+BANK_ROLES = ("bank_code", "branch", "account_number", "iban", "account_holder")
+_SA2_FIELD = re.compile(r"A2_[A-Z0-9_]{1,7}")
 RESTORES = {
     "transaction.reverse_reclassification": "CT2",
     "supplier.unblock": "SA2",
@@ -169,7 +203,33 @@ def _entry_fields(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _party_fields(row: dict[str, Any], p: str) -> dict[str, Any]:
+def bank_fields(spec: str) -> dict[str, str]:
+    """The SA2 fields of a supplier's bank account, by role, from a declaration such as
+    `standard` (A2_BANCO, A2_AGENCIA, A2_NUMCON), `iban=A2_XIBAN,account_holder=A2_XTITULA`
+    (an installation's custom fields) or both, comma-separated; ValueError when it is not one."""
+    fields: dict[str, str] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        if part == "standard":
+            fields.update(STANDARD_BANK_FIELDS)
+            continue
+        role, _, column = part.partition("=")
+        role, column = role.strip(), column.strip().upper()
+        if role not in BANK_ROLES or not _SA2_FIELD.fullmatch(column):
+            raise ValueError(
+                f"{part!r}: expected 'standard' or <role>=<SA2 field> (roles: "
+                f"{', '.join(BANK_ROLES)}; fields A2_...)"
+            )
+        fields[role] = column
+    if not fields:
+        raise ValueError("no bank field declared")
+    if len(set(fields.values())) != len(fields):
+        raise ValueError(f"one SA2 field holds two roles: {fields}")
+    return fields
+
+
+def _party_fields(
+    row: dict[str, Any], p: str, bank: Mapping[str, str] = STANDARD_BANK_FIELDS
+) -> dict[str, Any]:
     fields = {
         "name": row.get(f"{p}_NOME"),
         "short_name": row.get(f"{p}_NREDUZ"),
@@ -180,8 +240,8 @@ def _party_fields(row: dict[str, Any], p: str) -> dict[str, Any]:
         "postcode": row.get(f"{p}_CEP"),
         "blocked": row.get(f"{p}_MSBLQL") == "1",
     }
-    if p == "A2":
-        fields.update(iban=row.get("A2_XIBAN"), account_holder=row.get("A2_XTITULA"))
+    if p == "A2":  # only the roles the installation keeps: a role it has no field for is unknown
+        fields.update({role: row.get(column) for role, column in bank.items()})
     return fields
 
 
@@ -204,11 +264,15 @@ class ProtheusConnector:
         transport: httpx.BaseTransport | None = None,
         lookup_service: bool | None = None,
         filial_width: int = FILIAL_WIDTH,
+        bank: Mapping[str, str] | None = None,
     ) -> None:
         #: Whether the custom `operations` endpoint exists; None: ask the system once.
         self.lookup_service = lookup_service
         #: The width of the installation's filial (branch) code in primary keys.
         self.filial_width = filial_width
+        #: The SA2 fields of a supplier's bank account, by role (`bank_fields`): the standard
+        #: ones unless the installation declares others.
+        self.bank = dict(bank or STANDARD_BANK_FIELDS)
         token_url = f"{base_url.rstrip('/')}/rest/api/oauth2/v1/token"
         chosen: httpx.Auth = (
             ProtheusOAuth2(token_url, username, password)
@@ -241,7 +305,7 @@ class ProtheusConnector:
             )
         if prefix == "SC7":
             return record(entity_type, canonical_id, self._po_fields(body), False)
-        fields = _party_fields(body, prefix[1:])
+        fields = _party_fields(body, prefix[1:], self.bank)
         return record(entity_type, canonical_id, fields, body.get("D_E_L_E_T_") == "*")
 
     def _po_fields(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -322,7 +386,7 @@ class ProtheusConnector:
                 if digits(row.get(f"{p}_CGC")) != wanted or row.get("D_E_L_E_T_") == "*":
                     continue  # the ERP's filter is the authority; this only double-checks it
                 uid = f"{prefix}:{row[f'{p}_FILIAL']}:{row[f'{p}_COD']}:{row[f'{p}_LOJA']}"
-                found.append(record(entity_type, uid, _party_fields(row, p), False))
+                found.append(record(entity_type, uid, _party_fields(row, p, self.bank), False))
         return found
 
     def changes(
@@ -378,6 +442,8 @@ class ProtheusConnector:
         said = {"evidence": EVIDENCE.get(name, "")}
         if name == "supplier.create_record":
             return self._created(op)
+        if name in FIELD_EVIDENCE:
+            return self._fields_evidence(op)
         if name not in EVIDENCE:
             raise ErpUndecided(
                 f"Protheus: {name} ({op.idempotency_key}) is not read back from standard tables "
@@ -413,6 +479,27 @@ class ProtheusConnector:
             raise ErpUndecided(f"Protheus: {op.canonical_id} has {len(routings)} open routings")
         data = {"routing_id": routings[0]["R_E_C_N_O_"], **said}
         return result(op.idempotency_key, name, None, data)
+
+    def _fields_evidence(self, op: ErpOperation) -> ErpResult | None:
+        """A PUT of fields on one row is all or nothing: the row tells whether it ran."""
+        name = op.operation
+        method, path, body = self._request(op)
+        row = self.http.json(self.http.send("GET", path, missing_ok=True))
+        if row is None:
+            raise ErpUndecided(f"Protheus: {op.canonical_id} does not exist")
+        holds = all(str(row.get(k) or "") == str(v or "") for k, v in (body or {}).items())
+        said = {"evidence": FIELD_EVIDENCE[name]}
+        if name in RESTORES:
+            return (
+                result(op.idempotency_key, name, None, {"previous": {}, **said}) if holds else None
+            )
+        if not holds:
+            return None
+        raise ErpUndecided(
+            f"Protheus: {op.canonical_id} already holds {body}: {name} ({op.idempotency_key}) "
+            "may have run, and the values it replaced cannot be read back; check the record's "
+            "history before going on"
+        )
 
     def _listed(self, path: str) -> list[dict[str, Any]]:
         return list((self.http.json(self.http.send("GET", path)) or {}).get("items") or [])
@@ -470,7 +557,13 @@ class ProtheusConnector:
         if name in SETS:
             return "PUT", base, dict(SETS[name][1])
         if name == "supplier.update_bank_account":
-            return "PUT", base, {"A2_XIBAN": p.get("iban"), "A2_XTITULA": p.get("account_holder")}
+            missing = [role for role in self.bank if p.get(role) in (None, "")]
+            if missing:
+                raise ErpOperationFailed(
+                    f"Protheus: this installation keeps a supplier's bank account in "
+                    f"{', '.join(self.bank.values())}; give {', '.join(missing)} as well"
+                )
+            return "PUT", base, {column: p.get(role) for role, column in self.bank.items()}
         if name == "transaction.reclassify":
             return "PUT", base, self._reclassification(base, p)
         if name == "purchase_order.update_delivery_date":

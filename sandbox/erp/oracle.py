@@ -2,10 +2,12 @@
 
 `suppliers` (`SupplierId`, `SupplierNumber`; child `addresses`, `sites`, `attachments`),
 `externalBankAccounts` (a supplier's bank account, found by its owner party), `hubOrganizations`
-(customers: `PartyId`, `PartyNumber`), `purchaseOrders` (read, and the published actions
-`submit`, `close`, `reopen`: no `approve` or `revokeApproval`, which Oracle does not publish) and
-`draftPurchaseOrders` (the delivery date). Lists page
-with `limit` (≤ 500) / `offset` and answer `items`, `count`, `hasMore`. HTTP basic auth.
+(customers: `PartyId`, `PartyNumber`), `purchaseOrders` (read, with `expand=lines.schedules`,
+and the published actions `submit`, `close`, `reopen`: no `approve` or `revokeApproval`, which
+Oracle does not publish) and `draftPurchaseOrders` (change orders: open one by PATCHing the
+draft with `ChangeOrderInitiatingParty`, change `lines/{POLineId}/schedules/{key}`, then
+`action/submit`; nothing is in force before the submit). Lists page with `limit` (≤ 500) /
+`offset` and answer `items`, `count`, `hasMore`. HTTP basic auth.
 Integration extensions: the `approvalRequests` child of a supplier (approval routing) and
 `canonOperations/{key}` (writes by key).
 
@@ -314,6 +316,27 @@ def patch_bank_account(request: Request, account_id: int, body: JsonBody) -> Res
     )
 
 
+@router.get("/suppliers/{supplier_id}/child/attachments", summary="A supplier's attachments")
+def attachments(request: Request, supplier_id: int) -> Response:
+    def read() -> tuple[int, Any, dict[str, str]]:
+        native = _supplier_native(request, supplier_id)
+        _, _, code, loja = native.split(":")
+        db = sandbox_of(request).db
+        items = [
+            {
+                "AttachedDocumentId": int(doc["ACB_CODOBJ"]),
+                "DatatypeCode": "WEB_PAGE",
+                "URL": doc["ACB_OBJETO"],
+                "Title": doc["ACB_DESCRI"],
+            }
+            for link in db.rows("AC9010", {"AC9_ENTIDA": "SA2", "AC9_CODENT": f"{code}{loja}"})
+            for doc in db.rows("ACB010", {"ACB_CODOBJ": link["AC9_CODOBJ"]})
+        ]
+        return 200, _collection(request, items, 25, 0, False), {}
+
+    return perform(request, face=FACE, operation="supplier.read", error=error, read=read)
+
+
 @router.post("/suppliers/{supplier_id}/child/attachments", status_code=201)
 def attach(request: Request, supplier_id: int, body: JsonBody) -> Response:
     url = str(body.get("URL") or body.get("Url") or "")
@@ -415,7 +438,37 @@ def organizations(request: Request, limit: Limit = 25, offset: Offset = 0) -> Re
 
 
 # -- purchase orders ---------------------------------------------------------------------------
-def po_item(request: Request, tx: Tx, native: str) -> dict[str, Any]:
+#: Ids of lines and schedules: a base plus the SC7 row's R_E_C_N_O_ (one schedule per line).
+LINE_BASE, SCHEDULE_BASE = 300_000_300_000_000, 300_000_400_000_000
+
+
+def _schedule(request: Request, path: str, item: dict[str, Any], date_: str) -> dict[str, Any]:
+    recno = int(item[RECNO])
+    return {
+        "LineLocationId": SCHEDULE_BASE + recno,
+        "ScheduleNumber": 1,
+        "POLineId": LINE_BASE + recno,
+        "LineNumber": int(item["C7_ITEM"]),
+        "Quantity": float(item["C7_QUANT"] or 0),
+        "RequestedDeliveryDate": _iso(date_),
+        "links": [{"rel": "self", "href": f"{path}/{schedule_key(recno)}", "kind": "item"}],
+    }
+
+
+def _line(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "POLineId": LINE_BASE + int(item[RECNO]),
+        "LineNumber": int(item["C7_ITEM"]),
+        "Item": item["C7_PRODUTO"],
+        "Quantity": float(item["C7_QUANT"] or 0),
+        "Price": float(item["C7_PRECO"] or 0),
+        "Amount": float(item["C7_TOTAL"] or 0),
+    }
+
+
+def po_item(request: Request, tx: Tx, native: str, schedules: bool = False) -> dict[str, Any]:
+    """A purchase order as `purchaseOrders` shows it (what is in force: a pending change order
+    shows only in `draftPurchaseOrders`); with `schedules`, each line's schedules expanded."""
     items = tx.po_items(native)
     head = po_summary(items)
     supplier_native = f"SA2::{head['C7_FORNECE']}:{head['C7_LOJA']}"
@@ -426,6 +479,13 @@ def po_item(request: Request, tx: Tx, native: str) -> dict[str, Any]:
     status = {"B": "PENDING APPROVAL", "R": "REJECTED"}.get(head["C7_CONAPRO"], "OPEN")
     header_id = int(tx.ids_of("purchase_order", native)[1])
     href = f"{request.base_url}{BASE[1:]}/purchaseOrders/{po_key(header_id)}"
+    lines = []
+    for i in items:
+        line = _line(i)
+        if schedules:
+            path = f"{href}/child/lines/{line['POLineId']}/child/schedules"
+            line["schedules"] = [_schedule(request, path, i, i["C7_DATPRF"])]
+        lines.append(line)
     return {
         "POHeaderId": header_id,
         "links": [{"rel": "self", "href": href, "name": "purchaseOrders", "kind": "item"}],
@@ -439,37 +499,42 @@ def po_item(request: Request, tx: Tx, native: str) -> dict[str, Any]:
         "Total": head["C7_TOTAL"],
         "Status": "CLOSED" if head["C7_ENCER"] == "E" else status,
         "OrderedDate": _iso(head["C7_EMISSAO"]),
-        "RequestedDeliveryDate": _iso(head["C7_DATPRF"]),
-        "lines": [
-            {
-                "LineNumber": int(i["C7_ITEM"]),
-                "Item": i["C7_PRODUTO"],
-                "Quantity": float(i["C7_QUANT"] or 0),
-                "Price": float(i["C7_PRECO"] or 0),
-                "Amount": float(i["C7_TOTAL"] or 0),
-            }
-            for i in items
-        ],
+        "lines": lines,
     }
 
 
 #: `purchaseOrders/{purchaseOrdersUniqID}`: the server's hash key of the composite key, which a
 #: client reads from the collection (`links`, rel self) and never builds. The sandbox's is
-#: opaque-looking but reversible; a bare POHeaderId is not a key here.
+#: opaque-looking but reversible; a bare POHeaderId is not a key here. Drafts and schedules
+#: have keys of their own.
 HASH_PREFIX = "00020000000EACED0005770800"
+DRAFT_PREFIX = "00020000000EACED0005770801"
+SCHEDULE_PREFIX = "00020000000EACED0005770802"
 
 
 def po_key(header_id: int) -> str:
     return f"{HASH_PREFIX}{header_id:016X}"
 
 
-def _header_of(key: str) -> int:
-    if not key.startswith(HASH_PREFIX) or len(key) != len(HASH_PREFIX) + 16:
-        raise SandboxRefusal(404, f"purchase order {key} does not exist (use the hash key)")
+def draft_key(header_id: int) -> str:
+    return f"{DRAFT_PREFIX}{header_id:016X}"
+
+
+def schedule_key(recno: int) -> str:
+    return f"{SCHEDULE_PREFIX}{recno:016X}"
+
+
+def _unhash(key: str, prefix: str, what: str) -> int:
+    if not key.startswith(prefix) or len(key) != len(prefix) + 16:
+        raise SandboxRefusal(404, f"{what} {key} does not exist (use the hash key)")
     try:
-        return int(key[len(HASH_PREFIX) :], 16)
+        return int(key[len(prefix) :], 16)
     except ValueError as e:
-        raise SandboxRefusal(404, f"purchase order {key} does not exist") from e
+        raise SandboxRefusal(404, f"{what} {key} does not exist") from e
+
+
+def _header_of(key: str) -> int:
+    return _unhash(key, HASH_PREFIX, "purchase order")
 
 
 def _po_native(request: Request, header: int | str) -> str:
@@ -510,11 +575,21 @@ def purchase_orders(
     )
 
 
+def _expands_schedules(expand: str | None) -> bool:
+    children = {c.strip() for c in (expand or "").split(",") if c.strip()}
+    if children - {"all", "lines", "lines.schedules"}:
+        raise SandboxRefusal(400, "expand: lines, lines.schedules or all")
+    return bool(children & {"all", "lines.schedules"})
+
+
 @router.get("/purchaseOrders/{header_id}", summary="One purchase order (by its hash key)")
-def purchase_order(request: Request, header_id: str) -> Response:
+def purchase_order(request: Request, header_id: str, expand: str | None = None) -> Response:
+    schedules = _expands_schedules(expand)
+
     def read() -> tuple[int, Any, dict[str, str]]:
         native = _po_native(request, header_id)
-        return 200, sandbox_of(request).db.read(lambda tx: po_item(request, tx, native)), {}
+        item = sandbox_of(request).db.read(lambda tx: po_item(request, tx, native, schedules))
+        return 200, item, {}
 
     return perform(request, face=FACE, operation="purchase_order.read", error=error, read=read)
 
@@ -530,6 +605,13 @@ ACTIONS = {
 CLOSE_ACTIONS = {"closeForReceiving", "closeForInvoicing", "close", "finallyClose"}
 
 
+def _bypass(body: dict[str, Any] | None) -> bool:
+    bypass = (body or {}).get("bypassApprovalsFlag")
+    if not isinstance(bypass, bool | None):
+        raise SandboxRefusal(400, "bypassApprovalsFlag: true or false")
+    return bool(bypass)
+
+
 @router.post("/purchaseOrders/{header_id}/action/{name}", summary="submit, close, reopen")
 def po_action(
     request: Request,
@@ -541,9 +623,7 @@ def po_action(
         raise SandboxRefusal(404, f"no action {name!r} on purchaseOrders")
     if name == "close" and (body or {}).get("closeAction") not in CLOSE_ACTIONS:
         raise SandboxRefusal(400, f"closeAction is required: {', '.join(sorted(CLOSE_ACTIONS))}")
-    bypass = (body or {}).get("bypassApprovalsFlag")
-    if name == "submit" and not isinstance(bypass, bool | None):
-        raise SandboxRefusal(400, "bypassApprovalsFlag: true or false")
+    bypass = _bypass(body) if name == "submit" else False
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         native = _po_native(request, header_id)
@@ -566,21 +646,165 @@ def po_action(
     )
 
 
-@router.patch("/draftPurchaseOrders/{header_id}", summary="Change the delivery date")
-def patch_draft(request: Request, header_id: int, body: JsonBody) -> Response:
-    wanted = str(body.get("RequestedDeliveryDate") or "")
-    if set(body) != {"RequestedDeliveryDate"} or len(digits(wanted)) != 8:
-        raise SandboxRefusal(400, "patchable here: RequestedDeliveryDate (YYYY-MM-DD)")
+# -- change orders (draftPurchaseOrders) --------------------------------------------------------
+# As Oracle's use cases describe a change to an order in force: PATCH the draft's header with
+# `ChangeOrderInitiatingParty` (this opens an incomplete change order), change its lines'
+# schedules, then `action/submit`. Nothing of it is in force (`purchaseOrders`) before the
+# submit; a submit without `bypassApprovalsFlag` waits for the approvers.
+OPEN = ("", "ChangeOrderDescription")
+PENDING = ("", "ChangeOrderStatus")
+DRAFT_PATCH = {"ChangeOrderInitiatingParty", "ChangeOrderDescription"}
+SCHEDULE_PATCH = {"RequestedDeliveryDate"}
+
+
+def _draft_native(request: Request, key: str) -> tuple[int, str]:
+    header_id = _unhash(key, DRAFT_PREFIX, "draft purchase order")
+    return header_id, _po_native(request, header_id)
+
+
+def _draft_item(request: Request, tx: Tx, native: str) -> dict[str, Any]:
+    header_id = int(tx.ids_of("purchase_order", native)[1])
+    current = po_item(request, tx, native)
+    draft = tx.draft(native) or {}
+    href = f"{request.base_url}{BASE[1:]}/draftPurchaseOrders/{draft_key(header_id)}"
+    return {
+        "POHeaderId": header_id,
+        "OrderNumber": current["OrderNumber"],
+        "Status": current["Status"],
+        "ChangeOrderDescription": draft.get(OPEN),
+        "ChangeOrderStatus": draft.get(PENDING, "INCOMPLETE") if draft else None,
+        "links": [{"rel": "self", "href": href, "name": "draftPurchaseOrders", "kind": "item"}],
+    }
+
+
+@router.get("/draftPurchaseOrders", summary="Draft purchase orders (q=POHeaderId=<id>)")
+def draft_purchase_orders(request: Request, q: str | None = None) -> Response:
+    field, _, value = (q or "").partition("=")
+    if field != "POHeaderId" or not value.isdigit():
+        raise SandboxRefusal(400, "q: only POHeaderId=<id>")
+    db = sandbox_of(request).db
+    native = db.native_of("purchase_order", "oracle", value)
+    items = [] if native is None else [db.read(lambda tx: _draft_item(request, tx, native))]
+    body = _collection(request, items, 25, 0, False)
+    return perform(
+        request,
+        face=FACE,
+        operation="purchase_order.list",
+        error=error,
+        read=lambda: (200, body, {}),
+    )
+
+
+@router.patch("/draftPurchaseOrders/{key}", summary="Open (or change) a change order")
+def patch_draft(request: Request, key: str, body: JsonBody) -> Response:
+    if not body or set(body) - DRAFT_PATCH:
+        raise SandboxRefusal(400, f"the sandbox changes only {', '.join(sorted(DRAFT_PATCH))}")
+    party = str(body.get("ChangeOrderInitiatingParty") or "")
+    if party.upper() not in ("BUYER", "REQUESTER", "SUPPLIER"):
+        raise SandboxRefusal(400, "ChangeOrderInitiatingParty: Buyer, Requester or Supplier")
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
-        native = _po_native(request, header_id)
-        before = po_item(request, tx, native)
-        tx.update_po(native, {"C7_DATPRF": digits(wanted)})
-        previous = {"RequestedDeliveryDate": before["RequestedDeliveryDate"]}
-        return 200, po_item(request, tx, native), {"previous": previous}
+        _, native = _draft_native(request, key)
+        draft = tx.draft(native) or {}
+        if draft.get(PENDING):
+            raise SandboxRefusal(400, "the change order is pending approval; it cannot change")
+        tx.set_draft(native, *OPEN, str(body.get("ChangeOrderDescription") or "Change order"))
+        return 200, _draft_item(request, tx, native), {}
 
     return perform(
         request, face=FACE, operation="purchase_order.change", error=error, apply=apply, body=body
+    )
+
+
+@router.get("/draftPurchaseOrders/{key}/child/lines", summary="A draft's lines")
+def draft_lines(request: Request, key: str) -> Response:
+    def read() -> tuple[int, Any, dict[str, str]]:
+        _, native = _draft_native(request, key)
+        items = sandbox_of(request).db.read(lambda tx: [_line(i) for i in tx.po_items(native)])
+        return 200, _collection(request, items, 25, 0, False), {}
+
+    return perform(request, face=FACE, operation="purchase_order.read", error=error, read=read)
+
+
+def _draft_row(tx: Tx, native: str, line_id: int) -> dict[str, Any]:
+    for item in tx.po_items(native):
+        if LINE_BASE + int(item[RECNO]) == line_id:
+            return item
+    raise SandboxRefusal(404, f"line {line_id} is not a line of this order")
+
+
+@router.get("/draftPurchaseOrders/{key}/child/lines/{line_id}/child/schedules")
+def draft_schedules(request: Request, key: str, line_id: int) -> Response:
+    def read() -> tuple[int, Any, dict[str, str]]:
+        _, native = _draft_native(request, key)
+
+        def build(tx: Tx) -> list[dict[str, Any]]:
+            item = _draft_row(tx, native, line_id)
+            drafted = (tx.draft(native) or {}).get((item["C7_ITEM"], "RequestedDeliveryDate"))
+            path = str(request.url).split("?")[0]
+            return [_schedule(request, path, item, drafted or item["C7_DATPRF"])]
+
+        items = sandbox_of(request).db.read(build)
+        return 200, _collection(request, items, 25, 0, False), {}
+
+    return perform(request, face=FACE, operation="purchase_order.read", error=error, read=read)
+
+
+@router.patch("/draftPurchaseOrders/{key}/child/lines/{line_id}/child/schedules/{schedule}")
+def patch_draft_schedule(
+    request: Request, key: str, line_id: int, schedule: str, body: JsonBody
+) -> Response:
+    wanted = str(body.get("RequestedDeliveryDate") or "")
+    if set(body) != SCHEDULE_PATCH or len(digits(wanted)) != 8:
+        raise SandboxRefusal(400, "the sandbox changes only RequestedDeliveryDate (YYYY-MM-DD)")
+
+    def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
+        _, native = _draft_native(request, key)
+        item = _draft_row(tx, native, line_id)
+        if _unhash(schedule, SCHEDULE_PREFIX, "schedule") != int(item[RECNO]):
+            raise SandboxRefusal(404, f"schedule {schedule} is not a schedule of this line")
+        draft = tx.draft(native) or {}
+        if OPEN not in draft or draft.get(PENDING):
+            raise SandboxRefusal(
+                400,
+                "no incomplete change order on this order: open one first (PATCH the draft "
+                "with ChangeOrderInitiatingParty)",
+            )
+        tx.set_draft(native, item["C7_ITEM"], "RequestedDeliveryDate", digits(wanted))
+        path = str(request.url).rsplit("/", 1)[0]
+        return 200, _schedule(request, path, item, digits(wanted)), {}
+
+    return perform(
+        request, face=FACE, operation="purchase_order.change", error=error, apply=apply, body=body
+    )
+
+
+@router.post("/draftPurchaseOrders/{key}/action/submit", summary="Submit a change order")
+def submit_draft(
+    request: Request, key: str, body: Annotated[dict[str, Any] | None, Body()] = None
+) -> Response:
+    bypass = _bypass(body)
+
+    def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
+        _, native = _draft_native(request, key)
+        draft = tx.draft(native) or {}
+        if OPEN not in draft or draft.get(PENDING):
+            raise SandboxRefusal(400, "no incomplete change order on this order to submit")
+        if not bypass:  # the approvers decide; nothing is in force yet
+            tx.set_draft(native, *PENDING, "PENDING APPROVAL")
+            return 200, {"result": "PENDING APPROVAL"}, {}
+        previous: dict[str, dict[str, Any]] = {}
+        for item in tx.po_items(native):
+            wanted = draft.get((item["C7_ITEM"], "RequestedDeliveryDate"))
+            if wanted is not None and wanted != item["C7_DATPRF"]:
+                label = f"{int(item['C7_ITEM'])}-1"
+                previous[label] = {"RequestedDeliveryDate": _iso(item["C7_DATPRF"])}
+                tx.update("SC7010", int(item[RECNO]), {"C7_DATPRF": wanted})
+        tx.drop_draft(native)
+        return 200, {"result": "SUCCESS"}, {"previous": previous}
+
+    return perform(
+        request, face=FACE, operation="purchase_order.submit", error=error, apply=apply, body=body
     )
 
 

@@ -1,11 +1,14 @@
 """The sandbox's TOTVS Protheus face: REST under `/rest`, JSON in Protheus field names.
 
 Auth: HTTP basic, or the OAuth2 password grant (`POST /rest/api/oauth2/v1/token`) and its
-bearer token. Records are addressed by their primary key in URL-safe unpadded base64
-(`A2_FILIAL + A2_COD + A2_LOJA` at fixed widths, a 2-character filial): the encoding of Canon's
-custom TLPP service, not FWMODEL's (docs/ERP.md). Lists page with `page`/`pageSize` and
-answer `{"items": [...], "hasNext": bool}` (the TOTVS API guide). Writes take an
-`Idempotency-Key` header; `GET /rest/api/canon/v1/operations/{key}` looks one up.
+bearer token. Everything under `/rest/api/canon/v1` stands for Canon's custom TLPP service (a
+customer builds it; TOTVS ships no such API). Records are addressed by their primary key in
+URL-safe unpadded base64 (`A2_FILIAL + A2_COD + A2_LOJA` at their widths, the filial's as the
+installation sets it: `protheus_filial_width`): that service's encoding, not FWMODEL's (standard
+padded base64; docs/ERP.md). SA2 has the standard bank fields (`A2_BANCO`, `A2_AGENCIA`,
+`A2_NUMCON`) and the sandbox's own custom `A2_XIBAN`, `A2_XTITULA`. Lists page with
+`page`/`pageSize` and answer `{"items": [...], "hasNext": bool}` (the TOTVS API guide). Writes
+take an `Idempotency-Key` header; `GET /rest/api/canon/v1/operations/{key}` looks one up.
 """
 
 from __future__ import annotations

@@ -89,3 +89,19 @@ def test_the_protheus_filial_width_comes_from_the_settings(tmp_path: Path) -> No
         assert erp.read_record("supplier", "SA2::000001:01") is not None
         default = build_connector(_settings(tmp_path, wide, "protheus"))
         assert default.read_record("supplier", "SA2::000001:01") is None
+
+
+def test_the_protheus_bank_fields_are_the_installations_declaration(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    custom = "iban=A2_XIBAN,account_holder=A2_XTITULA"
+    erp = build_connector(_settings(tmp_path, sandbox, "protheus", erp_protheus_bank_fields=custom))
+    account = {"iban": "CH9300762011623852957", "account_holder": "Auto Pecas AG"}
+    erp.run(op("supplier.update_bank_account", "SA2::000002:01", "declared", **account))
+    (row,) = sandbox.admin.rows("SA2010", A2_COD="000002", A2_LOJA="01")
+    assert (row["A2_XIBAN"], row["A2_XTITULA"]) == tuple(account.values())
+    standard = build_connector(_settings(tmp_path, sandbox, "protheus"))
+    record = standard.read_record("supplier", "SA2::000002:01")
+    assert record is not None and "iban" not in record.fields and "bank_code" in record.fields
+    with pytest.raises(ValidationError, match="erp_protheus_bank_fields"):
+        _settings(tmp_path, sandbox, "protheus", erp_protheus_bank_fields="iban=SWIFT")

@@ -211,6 +211,25 @@ class Tx:
             before = self.update("SC7010", int(item[RECNO]), fields)
         return before
 
+    # -- pending change orders (Oracle's draftPurchaseOrders) ---------------------------------
+    def draft(self, native: str) -> dict[tuple[str, str], str] | None:
+        """The pending change order of a purchase order: (item, field) -> value; None if none
+        is open (an open one holds `("", "ChangeOrderDescription")`)."""
+        rows = self.conn.execute(
+            "SELECT ITEM, FIELD, VALUE FROM DRAFTS WHERE NATIVE = ?", (native,)
+        ).fetchall()
+        return {(r[0], r[1]): r[2] for r in rows} or None
+
+    def set_draft(self, native: str, item: str, field: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO DRAFTS (NATIVE, ITEM, FIELD, VALUE) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (NATIVE, ITEM, FIELD) DO UPDATE SET VALUE = excluded.VALUE",
+            (native, item, field, value),
+        )
+
+    def drop_draft(self, native: str) -> None:
+        self.conn.execute("DELETE FROM DRAFTS WHERE NATIVE = ?", (native,))
+
 
 def _split_party(native: str) -> tuple[str, str, str, str]:
     parts = native.split(":")

@@ -3,7 +3,8 @@
 Every table keeps Protheus's soft deletes (`D_E_L_E_T_ = '*'`, `R_E_C_N_O_` the row number,
 `R_E_C_D_E_L_` the deleted row's key). Beside them: `XREF`, the ids the SAP and Oracle faces
 show for each record (a BusinessPartner number, a SupplierId…), and `JOURNAL`, every committed
-write by its idempotency key with the response it returned.
+write by its idempotency key with the response it returned; `DRAFTS`, pending change orders
+(Oracle's `draftPurchaseOrders`): the values they will set on submit.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "A2_EMAIL",
         "A2_PAIS",
         "A2_MSBLQL",
+        # The standard bank account fields: bank (COMPE code), branch ("agência"), account.
+        "A2_BANCO",
+        "A2_AGENCIA",
+        "A2_NUMCON",
+        # The sandbox's own custom fields (a Protheus installation declares its own, if any):
+        # the IBAN and the account holder's name, which the SAP and Oracle faces show.
         "A2_XIBAN",
         "A2_XTITULA",
     ),
@@ -101,6 +108,10 @@ CREATE TABLE IF NOT EXISTS XREF (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS XREF_SAP ON XREF (KIND, SAP);
 CREATE UNIQUE INDEX IF NOT EXISTS XREF_ORACLE ON XREF (KIND, ORACLE);
+CREATE TABLE IF NOT EXISTS DRAFTS (
+    NATIVE TEXT NOT NULL, ITEM TEXT NOT NULL, FIELD TEXT NOT NULL, VALUE TEXT NOT NULL,
+    PRIMARY KEY (NATIVE, ITEM, FIELD)
+);
 CREATE TABLE IF NOT EXISTS JOURNAL (
     IDEMPOTENCY_KEY TEXT PRIMARY KEY, SEQ INTEGER NOT NULL UNIQUE, FACE TEXT NOT NULL,
     OPERATION TEXT NOT NULL, REQUEST_HASH TEXT NOT NULL, STATUS INTEGER NOT NULL,

@@ -169,3 +169,56 @@ def test_close_names_its_close_action(sandbox: Sandbox) -> None:
         assert refused.status_code == 400 and "closeAction" in refused.json()["title"]
         done = http.post(path, json={"closeAction": "finallyClose"}, headers=headers)
         assert done.status_code == 200
+
+
+def _dates(http: httpx.Client) -> list[str]:
+    order = http.get(_po_url(http), params={"expand": "lines.schedules"}).json()
+    return [s["RequestedDeliveryDate"] for line in order["lines"] for s in line["schedules"]]
+
+
+def test_a_delivery_date_changes_by_a_change_order_in_force_only_once_submitted(
+    sandbox: Sandbox,
+) -> None:
+    header = ORDER.split(":")[1]
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        before = _dates(http)
+        (draft,) = http.get(
+            f"{ROOT}/draftPurchaseOrders", params={"q": f"POHeaderId={header}"}
+        ).json()["items"]
+        base = draft["links"][0]["href"]
+        line = http.get(f"{base}/child/lines").json()["items"][0]
+        schedules = f"{base}/child/lines/{line['POLineId']}/child/schedules"
+        schedule = http.get(schedules).json()["items"][0]["links"][0]["href"]
+        change = {"RequestedDeliveryDate": "2026-07-15"}
+        refused = http.patch(schedule, json=change)  # no change order open yet
+        assert (
+            refused.status_code == 400 and "ChangeOrderInitiatingParty" in refused.json()["title"]
+        )
+        opened = http.patch(base, json={"ChangeOrderInitiatingParty": "Buyer"})
+        assert opened.status_code == 200 and opened.json()["ChangeOrderStatus"] == "INCOMPLETE"
+        assert http.patch(schedule, json=change).status_code == 200
+        assert http.get(schedules).json()["items"][0]["RequestedDeliveryDate"] == "2026-07-15"
+        assert _dates(http) == before  # a draft is not in force
+        action = {"Content-Type": "application/vnd.oracle.adf.action+json"}
+        submitted = http.post(
+            f"{base}/action/submit", json={"bypassApprovalsFlag": True}, headers=action
+        )
+        assert submitted.status_code == 200
+        assert _dates(http) == ["2026-07-15", *before[1:]]
+        again = http.post(f"{base}/action/submit", json={}, headers=action)
+        assert again.status_code == 400  # nothing left to submit
+
+
+def test_the_connector_moves_every_schedule_through_one_change_order(sandbox: Sandbox) -> None:
+    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    moved = erp.run(
+        op("purchase_order.update_delivery_date", ORDER, "mv", delivery_date="2026-08-01")
+    )
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        dates = _dates(http)
+    assert set(dates) == {"2026-08-01"} and len(moved.data["previous"]) == len(dates)
+    keys = sandbox.admin.keys()
+    assert keys[0] == "mv@open" and keys[-1] == "mv@submit"
+    assert len(keys) == len(dates) + 2  # open, one PATCH per schedule, submit
+    looked_up = erp.lookup("mv@submit")  # the submit recorded what it replaced
+    assert looked_up is not None and looked_up.data["previous"] == moved.data["previous"]

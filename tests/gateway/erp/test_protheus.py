@@ -10,11 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.erp.protheus import ProtheusConnector, pk_decode, pk_encode
+from gateway.erp.protheus import (
+    STANDARD_BANK_FIELDS,
+    ProtheusConnector,
+    bank_fields,
+    pk_decode,
+    pk_encode,
+)
 from gateway.errors import ErpOperationFailed
 from tests.gateway.erp import expected
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox, running_sandbox
-from tests.gateway.erp.test_connectors import op
+from tests.gateway.erp.test_connectors import op, undo
 
 code = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=6)
 
@@ -112,7 +118,6 @@ def test_lists_use_page_and_page_size_with_has_next(sandbox: Sandbox) -> None:
 
 def test_purchase_order_changes_go_through_mata120_fields(sandbox: Sandbox) -> None:
     erp = sandbox.connector("protheus")
-    from tests.gateway.erp.test_connectors import op, undo
 
     approved = erp.run(op("purchase_order.approve", "SC7:01:000002", "a"))
     items = sandbox.admin.rows("SC7010", C7_FILIAL="01", C7_NUM="000002")
@@ -127,3 +132,62 @@ def test_purchase_order_changes_go_through_mata120_fields(sandbox: Sandbox) -> N
     assert {(i["C7_CONAPRO"], i["C7_ENCER"]) for i in items} == {
         (approved.data["previous"]["C7_CONAPRO"], closed.data["previous"]["C7_ENCER"])
     }
+
+
+BRAZILIAN = {"bank_code": "341", "branch": "0001", "account_number": "123456"}
+FOREIGN = {"iban": "CH9300762011623852957", "account_holder": "Auto Pecas AG"}
+CUSTOM = "iban=A2_XIBAN,account_holder=A2_XTITULA"
+
+
+def test_bank_fields_are_standard_or_declared() -> None:
+    assert bank_fields("standard") == STANDARD_BANK_FIELDS
+    assert bank_fields(CUSTOM) == {"iban": "A2_XIBAN", "account_holder": "A2_XTITULA"}
+    both = bank_fields(f"standard,{CUSTOM}")
+    assert set(both) == {*BRAZILIAN, *FOREIGN}
+    for bad in ("", "iban", "swift=A2_XSWIFT", "iban=B1_XIBAN", "iban=A2_X,account_holder=A2_X"):
+        with pytest.raises(ValueError):
+            bank_fields(bad)
+
+
+@pytest.mark.parametrize(
+    ("declared", "given", "columns"),
+    [
+        pytest.param(
+            "standard",
+            BRAZILIAN,
+            {"A2_BANCO": "341", "A2_AGENCIA": "0001", "A2_NUMCON": "123456"},
+            id="standard-fields",
+        ),
+        pytest.param(
+            CUSTOM,
+            FOREIGN,
+            {"A2_XIBAN": "CH9300762011623852957", "A2_XTITULA": "Auto Pecas AG"},
+            id="declared-custom-fields",
+        ),
+    ],
+)
+def test_a_bank_account_changes_and_is_restored_in_the_fields_the_installation_keeps(
+    sandbox: Sandbox, declared: str, given: dict[str, str], columns: dict[str, str]
+) -> None:
+    erp = sandbox.connector("protheus", bank=bank_fields(declared))
+    supplier = "SA2::000001:01"
+    (before,) = sandbox.admin.rows("SA2010", A2_COD="000001", A2_LOJA="01")
+    changed = erp.run(op("supplier.update_bank_account", supplier, "bank", **given))
+    (row,) = sandbox.admin.rows("SA2010", A2_COD="000001", A2_LOJA="01")
+    assert {k: row[k] for k in columns} == columns
+    record = erp.read_record("supplier", supplier)
+    assert record is not None and {k: record.fields[k] for k in given} == given
+    assert not set(record.fields) & ({*BRAZILIAN, *FOREIGN} - set(given))  # not kept: unknown
+    assert changed.data["previous"] == {k: before[k] for k in columns}
+    erp.run(undo("supplier.restore_bank_account", supplier, "bank:undo", changed))
+    (row,) = sandbox.admin.rows("SA2010", A2_COD="000001", A2_LOJA="01")
+    assert {k: row[k] for k in columns} == {k: before[k] for k in columns}
+
+
+def test_an_account_without_the_fields_the_installation_keeps_is_refused(
+    sandbox: Sandbox,
+) -> None:
+    erp = sandbox.connector("protheus")  # the standard fields: bank, branch, account
+    with pytest.raises(ErpOperationFailed, match="A2_BANCO.*give bank_code, branch"):
+        erp.run(op("supplier.update_bank_account", "SA2::000001:01", "iban-only", **FOREIGN))
+    assert sandbox.admin.keys() == []
