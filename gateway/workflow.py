@@ -722,14 +722,3 @@ class WorkflowRunner:
                 sys.stderr.flush()
                 threading.Event().wait()
 
-
-def run_workflow(
-    store: Store,
-    connector: ErpConnector,
-    action_id: str,
-    clock: Clock,
-    runner: WorkflowRunner | None = None,
-) -> None:
-    """Run an approved action to `succeeded`, `failed`, `compensated` or `needs_attention`
-    (or leave it `executing`, to be retried, while the ERP does not confirm a step)."""
-    (runner or WorkflowRunner()).run(store, connector, action_id, clock)

@@ -79,12 +79,12 @@ def test_who_may_decide(
     action_id, approval_id = close_po(gate, key, agent)
     decider = who(key, agent)
     if allowed:
-        view = desk.decide(decider, approval_id, approve=True)
+        view = gate.decide(decider, approval_id, approve=True)
         assert (view.status, view.action_status) == ("approved", "succeeded")
         assert [op.operation for op in ledger.journal()] == ["purchase_order.close"]
     else:
         with pytest.raises(Forbidden):
-            desk.decide(decider, approval_id, approve=True)
+            gate.decide(decider, approval_id, approve=True)
         assert desk.get(decider if decider.role is not Role.AGENT else agent,
                         approval_id).status == "pending"  # fmt: skip
         assert ledger.journal() == []
@@ -120,9 +120,9 @@ def test_dual_approval(
         channel = channels.get(who, "portal")
         if i == refused_at:
             with pytest.raises(ApprovalError):
-                desk.decide(*args, channel=channel)
+                gate.decide(*args, channel=channel)
         else:
-            desk.decide(*args, channel=channel)
+            gate.decide(*args, channel=channel)
     view = desk.get(users["bob"], approval_id)
     assert view.status == status
     ran = ["supplier.update_bank_account"] if status == "approved" else []
@@ -152,11 +152,11 @@ def test_every_decision_carries_a_reason(
     approver = key("approver")
     if outcome in ("reason", "comment"):
         with pytest.raises(InvalidDecision) as refused:
-            desk.decide(approver, approval_id, approve, reason, comment)
+            gate.decide(approver, approval_id, approve, reason, comment)
         assert refused.value.field == outcome
         assert desk.get(approver, approval_id).status == "pending"
         return
-    view = desk.decide(approver, approval_id, approve, reason, comment)
+    view = gate.decide(approver, approval_id, approve, reason, comment)
     assert view.status == outcome
     assert view.decisions[0].reason == (reason or "approved")
     with store.transaction() as session:
@@ -173,10 +173,10 @@ def test_decision_on_a_stale_payload_is_refused(
 ) -> None:
     _, approval_id = close_po(gate, key)
     with pytest.raises(ApprovalError) as refused:
-        desk.decide(key("approver"), approval_id, True, seen_hash="0" * 64)
+        gate.decide(key("approver"), approval_id, True, seen_hash="0" * 64)
     assert refused.value.field == "payload_hash"
     current = desk.get(key("approver", name="b"), approval_id)
-    assert desk.decide(key("approver", name="c"), approval_id, True,
+    assert gate.decide(key("approver", name="c"), approval_id, True,
                        seen_hash=current.payload_hash).status == "approved"  # fmt: skip
 
 
@@ -185,13 +185,13 @@ def test_a_changed_action_voids_earlier_approvals(
 ) -> None:
     action_id, approval_id = change_bank(gate, key)
     alice, bob = key("approver", name="alice"), key("approver", name="bob")
-    assert desk.decide(alice, approval_id, True).approvals_given == 1
+    assert gate.decide(alice, approval_id, True).approvals_given == 1
     with store.transaction() as session:  # the action's payload changes under the request
         session.execute(update(Action).where(Action.id == action_id).values(payload_hash="f" * 64))
-    view = desk.decide(bob, approval_id, True)
+    view = gate.decide(bob, approval_id, True)
     assert (view.status, view.approvals_given, view.payload_hash) == ("pending", 1, "f" * 64)
     assert [d.void for d in view.decisions] == [True, False]
-    assert desk.decide(alice, approval_id, True).status == "approved"  # alice, on the new payload
+    assert gate.decide(alice, approval_id, True).status == "approved"  # alice, on the new payload
     assert "approval.voided" in kinds(gate, action_id)
     assert_chain_ok(gate)
 
@@ -202,12 +202,12 @@ def test_an_expired_request_never_executes(
     action_id, approval_id = close_po(gate, key)
     clock.advance(7 * 24 * 3600)
     with pytest.raises(ApprovalError, match="expired"):
-        desk.decide(key("approver"), approval_id, True)
+        gate.decide(key("approver"), approval_id, True)
     view = desk.get(key("approver", name="b"), approval_id)
     assert (view.status, view.action_status) == ("expired", "expired")
     with pytest.raises(ApprovalError, match="already expired"):
-        desk.decide(key("approver", name="c"), approval_id, True)
-    desk.run_approved(approval_id)
+        gate.decide(key("approver", name="c"), approval_id, True)
+    gate.run_approved(approval_id)
     assert ledger.journal() == []
     assert kinds(gate, action_id)[-1] == "approval.expired"
     assert_chain_ok(gate)
