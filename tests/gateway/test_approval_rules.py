@@ -3,6 +3,7 @@ payload binding, expiry; every decision and refusal in the audit chain."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 from gateway import Gateway, LocalLedgerConnector, Principal, Role, Store
 from gateway.approvals import InvalidDecision
 from gateway.approvals_desk import ApprovalDesk, ApprovalRules
-from gateway.channels.links import LinkSigner
+from gateway.channels.links import LinkRefused, LinkSigner
 from gateway.errors import ApprovalError, Forbidden, GatewayError
 from gateway.store import Action, Label
 from tests.gateway.conftest import SECRET, Clock, KeyMaker, token
@@ -211,6 +212,37 @@ def test_an_expired_request_never_executes(
     assert ledger.journal() == []
     assert kinds(gate, action_id)[-1] == "approval.expired"
     assert_chain_ok(gate)
+
+
+def test_an_email_link_decides_once(gate: Gateway, desk: ApprovalDesk, key: KeyMaker) -> None:
+    _, approval_id = change_bank(gate, key)
+    links = LinkSigner(SECRET)
+    token = links.issue(approval_id=approval_id, user_id="u-1", decision="approve",
+                        payload_hash=desk.get(key("approver"), approval_id).payload_hash,
+                        expires_at=gate.clock() + timedelta(days=1))  # fmt: skip
+    claims = links.verify(token, gate.clock())
+    alice, bob = key("approver", name="alice"), key("approver", name="bob")
+    view = gate.decide(alice, approval_id, True, seen_hash=claims.payload_hash, channel="email",
+                       link=claims)  # fmt: skip
+    assert (view.approvals_given, [d.channel for d in view.decisions]) == (1, ["email"])
+    with pytest.raises(LinkRefused, match="already been used"):
+        gate.decide(bob, approval_id, True, channel="email", link=claims)
+    assert gate.decide(bob, approval_id, True).approvals_given == 2  # bob, without the link
+    assert kinds(gate).count("approval.refused") == 1  # (refusals name the request, not the action)
+    assert_chain_ok(gate)
+
+
+def test_a_decision_can_leave_the_run_for_later(
+    gate: Gateway, key: KeyMaker, ledger: LocalLedgerConnector
+) -> None:
+    action_id, approval_id = close_po(gate, key)
+    view = gate.decide(key("approver"), approval_id, True, channel="slack", run_now=False)
+    assert (view.status, view.action_status, ledger.journal()) == ("approved", "approved", [])
+    gate.run_approved(approval_id)
+    assert gate.status(key("approver"), action_id).status == "succeeded"
+    assert [op.operation for op in ledger.journal()] == ["purchase_order.close"]
+    gate.run_approved(approval_id)  # claimed and done: nothing runs twice
+    assert len(ledger.journal()) == 1
 
 
 def test_listing_filters_and_agents_see_only_their_own(
