@@ -465,7 +465,8 @@ class Lane:
         if stopped:
             canon.kill()
             self.tally.kills += 1
-            self.tally.kill_points[f"during recovery, after {point} committed"] += len(stopped)
+            how = " (its call held in the ERP)" if suffix else ""
+            self.tally.kill_points[f"during recovery, after {point} committed{how}"] += len(stopped)
         self.canon = canon if not stopped else None
 
     def _wait_terminal(self, plans: list[Plan]) -> None:
