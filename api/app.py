@@ -118,7 +118,6 @@ def runner_from(settings: Settings) -> WorkflowRunner:
             max_claims=settings.workflow_max_claims,
             start_grace_seconds=settings.workflow_start_grace_seconds,
             settle_seconds=settings.erp_settle_seconds,
-            pause_at=settings.workflow_pause_at,
         )
     )
 

@@ -239,10 +239,6 @@ class Settings(BaseSettings):
     workflow_call_attempts: int = Field(default=4, ge=1, le=20)
     workflow_retry_after_seconds: float = Field(default=5.0, gt=0.0)
     workflow_max_claims: int = Field(default=20, ge=1)
-    workflow_pause_at: str | None = Field(
-        default=None,
-        description="Crash-test hook: freeze workflows after this transition; never in production",
-    )
 
     @field_validator("erp_protheus_bank_fields")
     @classmethod
@@ -268,8 +264,6 @@ class Settings(BaseSettings):
                 "CANON_ERP_SETTLE_SECONDS must exceed CANON_ERP_TIMEOUT_SECONDS: a send is "
                 "settled only after the ERP's longest request, which outlasts Canon's wait"
             )
-        if self.mode == "production" and self.workflow_pause_at:
-            raise ValueError("CANON_WORKFLOW_PAUSE_AT is a crash-test hook, refused in production")
         return self
 
     @model_validator(mode="after")

@@ -1,8 +1,10 @@
 """`ApprovalDesk`: approval requests as every channel reaches them (API, portal, email, Slack).
 
-It wraps the `Gateway` (store, catalog, ERP connector, clock, audit) and applies the one set of
-rules of `gateway.approvals` whichever channel a decision comes from; the decision (and, for an
-email link, the link's consumption) is committed before the workflow it authorises runs.
+It wraps the `Gateway` (store, catalog, ERP connector, clock, audit): reading requests, and
+turning what a channel delivers (an email link, a Slack click) into a decision, which
+`Gateway.decide` records by the one set of rules of `gateway.approvals` whichever channel it
+comes from; the decision (and, for an email link, the link's consumption) is committed before
+the workflow it authorises runs.
 Every decision and every refused attempt is audited: refusals of unauthenticated channels
 (tampered links, forged Slack signatures) too, with no actor.
 """
@@ -19,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.approvals import expire, may_decide, record_decision
+from gateway.approvals import may_decide
 from gateway.approvals_views import (
     ApprovalDetailView,
     ApprovalRequestView,
@@ -178,74 +180,7 @@ class ApprovalDesk:
             and not any(d.approver == principal.actor and not d.void for d in view.decisions)
         )
 
-    # -- deciding --------------------------------------------------------------------------
-    def decide(
-        self,
-        principal: Principal,
-        approval_id: str,
-        approve: bool,
-        reason: str = "",
-        comment: str = "",
-        *,
-        seen_hash: str | None = None,
-        channel: str = "api",
-        link: LinkClaims | None = None,
-        run_now: bool = True,
-    ) -> ApprovalRequestView:
-        """Record a decision (committed, audited); run the action once fully approved.
-
-        With `run_now=False` the caller runs it later with `run_approved` (Slack must be
-        answered within 3 s, whatever the ERP's speed).
-        """
-        now = self.gateway.clock()
-        try:
-            with self.gateway.store.transaction() as session:
-                approval = session.get(Approval, approval_id)
-                if approval is None:
-                    raise ActionNotFound(f"no approval request {approval_id}", field="id")
-                action = session.execute(
-                    select(Action).where(Action.id == approval.action_id).with_for_update()
-                ).scalar_one()
-                if link is not None:
-                    link_tokens.consume(session, link, principal.actor, now)
-                record_decision(session, action, principal, approve, reason, comment, now,
-                                seen_hash=seen_hash, channel=channel,
-                                account_window=self.gateway.rules.account_window)  # fmt: skip
-                action_id, run = action.id, action.status == "approved"
-        except GatewayError as e:
-            detail = {"approval_id": approval_id, "channel": channel}
-            self.gateway.record_refusal(principal, "approval.refused", e, detail)
-            if isinstance(e, ApprovalError):
-                self.expire(approval_id)  # settle it if it was refused for being past expiry
-            raise
-        if run and run_now:
-            self._run(action_id)
-        with self.gateway.store.transaction() as session:
-            return request_view(*self._load(session, approval_id))
-
-    def _run(self, action_id: str) -> None:
-        gateway = self.gateway
-        gateway.runner.run(gateway.store, gateway.connector, action_id, gateway.clock)
-
-    def run_approved(self, approval_id: str) -> None:
-        """Run the action of an approved request (a no-op once it has been claimed)."""
-        with self.gateway.store.transaction() as session:
-            approval = session.get(Approval, approval_id)
-            action_id = approval.action_id if approval is not None else None
-        if action_id is not None:
-            self._run(action_id)
-
-    def expire(self, approval_id: str) -> bool:
-        """Settle a request past its expiry as `expired`; False when it is not due."""
-        with self.gateway.store.transaction() as session:
-            approval = session.get(Approval, approval_id)
-            if approval is None:
-                return False
-            action = session.execute(
-                select(Action).where(Action.id == approval.action_id).with_for_update()
-            ).scalar_one()
-            return expire(session, action, self.gateway.clock())
-
+    # -- deciding: `Gateway.decide`, the one decision path ----------------------------------
     def refuse_anonymous(self, kind: str, data: dict[str, Any]) -> None:
         """Audit a refusal from a channel that proved no identity (link, Slack): counted, and
         written as one entry per kind and reason a minute, however many arrive."""
@@ -253,9 +188,6 @@ class ApprovalDesk:
         self.refusals.record(kind, str(data.get("reason", "")), data)
 
     # -- email links -----------------------------------------------------------------------
-    def _claims(self, token: str) -> tuple[LinkClaims, Principal]:
-        return self.link_claims(token)
-
     def link_claims(
         self, token: str, links: LinkSigner | None = None, scope: str | None = None
     ) -> tuple[LinkClaims, Principal]:
@@ -277,7 +209,7 @@ class ApprovalDesk:
 
     def open_link(self, token: str) -> LinkPage:
         """Verify an email link and show what it would decide (GET: decides nothing)."""
-        claims, principal = self._claims(token)
+        claims, principal = self.link_claims(token)
         with self.gateway.store.transaction() as session:
             used = link_tokens.is_consumed(session, claims.token_id)
         view = self.detail_of(claims.approval_id)
@@ -287,8 +219,8 @@ class ApprovalDesk:
         self, token: str, reason: str = "", comment: str = ""
     ) -> ApprovalRequestView:
         """Decide what an email link proposes, once (POST from the confirmation page)."""
-        claims, principal = self._claims(token)
-        return self.decide(
+        claims, principal = self.link_claims(token)
+        return self.gateway.decide(
             principal, claims.approval_id, claims.decision == "approve", reason, comment,
             seen_hash=claims.payload_hash, channel="email", link=claims,
         )  # fmt: skip
@@ -339,9 +271,9 @@ class ApprovalDesk:
 
     def _slack_decide(self, principal: Principal, click: Interaction) -> SlackReply:
         try:
-            view = self.decide(principal, click.approval_id, click.approve, click.reason,
-                               seen_hash=click.payload_hash, channel="slack",
-                               run_now=False)  # fmt: skip
+            view = self.gateway.decide(principal, click.approval_id, click.approve,
+                                       click.reason, seen_hash=click.payload_hash,
+                                       channel="slack", run_now=False)  # fmt: skip
         except GatewayError as e:
             return SlackReply(False, f"Not recorded: {e.message}")
         if view.status == "pending":

@@ -79,7 +79,7 @@ class ApprovalOutbox:
     def sweep(self) -> SweepReport:
         """One pass: expire, escalate, queue, send, deliver callbacks."""
         now = self.clock()
-        expired = sum(self.desk.expire(i) for i in self._ids(self._due_expiry(now)))
+        expired = sum(self.desk.gateway.expire(i) for i in self._ids(self._due_expiry(now)))
         escalated = self._escalate(now)
         queued = self._queue_new(now) + self._queue_outcomes(now)
         notices_sent, notices_failed = self._admin_notices(now)  # admins hear of changes first

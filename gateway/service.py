@@ -32,13 +32,18 @@ from gateway.actions import (
     token_used,
     validate_request,
 )
+from gateway.approvals import expire as expire_request
 from gateway.approvals import record_decision
+from gateway.approvals_views import ApprovalRequestView, request_view
 from gateway.catalog import Catalog, Phase
+from gateway.channels.links import LinkClaims
+from gateway.channels.links import consume as consume_link
 from gateway.erp.base import ErpConnector, ErpRecord
 from gateway.errors import (
     ActionNotFound,
     ActionNotOffered,
     AlreadyReverted,
+    ApprovalError,
     ErpError,
     Forbidden,
     GatewayError,
@@ -61,7 +66,7 @@ from gateway.revert import (
 from gateway.revert import created_id as revert_created_id
 from gateway.rollout import PromotionRules, Readiness, RolloutChange, effective_phase, readiness
 from gateway.rollout import set_phase as store_phase
-from gateway.store import Action, Store, utcnow
+from gateway.store import Action, Approval, Store, utcnow
 from gateway.tokens import TokenSigner
 from gateway.views import ActionView, action_view
 from gateway.workflow import WorkflowRunner
@@ -406,26 +411,73 @@ class Gateway:
                 raise ActionNotFound(f"no action {action_id}", field="id")
             return action_view(action)
 
+    # -- approvals ------------------------------------------------------------------------
     def decide(
-        self, principal: Principal, action_id: str, approve: bool, reason: str, comment: str = ""
-    ) -> ActionView:
-        """Record an approver's decision; run the action once it is fully approved."""
+        self,
+        principal: Principal,
+        approval_id: str,
+        approve: bool,
+        reason: str = "",
+        comment: str = "",
+        *,
+        seen_hash: str | None = None,
+        channel: str = "api",
+        link: LinkClaims | None = None,
+        run_now: bool = True,
+    ) -> ApprovalRequestView:
+        """Record an approver's decision on a request, from any channel (committed, audited,
+        with the email link it came by consumed); run the action once it is fully approved.
+
+        `seen_hash`: the payload the approver reviewed (refused if the action changed since).
+        With `run_now=False` the caller runs it later with `run_approved` (Slack must be
+        answered within 3 s, whatever the ERP's speed). A request refused for being past its
+        expiry is settled as `expired`.
+        """
+        now = self.clock()
         try:
             with self.store.transaction() as session:
+                approval = session.get(Approval, approval_id)
+                if approval is None:
+                    raise ActionNotFound(f"no approval request {approval_id}", field="id")
                 action = session.execute(
-                    select(Action).where(Action.id == action_id).with_for_update()
-                ).scalar_one_or_none()
-                if action is None:
-                    raise ActionNotFound(f"no action {action_id}", field="id")
-                record_decision(session, action, principal, approve, reason, comment, self.clock(),
+                    select(Action).where(Action.id == approval.action_id).with_for_update()
+                ).scalar_one()
+                if link is not None:
+                    consume_link(session, link, principal.actor, now)
+                record_decision(session, action, principal, approve, reason, comment, now,
+                                seen_hash=seen_hash, channel=channel,
                                 account_window=self.rules.account_window)  # fmt: skip
-                run = action.status == "approved"
+                action_id, run = action.id, action.status == "approved"
         except GatewayError as e:
-            self.record_refusal(principal, "approval.refused", e, {"action_id": action_id})
+            detail = {"approval_id": approval_id, "channel": channel}
+            self.record_refusal(principal, "approval.refused", e, detail)
+            if isinstance(e, ApprovalError):
+                self.expire(approval_id)  # settle it if it was refused for being past expiry
             raise
-        if run:
+        if run and run_now:
             self.runner.run(self.store, self.connector, action_id, self.clock)
-        return self.status(principal, action_id)
+        with self.store.transaction() as session:
+            approval = session.get_one(Approval, approval_id)
+            return request_view(approval, approval.action)
+
+    def run_approved(self, approval_id: str) -> None:
+        """Run the action of an approved request (a no-op once it has been claimed)."""
+        with self.store.transaction() as session:
+            approval = session.get(Approval, approval_id)
+            action_id = approval.action_id if approval is not None else None
+        if action_id is not None:
+            self.runner.run(self.store, self.connector, action_id, self.clock)
+
+    def expire(self, approval_id: str) -> bool:
+        """Settle a request past its expiry as `expired`; False when it is not due."""
+        with self.store.transaction() as session:
+            approval = session.get(Approval, approval_id)
+            if approval is None:
+                return False
+            action = session.execute(
+                select(Action).where(Action.id == approval.action_id).with_for_update()
+            ).scalar_one()
+            return expire_request(session, action, self.clock())
 
     # -- audit and rollout -----------------------------------------------------------------
     def audit_entries(

@@ -44,10 +44,8 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -104,9 +102,6 @@ class RunnerPolicy:
     #: Stock ERPs: how long after a send the ERP's records are trusted to show whether it ran
     #: (the ERP's longest request, plus the time a request takes to reach it).
     settle_seconds: float = 600.0
-    #: Test hook of the crash tests: freeze the workflow's thread after this committed
-    #: transition (`<audit kind>` or `<audit kind>:<step>`, e.g. `step.succeeded:1`).
-    pause_at: str | None = None
 
 
 def plan_steps(action: Action, spec: ActionSpec) -> list[WorkflowStep]:
@@ -188,13 +183,6 @@ class _Check:
     entity_type: str
     canonical_id: str | None
     expect: dict[str, Any]
-
-
-@dataclass
-class _Marks:
-    """The audit kinds committed by one transaction (for the pause hook)."""
-
-    kinds: list[tuple[str, int | None]] = field(default_factory=list)
 
 
 def _created_id(action: Action) -> str | None:
@@ -313,11 +301,9 @@ class WorkflowRunner:
         synced = False  # (again after a crash: applying a record twice changes nothing)
         checked: set[int] = set()  # (again after a crash: a read changes nothing)
         while True:
-            marks = _Marks()
             with store.transaction() as session:
                 action, run = guard(session, lease, clock())
-                call = self._next(session, action, run, marks, clock(), synced, checked)
-            self._checkpoint(marks, lease.action_id)
+                call = self._next(session, action, run, clock(), synced, checked)
             if call is None:
                 return
             if isinstance(call, _Sync):
@@ -330,12 +316,10 @@ class WorkflowRunner:
                 checked.add(call.position)
                 continue
             outcome = self._call(store, connector, lease, call, clock)
-            marks = _Marks()
             with store.transaction() as session:
                 action, run = guard(session, lease, clock())
-                stop = self._apply(session, action, run, call, outcome, marks, clock())
+                stop = self._apply(session, action, run, call, outcome, clock())
                 status = next(s.status for s in action.steps if s.position == call.position)
-            self._checkpoint(marks, lease.action_id)
             if self.observer is not None:
                 self.observer(StepEvent(lease.action_id, call.position, call.undo, status))
             if stop:
@@ -346,7 +330,6 @@ class WorkflowRunner:
         session: Session,
         action: Action,
         run: WorkflowRun,
-        marks: _Marks,
         now: datetime,
         synced: bool = True,
         checked: set[int] | None = None,
@@ -363,7 +346,7 @@ class WorkflowRunner:
                         return _Check(step.position, target.entity_type, target.canonical_id,
                                       dict(expect))  # fmt: skip
                     step.status, step.started_at = "running", now
-                    return self._intent(session, action, step, False, marks, now)
+                    return self._intent(session, action, step, False, now)
                 if step.status in ("running", "in_doubt"):
                     return _Call(step.position, False, operation_for(action, step, False), False)
                 if step.status == "failed":
@@ -373,16 +356,16 @@ class WorkflowRunner:
                 sync = None if synced else self._sync_of(action)
                 if sync is not None:
                     return sync
-                self._finish(session, action, run, "succeeded", None, marks, now)
+                self._finish(session, action, run, "succeeded", None, now)
                 return None
         for step in reversed(steps):
             if step.status == "succeeded":
                 if step.compensation is None:
                     problem = f"step {step.position} ({step.name}) has no compensation"
-                    self._attention(session, action, run, problem, marks, now)
+                    self._attention(session, action, run, problem, now)
                     return None
                 step.status = "compensating"
-                return self._intent(session, action, step, True, marks, now)
+                return self._intent(session, action, step, True, now)
             if step.status == "compensating":
                 return _Call(step.position, True, operation_for(action, step, True), False)
         undone = any(s.status == "compensated" for s in steps)
@@ -390,7 +373,7 @@ class WorkflowRunner:
         sync = None if synced or not undone else self._sync_of(action)
         if sync is not None:
             return sync
-        self._finish(session, action, run, status, run.cause, marks, now)
+        self._finish(session, action, run, status, run.cause, now)
         return None
 
     def _sync_of(self, action: Action) -> _Sync | None:
@@ -413,11 +396,9 @@ class WorkflowRunner:
             if version is None:
                 return
             kind, data["index_version"] = "record.synced", version
-        marks = _Marks()
         with store.transaction() as session:
             action, _run = guard(session, lease, clock())
-            self._audit(session, action, kind, data, marks, clock(), None)
-        self._checkpoint(marks, lease.action_id)
+            self._audit(session, action, kind, data, clock())
 
     def _check(
         self, store: Store, connector: ErpConnector, lease: Lease, check: _Check, clock: Clock
@@ -434,32 +415,28 @@ class WorkflowRunner:
         except ErpError as e:
             return self._check_deferred(store, lease, check, _message(e), clock)
         found = differences(check.expect, record)
-        marks = _Marks()
         with store.transaction() as session:
             action, run = guard(session, lease, clock())
             step = next(s for s in action.steps if s.position == check.position)
             data: dict[str, Any] = {"step": step.name, "record": check.canonical_id}
             if not found:
-                self._audit(session, action, "revert.checked", {**data, "holds": check.expect},
-                            marks, clock(), step.position)  # fmt: skip
+                holds = {**data, "holds": check.expect}
+                self._audit(session, action, "revert.checked", holds, clock())
             else:
                 data["differences"] = found
-                self._audit(session, action, "revert.conflict", data, marks, clock(),
-                            step.position)  # fmt: skip
+                self._audit(session, action, "revert.conflict", data, clock())
                 problem = (
                     f"step {step.position} ({step.name}): {check.canonical_id} changed since "
                     f"the original action left it ({describe_differences(found)}); the revert "
                     "stopped and overwrote nothing"
                 )
-                self._attention(session, action, run, problem, marks, clock(),
+                self._attention(session, action, run, problem, clock(),
                                 {"differences": found})  # fmt: skip
-        self._checkpoint(marks, lease.action_id)
         return not found
 
     def _check_deferred(
         self, store: Store, lease: Lease, check: _Check, message: str, clock: Clock
     ) -> bool:
-        marks = _Marks()
         with store.transaction() as session:
             action, run = guard(session, lease, clock())
             step = next(s for s in action.steps if s.position == check.position)
@@ -469,16 +446,14 @@ class WorkflowRunner:
                     f"step {step.position} ({step.name}): the record could not be read to check "
                     f"it before the revert, after {run.claims} attempts: {message}"
                 )
-                self._attention(session, action, run, problem, marks, now)
+                self._attention(session, action, run, problem, now)
             else:
                 delay = min(self.policy.retry_after_seconds * 2 ** (run.claims - 1),
                             self.policy.retry_max_seconds)  # fmt: skip
                 retry_at = now + timedelta(seconds=delay)
                 data = {"step": step.name, "error": message, "retry_at": retry_at.isoformat()}
-                self._audit(session, action, "revert.check_deferred", data, marks, now,
-                            step.position)  # fmt: skip
+                self._audit(session, action, "revert.check_deferred", data, now)
                 release(run, retry_at, now)
-        self._checkpoint(marks, lease.action_id)
         return False
 
     def _intent(
@@ -487,7 +462,6 @@ class WorkflowRunner:
         action: Action,
         step: WorkflowStep,
         undo: bool,
-        marks: _Marks,
         now: datetime,
     ) -> _Call:
         operation = operation_for(action, step, undo)
@@ -497,7 +471,7 @@ class WorkflowRunner:
             "operation": operation.operation,
             "idempotency_key": operation.idempotency_key,
         }
-        self._audit(session, action, kind, data, marks, now, step.position)
+        self._audit(session, action, kind, data, now)
         return _Call(step.position, undo, operation, True)
 
     def _call(
@@ -572,7 +546,6 @@ class WorkflowRunner:
 
     def _resend(self, store: Store, lease: Lease, call: _Call, clock: Clock) -> None:
         """Commit the audit entry of a send after the first, before it goes out."""
-        marks = _Marks()
         with store.transaction() as session:
             action, _run = guard(session, lease, clock())
             data = {
@@ -581,8 +554,7 @@ class WorkflowRunner:
                 "idempotency_key": call.operation.idempotency_key,
                 "undo": call.undo,
             }
-            self._audit(session, action, "step.resend", data, marks, clock(), call.position)
-        self._checkpoint(marks, lease.action_id)
+            self._audit(session, action, "step.resend", data, clock())
 
     def _apply(
         self,
@@ -591,7 +563,6 @@ class WorkflowRunner:
         run: WorkflowRun,
         call: _Call,
         outcome: _Outcome,
-        marks: _Marks,
         now: datetime,
     ) -> bool:
         """Commit a call's outcome; True when the runner stops here (finished or deferred)."""
@@ -608,20 +579,20 @@ class WorkflowRunner:
                 step.status, step.result, step.error = "succeeded", result, None
                 data["result"] = result
             step.finished_at = now
-            self._audit(session, action, f"step.{step.status}", data, marks, now, step.position)
+            self._audit(session, action, f"step.{step.status}", data, now)
             return False
         if isinstance(outcome, _Refused):
             step.error, step.finished_at = outcome.message, now
             step.status = "compensation_failed" if call.undo else "failed"
             data = {"step": step.name, "error": outcome.message}
-            self._audit(session, action, f"step.{step.status}", data, marks, now, step.position)
+            self._audit(session, action, f"step.{step.status}", data, now)
             if not call.undo:
                 run.state, run.cause = COMPENSATING, outcome.message
                 return False
             problem = f"undoing step {step.position} ({step.name}) failed: {outcome.message}"
-            self._attention(session, action, run, problem, marks, now)
+            self._attention(session, action, run, problem, now)
             return True
-        return self._defer(session, action, run, step, call, outcome, marks, now)
+        return self._defer(session, action, run, step, call, outcome, now)
 
     def _defer(
         self,
@@ -631,7 +602,6 @@ class WorkflowRunner:
         step: WorkflowStep,
         call: _Call,
         outcome: _InDoubt,
-        marks: _Marks,
         now: datetime,
     ) -> bool:
         step.error = outcome.message
@@ -644,7 +614,7 @@ class WorkflowRunner:
                 f"{call.operation.operation} ran after {run.claims} attempts: "
                 f"{outcome.message}"
             )
-            self._attention(session, action, run, problem, marks, now)
+            self._attention(session, action, run, problem, now)
             return True
         delay = min(policy.retry_after_seconds * 2 ** (run.claims - 1), policy.retry_max_seconds)
         retry_at = now + timedelta(seconds=delay)
@@ -660,9 +630,7 @@ class WorkflowRunner:
                 "error": outcome.message,
                 "retry_at": retry_at.isoformat(),
             },
-            marks,
             now,
-            step.position,
         )
         release(run, retry_at, now)
         return True
@@ -675,7 +643,6 @@ class WorkflowRunner:
         run: WorkflowRun,
         status: str,
         error: str | None,
-        marks: _Marks,
         now: datetime,
         report: dict[str, Any] | None = None,
     ) -> None:
@@ -684,7 +651,7 @@ class WorkflowRunner:
         data: dict[str, Any] = {"error": error} if error else {}
         if report is not None:
             data["report"] = report
-        self._audit(session, action, f"action.{status}", data, marks, now, None)
+        self._audit(session, action, f"action.{status}", data, now)
 
     def _attention(
         self,
@@ -692,12 +659,11 @@ class WorkflowRunner:
         action: Action,
         run: WorkflowRun,
         problem: str,
-        marks: _Marks,
         now: datetime,
         extra: dict[str, Any] | None = None,
     ) -> None:
         report = {**attention_report(action, run.cause, problem), **(extra or {})}
-        self._finish(session, action, run, "needs_attention", describe(report), marks, now, report)
+        self._finish(session, action, run, "needs_attention", describe(report), now, report)
 
     @staticmethod
     def _audit(
@@ -705,31 +671,6 @@ class WorkflowRunner:
         action: Action,
         kind: str,
         data: dict[str, Any],
-        marks: _Marks,
         now: datetime,
-        position: int | None,
     ) -> None:
         audit.append(session, kind, data, action_id=action.id, actor="gateway", now=now)
-        marks.kinds.append((kind, position))
-
-    def _checkpoint(self, marks: _Marks, action_id: str) -> None:
-        point = self.policy.pause_at
-        if point is None:
-            return
-        for kind, position in marks.kinds:
-            if point in (kind, f"{kind}:{position}"):
-                sys.stderr.write(f"canon: workflow {action_id} paused at {point}\n")
-                sys.stderr.flush()
-                threading.Event().wait()
-
-
-def run_workflow(
-    store: Store,
-    connector: ErpConnector,
-    action_id: str,
-    clock: Clock,
-    runner: WorkflowRunner | None = None,
-) -> None:
-    """Run an approved action to `succeeded`, `failed`, `compensated` or `needs_attention`
-    (or leave it `executing`, to be retried, while the ERP does not confirm a step)."""
-    (runner or WorkflowRunner()).run(store, connector, action_id, clock)

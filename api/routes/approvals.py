@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.approvals_setup import ApprovalServices
-from api.deps import PrincipalDep
+from api.deps import GatewayDep, PrincipalDep
 from gateway.approvals_desk import ApprovalDesk
 from gateway.approvals_views import ApprovalDetailView, ApprovalRequestView
 from gateway.channels.portal import create_user, unlock_user
@@ -100,9 +100,9 @@ def get_approval(approval_id: str, principal: PrincipalDep, desk: DeskDep) -> Ap
     ),
 )
 def decide(
-    approval_id: str, body: DecisionRequest, principal: PrincipalDep, desk: DeskDep
+    approval_id: str, body: DecisionRequest, principal: PrincipalDep, gateway: GatewayDep
 ) -> ApprovalRequestView:
-    return desk.decide(
+    return gateway.decide(
         principal, approval_id, body.decision == "approve", body.reason, body.comment,
         seen_hash=body.payload_hash, channel="api",
     )  # fmt: skip

@@ -264,7 +264,7 @@ def decide(
     if refused is not None or login is None:
         return refused or _to_login(page)
     try:
-        services.desk.decide(
+        services.desk.gateway.decide(
             login.principal, approval_id[:36], decision == "approve", reason, comment,
             seen_hash=payload_hash or None, channel="portal",
         )  # fmt: skip

@@ -41,6 +41,6 @@ async def interactions(request: Request, background: BackgroundTasks) -> Any:
         return problem(request, status, f"slack-{e.reason}", e.message, e.field)
     if reply.view is not None and reply.view.status != "pending":
         # Acknowledged first; then run what was approved and update the message with the outcome.
-        background.add_task(services.desk.run_approved, reply.view.id)
+        background.add_task(services.desk.gateway.run_approved, reply.view.id)
         background.add_task(services.outbox.sweep)
     return JSONResponse({"ok": reply.ok, "text": reply.text})

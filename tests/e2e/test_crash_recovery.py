@@ -7,8 +7,12 @@ settles doubt from the ERP's own tables, re-sending a write they do not show onl
 settle window (so that a call still held when the restarted runner reads lands once). A round
 submits workflows over HTTP, each with a randomly drawn plan:
 where the process is killed (inside an ERP call, before or after the ERP committed, by holding
-the call in the sandbox; or at a step boundary, by the runner's pause hook), whether a step is
-refused (so that it compensates), and some transient noise (timeout after commit, 503, reset).
+the call in the sandbox; or at a step boundary), whether a step is refused (so that it
+compensates), and some transient noise (timeout after commit, 503, reset). The workflow is
+stopped from outside the product: right after a call's intent is committed by the sandbox
+holding that call (dropped once the process is dead, as if it had never been sent), and right
+after a call's outcome is committed by the observer that `tests/e2e/crash_serve.py` (`canon
+serve` with a test-only observer) gives the runner; nothing in the product waits for a test.
 When every workflow of the round sits at its kill point, the process is killed; a held call is
 then let through or aborted; sometimes the restarted process is killed again during recovery.
 After a clean restart every workflow must end as its plan says (`succeeded`, or `compensated`
@@ -80,6 +84,20 @@ BACKWARD_POINTS = [
     "step.compensated:0",
     "step.compensated:1",
 ]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _held(point: str | None) -> str | None:
+    """For a point right after a call's intent (`step.call:<n>`, `step.compensate:<n>`): the
+    suffix of the call's key, which the sandbox holds (None for other points)."""
+    kind, _, step = (point or "").partition(":")
+    return {"step.call": step, "step.compensate": f"{step}:undo"}.get(kind)
+
+
+def _observed(point: str | None) -> str | None:
+    """For a point right after a call's outcome: the point, which the observer of
+    `tests/e2e/crash_serve.py` stops the workflow at (None for other points)."""
+    return point if point is not None and _held(point) is None else None
 
 
 @dataclass
@@ -127,7 +145,8 @@ def _free_port() -> int:
 
 
 class CanonServe:
-    """One `canon serve` subprocess, with the pause markers it writes to stderr."""
+    """One `canon serve` subprocess (`tests/e2e/crash_serve.py` when workflows are to stop
+    after an outcome, `pause_at`), with the pause markers it writes to stderr."""
 
     def __init__(
         self,
@@ -155,12 +174,12 @@ class CanonServe:
             "CANON_RATE_LIMIT_ROLES": json.dumps({"agent": {"per_second": 1e5, "burst": 100000}}),
             **(extra or {}),
         }
+        serve = ["--workdir", str(workdir), "--erp-kind", "protheus", "--erp-url", erp_url]
+        command = [str(Path(sys.executable).parent / "canon"), "serve", *serve]
         if pause_at:
-            env["CANON_WORKFLOW_PAUSE_AT"] = pause_at
-        command = [
-            str(Path(sys.executable).parent / "canon"),
-            *("serve", "--workdir", str(workdir), "--erp-kind", "protheus", "--erp-url", erp_url),
-        ]
+            command = [sys.executable, "-m", "tests.e2e.crash_serve", *serve]
+            command += ["--pause-at", pause_at]
+            env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
         # A free port can be taken by another process (a client's ephemeral port, a parallel
         # test) before canon binds it; then canon exits at once, and another port is tried.
         for _ in range(5):
@@ -211,7 +230,8 @@ class CanonServe:
 def _label(kill: str) -> str:
     """`erp:1:undo:after` -> `inside the ERP call undoing step 1, after it committed`."""
     if kill.startswith("boundary:"):
-        return f"step boundary, after {kill[9:]} committed"
+        how = " (its call held in the ERP, then dropped)" if _held(kill[9:]) else ""
+        return f"step boundary, after {kill[9:]} committed{how}"
     _, step, *rest = kill.split(":")
     stage = "after it committed" if rest[-1] == "after" else "before it wrote"
     call = f"undoing step {step}" if "undo" in rest else f"of step {step}"
@@ -265,7 +285,7 @@ class Lane:
             self.rng.choice(FORWARD_POINTS + BACKWARD_POINTS) if self.rng.random() < 0.4 else None
         )
         plans = [self._draw(point) for _ in range(PER_ROUND)]
-        canon = self._serve(pause_at=point)
+        canon = self._serve(pause_at=_observed(point))
         with httpx.Client(base_url=canon.url, timeout=30) as http:
             for plan in plans:
                 plan.action_id = self._submit(http, plan)
@@ -307,6 +327,8 @@ class Lane:
         release = self.rng.choice(["proceed", "abort"])
         if point is not None:
             kill = f"boundary:{point}"
+            if _held(point):  # the call is held, then dropped: as if the kill came before it
+                release = "abort"
         else:
             calls = [f"{n}" for n in range(3 if refuse is None else refuse + 1)]
             calls += [f"{n}:undo" for n in range(refuse or 0)]
@@ -365,6 +387,9 @@ class Lane:
         if plan.kill.startswith("erp:"):
             suffix, stage = plan.kill[4:].rsplit(":", 1)
             admin.fault("block", key=f"{key}:{suffix}", stage=stage, seconds=60)
+        held = _held(plan.kill.removeprefix("boundary:"))
+        if plan.kill.startswith("boundary:") and held:
+            admin.fault("block", key=f"{key}:{held}", stage="before", seconds=60)
         if plan.refuse is not None:
             admin.fault("error", key=f"{key}:{plan.refuse}", status=422, times=None)
         if plan.noise is not None and plan.noise[0] != plan.refuse:
@@ -396,27 +421,52 @@ class Lane:
             self.tally.kill_points[how or _label(plan.kill)] += 1
 
     def _release(self, plans: list[Plan]) -> None:
+        for hold_id, decision in self._held_calls(plans):
+            self.sandbox.admin.release(hold_id, decision)
+
+    def _held_calls(self, plans: list[Plan]) -> list[tuple[int, str]]:
+        """The sandbox's held calls of these plans, each with what its release does: the plan's
+        `release`, but a refused call never writes."""
+        held = []
         for hold in self.sandbox.admin.holds():
             plan = next((p for p in plans if hold["key"].startswith(p.action_id)), None)
             if plan is not None:
-                self.sandbox.admin.release(hold["id"], plan.release)
+                refused = hold["key"] == f"{plan.action_id}:{plan.refuse}"
+                held.append((int(hold["id"]), "abort" if refused else plan.release))
+        return held
 
     def _second_kill(self, plans: list[Plan], late: list[Plan]) -> None:
-        """Restart with a pause point, and kill again whatever stops there during recovery."""
+        """Restart with a point to stop at, and kill again whatever stops there during recovery."""
         point = self.rng.choice(FORWARD_POINTS + BACKWARD_POINTS)
-        canon = self._serve(pause_at=point)
-        self._release(late)
+        late_calls = self._held_calls(late)
+        suffix = _held(point)
+        if suffix is not None:
+            for plan in self._open(plans):
+                self.sandbox.admin.fault(
+                    "block", key=f"{plan.action_id}:{suffix}", stage="before", seconds=60
+                )
+        canon = self._serve(pause_at=_observed(point))
+        for hold_id, decision in late_calls:
+            self.sandbox.admin.release(hold_id, decision)
         late.clear()
+
+        def stopped_ids() -> set[str]:  # (a late call just let through is not stopped here)
+            released = {hold_id for hold_id, _ in late_calls}
+            holds = [h for h in self.sandbox.admin.holds() if h["id"] not in released]
+            held = {h["key"].split(":")[0] for h in holds if h["key"].endswith(f":{suffix}")}
+            return held | canon.paused
+
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            if all(p.action_id in canon.paused for p in self._open(plans)):
+            if all(p.action_id in stopped_ids() for p in self._open(plans)):
                 break
             time.sleep(0.05)
-        stopped = [p for p in plans if p.action_id in canon.paused]
+        stopped = [p for p in plans if p.action_id in stopped_ids()]
         if stopped:
             canon.kill()
             self.tally.kills += 1
-            self.tally.kill_points[f"during recovery, after {point} committed"] += len(stopped)
+            how = " (its call held in the ERP)" if suffix else ""
+            self.tally.kill_points[f"during recovery, after {point} committed{how}"] += len(stopped)
         self.canon = canon if not stopped else None
 
     def _wait_terminal(self, plans: list[Plan]) -> None:

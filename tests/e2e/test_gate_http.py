@@ -93,9 +93,13 @@ def test_resolve_act_approve_execute_audit(live: Live) -> None:
     )
     assert action["target"]["model_version"] == resolved["model_version"]
 
-    # Approval channels come with the approvals issue; the decision itself is the gateway's.
-    approver = live.gateway.authenticate(live.key("approver")["Authorization"].split()[1])
-    live.gateway.decide(approver, action["id"], approve=True, reason="")
+    decided = live.http.post(
+        f"/v1/approvals/{action['approval']['id']}/decision",
+        headers=live.key("approver"),
+        json={"decision": "approve"},
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["action_status"] == "succeeded"
 
     status = live.http.get(f"/v1/actions/{action['id']}", headers=agent).json()
     assert status["status"] == "succeeded"

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from gateway import (
+    ActionView,
     GateRules,
     Gateway,
     LocalLedgerConnector,
@@ -64,6 +65,21 @@ def ledger(tmp_path: Path) -> LocalLedgerConnector:
     )  # fmt: skip
     ledger.put_record("supplier", "SA2:01:000123:01", {"name": "ABC Manufacturing", "tax_id": "1"})
     return ledger
+
+
+def decide_action(
+    gate: Gateway,
+    principal: Principal,
+    view: ActionView,
+    approve: bool = True,
+    reason: str = "",
+    comment: str = "",
+) -> ActionView:
+    """Decide an action's approval request by the gateway's one decision path (`Gateway.decide`,
+    as every channel does); the action as it stands after (run, when this approved it)."""
+    assert view.approval is not None, f"{view.action} {view.id} waits for no approval"
+    gate.decide(principal, view.approval.id, approve, reason, comment)
+    return gate.status(principal, view.id)
 
 
 def make_gateway(

@@ -3,6 +3,7 @@ payload binding, expiry; every decision and refusal in the audit chain."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 from gateway import Gateway, LocalLedgerConnector, Principal, Role, Store
 from gateway.approvals import InvalidDecision
 from gateway.approvals_desk import ApprovalDesk, ApprovalRules
-from gateway.channels.links import LinkSigner
+from gateway.channels.links import LinkRefused, LinkSigner
 from gateway.errors import ApprovalError, Forbidden, GatewayError
 from gateway.store import Action, Label
 from tests.gateway.conftest import SECRET, Clock, KeyMaker, token
@@ -79,12 +80,12 @@ def test_who_may_decide(
     action_id, approval_id = close_po(gate, key, agent)
     decider = who(key, agent)
     if allowed:
-        view = desk.decide(decider, approval_id, approve=True)
+        view = gate.decide(decider, approval_id, approve=True)
         assert (view.status, view.action_status) == ("approved", "succeeded")
         assert [op.operation for op in ledger.journal()] == ["purchase_order.close"]
     else:
         with pytest.raises(Forbidden):
-            desk.decide(decider, approval_id, approve=True)
+            gate.decide(decider, approval_id, approve=True)
         assert desk.get(decider if decider.role is not Role.AGENT else agent,
                         approval_id).status == "pending"  # fmt: skip
         assert ledger.journal() == []
@@ -120,9 +121,9 @@ def test_dual_approval(
         channel = channels.get(who, "portal")
         if i == refused_at:
             with pytest.raises(ApprovalError):
-                desk.decide(*args, channel=channel)
+                gate.decide(*args, channel=channel)
         else:
-            desk.decide(*args, channel=channel)
+            gate.decide(*args, channel=channel)
     view = desk.get(users["bob"], approval_id)
     assert view.status == status
     ran = ["supplier.update_bank_account"] if status == "approved" else []
@@ -152,11 +153,11 @@ def test_every_decision_carries_a_reason(
     approver = key("approver")
     if outcome in ("reason", "comment"):
         with pytest.raises(InvalidDecision) as refused:
-            desk.decide(approver, approval_id, approve, reason, comment)
+            gate.decide(approver, approval_id, approve, reason, comment)
         assert refused.value.field == outcome
         assert desk.get(approver, approval_id).status == "pending"
         return
-    view = desk.decide(approver, approval_id, approve, reason, comment)
+    view = gate.decide(approver, approval_id, approve, reason, comment)
     assert view.status == outcome
     assert view.decisions[0].reason == (reason or "approved")
     with store.transaction() as session:
@@ -173,10 +174,10 @@ def test_decision_on_a_stale_payload_is_refused(
 ) -> None:
     _, approval_id = close_po(gate, key)
     with pytest.raises(ApprovalError) as refused:
-        desk.decide(key("approver"), approval_id, True, seen_hash="0" * 64)
+        gate.decide(key("approver"), approval_id, True, seen_hash="0" * 64)
     assert refused.value.field == "payload_hash"
     current = desk.get(key("approver", name="b"), approval_id)
-    assert desk.decide(key("approver", name="c"), approval_id, True,
+    assert gate.decide(key("approver", name="c"), approval_id, True,
                        seen_hash=current.payload_hash).status == "approved"  # fmt: skip
 
 
@@ -185,13 +186,13 @@ def test_a_changed_action_voids_earlier_approvals(
 ) -> None:
     action_id, approval_id = change_bank(gate, key)
     alice, bob = key("approver", name="alice"), key("approver", name="bob")
-    assert desk.decide(alice, approval_id, True).approvals_given == 1
+    assert gate.decide(alice, approval_id, True).approvals_given == 1
     with store.transaction() as session:  # the action's payload changes under the request
         session.execute(update(Action).where(Action.id == action_id).values(payload_hash="f" * 64))
-    view = desk.decide(bob, approval_id, True)
+    view = gate.decide(bob, approval_id, True)
     assert (view.status, view.approvals_given, view.payload_hash) == ("pending", 1, "f" * 64)
     assert [d.void for d in view.decisions] == [True, False]
-    assert desk.decide(alice, approval_id, True).status == "approved"  # alice, on the new payload
+    assert gate.decide(alice, approval_id, True).status == "approved"  # alice, on the new payload
     assert "approval.voided" in kinds(gate, action_id)
     assert_chain_ok(gate)
 
@@ -202,15 +203,46 @@ def test_an_expired_request_never_executes(
     action_id, approval_id = close_po(gate, key)
     clock.advance(7 * 24 * 3600)
     with pytest.raises(ApprovalError, match="expired"):
-        desk.decide(key("approver"), approval_id, True)
+        gate.decide(key("approver"), approval_id, True)
     view = desk.get(key("approver", name="b"), approval_id)
     assert (view.status, view.action_status) == ("expired", "expired")
     with pytest.raises(ApprovalError, match="already expired"):
-        desk.decide(key("approver", name="c"), approval_id, True)
-    desk.run_approved(approval_id)
+        gate.decide(key("approver", name="c"), approval_id, True)
+    gate.run_approved(approval_id)
     assert ledger.journal() == []
     assert kinds(gate, action_id)[-1] == "approval.expired"
     assert_chain_ok(gate)
+
+
+def test_an_email_link_decides_once(gate: Gateway, desk: ApprovalDesk, key: KeyMaker) -> None:
+    _, approval_id = change_bank(gate, key)
+    links = LinkSigner(SECRET)
+    token = links.issue(approval_id=approval_id, user_id="u-1", decision="approve",
+                        payload_hash=desk.get(key("approver"), approval_id).payload_hash,
+                        expires_at=gate.clock() + timedelta(days=1))  # fmt: skip
+    claims = links.verify(token, gate.clock())
+    alice, bob = key("approver", name="alice"), key("approver", name="bob")
+    view = gate.decide(alice, approval_id, True, seen_hash=claims.payload_hash, channel="email",
+                       link=claims)  # fmt: skip
+    assert (view.approvals_given, [d.channel for d in view.decisions]) == (1, ["email"])
+    with pytest.raises(LinkRefused, match="already been used"):
+        gate.decide(bob, approval_id, True, channel="email", link=claims)
+    assert gate.decide(bob, approval_id, True).approvals_given == 2  # bob, without the link
+    assert kinds(gate).count("approval.refused") == 1  # (refusals name the request, not the action)
+    assert_chain_ok(gate)
+
+
+def test_a_decision_can_leave_the_run_for_later(
+    gate: Gateway, key: KeyMaker, ledger: LocalLedgerConnector
+) -> None:
+    action_id, approval_id = close_po(gate, key)
+    view = gate.decide(key("approver"), approval_id, True, channel="slack", run_now=False)
+    assert (view.status, view.action_status, ledger.journal()) == ("approved", "approved", [])
+    gate.run_approved(approval_id)
+    assert gate.status(key("approver"), action_id).status == "succeeded"
+    assert [op.operation for op in ledger.journal()] == ["purchase_order.close"]
+    gate.run_approved(approval_id)  # claimed and done: nothing runs twice
+    assert len(ledger.journal()) == 1
 
 
 def test_listing_filters_and_agents_see_only_their_own(

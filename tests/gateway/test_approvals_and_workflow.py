@@ -12,7 +12,7 @@ from gateway import Gateway, LocalLedgerConnector, Principal, Store
 from gateway.errors import ApprovalError, Forbidden
 from gateway.store import Label
 from resolver.types import Decision
-from tests.gateway.conftest import Clock, KeyMaker, make_gateway, token
+from tests.gateway.conftest import Clock, KeyMaker, decide_action, make_gateway, token
 from tests.gateway.test_submit import request
 
 IDENTITY = {"name": "abc manufacturing", "tax_id": "11222333000181"}
@@ -29,7 +29,7 @@ def test_approval_runs_the_action(
 ) -> None:
     agent = key()
     view = gate.submit(agent, request(gate, agent))
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert done.status == "succeeded"
     assert done.approval is not None and done.approval.status == "approved"
     assert [op.idempotency_key for op in ledger.journal()] == [f"{view.id}:0"]
@@ -40,7 +40,7 @@ def test_three_steps_run_in_order_and_name_the_created_record(
 ) -> None:
     agent = key()
     view = gate.submit(agent, _create_request(gate, agent))
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert done.status == "succeeded"
     journal = ledger.journal()
     assert [op.operation for op in journal] == [
@@ -64,7 +64,7 @@ def test_failed_step_compensates_completed_steps_in_reverse(
     )
     agent = key()
     view = gate.submit(agent, _create_request(gate, agent))
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert done.status == "compensated"
     assert [s.status for s in done.steps] == ["compensated", "compensated", "failed"]
     assert [op.operation for op in ledger.journal()] == [
@@ -82,7 +82,7 @@ def test_first_step_failure_is_failed_with_nothing_to_undo(
     gate, ledger = _gate_refusing(store, clock, tmp_path, {"purchase_order.close": "closed period"})
     agent = key()
     view = gate.submit(agent, request(gate, agent))
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert (done.status, [s.status for s in done.steps]) == ("failed", ["failed"])
     assert ledger.journal() == []
 
@@ -94,7 +94,7 @@ def test_failed_compensation_needs_attention_with_what_is_left(
     gate, _ = _gate_refusing(store, clock, tmp_path, refuse)
     agent = key()
     view = gate.submit(agent, _create_request(gate, agent))
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert done.status == "needs_attention"
     assert [s.status for s in done.steps] == ["compensation_failed", "compensated", "failed"]
     assert "a human must still undo step 0" in (done.error or "")
@@ -111,10 +111,10 @@ def test_dual_approval_needs_two_distinct_approvers(gate: Gateway, key: KeyMaker
     )  # fmt: skip
     view = gate.submit(agent, req)
     first = key("approver", name="alice")
-    assert gate.decide(first, view.id, approve=True, reason="").status == "pending_approval"
+    assert decide_action(gate, first, view, approve=True, reason="").status == "pending_approval"
     with pytest.raises(ApprovalError, match="second approver"):
-        gate.decide(first, view.id, approve=True, reason="")
-    assert gate.decide(key("approver", name="bob"), view.id, True, "").status == "succeeded"
+        decide_action(gate, first, view, approve=True, reason="")
+    assert decide_action(gate, key("approver", name="bob"), view, True, "").status == "succeeded"
 
 
 @pytest.mark.parametrize(
@@ -128,15 +128,15 @@ def test_who_may_decide(gate: Gateway, key: KeyMaker, role: str, error: type[Exc
     agent = key()
     view = gate.submit(agent, request(gate, agent))
     with pytest.raises(error):
-        gate.decide(key(role, name="someone"), view.id, approve=True, reason="")
+        decide_action(gate, key(role, name="someone"), view, approve=True, reason="")
 
 
 def test_decided_request_cannot_be_decided_again(gate: Gateway, key: KeyMaker) -> None:
     agent = key()
     view = gate.submit(agent, request(gate, agent))
-    gate.decide(key("approver", name="a"), view.id, approve=False, reason="not_needed")
+    decide_action(gate, key("approver", name="a"), view, approve=False, reason="not_needed")
     with pytest.raises(ApprovalError, match="already rejected"):
-        gate.decide(key("approver", name="b"), view.id, approve=True, reason="")
+        decide_action(gate, key("approver", name="b"), view, approve=True, reason="")
 
 
 def test_expired_request_cannot_be_approved(gate: Gateway, key: KeyMaker, clock: Clock) -> None:
@@ -144,13 +144,15 @@ def test_expired_request_cannot_be_approved(gate: Gateway, key: KeyMaker, clock:
     view = gate.submit(agent, request(gate, agent))
     clock.advance(8 * 24 * 3600)
     with pytest.raises(ApprovalError, match="expired"):
-        gate.decide(key("approver"), view.id, approve=True, reason="")
+        decide_action(gate, key("approver"), view, approve=True, reason="")
 
 
 def test_wrong_entity_rejection_becomes_a_label(gate: Gateway, key: KeyMaker, store: Store) -> None:
     agent = key()
     view = gate.submit(agent, request(gate, agent))
-    done = gate.decide(key("approver"), view.id, approve=False, reason="wrong_entity", comment="x")
+    done = decide_action(
+        gate, key("approver"), view, approve=False, reason="wrong_entity", comment="x"
+    )
     assert done.status == "rejected"
     with store.transaction() as session:
         (label,) = session.scalars(select(Label)).all()
@@ -173,5 +175,5 @@ def test_rejection_needs_a_known_reason(
     agent = key()
     view = gate.submit(agent, request(gate, agent))
     with pytest.raises(ApprovalError) as refused:
-        gate.decide(key("approver"), view.id, approve=False, reason=reason, comment=comment)
+        decide_action(gate, key("approver"), view, approve=False, reason=reason, comment=comment)
     assert refused.value.field == field

@@ -14,7 +14,7 @@ import pytest
 from gateway import Gateway, LocalLedgerConnector, Store
 from gateway.erp import ErpOperation
 from gateway.erp.base import TaxIdSearch
-from tests.gateway.conftest import Clock, KeyMaker, make_gateway
+from tests.gateway.conftest import Clock, KeyMaker, decide_action, make_gateway
 from tests.gateway.erp.sandbox import Sandbox, running_sandbox
 from tests.gateway.test_workflow import CNPJ, NEW, erp_gateway, kinds, propose
 
@@ -52,7 +52,7 @@ def test_a_supplier_created_meanwhile_in_the_erp_refuses_the_creation(
         existing = _someone_creates(sandbox, CNPJ)
         (row,) = sandbox.admin.rows("SA2010", A2_CGC=CNPJ)
         sandbox.admin.change("SA2010", int(row["R_E_C_N_O_"]), A2_CGC=stored)
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert done.status == "failed"
     assert done.error is not None and done.error.startswith("duplicate-in-erp: ")
     assert existing in done.error and "ZEBULON QUANTUM ROBOTICS" in done.error
@@ -77,7 +77,7 @@ def test_a_deleted_supplier_with_that_tax_id_does_not_block_the_creation(
     )
     assert isinstance(erp, TaxIdSearch) and erp.find_by_tax_id("supplier", CNPJ) == []
     gate = erp_gateway(store, erp, clock)
-    done = gate.decide(key("approver"), propose(gate, key()).id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), propose(gate, key()), approve=True, reason="")
     assert done.status == "succeeded"
     (live,) = erp.find_by_tax_id("supplier", NEW["tax_id"])
     assert live.canonical_id != gone and live.fields["name"] == NEW["name"]
@@ -90,7 +90,7 @@ def test_the_ledger_refuses_a_duplicate_too(
         "supplier", "SA2:01:000777:01", {"name": "Zebulon", "tax_id": "11222333/0001-81"}
     )
     gate: Gateway = make_gateway(store, ledger, clock)
-    done = gate.decide(key("approver"), propose(gate, key()).id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), propose(gate, key()), approve=True, reason="")
     assert done.status == "failed"
     assert done.error is not None and "duplicate-in-erp" in done.error
     assert "SA2:01:000777:01 (Zebulon)" in done.error

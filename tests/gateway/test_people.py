@@ -23,22 +23,22 @@ def _user_made_by(gate: Gateway, creator: Principal, username: str = "sock") -> 
 
 
 def test_an_admin_and_the_user_it_made_are_not_two_approvers(gate: Gateway, key: KeyMaker) -> None:
-    action_id, _ = change_bank(gate, key)
+    action_id, approval_id = change_bank(gate, key)
     admin = key("admin", name="root")
     sock = _user_made_by(gate, admin)
-    gate.decide(admin, action_id, approve=True, reason="")
+    gate.decide(admin, approval_id, approve=True)
     with pytest.raises(ApprovalError, match="independent person"):
-        gate.decide(sock, action_id, approve=True, reason="")
+        gate.decide(sock, approval_id, approve=True)
     assert gate.status(admin, action_id).status == "pending_approval"
 
 
 def test_the_rule_holds_in_either_order(gate: Gateway, key: KeyMaker) -> None:
-    action_id, _ = change_bank(gate, key)
+    action_id, approval_id = change_bank(gate, key)
     admin = key("admin", name="root")
     sock = _user_made_by(gate, admin)
-    gate.decide(sock, action_id, approve=True, reason="")
+    gate.decide(sock, approval_id, approve=True)
     with pytest.raises(ApprovalError, match="independent person"):
-        gate.decide(admin, action_id, approve=True, reason="")
+        gate.decide(admin, approval_id, approve=True)
 
 
 def test_an_account_made_long_ago_no_longer_ties_its_maker(
@@ -47,24 +47,24 @@ def test_an_account_made_long_ago_no_longer_ties_its_maker(
     admin = key("admin", name="root")
     sock = _user_made_by(gate, admin)
     clock.advance(gate.rules.account_window_seconds + 1)
-    action_id, _ = change_bank(gate, key)
-    gate.decide(admin, action_id, approve=True, reason="")
-    assert gate.decide(sock, action_id, approve=True, reason="").status == "succeeded"
+    action_id, approval_id = change_bank(gate, key)
+    gate.decide(admin, approval_id, approve=True)
+    assert gate.decide(sock, approval_id, approve=True).action_status == "succeeded"
 
 
 def test_two_keys_of_one_person_are_one_approver(gate: Gateway, key: KeyMaker) -> None:
-    action_id, _ = change_bank(gate, key)
+    action_id, approval_id = change_bank(gate, key)
     with gate.store.transaction() as session:
         first, _ = create_key(session, "ana-laptop", "approver")
         person = session.get_one(ApiKey, first.key_id).person_id
         second, _ = create_key(session, "ana-phone", "approver", person_id=person)
         with pytest.raises(InvalidKeyRequest):
             create_key(session, "x", "approver", person_id="p-nobody")
-    gate.decide(first, action_id, approve=True, reason="")
+    gate.decide(first, approval_id, approve=True)
     with pytest.raises(ApprovalError, match="second person"):
-        gate.decide(second, action_id, approve=True, reason="")
+        gate.decide(second, approval_id, approve=True)
     third = key("approver", name="bea")
-    assert gate.decide(third, action_id, approve=True, reason="").status == "succeeded"
+    assert gate.decide(third, approval_id, approve=True).action_status == "succeeded"
 
 
 def test_the_requesters_person_cannot_approve_through_another_key(
@@ -74,6 +74,6 @@ def test_the_requesters_person_cannot_approve_through_another_key(
     with gate.store.transaction() as session:
         person = session.get_one(ApiKey, agent.key_id).person_id
         own, _ = create_key(session, "agent-owner", "approver", person_id=person)
-    action_id, _ = close_po(gate, key, agent)
+    _, approval_id = close_po(gate, key, agent)
     with pytest.raises(Forbidden, match="person who requested"):
-        gate.decide(own, action_id, approve=True, reason="")
+        gate.decide(own, approval_id, approve=True)

@@ -23,7 +23,7 @@ from gateway.resolutions import OpenRequest, ResolutionRefused, ResolveDecision
 from gateway.resolutions_desk import ResolutionDesk
 from gateway.store import Store
 from resolver.types import Candidate, Decision, Resolution, ResolveQuery
-from tests.gateway.conftest import SECRET, Clock, KeyMaker
+from tests.gateway.conftest import SECRET, Clock, KeyMaker, decide_action
 from tests.gateway.test_approval_outbox import (  # noqa: F401 (fixtures)
     FAST_HASHER,
     Inbox,
@@ -211,8 +211,8 @@ def test_the_person_who_picked_the_target_cannot_approve_the_write_on_it(
                           idempotency_key="b1")  # fmt: skip
     view = gate.submit(agent, block)
     with pytest.raises(Forbidden, match="picked the target"):
-        gate.decide(picker, view.id, approve=True, reason="")
-    assert gate.decide(key("approver", name="other"), view.id, True, "").status == "succeeded"
+        decide_action(gate, picker, view, approve=True, reason="")
+    assert decide_action(gate, key("approver", name="other"), view, True, "").status == "succeeded"
 
 
 def test_a_no_match_token_opens_a_request_and_new_answers_with_a_no_match_token(

@@ -8,7 +8,14 @@ from gateway import GateRules, Gateway, LocalLedgerConnector, Phase, PromotionRu
 from gateway.errors import Forbidden, PromotionRefused
 from gateway.keys import LOCAL_OPERATOR, Principal
 from gateway.rollout import record_drill
-from tests.gateway.conftest import Clock, KeyMaker, make_gateway, record_passing_drill, token
+from tests.gateway.conftest import (
+    Clock,
+    KeyMaker,
+    decide_action,
+    make_gateway,
+    record_passing_drill,
+    token,
+)
 from tests.gateway.test_submit import force_phase, request
 
 ACTION = "purchase_order.close"
@@ -21,9 +28,9 @@ def _decided(gate: Gateway, agent: Principal, approver: Principal, outcomes: lis
         idem = f"{outcome}-{i}-{agent.key_id}"
         view = gate.submit(agent, request(gate, agent, idempotency_key=idem))
         if outcome == "ok":
-            gate.decide(approver, view.id, approve=True, reason="")
+            decide_action(gate, approver, view, approve=True, reason="")
         else:
-            gate.decide(approver, view.id, approve=False, reason=outcome, comment="c")
+            decide_action(gate, approver, view, approve=False, reason=outcome, comment="c")
 
 
 def _promote(gate: Gateway) -> None:

@@ -21,7 +21,7 @@ from gateway.store import Action, WorkflowRun
 from gateway.workflow import RunnerPolicy, WorkflowRunner
 from resolver.normalise import normalise_record
 from resolver.types import Decision
-from tests.gateway.conftest import CATALOG_FILE, SECRET, Clock, KeyMaker, token
+from tests.gateway.conftest import CATALOG_FILE, SECRET, Clock, KeyMaker, decide_action, token
 from tests.gateway.erp.sandbox import Sandbox, running_sandbox
 from tests.gateway.test_submit import request
 
@@ -121,7 +121,7 @@ def test_supplier_create_runs_three_steps_over_http(
     gate: Gateway, sandbox: Sandbox, key: KeyMaker
 ) -> None:
     view = propose(gate, key())
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert done.status == "succeeded"
     assert [s.status for s in done.steps] == ["succeeded"] * 3
     assert done.steps[0].result and done.steps[0].result["canonical_id"].startswith("SA2::")
@@ -147,7 +147,7 @@ def test_a_timeout_after_commit_is_settled_by_lookup_not_by_a_second_write(
 ) -> None:
     view = propose(gate, key())
     sandbox.admin.fault("timeout_after_commit", key=f"{view.id}:{step}", seconds=1.5)
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert done.status == "succeeded"
     assert erp_state(sandbox) == (1, 1, 1, 1)
     assert sandbox.admin.calls()[STEP_OPERATIONS[step]] == 1  # looked up, never sent again
@@ -171,7 +171,7 @@ def test_a_lost_request_is_sent_again_once_the_erp_says_it_never_ran(
 ) -> None:
     view = propose(gate, key())
     sandbox.admin.fault(key=f"{view.id}:1", **fault)
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert done.status == "succeeded" and erp_state(sandbox) == (1, 1, 1, 1)
     assert sandbox.admin.calls()["supplier.attach_document"] == 2
     assert sandbox.admin.calls()["operation.lookup"] == 1
@@ -195,7 +195,7 @@ def test_a_refused_step_undoes_the_completed_ones_in_reverse(
 ) -> None:
     view = propose(gate, key())
     sandbox.admin.fault("error", key=f"{view.id}:{failing}", status=422, times=None)
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert done.status == ("failed" if failing == 0 else "compensated")
     assert [s.status for s in done.steps] == statuses
     assert "422" in (done.error or "")
@@ -212,7 +212,7 @@ def test_a_failed_compensation_needs_attention_with_a_complete_record(
     view = propose(gate, key())
     sandbox.admin.fault("error", key=f"{view.id}:2", status=422, times=None)
     sandbox.admin.fault("error", key=f"{view.id}:0:undo", status=423, times=None)
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert done.status == "needs_attention"
     assert [s.status for s in done.steps] == ["compensation_failed", "compensated", "failed"]
     created = str(done.steps[0].result["canonical_id"])  # type: ignore[index]
@@ -252,7 +252,7 @@ def test_a_stale_etag_is_a_conflict_that_is_not_retried(
         ),
     )
     sandbox.admin.fault("error", key=f"{view.id}:0", status=412, times=None)
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert (done.status, done.steps[0].status) == ("failed", "failed")
     assert "ErpConflict" in (done.error or "") and "412" in (done.error or "")
     assert sandbox.admin.calls()["supplier.change"] == 1
@@ -264,7 +264,7 @@ def test_an_unreachable_erp_leaves_the_step_in_doubt_until_a_later_attempt(
     view = propose(gate, key())
     rule = {"key": f"{view.id}:1", "status": 503, "times": None}
     sandbox.admin.fault("error", **rule)
-    waiting = gate.decide(key("approver"), view.id, approve=True, reason="")
+    waiting = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert waiting.status == "executing"
     assert [s.status for s in waiting.steps] == ["succeeded", "in_doubt", "planned"]
     assert "503" in (waiting.steps[1].error or "")
@@ -288,7 +288,7 @@ def test_a_step_never_confirmed_needs_attention_after_the_last_attempt(
     gate = erp_gateway(store, sandbox.connector("protheus", timeout=0.5), clock, policy)
     view = propose(gate, key())
     sandbox.admin.fault("error", key=f"{view.id}:0", status=503, times=None)
-    assert gate.decide(key("approver"), view.id, True, "").status == "executing"
+    assert decide_action(gate, key("approver"), view, True, "").status == "executing"
     clock.advance(FAST.retry_after_seconds + 1)
     gate.runner.recover(store, gate.connector, clock)
     done = gate.status(key("admin"), view.id)

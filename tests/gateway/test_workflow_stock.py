@@ -15,7 +15,7 @@ import pytest
 
 from gateway import Store
 from gateway.workflow import RunnerPolicy
-from tests.gateway.conftest import Clock, KeyMaker
+from tests.gateway.conftest import Clock, KeyMaker, decide_action
 from tests.gateway.erp.sandbox import Sandbox, running_sandbox
 from tests.gateway.test_workflow import (
     CNPJ,
@@ -45,7 +45,7 @@ def test_a_write_whose_answer_was_lost_is_found_in_the_erp_not_made_twice(
     gate = erp_gateway(store, stock.connector("protheus", timeout=1.0), clock)
     view = propose(gate, key())
     stock.admin.fault("timeout_after_commit", key=f"{view.id}:{step}", seconds=2.5)
-    done = gate.decide(key("approver"), view.id, approve=True, reason="")
+    done = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert done.status == "succeeded"
     assert erp_state(stock) == (1, 1, 1, 1)  # one supplier, one link, one routing
     assert [stock.admin.calls()[o] for o in STEP_OPERATIONS] == [1, 1, 1]  # none re-sent
@@ -66,7 +66,7 @@ def test_a_write_with_no_trace_to_read_needs_attention_and_is_sent_once(
     gate = erp_gateway(store, stock.connector("sap", timeout=1.0), clock, policy)
     view = propose(gate, key())
     stock.admin.fault("timeout_after_commit", key=f"{view.id}:1", seconds=2.5)
-    waiting = gate.decide(key("approver"), view.id, approve=True, reason="")
+    waiting = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert [s.status for s in waiting.steps] == ["succeeded", "in_doubt", "planned"]
     assert "leaves no trace" in (waiting.steps[1].error or "")
     clock.advance(FAST.retry_after_seconds + 1)
@@ -87,7 +87,7 @@ def test_a_write_still_in_the_erp_when_its_records_are_read_is_waited_for_not_se
     gate = erp_gateway(store, stock.connector("protheus", timeout=1.0), clock, SETTLING)
     view = propose(gate, key())
     stock.admin.fault("block", key=f"{view.id}:0", stage="before", seconds=60)
-    waiting = gate.decide(key("approver"), view.id, approve=True, reason="")
+    waiting = decide_action(gate, key("approver"), view, approve=True, reason="")
     assert [s.status for s in waiting.steps] == ["in_doubt", "planned", "planned"]
     assert "not in the ERP's records yet" in (waiting.steps[0].error or "")
     (doubt,) = entries(gate, key("admin"), view.id, "step.in_doubt")
@@ -128,7 +128,7 @@ def test_a_write_the_erp_abandoned_is_sent_again_once_after_the_settle_window(
         gate = erp_gateway(store, erp.connector("protheus", timeout=1.0), clock, SETTLING)
         view = propose(gate, key())
         erp.admin.fault("block", key=f"{view.id}:0", stage="before", seconds=60)
-        waiting = gate.decide(key("approver"), view.id, approve=True, reason="")
+        waiting = decide_action(gate, key("approver"), view, approve=True, reason="")
         assert waiting.steps[0].status == "in_doubt"
         _wait_for_no_holds(erp)  # the ERP abandoned the request
         clock.advance(99)
