@@ -158,6 +158,7 @@ def serve(
             f"{f', syncing its changes every {every:g} s' if every else ''}"
             f"{f'; {settings.workers} workers' if settings.workers > 1 else ''})"
         )
+    _open_files_up_to_the_hard_limit()  # inherited by the workers
     # Canon's JSON logs (api/logging.py) carry uvicorn's lines too, and log every request itself.
     if app is not None:
         uvicorn.run(app, host=resolved_host, port=resolved_port, log_config=None, access_log=False)
@@ -165,6 +166,21 @@ def serve(
     uvicorn.run("api.app:app_from_environment", factory=True, workers=settings.workers,
                 host=resolved_host, port=resolved_port, log_config=None,
                 access_log=False)  # fmt: skip
+
+
+def _open_files_up_to_the_hard_limit() -> None:
+    """Raise the soft limit of open files to the hard one: each memory-mapped file of the serving
+    index holds a descriptor (Python's mmap keeps one), a few hundred per model folder, two
+    folders while a refresh is swapped in; a soft limit of 1024 is within reach."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65_536 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):  # not allowed here: serve within the soft limit
+            pass
 
 
 def sync(
