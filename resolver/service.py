@@ -47,7 +47,7 @@ class Resolver:
     the new snapshot is loaded beside the old one, then replaces it in one assignment; each
     resolve uses one snapshot throughout. Every resolve first looks whether `CURRENT` was
     replaced (one `stat`; `CURRENT` is written by rename, so a new version is a new inode) and,
-    if so, loads the new snapshot before answering (memory-mapped: a few milliseconds). So a
+    if so, loads the new snapshot before answering (cheap: the index is memory-mapped). So a
     record that another process (another worker of `canon serve --workers N`) applied to the
     index is seen by every later resolve in every process, not a watch interval later.
     """
