@@ -223,3 +223,17 @@ def create_app(
     app.add_middleware(HttpMetrics, metrics=metrics)
     app.add_middleware(RequestLog)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker of `canon serve --workers N` (uvicorn's factory): its settings come
+    from the `CANON_*` environment, where the command wrote the options it was given."""
+    return create_app(Settings())
+
+
+def prepare_shared(settings: Settings) -> None:
+    """Make, once and before any worker starts, what the first app would make on first use and
+    every worker must share: the store's schema, the token secret and the audit key files (N
+    workers racing to create a secret file could each read a different or a half-written one)."""
+    token_keys(settings)
+    Store.open(settings.store_url, checkpoints=audit_sink(settings)).close()

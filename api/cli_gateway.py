@@ -109,11 +109,23 @@ def serve(
             "(CANON_ERP_SYNC_SECONDS, default 2 with --sync)",
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Processes serving the API, sharing one memory-mapped index (CANON_WORKERS, "
+            "default 1; e.g. --workers $(nproc))",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (resolve, actions, audit, rollout)."""
+    import os
+
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, prepare_shared
     from api.settings import Settings
 
     with readable_errors():
@@ -123,18 +135,52 @@ def serve(
         }
         if sync and settings.erp_sync_seconds <= 0:
             chosen["erp_sync_seconds"] = 2.0
+        if workers is not None:
+            chosen["workers"] = workers
         if chosen:
             settings = Settings(**{**settings.model_dump(), **chosen})
-        app = create_app(settings)
+        if settings.workers > 1 and settings.erp_sync_seconds > 0:
+            fail(
+                "--sync pulls the ERP's changes in one process: serve with --workers 1, or run "
+                "`canon sync` periodically beside `canon serve --workers N`"
+            )
         resolved_host, resolved_port = host or settings.host, port or settings.port
+        app = create_app(settings) if settings.workers == 1 else None
+        if app is None:  # each worker builds its app from the environment: hand it the options
+            prepare_shared(settings)
+            os.environ["CANON_WORKDIR"] = str(settings.workdir)
+            for key, value in chosen.items():
+                os.environ[f"CANON_{key.upper()}"] = str(value)
         every = settings.erp_sync_seconds
         say(
             f"canon: serving on http://{resolved_host}:{resolved_port} "
             f"(ERP: {settings.erp_kind}{' at ' + settings.erp_url if settings.erp_url else ''}"
-            f"{f', syncing its changes every {every:g} s' if every else ''})"
+            f"{f', syncing its changes every {every:g} s' if every else ''}"
+            f"{f'; {settings.workers} workers' if settings.workers > 1 else ''})"
         )
+    _open_files_up_to_the_hard_limit()  # inherited by the workers
     # Canon's JSON logs (api/logging.py) carry uvicorn's lines too, and log every request itself.
-    uvicorn.run(app, host=resolved_host, port=resolved_port, log_config=None, access_log=False)
+    if app is not None:
+        uvicorn.run(app, host=resolved_host, port=resolved_port, log_config=None, access_log=False)
+        return
+    uvicorn.run("api.app:app_from_environment", factory=True, workers=settings.workers,
+                host=resolved_host, port=resolved_port, log_config=None,
+                access_log=False)  # fmt: skip
+
+
+def _open_files_up_to_the_hard_limit() -> None:
+    """Raise the soft limit of open files to the hard one: each memory-mapped file of the serving
+    index holds a descriptor (Python's mmap keeps one), a few hundred per model folder, two
+    folders while a refresh is swapped in; a soft limit of 1024 is within reach."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65_536 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):  # not allowed here: serve within the soft limit
+            pass
 
 
 def sync(

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65_535)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes of `canon serve`, sharing one memory-mapped index (`--workers`)",
+    )
     # Rate limits, MCP transport checks and logs (api/ratelimit.py, api/mcp/, api/logging.py).
     rate_limit_roles: dict[str, Rate] = Field(
         default_factory=lambda: dict(DEFAULT_ROLE_RATES),

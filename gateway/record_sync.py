@@ -5,7 +5,8 @@ serving index before the action reports `succeeded`.
 the row as the ERP's extract gives it, a deleted one with its deletion mark) and applies it with
 `resolver.refresh.refresh_rows`: the same checks and atomic switch of `CURRENT` as `canon
 refresh`. The process's own resolver is reloaded at once (`on_applied`); every other worker or
-replica serving the same workdir follows `CURRENT` within its watch interval.
+replica serving the same workdir sees `CURRENT` moved before its next resolve and serves the new
+index for it (`resolver.service.Resolver`).
 """
 
 from __future__ import annotations

@@ -133,10 +133,24 @@ class Column:
         (folder / f"{name}.data.bin").write_bytes(bytes(self.data))
 
     @classmethod
-    def load(cls, folder: Path, name: str, *, map_data: bool = False) -> Column:
-        codes = np.load(folder / f"{name}.codes.npy")
-        offsets = np.load(folder / f"{name}.offsets.npy")
+    def load(cls, folder: Path, name: str, *, map_data: bool = True) -> Column:
+        """Memory-mapped, read-only (`load_array`); `map_data=False` reads the vocabulary's
+        bytes into the process instead."""
+        codes = load_array(folder / f"{name}.codes.npy")
+        offsets = load_array(folder / f"{name}.offsets.npy")
         return cls(codes, offsets, _read(folder / f"{name}.data.bin", map_data))
+
+
+def load_array(path: Path) -> np.ndarray:
+    """A saved array, memory-mapped read-only: its pages live in the OS page cache, shared by
+    every process that maps the file (the workers of `canon serve --workers N`), and are read
+    only when touched. Writing to it raises; index files are never changed in place (a refresh
+    writes a new model folder), so a mapping always shows one version's bytes."""
+    mapped = np.load(path, mmap_mode="r")
+    # a plain ndarray view of the mapping (it keeps the mapping alive): np.memmap's
+    # per-slice bookkeeping would cost every posting lookup on the resolve path
+    view: np.ndarray = mapped.view(np.ndarray)
+    return view
 
 
 def _narrow(offsets: np.ndarray) -> np.ndarray:
@@ -196,7 +210,7 @@ class Postings:
     @classmethod
     def load(cls, folder: Path, name: str) -> Postings:
         return cls(
-            *(np.load(folder / f"{name}.{part}.npy") for part in ("hashes", "starts", "rows"))
+            *(load_array(folder / f"{name}.{part}.npy") for part in ("hashes", "starts", "rows"))
         )
 
 

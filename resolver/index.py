@@ -23,7 +23,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from resolver.arrays import Column, Postings, fnv1a, key_hashes, read_meta, write_meta
+from resolver.arrays import (
+    Column,
+    Postings,
+    fnv1a,
+    key_hashes,
+    load_array,
+    read_meta,
+    write_meta,
+)
 
 Record = dict[str, str | None]
 
@@ -143,14 +151,14 @@ class ServingIndex:
 
     @classmethod
     def load(cls, folder: Path) -> ServingIndex:
-        """Load an index written by `save`; raw display fields are memory-mapped."""
+        """Load an index written by `save`, memory-mapped and read-only (`load_array`)."""
         meta = read_meta(folder)
         if meta.get("format") != FORMAT:
             raise ValueError(f"{folder}: index format {meta.get('format')}, expected {FORMAT}")
         columns = {str(n): Column.load(folder, f"col.{n}") for n in _names(meta["columns"])}
-        raw = {str(n): Column.load(folder, f"raw.{n}", map_data=True) for n in _names(meta["raw"])}
-        tf = {str(n): np.load(folder / f"tf.{n}.npy") for n in _names(meta["tf"])}
-        ids = Column.load(folder, "ids", map_data=True)
+        raw = {str(n): Column.load(folder, f"raw.{n}") for n in _names(meta["raw"])}
+        tf = {str(n): load_array(folder / f"tf.{n}.npy") for n in _names(meta["tf"])}
+        ids = Column.load(folder, "ids")
         rules = meta.get("rules") or []
         assert isinstance(rules, list)
         return cls(ids, columns, raw, Postings.load(folder, "postings"), tf, rules)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -26,13 +27,13 @@ from resolver.profiles import ROLES, EntityTypeSpec, Profile
 from resolver.scored import Scored
 from resolver.serving import ServedType, Snapshot, load_snapshot
 from resolver.types import Decision, Resolution, ResolveQuery
-from resolver.workdir import current_model_dir
+from resolver.workdir import CURRENT, current_model_dir
 
 TOP_PER_TYPE = 10
 #: Roles a query may give for a person's name in parts; together they make its `name`.
 NAME_PARTS = ("given_name", "family_name")
 RETURNED = 5
-#: How often a watching resolver looks whether `CURRENT` moved (refresh or training).
+#: How long a watching resolver waits before loading again a model folder that failed to load.
 WATCH_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
@@ -42,17 +43,25 @@ class Resolver:
     """Resolves queries against one trained model version and one calibration version.
 
     With a workdir to watch, it swaps to the workdir's active model folder when `CURRENT`
-    changes (after `canon refresh` or `canon train`): the new snapshot is loaded beside the
-    old one, then replaces it in one assignment; each resolve uses one snapshot throughout.
+    changes (after `canon refresh`, `canon train`, or a workflow's write applied to the index):
+    the new snapshot is loaded beside the old one, then replaces it in one assignment; each
+    resolve uses one snapshot throughout. Every resolve first looks whether `CURRENT` was
+    replaced (one `stat`; `CURRENT` is written by rename, so a new version is a new inode) and,
+    if so, loads the new snapshot before answering (cheap: the index is memory-mapped). So a
+    record that another process (another worker of `canon serve --workers N`) applied to the
+    index is seen by every later resolve in every process, not a watch interval later.
     """
 
     def __init__(
         self, model_dir: Path, calibration: CalibrationTable, *, watch: Path | None = None
     ):
         self.calibration = calibration
-        self._snapshot = load_snapshot(model_dir)
         self._watch = watch
-        self._next_check = time.monotonic() + WATCH_SECONDS
+        #: `CURRENT`'s identity when the served snapshot was chosen (see `_maybe_reload`);
+        #: unknown at first (the caller read `CURRENT`), so the first resolve looks.
+        self._seen: tuple[int, int, int] | None = (-1, -1, -1)
+        self._snapshot = load_snapshot(model_dir)
+        self._retry_at = 0.0
         self._reloading = threading.Lock()
 
     # -- the served snapshot -------------------------------------------------------------
@@ -85,26 +94,30 @@ class Resolver:
         if self._watch is None:
             return False
         with self._reloading:
+            seen = _stamp(self._watch)  # before reading CURRENT: a later switch is seen again
             model_dir = current_model_dir(self._watch)
             if model_dir == self._snapshot.model_dir:
+                self._seen = seen
                 return False
             snapshot = load_snapshot(model_dir)
             self._snapshot = snapshot  # one assignment: resolves see old or new, never a mix
             self.calibration = load_active(self._watch)
+            self._seen = seen
             log.info("now serving %s (%s)", snapshot.index_version, model_dir)
             return True
 
     def _maybe_reload(self) -> None:
-        now = time.monotonic()
-        if self._watch is None or now < self._next_check or self._reloading.locked():
+        """Serve the watched workdir's active model if `CURRENT` was replaced since the served
+        snapshot was chosen; a folder that fails to load is logged, the old snapshot served,
+        and the load tried again WATCH_SECONDS later."""
+        if self._watch is None or _stamp(self._watch) == self._seen:
             return
-        self._next_check = now + WATCH_SECONDS
-        threading.Thread(target=self._reload_quietly, name="resolver-reload", daemon=True).start()
-
-    def _reload_quietly(self) -> None:
+        if time.monotonic() < self._retry_at:
+            return
         try:
             self.reload()
-        except Exception:  # a half-written or broken folder: keep serving the old one
+        except Exception:  # a broken folder: keep serving the old one
+            self._retry_at = time.monotonic() + WATCH_SECONDS
             log.exception("resolver reload failed; still serving %s", self.index_version)
 
     # -- query parsing -------------------------------------------------------------------
@@ -360,6 +373,17 @@ def _distinguishing(candidates: list[Scored]) -> list[str]:
     if a.entity_type != b.entity_type:
         return ["entity_type"]
     return [k for k in a.display if a.display.get(k) != b.display.get(k)]
+
+
+def _stamp(workdir: Path | None) -> tuple[int, int, int] | None:
+    """The identity of a workdir's `CURRENT` file (inode, change time, size); None without."""
+    if workdir is None:
+        return None
+    try:
+        info = os.stat(workdir / CURRENT)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
 
 
 def load_resolver(workdir: Path, *, watch: bool = False) -> Resolver:

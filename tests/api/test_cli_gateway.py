@@ -128,6 +128,20 @@ def test_bad_settings_are_one_line(canon: typer.Typer, monkeypatch: pytest.Monke
     assert "Value error" not in line, line
 
 
+def test_serve_refuses_to_sync_in_every_worker(
+    canon: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--sync` pulls the ERP's changes in one process: with several workers it is refused before
+    anything starts, in one line that says what to do instead."""
+    monkeypatch.setenv("CANON_ERP_USERNAME", "canon")
+    monkeypatch.setenv("CANON_ERP_PASSWORD", "not-used")
+    erp = ["--erp-kind", "protheus", "--erp-url", "http://127.0.0.1:9"]  # never called
+    result = runner.invoke(canon, ["serve", "--workers", "2", "--sync", *erp])
+    assert result.exit_code == 2, result.output
+    assert "--workers 1" in result.stderr and "canon sync" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_console_script_prints_the_key_alone(tmp_path: Path) -> None:
     """Through the installed `canon` script, with the default SQLite store in --workdir."""
     canon_bin = Path(sys.executable).parent / "canon"

@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -223,8 +224,9 @@ def test_resolves_during_a_refresh_see_the_old_or_the_new_index(
         w.start()
     try:
         time.sleep(0.2)
-        refresh_workdir(workdir, tmp_path / "delta")
-        assert resolver.reload()
+        summary = refresh_workdir(workdir, tmp_path / "delta")
+        resolver.reload()  # the resolving threads may have switched already
+        assert resolver.index_version == summary.index_version
         time.sleep(0.2)
     finally:
         stop.set()
@@ -312,3 +314,26 @@ def test_refresh_rows_applies_erp_rows_with_their_watermark(workdir: Path) -> No
     version = current_model_dir(workdir).name
     assert refresh_rows(workdir, "no_such_type", [rows[3]], watermark="10") is None
     assert current_model_dir(workdir).name == version
+
+
+def test_every_watching_resolver_sees_a_refresh_on_its_next_resolve(workdir: Path) -> None:
+    """Two resolvers on one workdir stand for two workers of `canon serve --workers 2`: rows one
+    applies (read-your-own-writes) are seen by the other's very next resolve, with no reload
+    call and no watch interval; the index it serves is read-only memory-mapped files."""
+    rows = _suppliers()
+    writer, other = load_resolver(workdir, watch=True), load_resolver(workdir, watch=True)
+    query = _query(NEW_NAME, NEW_TAX)
+    new = {**rows[2], "A2_COD": "999998", "A2_NOME": NEW_NAME, "A2_CGC": NEW_TAX}
+    assert _cid(new) not in [c.canonical_id for c in other.resolve(query).candidates]
+    summary = refresh_rows(workdir, "supplier", [new])
+    assert summary is not None
+    assert writer.reload()
+    seen = other.resolve(query)
+    assert other.index_version == summary.index_version
+    assert seen.candidates[0].canonical_id == _cid(new)
+    assert other.resolve(query).candidates[0].canonical_id == _cid(new)
+    index = other.entity_types["supplier"].index
+    rows_array = index.postings.rows
+    assert isinstance(rows_array.base, np.memmap) and not rows_array.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        rows_array[0] = 1
