@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from resolver import normalise as scalar
@@ -27,6 +27,8 @@ ROLES = sorted(columns.COLUMN_NORMALISERS)
 
 @settings(max_examples=150, deadline=None)
 @given(values=st.lists(st.one_of(st.none(), texts), min_size=1, max_size=40))
+# a code point Arrow's Unicode tables decompose (to `w`) and Python's do not know (CI, once)
+@example(values=["\u209d", "x\u209dy Ltda"])
 @pytest.mark.parametrize("role", ROLES)
 def test_column_normaliser_equals_the_value_normaliser(role: str, values: list[str | None]) -> None:
     got = columns.normalise_column(role, pd.Series(values, dtype=object)).tolist()
