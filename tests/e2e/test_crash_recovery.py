@@ -199,7 +199,8 @@ class CanonServe:
         reader = threading.Thread(target=self._read, daemon=True)
         reader.start()
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 90
+        # a loaded 2-core machine has taken over 90 s to import and start
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:

@@ -238,7 +238,7 @@ def test_a_failed_compensation_needs_attention_with_a_complete_record(
 def test_a_stale_etag_is_a_conflict_that_is_not_retried(
     store: Store, sandbox: Sandbox, clock: Clock, key: KeyMaker
 ) -> None:
-    gate = erp_gateway(store, sandbox.connector("sap", timeout=2), clock)
+    gate = erp_gateway(store, sandbox.connector("sap", timeout=30), clock)
     agent = key()
     target = token(gate, agent, entity_type="supplier", canonical_id="BusinessPartner:1700000001")
     view = gate.submit(
