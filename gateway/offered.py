@@ -8,8 +8,10 @@ out of `read_only`/`supervised`. Which vendor publishes what: docs/ERP.md.
 
 from __future__ import annotations
 
-from gateway.catalog import ActionSpec
-from gateway.erp.base import DeclaresOperations
+from typing import Any
+
+from gateway.catalog import ActionSpec, Catalog
+from gateway.erp.base import DeclaresEvidence, DeclaresOperations
 
 
 def erp_name(connector: object) -> str:
@@ -38,3 +40,32 @@ def not_offered(connector: object, spec: ActionSpec) -> str | None:
         return None
     erp = erp_name(connector)
     return f"{spec.name} is not offered on {erp}: the {erp} connector cannot run {missing}"
+
+
+def evidence(connector: object, operation: str | None) -> str | None:
+    """What tells, from the ERP's standard records, whether `operation` happened when a write
+    of it is in doubt and the ERP has no look-up by key; None: nothing does, so such a step is
+    never sent again and ends `needs_attention` (or the connector declares nothing)."""
+    if operation is None or not isinstance(connector, DeclaresEvidence):
+        return None
+    return connector.evidence_of.get(operation)
+
+
+def describe(connector: object, catalog: Catalog) -> list[dict[str, Any]]:
+    """The catalog as agents see it (`Catalog.describe`), marked for the deployment's ERP: each
+    action says whether it is `offered` here (and why not), each step the standard `evidence`
+    of its operation and of its compensation (None: none; see `evidence`)."""
+    out: list[dict[str, Any]] = []
+    for entry in catalog.describe():
+        spec = catalog.get(entry["action"])
+        steps = [
+            {
+                **step,
+                "evidence": evidence(connector, step["operation"]),
+                "compensation_evidence": evidence(connector, step.get("compensation")),
+            }
+            for step in entry["steps"]
+        ]
+        why = not_offered(connector, spec)
+        out.append({**entry, "offered": why is None, "not_offered": why, "steps": steps})
+    return out

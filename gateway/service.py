@@ -52,7 +52,7 @@ from gateway.errors import (
 )
 from gateway.keys import Principal, Role, authenticate
 from gateway.monitoring import amount_flag, burst_flag
-from gateway.offered import not_offered
+from gateway.offered import describe, not_offered
 from gateway.policy import Execute, decide
 from gateway.resolution_records import resolution_record
 from gateway.revert import (
@@ -509,6 +509,10 @@ class Gateway:
             refusal.audited = True  # as `rollout.refused`, in the transaction above
             raise refusal
         return change
+
+    def describe_catalog(self) -> list[dict[str, Any]]:
+        """The catalog as agents see it, marked for this deployment's ERP (`offered.describe`)."""
+        return describe(self.connector, self.catalog)
 
     def readiness(self, principal: Principal, action: str | None = None) -> list[Readiness]:
         """Promotion evidence per action type (or for one)."""

@@ -70,6 +70,10 @@ def set_rollout(
     return _view(gateway.readiness(principal, action)[0])
 
 
-@router.get("/catalog", summary="The actions agents may propose, with their params' JSON schema")
+@router.get(
+    "/catalog",
+    summary="The actions agents may propose, with their params' JSON schema, whether each is "
+    "offered on this deployment's ERP, and what tells each step happened on a stock ERP",
+)
 def catalog(_principal: PrincipalDep, gateway: GatewayDep) -> list[dict[str, Any]]:
-    return gateway.catalog.describe()
+    return gateway.describe_catalog()

@@ -8,7 +8,7 @@ Records are given in the gateway's vocabulary of field roles (`name`, `tax_id`, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -84,6 +84,17 @@ class DeclaresOperations(Protocol):
     without the declaration (the local ledger, which journals any operation) runs them all."""
 
     operations: frozenset[str]
+
+
+@runtime_checkable
+class DeclaresEvidence(Protocol):
+    """A connector that says, per operation, what standard record tells whether a write in
+    doubt happened when the ERP has no look-up by idempotency key (`evidence_of`, a class-level
+    map of operation -> what is read). An operation it does not name leaves no standard trace:
+    in doubt on such an ERP, it is never sent again and ends `needs_attention` (docs/ERP.md).
+    The served catalog shows this per step (`gateway.offered.describe`)."""
+
+    evidence_of: Mapping[str, str]
 
 
 @runtime_checkable

@@ -163,6 +163,8 @@ class OracleConnector:
         "ticket.close",
         "ticket.reopen",
     }
+    #: What tells a write in doubt happened without `canonOperations` (`DeclaresEvidence`).
+    evidence_of = EVIDENCE
 
     def __init__(
         self,

@@ -252,6 +252,8 @@ class ProtheusConnector:
     #: What this connector runs (`gateway.offered`): suppliers, purchase orders, and the
     #: reclassification of accounting entry lines (CT2, CTBA102). No ticket API (docs/ERP.md).
     operations = OPERATIONS | {"transaction.reclassify", "transaction.reverse_reclassification"}
+    #: What tells a write in doubt happened without `operations/{key}` (`DeclaresEvidence`).
+    evidence_of = {**EVIDENCE, **FIELD_EVIDENCE}
 
     def __init__(
         self,

@@ -165,6 +165,8 @@ class SapConnector:
     #: entries: a posted item's G/L account cannot be changed through SAP's published APIs (a
     #: reclassification is a new posting), and no service tickets (docs/ERP.md).
     operations = OPERATIONS
+    #: What tells a write in doubt happened without ZCANON_IDEMPOTENCY_SRV (`DeclaresEvidence`).
+    evidence_of = EVIDENCE
 
     def __init__(
         self,

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from gateway.erp.base import DeclaresEvidence, DeclaresOperations, ErpOperation
+from gateway.errors import ErpUndecided
 from gateway.store import Action
 from tests.e2e.test_faults import Stack, running_stack
 from tests.gateway.conftest import resolution
@@ -96,3 +98,47 @@ def test_a_reclassification_goes_through_the_gate_and_is_found_in_the_erp(stack:
     (now,) = stack.sandbox.admin.rows("CT2010", R_E_C_N_O_=str(row["R_E_C_N_O_"]))
     assert (now["CT2_DEBITO"], now["CT2_CCD"]) == ("6100.200", "CC210")
     assert now["CT2_VALOR"] == row["CT2_VALOR"] and now["CT2_CREDIT"] == row["CT2_CREDIT"]
+
+
+def test_the_served_catalog_marks_what_this_erp_offers_and_what_tells_each_step_happened(
+    stack: Stack,
+) -> None:
+    agent = stack.key("agent", "agent")
+    served = stack.http.get("/v1/catalog", headers=agent)
+    assert served.status_code == 200, served.text
+    actions = {entry["action"]: entry for entry in served.json()}
+    assert (actions["ticket.close"]["offered"], actions["ticket.close"]["not_offered"]) == (
+        False,
+        "ticket.close is not offered on Protheus: the Protheus connector cannot run ticket.close",
+    )
+    assert actions["supplier.block"]["offered"] and actions["supplier.block"]["not_offered"] is None
+    create = actions["supplier.create"]["steps"][0]
+    assert (create["operation"], create["evidence"], create["compensation_evidence"]) == (
+        "supplier.create_record",
+        "a live SA2 row holds the CNPJ/CPF (A2_CGC)",
+        "the SA2 row is deleted (D_E_L_E_T_ = '*')",
+    )
+    block = actions["supplier.block"]["steps"][0]
+    assert (block["evidence"], block["compensation_evidence"]) == (
+        "the row does not hold the new values yet (else: lost)",
+        "the row holds the values restored",
+    )
+    # CT2 lines are not read back: marked, so nobody expects a re-send on a stock Protheus
+    reclassify = actions["transaction.reclassify"]["steps"][0]
+    assert (reclassify["evidence"], reclassify["compensation_evidence"]) == (None, None)
+
+
+def test_an_operation_marked_without_evidence_is_never_decided_absent(stack: Stack) -> None:
+    """What the catalog marks as having no standard evidence must end undecided (never re-sent),
+    for every operation the connector runs but declares no evidence for."""
+    connector = stack.gateway.connector
+    assert isinstance(connector, DeclaresEvidence) and isinstance(connector, DeclaresOperations)
+    unmarked = sorted(connector.operations - set(connector.evidence_of))
+    assert "transaction.reclassify" in unmarked
+    for name in unmarked:
+        op = ErpOperation(
+            operation=name, entity_type="transaction", canonical_id="SA2::000001:01",
+            idempotency_key=f"doubt-{name}",
+        )  # fmt: skip
+        with pytest.raises(ErpUndecided):
+            connector.evidence(op)  # type: ignore[attr-defined]
