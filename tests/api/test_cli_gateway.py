@@ -15,7 +15,7 @@ import typer
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from api import cli_gateway
+from api.cli import gateway as cli_gateway
 from gateway import Store, authenticate
 
 runner = CliRunner()

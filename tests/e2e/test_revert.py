@@ -19,7 +19,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api import cli_rollback
+from api.cli import rollback as cli_rollback
 from tests.api.test_portal import add_user, sign_in
 from tests.e2e.test_faults import Stack, running_stack
 from tests.e2e.test_mcp_live import http_session

@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.cli.common import WorkdirOpt, err, fail, out, progress_bar, readable_errors
 from api.settings_errors import settings_error
-from calibration import CalibrationError, write_simulated_labels
+from calibration import write_simulated_labels
 from resolver import (
     ENGINES,
     EngineOptions,
@@ -37,10 +35,6 @@ from resolver import (
 )
 from resolver.atomic import atomic_write
 
-err = Console(stderr=True)
-out = Console()
-
-WorkdirOpt = Annotated[Path, typer.Option("--workdir", "-w", help="Canon's working folder")]
 EngineOpt = Annotated[
     str, typer.Option("--engine", help=f"where splink runs: {' | '.join(ENGINES)}")
 ]
@@ -55,33 +49,6 @@ SparkConfOpt = Annotated[
     list[str] | None,
     typer.Option("--spark-conf", help="extra Spark setting KEY=VALUE (repeat)"),
 ]
-
-
-def fail(message: str) -> NoReturn:
-    """One readable line on stderr and exit code 2: how every command reports bad input."""
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
-@contextmanager
-def readable_errors() -> Iterator[None]:
-    try:
-        yield
-    except (ResolverError, CalibrationError) as e:
-        fail(str(e))
-    except OSError as e:
-        fail(f"{e.filename or ''}: {e.strerror or e}")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
 
 
 def _token_signer(workdir: Path) -> Callable[[Resolution], str | None]:
@@ -120,7 +87,7 @@ def sample(
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
 ) -> None:
     """Write a seeded, Protheus-shaped sample master with ground truth and agent queries."""
-    with readable_errors(), _progress() as bar:
+    with readable_errors(), progress_bar() as bar:
         task = bar.add_task("generating", total=None)
 
         def tick(stage: str, done: int, total: int) -> None:
@@ -204,7 +171,7 @@ def train(
             fail("--erp-kind, --erp-url, --erp-username and --erp-auth need --source erp")
         _train(data, workdir, profile, seed, options, chosen)
         return
-    from api.cli_train_erp import ErpSource, extracts_from_erp
+    from api.cli.train_erp import ErpSource, extracts_from_erp
 
     erp = ErpSource(erp_kind, erp_url, erp_username, erp_auth, page_size)
     with extracts_from_erp(erp, profile, data) as (folder, fetched_profile):
@@ -307,7 +274,7 @@ def _resolve_all(
     issue: Callable[[Resolution], str | None],
 ) -> None:
     counts: dict[str, int] = {}
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("resolving", total=len(queries))
 
         def lines() -> Iterator[str]:
@@ -337,7 +304,7 @@ def evaluate_cmd(
         resolver = load_resolver(workdir)
         parsed = parse_queries(queries)
         expected = parse_expected(truth)
-        with _progress() as bar:
+        with progress_bar() as bar:
             task = bar.add_task("evaluating", total=len(parsed))
             result = evaluate(resolver, parsed, expected, progress=lambda: bar.advance(task))
     print_evaluation(result)
@@ -391,7 +358,7 @@ def dedupe(
 ) -> None:
     """Cluster the duplicates of an entity type's master; cluster ids stay stable across runs."""
     options = _engine(engine, spark_master, spark_conf, workdir)
-    with readable_errors(), _progress() as bar:
+    with readable_errors(), progress_bar() as bar:
         task = bar.add_task("deduping", total=None)
 
         def tick(step: str, done: int, total: int) -> None:

@@ -7,30 +7,21 @@ input is one readable line on stderr and exit code 2; a refusal by the rules is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from api.settings_errors import settings_error
-
-if TYPE_CHECKING:
-    from api.settings import Settings
-    from gateway import Store
-
-err = Console(stderr=True)
-out = Console()
-
-WorkdirOpt = Annotated[
-    Path | None,
-    typer.Option("--workdir", "-w", help="Canon's working folder (default: CANON_WORKDIR or var)"),
-]
+from api.cli.common import (
+    SettingsWorkdirOpt,
+    fail,
+    load_settings,
+    open_store,
+    out,
+    readable_gateway_errors,
+    say,
+)
 
 keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="Review and verify the audit log.", no_args_is_help=True)
@@ -40,58 +31,8 @@ portal_app = typer.Typer(help="Portal users.", no_args_is_help=True)
 labels_app = typer.Typer(help="Labels people gave (picks, approvals).", no_args_is_help=True)
 
 
-def say(message: str) -> None:
-    """A message for the human, on stderr, never wrapped."""
-    err.print(message, highlight=False, soft_wrap=True, markup=False)
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """One readable line on stderr, then exit (2: bad input; 1: refused by the rules)."""
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=code)
-
-
-@contextmanager
-def readable_errors() -> Iterator[None]:
-    """Turn the errors a user can cause into one line on stderr."""
-    from gateway import GatewayError
-    from gateway.errors import PromotionRefused
-
-    try:
-        yield
-    except PromotionRefused as e:
-        fail(e.message, code=1)
-    except GatewayError as e:
-        fail(e.message)
-    except ValidationError as e:
-        first = e.errors()[0]
-        fail(settings_error(first))
-    except OSError as e:
-        fail(f"{e.filename or ''}: {e.strerror or e}")
-
-
-def _settings(workdir: Path | None) -> Settings:
-    from api.settings import Settings
-
-    settings = Settings()
-    return settings.model_copy(update={"workdir": workdir}) if workdir else settings
-
-
-@contextmanager
-def _store(workdir: Path | None) -> Iterator[Store]:
-    from api.settings import audit_sink
-    from gateway import Store
-
-    settings = _settings(workdir)
-    store = Store.open(settings.store_url, checkpoints=audit_sink(settings))
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def serve(
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
     erp_kind: Annotated[
@@ -116,8 +57,8 @@ def serve(
     from api.app import create_app
     from api.settings import Settings
 
-    with readable_errors():
-        settings = _settings(workdir)
+    with readable_gateway_errors():
+        settings = load_settings(workdir)
         chosen: dict[str, object] = {
             k: v for k, v in (("erp_kind", erp_kind), ("erp_url", erp_url)) if v
         }
@@ -138,7 +79,7 @@ def serve(
 
 
 def sync(
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
     erp_kind: Annotated[
         str | None,
         typer.Option("--erp-kind", help="protheus | sap | oracle (CANON_ERP_KIND)"),
@@ -166,8 +107,8 @@ def sync(
     from gateway.erp_sync import ErpSync, index_freshness
     from resolver import ResolverError
 
-    with readable_errors():
-        settings = _settings(workdir)
+    with readable_gateway_errors():
+        settings = load_settings(workdir)
         chosen = {k: v for k, v in (("erp_kind", erp_kind), ("erp_url", erp_url)) if v}
         if chosen:
             settings = Settings(**{**settings.model_dump(), **chosen})
@@ -229,17 +170,17 @@ def sandbox_erp(
             help="Width of the filial in the Protheus face's primary keys (the installation's)",
         ),
     ] = 2,
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
 ) -> None:
     """Run the sandbox ERP: Protheus, SAP and Oracle APIs over one SQLite file, with faults."""
     import uvicorn
 
     from api.sandbox_erp import create_sandbox_app
 
-    with readable_errors():
+    with readable_gateway_errors():
         if data is not None and not data.is_dir():
             fail(f"--data {data}: not a folder of CSV extracts")
-        path = database or _settings(workdir).workdir / "sandbox-erp.sqlite"
+        path = database or load_settings(workdir).workdir / "sandbox-erp.sqlite"
         if reset:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -273,16 +214,16 @@ def keys_create(
         str | None,
         typer.Option("--person", help="The person id the key belongs to (default: a new person)"),
     ] = None,
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
 ) -> None:
     """Create an API key and print it, alone, on stdout: it is shown this once only."""
     from gateway import create_key, load_catalog
 
     parsed = [s.strip() for item in scopes or [] for s in item.split(",") if s.strip()]
-    with readable_errors():
-        settings = _settings(workdir)
+    with readable_gateway_errors():
+        settings = load_settings(workdir)
         actions = list(load_catalog(settings.actions_file).actions)
-        with _store(workdir) as store:
+        with open_store(workdir) as store:
             with store.transaction() as session:
                 principal, key = create_key(session, name, role, parsed, actions=actions,
                                             person_id=person)  # fmt: skip
@@ -296,12 +237,12 @@ def keys_create(
 @keys_app.command("revoke")
 def keys_revoke(
     key: Annotated[str, typer.Argument(help="The key's id or name")],
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
 ) -> None:
     """Revoke a key (by id, or every active key of that name)."""
     from gateway import revoke_key
 
-    with readable_errors(), _store(workdir) as store:
+    with readable_gateway_errors(), open_store(workdir) as store:
         with store.transaction() as session:
             revoked = revoke_key(session, key)
     if not revoked:
@@ -310,11 +251,11 @@ def keys_revoke(
 
 
 @audit_app.command("verify")
-def audit_verify(workdir: WorkdirOpt = None) -> None:
+def audit_verify(workdir: SettingsWorkdirOpt = None) -> None:
     """Walk the audit chain; name the first edited, deleted or re-ordered entry."""
     from gateway.audit import verify_all
 
-    with readable_errors(), _store(workdir) as store:
+    with readable_gateway_errors(), open_store(workdir) as store:
         with store.transaction() as session:
             verdict = verify_all(session, store.checkpoints)
     if not verdict.ok:
@@ -326,14 +267,14 @@ def audit_verify(workdir: WorkdirOpt = None) -> None:
 @portal_app.command("unlock")
 def portal_unlock(
     username: Annotated[str, typer.Argument(help="The locked portal user")],
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
 ) -> None:
     """Unlock a portal user locked by failed sign-ins (audited)."""
     from gateway import LOCAL_OPERATOR
     from gateway.channels.portal import unlock_user
     from gateway.store import utcnow
 
-    with readable_errors(), _store(workdir) as store:
+    with readable_gateway_errors(), open_store(workdir) as store:
         with store.transaction() as session:
             user = unlock_user(session, username, LOCAL_OPERATOR.actor, utcnow())
             name = user.username
@@ -343,7 +284,7 @@ def portal_unlock(
 @labels_app.command("export")
 def labels_export(
     out: Annotated[Path, typer.Option("--out", help="CSV to write (for canon calibrate --labels)")],
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
 ) -> None:
     """Write the store's labels (resolution picks, approvals, wrong-entity rejections) as the
     labels table `canon calibrate --labels` reads."""
@@ -351,7 +292,7 @@ def labels_export(
     from calibration.labels import labels_from_records, write_labels
     from gateway.labels import label_rows
 
-    with readable_errors(), _store(workdir) as store:
+    with readable_gateway_errors(), open_store(workdir) as store:
         with store.transaction() as session:
             rows = label_rows(session)
         try:
@@ -367,22 +308,22 @@ def labels_export(
 
 
 @secret_app.command("rotate")
-def secret_rotate(workdir: WorkdirOpt = None) -> None:
+def secret_rotate(workdir: SettingsWorkdirOpt = None) -> None:
     """Replace the secret file's secret: every resolution token and approval link signed before
     is refused from now on (as signed with a rotated secret), also by a running `canon serve`."""
     from gateway import LOCAL_OPERATOR, audit
     from gateway.keyring import rotate_secret_file
     from gateway.store import utcnow
 
-    with readable_errors():
-        settings = _settings(workdir)
+    with readable_gateway_errors():
+        settings = load_settings(workdir)
         if settings.token_secret is not None:
             fail("the secret comes from CANON_TOKEN_SECRET: change it there, then restart")
         path = settings.secret_file
         if not path.exists():
             fail(f"{path}: no secret file to rotate (one is made when Canon first needs it)")
         old, new = rotate_secret_file(path)
-        with _store(workdir) as store:
+        with open_store(workdir) as store:
             with store.transaction() as session:
                 audit.append(session, "secret.rotated", {"file": str(path), "retired_key_id": old,
                              "key_id": new}, actor=LOCAL_OPERATOR.actor, now=utcnow())  # fmt: skip
@@ -393,12 +334,12 @@ def secret_rotate(workdir: WorkdirOpt = None) -> None:
 
 
 @secret_app.command("show")
-def secret_show(workdir: WorkdirOpt = None) -> None:
+def secret_show(workdir: SettingsWorkdirOpt = None) -> None:
     """Say where the secret comes from and its key id (never the secret itself)."""
     from api.settings import token_keys
 
-    with readable_errors():
-        keys, source = token_keys(_settings(workdir))
+    with readable_gateway_errors():
+        keys, source = token_keys(load_settings(workdir))
     out.print(source, highlight=False, soft_wrap=True)
     if keys.current().retired:
         out.print(f"retired key ids: {', '.join(sorted(keys.current().retired))}", highlight=False)
@@ -408,7 +349,7 @@ def secret_show(workdir: WorkdirOpt = None) -> None:
 def rollout_set(
     action: Annotated[str, typer.Argument(help="Action type, e.g. purchase_order.close")],
     phase: Annotated[str, typer.Argument(help="read_only | supervised | autonomous | high_volume")],
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
 ) -> None:
     """Change an action type's phase; a promotion needs the readiness evidence."""
     from api.app import rules_from
@@ -421,10 +362,10 @@ def rollout_set(
         target = Phase(phase)
     except ValueError:
         fail(f"unknown phase {phase!r} (use {' | '.join(p.value for p in Phase)})")
-    with readable_errors():
-        settings = _settings(workdir)
+    with readable_gateway_errors():
+        settings = load_settings(workdir)
         spec = load_catalog(settings.actions_file).get(action)
-        with _store(workdir) as store:
+        with open_store(workdir) as store:
             with store.transaction() as session:
                 change = set_phase(session, spec, target, rules_from(settings).promotion,
                                    actor=LOCAL_OPERATOR.actor, now=utcnow())  # fmt: skip
@@ -436,19 +377,19 @@ def rollout_set(
 @rollout_app.command("readiness")
 def rollout_readiness(
     action: Annotated[str | None, typer.Argument(help="One action type (default: all)")] = None,
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
 ) -> None:
     """Per action type: phase, approval rate without change, wrong-entity rejections."""
     from api.app import rules_from
     from gateway import load_catalog
     from gateway.rollout import readiness
 
-    with readable_errors():
-        settings = _settings(workdir)
+    with readable_gateway_errors():
+        settings = load_settings(workdir)
         catalog = load_catalog(settings.actions_file)
         specs = [catalog.get(action)] if action else list(catalog.actions.values())
         rules = rules_from(settings).promotion
-        with _store(workdir) as store:
+        with open_store(workdir) as store:
             with store.transaction() as session:
                 rows = [readiness(session, spec, rules) for spec in specs]
     table = Table(title=f"promotion needs ≥{rules.min_approval_rate:.0%} over "
