@@ -197,24 +197,32 @@ def _train(
             entity_types=entity_types,
         )
     table = Table(title=f"model {summary.model_version} ({summary.seconds:.1f} s)")
-    for col in ("entity type", "rows", "candidate pairs", "seconds", "match weights per level"):
-        table.add_column(
-            col, justify="right" if col in ("rows", "candidate pairs", "seconds") else "left"
-        )
+    for col in ("entity type", "rows", "candidate pairs", "seconds"):
+        table.add_column(col, justify="left" if col == "entity type" else "right")
     for r in summary.reports:
-        weights = "; ".join(
-            f"{comp}: " + " ".join(f"{w:+.1f}" for _, w in levels)
-            for comp, levels in r.parameters.items()
-        )
-        table.add_row(
-            r.entity_type, f"{r.rows:,}", f"{r.candidate_pairs:,}", f"{r.seconds:.1f}", weights
-        )
+        table.add_row(r.entity_type, f"{r.rows:,}", f"{r.candidate_pairs:,}", f"{r.seconds:.1f}")
     out.print(table)
+    # The weights go below the table, one line per type: as a column they made the table
+    # unreadable in an 80-column terminal.
+    width = max((len(r.entity_type) for r in summary.reports), default=0)
+    if any(r.parameters for r in summary.reports):
+        out.print("match weights per level (bits):", highlight=False)
+    for r in summary.reports:
+        if r.parameters:
+            out.print(f"  {r.entity_type:<{width}}  {_weights(r.parameters)}",
+                      highlight=False, soft_wrap=True, markup=False)  # fmt: skip
     for r in summary.reports:
         for warning in r.warnings:
             err.print(f"[yellow]note[/yellow] {r.entity_type}: {warning}", highlight=False)
     for name, why in summary.skipped.items():
         err.print(f"[yellow]skipped[/yellow] {name}: {why}", highlight=False)
+
+
+def _weights(parameters: dict[str, list[tuple[str, float]]]) -> str:
+    return "; ".join(
+        f"{comp}: " + " ".join(f"{w:+.1f}" for _, w in levels)
+        for comp, levels in parameters.items()
+    )
 
 
 def _atomic_lines(path: Path, lines: Iterator[str]) -> None:

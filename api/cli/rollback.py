@@ -53,7 +53,9 @@ def _problem(response: Any) -> str:
 @actions_app.command("revert")
 def actions_revert(
     action_id: Annotated[str, typer.Argument(help="The id of the succeeded action to revert")],
-    reason: Annotated[str, typer.Option("--reason", help="Why it is reverted (for approvers)")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why it is reverted (for approvers; not with --plan)")
+    ] = "",
     api_url: Annotated[
         str, typer.Option("--api-url", envvar="CANON_API_URL", help="The Canon API")
     ] = "http://127.0.0.1:8000",
