@@ -231,6 +231,10 @@ def test_evaluate_prints_the_documented_summary(workdir: tuple[Path, str]) -> No
     rows = [line.strip("│ ").split()[0] for line in summary if line.startswith("│")]
     assert rows == [line.strip("│ ").split()[0] for line in shown if line.startswith("│")]
     assert rows == ["Canon", "baseline"]
+    # The per-kind table above it keeps every kind's whole name in 80 columns.
+    kinds = {json.loads(line)["kind"] for line in (SAMPLE / "expected.jsonl").open()}
+    cells = {line.split("│")[1].strip() for line in printed if line.startswith("│")}
+    assert kinds <= cells and max(len(line) for line in printed) <= 80
 
 
 def test_rollout_set_prints_what_the_readme_shows(tmp_path: Path) -> None:

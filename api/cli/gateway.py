@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.measure import Measurement
 from rich.table import Table
 
 from api.cli.common import (
@@ -397,13 +398,25 @@ def rollout_readiness(
     # Action and phase names are what an operator types next: never cut them on a narrow terminal.
     table.add_column("action", no_wrap=True, min_width=max((len(s.name) for s in specs), default=6))
     table.add_column("phase", no_wrap=True, min_width=len("high_volume"))
-    for header in ("proposals", "approved unchanged", "wrong entity", "ready", "why", "drill"):
+    headers = ("proposals", "approved unchanged", "wrong entity", "ready", "why", "drill")
+    for header in headers:
         table.add_column(header)
+    values = []
     for r in rows:
         rate = "-" if r.approval_rate is None else f"{r.approval_rate:.1%}"
-        table.add_row(r.action_type, r.phase.value, str(r.proposals), rate, str(r.wrong_entity),
-                      "yes" if r.ready else "no", r.reason, r.drill_state)  # fmt: skip
-    out.print(table)
+        values.append((r.action_type, r.phase.value, str(r.proposals), rate, str(r.wrong_entity),
+                       "yes" if r.ready else "no", r.reason, r.drill_state))  # fmt: skip
+        table.add_row(*values[-1])
+    natural = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    if natural <= out.width:
+        out.print(table)
+        return
+    # Too narrow for the table (an 80-column terminal): one block per action, every value whole.
+    out.print(table.title, highlight=False, markup=False)
+    for row in values:
+        out.print(f"\n{row[0]}", highlight=False, markup=False)
+        for header, value in zip(("phase", *headers), row[1:], strict=True):
+            out.print(f"  {header:<18}  {value}", highlight=False, markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

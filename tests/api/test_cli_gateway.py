@@ -103,6 +103,15 @@ def test_rollout_set_and_readiness(canon: typer.Typer) -> None:
     assert table.exit_code == 0
     row = next(line for line in table.stdout.splitlines() if "purchase_order.close" in line)
     assert "read_only" in row and "no" in row
+    # In 80 columns: one block per action, every value whole, no line wider than the terminal.
+    narrow = runner.invoke(canon, ["rollout", "readiness"], env={"COLUMNS": "80"}).stdout
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    block = narrow.split("\npurchase_order.close\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split()[0] for line in block] == [
+        "phase", "proposals", "approved", "wrong", "ready", "why", "drill",
+    ]  # fmt: skip
+    assert block[0].split() == ["phase", "read_only"]
+    assert "only 0 decided proposals; promotion needs 50" in block[5]
 
 
 @pytest.mark.parametrize(
