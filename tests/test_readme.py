@@ -11,6 +11,7 @@ import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -89,6 +90,7 @@ def shown_commands(text: str) -> list[Shown]:
 COMMANDS = shown_commands(README.read_text(encoding="utf-8"))
 
 
+@cache
 def _cli() -> Any:
     register_all()
     return typer.main.get_command(app)

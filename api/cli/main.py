@@ -18,6 +18,8 @@ def register_all() -> None:
     each module owns its commands."""
     from api.cli import calibration, gateway, learn, mcp, quality, resolver, rollback
 
+    if app.registered_commands or app.registered_groups:
+        return  # registered already (tests call this once per test)
     for group in (resolver, gateway, rollback, calibration, learn, mcp, quality):
         group.register(app)
 
