@@ -1,4 +1,5 @@
-"""`canon serve | keys | audit | rollout`: the gate's commands.
+"""`canon serve | sync | sandbox-erp | rollout`: the gate's commands (and, registered with them,
+`keys`, `audit`, `secret`, `portal` and `labels`, each in its own module).
 
 Every command that touches the store takes `--workdir W` (the default SQLite store lives there)
 or uses `CANON_DATABASE_URL`. Output meant for scripts goes to stdout, messages to stderr; bad
@@ -24,12 +25,7 @@ from api.cli.common import (
     say,
 )
 
-keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
-audit_app = typer.Typer(help="Review and verify the audit log.", no_args_is_help=True)
 rollout_app = typer.Typer(help="Rollout phases per action type.", no_args_is_help=True)
-secret_app = typer.Typer(help="The master secret of tokens and links.", no_args_is_help=True)
-portal_app = typer.Typer(help="Portal users.", no_args_is_help=True)
-labels_app = typer.Typer(help="Labels people gave (picks, approvals).", no_args_is_help=True)
 
 
 def serve(
@@ -203,149 +199,6 @@ def sandbox_erp(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option("--name", help="Who or what holds the key")],
-    role: Annotated[str, typer.Option("--role", help="agent | approver | steward | admin")],
-    scopes: Annotated[
-        list[str] | None,
-        typer.Option("--scopes", help="resolve, actions:<name|entity.*|*> (repeat or comma-list)"),
-    ] = None,
-    person: Annotated[
-        str | None,
-        typer.Option("--person", help="The person id the key belongs to (default: a new person)"),
-    ] = None,
-    workdir: SettingsWorkdirOpt = None,
-) -> None:
-    """Create an API key and print it, alone, on stdout: it is shown this once only."""
-    from gateway import create_key, load_catalog
-
-    parsed = [s.strip() for item in scopes or [] for s in item.split(",") if s.strip()]
-    with readable_gateway_errors():
-        settings = load_settings(workdir)
-        actions = list(load_catalog(settings.actions_file).actions)
-        with open_store(workdir) as store:
-            with store.transaction() as session:
-                principal, key = create_key(session, name, role, parsed, actions=actions,
-                                            person_id=person)  # fmt: skip
-    say(
-        f"created {principal.role.value} key {principal.key_id} ({principal.name}); "
-        "store it now, it will not be shown again"
-    )
-    typer.echo(key)
-
-
-@keys_app.command("revoke")
-def keys_revoke(
-    key: Annotated[str, typer.Argument(help="The key's id or name")],
-    workdir: SettingsWorkdirOpt = None,
-) -> None:
-    """Revoke a key (by id, or every active key of that name)."""
-    from gateway import revoke_key
-
-    with readable_gateway_errors(), open_store(workdir) as store:
-        with store.transaction() as session:
-            revoked = revoke_key(session, key)
-    if not revoked:
-        fail(f"no active key with id or name {key!r}")
-    say(f"revoked {', '.join(revoked)}")
-
-
-@audit_app.command("verify")
-def audit_verify(workdir: SettingsWorkdirOpt = None) -> None:
-    """Walk the audit chain; name the first edited, deleted or re-ordered entry."""
-    from gateway.audit import verify_all
-
-    with readable_gateway_errors(), open_store(workdir) as store:
-        with store.transaction() as session:
-            verdict = verify_all(session, store.checkpoints)
-    if not verdict.ok:
-        where = f" at entry {verdict.first_bad_seq}" if verdict.first_bad_seq else ""
-        fail(f"audit log broken{where}: {verdict.problem}", code=1)
-    out.print(f"audit log intact: {verdict.entries} entries", highlight=False)
-
-
-@portal_app.command("unlock")
-def portal_unlock(
-    username: Annotated[str, typer.Argument(help="The locked portal user")],
-    workdir: SettingsWorkdirOpt = None,
-) -> None:
-    """Unlock a portal user locked by failed sign-ins (audited)."""
-    from gateway import LOCAL_OPERATOR
-    from gateway.channels.portal import unlock_user
-    from gateway.store import utcnow
-
-    with readable_gateway_errors(), open_store(workdir) as store:
-        with store.transaction() as session:
-            user = unlock_user(session, username, LOCAL_OPERATOR.actor, utcnow())
-            name = user.username
-    say(f"unlocked {name}")
-
-
-@labels_app.command("export")
-def labels_export(
-    out: Annotated[Path, typer.Option("--out", help="CSV to write (for canon calibrate --labels)")],
-    workdir: SettingsWorkdirOpt = None,
-) -> None:
-    """Write the store's labels (resolution picks, approvals, wrong-entity rejections) as the
-    labels table `canon calibrate --labels` reads."""
-    from calibration.errors import LabelError
-    from calibration.labels import labels_from_records, write_labels
-    from gateway.labels import label_rows
-
-    with readable_gateway_errors(), open_store(workdir) as store:
-        with store.transaction() as session:
-            rows = label_rows(session)
-        try:
-            labels = labels_from_records(rows, "store labels")
-        except LabelError as e:
-            fail(str(e))
-        write_labels(out, labels)
-    sources: dict[str, int] = {}
-    for label in labels:
-        sources[label.source] = sources.get(label.source, 0) + 1
-    counts = ", ".join(f"{n} {source}" for source, n in sorted(sources.items())) or "none"
-    say(f"wrote {len(labels)} labels to {out} ({counts})")
-
-
-@secret_app.command("rotate")
-def secret_rotate(workdir: SettingsWorkdirOpt = None) -> None:
-    """Replace the secret file's secret: every resolution token and approval link signed before
-    is refused from now on (as signed with a rotated secret), also by a running `canon serve`."""
-    from gateway import LOCAL_OPERATOR, audit
-    from gateway.keyring import rotate_secret_file
-    from gateway.store import utcnow
-
-    with readable_gateway_errors():
-        settings = load_settings(workdir)
-        if settings.token_secret is not None:
-            fail("the secret comes from CANON_TOKEN_SECRET: change it there, then restart")
-        path = settings.secret_file
-        if not path.exists():
-            fail(f"{path}: no secret file to rotate (one is made when Canon first needs it)")
-        old, new = rotate_secret_file(path)
-        with open_store(workdir) as store:
-            with store.transaction() as session:
-                audit.append(session, "secret.rotated", {"file": str(path), "retired_key_id": old,
-                             "key_id": new}, actor=LOCAL_OPERATOR.actor, now=utcnow())  # fmt: skip
-    say(
-        f"rotated {path}: key {old} retired, key {new} in use; tokens and approval links signed "
-        "before now are refused (agents resolve again; approvers use the portal)"
-    )
-
-
-@secret_app.command("show")
-def secret_show(workdir: SettingsWorkdirOpt = None) -> None:
-    """Say where the secret comes from and its key id (never the secret itself)."""
-    from api.settings import token_keys
-
-    with readable_gateway_errors():
-        keys, source = token_keys(load_settings(workdir))
-    out.print(source, highlight=False, soft_wrap=True)
-    if keys.current().retired:
-        out.print(f"retired key ids: {', '.join(sorted(keys.current().retired))}", highlight=False)
-
-
 @rollout_app.command("set")
 def rollout_set(
     action: Annotated[str, typer.Argument(help="Action type, e.g. purchase_order.close")],
@@ -420,13 +273,16 @@ def rollout_readiness(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the gate's commands to the `canon` app."""
+    """Add the gate's commands to the `canon` app (the groups of their own modules too, in the
+    order `canon --help` lists them)."""
+    from api.cli import audit, keys, labels, portal, secret
+
     app.command("serve")(serve)
     app.command("sync")(sync)
     app.command("sandbox-erp")(sandbox_erp)
-    app.add_typer(keys_app, name="keys")
-    app.add_typer(audit_app, name="audit")
+    keys.register(app)
+    audit.register(app)
     app.add_typer(rollout_app, name="rollout")
-    app.add_typer(secret_app, name="secret")
-    app.add_typer(portal_app, name="portal")
-    app.add_typer(labels_app, name="labels")
+    secret.register(app)
+    portal.register(app)
+    labels.register(app)
