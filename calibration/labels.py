@@ -30,8 +30,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from calibration.errors import LabelError
 from resolver import ResolveQuery
+from resolver.atomic import atomic_write
 
 LABEL_COLUMNS = (
     "entity_type",
@@ -172,17 +171,10 @@ def read_labels(path: Path) -> list[Label]:
 
 def write_labels(path: Path, labels: Iterable[Label]) -> Path:
     """Write labels as CSV (UTF-8, header `LABEL_COLUMNS`), atomically: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=LABEL_COLUMNS)
-            writer.writeheader()
-            writer.writerows(label.row() for label in labels)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=LABEL_COLUMNS)
+        writer.writeheader()
+        writer.writerows(label.row() for label in labels)
     return path
 
 

@@ -45,7 +45,7 @@ import pandas as pd
 from calibration.dataset import verdicts_of
 from calibration.errors import LabelError, VersionError
 from calibration.labels import Label
-from calibration.versions import _atomic_write, history_at, record_at, stack_of
+from calibration.versions import history_at, record_at, stack_of
 from resolver import (
     Decision,
     ResolveQuery,
@@ -56,6 +56,7 @@ from resolver import (
     load_profile,
     normalise_record,
 )
+from resolver.atomic import atomic_write_text
 from resolver.mention import parse_mention
 from resolver.profiles import EntityTypeSpec, Profile
 from resolver.refresh import link_tree
@@ -294,7 +295,7 @@ def _history(workdir: Path) -> Path:
 
 
 def _switch(workdir: Path, version: str) -> None:
-    _atomic_write(workdir / CURRENT, version + "\n")
+    atomic_write_text(workdir / CURRENT, version + "\n")
 
 
 def _active(workdir: Path) -> str:

@@ -4,8 +4,6 @@ version, and drift against recent resolves. The notebook shows the same pieces."
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -16,6 +14,7 @@ from calibration.record import CalibrationVersion, RuleCheck, TypeReport
 from calibration.rules import is_halt
 from calibration.svg import histogram_svg, reliability_svg, threshold_svg
 from resolver import Resolution
+from resolver.atomic import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -300,13 +299,4 @@ def render_report(
 
 def write_report(path: Path, html: str) -> Path:
     """Write the page atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, html)

@@ -4,17 +4,16 @@
     <workdir>/calibration/active.json               the `CalibrationTable` the resolver reads
     <workdir>/calibration/history.jsonl             one line per activation or rollback
 
-Activation replaces `active.json` atomically (temp file + os.replace), so a resolver loading
-concurrently sees the old table or the new one, never half of one; activating `default` removes
-it (the profile's defaults apply). The history is a stack: an activation pushes, a rollback pops
-back to what was active before — one command, however many times it is repeated.
+Activation replaces `active.json` atomically (`resolver.atomic`: temp file + os.replace), so a
+resolver loading concurrently sees the old table or the new one, never half of one; activating
+`default` removes it (the profile's defaults apply). The history is a stack: an activation
+pushes, a rollback pops back to what was active before — one command, however many times it is
+repeated.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,26 +23,13 @@ from pydantic import ValidationError
 from calibration.errors import VersionError
 from calibration.record import DEFAULT_VERSION, CalibrationVersion
 from resolver import ResolverError, load_active
+from resolver.atomic import atomic_write_text
 
 CALIBRATION_DIR = "calibration"
 
 
 def _dir(workdir: Path) -> Path:
     return workdir / CALIBRATION_DIR
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def version_path(workdir: Path, version: str) -> Path:
@@ -56,7 +42,7 @@ def save_version(workdir: Path, version: CalibrationVersion) -> Path:
     path = version_path(workdir, version.version)
     if path.exists():
         raise VersionError(f"{path}: version {version.version} already exists")
-    _atomic_write(path, version.model_dump_json(indent=1))
+    atomic_write_text(path, version.model_dump_json(indent=1))
     return path
 
 
@@ -145,7 +131,7 @@ def _switch(workdir: Path, version: str) -> None:
         active.unlink(missing_ok=True)
         return
     table = load_version(workdir, version).table
-    _atomic_write(active, table.model_dump_json(indent=1))
+    atomic_write_text(active, table.model_dump_json(indent=1))
 
 
 def activate(workdir: Path, version: str) -> str:

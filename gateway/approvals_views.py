@@ -20,7 +20,7 @@ from gateway.summary import format_money
 NAME_FIELDS = ("display_name", "name", "title", "supplier_name", "number")
 
 
-class DecisionView(BaseModel):
+class ApprovalDecisionView(BaseModel):
     """One approver's decision, and whether it still counts (same payload as now)."""
 
     model_config = ConfigDict(frozen=True)
@@ -50,7 +50,7 @@ class ApprovalRequestView(BaseModel):
     requested_by: str
     approvals_needed: int
     approvals_given: int
-    decisions: list[DecisionView]
+    decisions: list[ApprovalDecisionView]
     payload_hash: str
     flags: list[str]
     created_at: datetime
@@ -122,7 +122,7 @@ def request_view(approval: Approval, action: Action) -> ApprovalRequestView:
         approvals_needed=approval.required,
         approvals_given=len(valid_approvals(approval)),
         decisions=[
-            DecisionView(
+            ApprovalDecisionView(
                 approver=d.approver,
                 decision=d.decision,
                 reason=d.reason,

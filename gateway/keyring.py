@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gateway.errors import SecretError
+from resolver.atomic import atomic_write_text
 
 SECRET_BYTES = 32
 RETIRED_SUFFIX = ".retired"
@@ -140,13 +141,7 @@ def rotate_secret_file(path: Path) -> tuple[str, str]:
         f.write(old.key_id + "\n")
         f.flush()
         os.fsync(f.fileno())
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(new_secret + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, new_secret + "\n")  # mode 0600, as the file it replaces
     return old.key_id, key_id_of(new_secret.encode())
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from resolver.atomic import atomic_write_text
 from resolver.clusters import assign_stable_ids
 from resolver.engines import EngineOptions
 from resolver.errors import ModelError
@@ -218,10 +219,7 @@ def _write_run(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    fd, name = tempfile.mkstemp(dir=home, prefix=".LATEST.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(run + "\n")
-    os.replace(name, home / "LATEST")
+    atomic_write_text(home / "LATEST", run + "\n")
 
 
 def _write_duckdb(

@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import unicodedata
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
+
+from resolver.atomic import atomic_write
 
 #: Alternate names shorter than this are mostly codes (IATA `VIE`, `GVA`), not spellings.
 MIN_ALTERNATE = 4
@@ -59,11 +60,8 @@ def city_names() -> dict[str, str]:
     built = build_city_names()
     for folder in _cache_dirs():
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            with atomic_write(folder / name, "w") as fh:
                 json.dump(built, fh, ensure_ascii=False, separators=(",", ":"))
-            os.replace(tmp, folder / name)
             break
         except OSError:
             continue

@@ -22,6 +22,7 @@ import duckdb
 import pandas as pd
 import yaml
 
+from resolver.atomic import atomic_write_text
 from resolver.comparisons import DUCKDB
 from resolver.engines import EngineOptions
 from resolver.errors import ExtractError, ModelError
@@ -55,15 +56,6 @@ class TrainingSummary:
     stages: dict[str, float] = field(default_factory=dict)
     #: Entity types of the profile not trained, and why (no extract, not selected).
     skipped: dict[str, str] = field(default_factory=dict)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def select_entity_types(
@@ -222,7 +214,7 @@ def publish_model(workdir: Path, staged: Path, version: str, manifest: dict[str,
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
-    _atomic_write(workdir / CURRENT, version + "\n")
+    atomic_write_text(workdir / CURRENT, version + "\n")
     return final
 
 

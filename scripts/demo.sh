@@ -126,7 +126,12 @@ Try, in another terminal from $(pwd):
   ACTION=\$(curl -s -H "Authorization: Bearer \$AGENT" -H 'Content-Type: application/json' \\
     -d '{"action": "supplier.create", "target": {"resolution_token": "'\$TOKEN'"}, "params": {"name": "Zebulon Quantum Robotics Ltda", "tax_id": "11.222.333/0001-81", "city": "Campinas", "document": "dms://suppliers/zebulon.pdf"}, "context": {"reason": "new supplier of robot arms"}, "idempotency_key": "demo-'\$RANDOM'"}' \\
     $API/v1/actions | $PY 'import json,sys; a=json.load(sys.stdin); print(a["id"]); print(a["status"], file=sys.stderr)')
-  # 3. approve it in the portal: $API/portal (user $APPROVER, password $APPROVER_PASSWORD)
+  # 3. approve it in the portal: $API/portal (user $APPROVER, password $APPROVER_PASSWORD),
+  #    or over the API with a key that may decide (here the demo's admin key):
+  ADMIN=\$(cat $WORKDIR/demo-admin.key)
+  APPROVAL=\$(curl -s -H "Authorization: Bearer \$ADMIN" $API/v1/actions/\$ACTION | $PY 'import json,sys; print(json.load(sys.stdin)["approval"]["id"])')
+  curl -s -H "Authorization: Bearer \$ADMIN" -H 'Content-Type: application/json' \\
+    -d '{"decision": "approve", "comment": "known vendor"}' $API/v1/approvals/\$APPROVAL/decision
   # 4. watch it run in the ERP: the action ends succeeded, the supplier is in SA2010
   curl -s -H "Authorization: Bearer \$AGENT" "$API/v1/actions/\$ACTION?wait=30"
   curl -s "$ERP/_sandbox/rows/SA2010?field=A2_CGC=11222333000181"

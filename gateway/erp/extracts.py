@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import httpx
 import yaml
 
 from gateway.erp.base import ErpConnector
 from gateway.errors import ErpUnavailable, ErpUnsupported
+from resolver.atomic import atomic_write, atomic_write_text
 
 #: Progress messages: ("supplier", rows read so far, pages read so far).
 Progress = Callable[[str, int, int], None]
@@ -72,7 +71,7 @@ def fetch_extracts(
         raise ErpUnsupported(f"the ERP connector can read none of the profile's types ({reasons})")
     document["entity_types"] = {k: v for k, v in document["entity_types"].items() if k in rows}
     narrowed = folder / "profile.yaml"
-    _write_atomically(narrowed, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    atomic_write_text(narrowed, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     return FetchedExtracts(folder, narrowed, rows, skipped)
 
 
@@ -96,24 +95,7 @@ def _fetch_one(
 
 
 def _write_csv(path: Path, columns: list[str], rows: Iterable[dict[str, str]]) -> None:
-    def write(fh: IO[str]) -> None:
+    with atomic_write(path, newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(rows)
-
-    _atomically(path, write)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    _atomically(path, lambda fh: fh.write(text))
-
-
-def _atomically(path: Path, write: Callable[[IO[str]], object]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -197,6 +197,16 @@ def test_openapi_documents_examples_and_bearer_auth(client: TestClient) -> None:
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
 
 
+def test_every_openapi_schema_has_a_plain_name(client: TestClient) -> None:
+    """Two models of one name get module-qualified names (`gateway__views__DecisionView`)."""
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert [name for name in schemas if "__" in name] == []
+    assert {"DecisionView", "ApprovalDecisionView"} <= set(schemas)
+    assert set(schemas["ApprovalDecisionView"]["properties"]) > set(
+        schemas["DecisionView"]["properties"]
+    )
+
+
 def test_docs_load_swagger_ui_from_canon_itself_not_a_cdn(client: TestClient) -> None:
     page = client.get("/docs")
     assert page.status_code == 200

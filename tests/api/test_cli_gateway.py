@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 import typer
+from rich.console import Console
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from api import cli_gateway
+from api.cli import gateway as cli_gateway
 from gateway import Store, authenticate
 
 runner = CliRunner()
@@ -92,17 +93,30 @@ def test_audit_verify_reports_and_names_the_first_bad_entry(
     assert "audit log broken at entry 2: entry 2 is missing" in broken.stderr
 
 
-def test_rollout_set_and_readiness(canon: typer.Typer) -> None:
+def test_rollout_set_and_readiness(canon: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
     refused = runner.invoke(canon, ["rollout", "set", "purchase_order.close", "autonomous"])
     assert refused.exit_code == 1
     assert "stays supervised: only 0 decided proposals; promotion needs 50" in refused.stderr
     demoted = runner.invoke(canon, ["rollout", "set", "purchase_order.close", "read_only"])
     assert demoted.exit_code == 0, demoted.stderr
     assert "purchase_order.close: supervised -> read_only" in demoted.stderr
-    table = runner.invoke(canon, ["rollout", "readiness"], env={"COLUMNS": "250"})
+    # The console's width is fixed when it is made (COLUMNS then; pytest-xdist sets it to 80):
+    # the terminal of each case is a console of that width.
+    monkeypatch.setattr(cli_gateway, "out", Console(width=250))
+    table = runner.invoke(canon, ["rollout", "readiness"])
     assert table.exit_code == 0
     row = next(line for line in table.stdout.splitlines() if "purchase_order.close" in line)
     assert "read_only" in row and "no" in row
+    # In 80 columns: one block per action, every value whole, no line wider than the terminal.
+    monkeypatch.setattr(cli_gateway, "out", Console(width=80))
+    narrow = runner.invoke(canon, ["rollout", "readiness"]).stdout
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    block = narrow.split("\npurchase_order.close\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split()[0] for line in block] == [
+        "phase", "proposals", "approved", "wrong", "ready", "why", "drill",
+    ]  # fmt: skip
+    assert block[0].split() == ["phase", "read_only"]
+    assert "only 0 decided proposals; promotion needs 50" in block[5]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api import cli_quality
+from api.cli import quality as cli_quality
 from resolver import train_workdir
 from resolver.quality import list_runs, load_run
 

@@ -10,7 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api import cli_gateway, cli_rollback
+from api.cli import gateway as cli_gateway
+from api.cli import rollback as cli_rollback
 from gateway import Store, load_catalog
 from gateway.rollout import drill_verdict, latest_drill
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api.cli_calibration import EXIT_RULE_MISSES
+from api.cli.calibration import EXIT_RULE_MISSES
 from calibration import Label, read_labels, write_labels
 from resolver import load_resolver, parse_queries
 from tests.calibration.conftest import SAMPLE

@@ -31,8 +31,8 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import _register
 from api.cli import app as canon_cli
+from api.cli import register_all
 from api.settings import Rate, Settings
 from gateway import Gateway, LocalLedgerConnector, create_key
 from gateway.audit import entry_hash
@@ -222,7 +222,7 @@ def test_rotating_the_secret_refuses_old_tokens_and_links_with_that_reason(
     )  # fmt: skip
     assert live.http.get("/portal/email", params={"token": old_link}).status_code == 200
 
-    _register()
+    register_all()
     env = {"CANON_DATABASE_URL": store_url}
     rotated = CliRunner().invoke(
         canon_cli, ["secret", "rotate", "--workdir", str(live.settings.workdir)], env=env
@@ -639,7 +639,7 @@ def _verify(live: Live, auditor: dict[str, str]) -> dict[str, Any]:
 
 
 def _cli_verify(live: Live, store_url: str) -> Any:
-    _register()
+    register_all()
     args = ["audit", "verify", "--workdir", str(live.settings.workdir)]
     return CliRunner().invoke(canon_cli, args, env={"CANON_DATABASE_URL": store_url})
 

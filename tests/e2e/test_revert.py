@@ -19,7 +19,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api import cli_rollback
+from api.cli import rollback as cli_rollback
 from tests.api.test_portal import add_user, sign_in
 from tests.e2e.test_faults import Stack, running_stack
 from tests.e2e.test_mcp_live import http_session
@@ -214,11 +214,14 @@ def test_canon_actions_revert_asks_the_api(stack: Stack) -> None:
     env = {"CANON_API_KEY": agent["Authorization"].removeprefix("Bearer "),
            "CANON_API_URL": stack.url}  # fmt: skip
 
-    plan = runner.invoke(app, ["actions", "revert", block_id, "--reason", "", "--plan"], env=env)
+    plan = runner.invoke(app, ["actions", "revert", block_id, "--plan"], env=env)  # as README
     assert plan.exit_code == 0, plan.stderr
     assert plan.stdout.startswith("Revert of supplier.block (done on ")
     assert f"will unblock supplier {row['A2_NOME']} ({cid})" in plan.stdout
 
+    unexplained = runner.invoke(app, ["actions", "revert", block_id], env=env)
+    assert unexplained.exit_code == 2
+    assert "--reason: say why the action is reverted" in unexplained.stderr
     asked = runner.invoke(app, ["actions", "revert", block_id, "--reason", "wrong one"], env=env)
     assert asked.exit_code == 0, asked.stderr
     revert_id = asked.stdout.strip()

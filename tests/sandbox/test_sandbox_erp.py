@@ -18,7 +18,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api import cli_gateway
+from api.cli import gateway as cli_gateway
 from sandbox.erp import create_sandbox_app
 from tests.gateway.erp.sandbox import (
     FIXTURE_DATA,

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.cli.common import WorkdirOpt, err, fail, out, progress_bar, readable_errors
 from api.settings_errors import settings_error
-from calibration import CalibrationError, write_simulated_labels
+from calibration import write_simulated_labels
 from resolver import (
     ENGINES,
     EngineOptions,
@@ -36,11 +32,8 @@ from resolver import (
     refresh_workdir,
     train_workdir,
 )
+from resolver.atomic import atomic_write
 
-err = Console(stderr=True)
-out = Console()
-
-WorkdirOpt = Annotated[Path, typer.Option("--workdir", "-w", help="Canon's working folder")]
 EngineOpt = Annotated[
     str, typer.Option("--engine", help=f"where splink runs: {' | '.join(ENGINES)}")
 ]
@@ -55,33 +48,6 @@ SparkConfOpt = Annotated[
     list[str] | None,
     typer.Option("--spark-conf", help="extra Spark setting KEY=VALUE (repeat)"),
 ]
-
-
-def fail(message: str) -> NoReturn:
-    """One readable line on stderr and exit code 2: how every command reports bad input."""
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
-@contextmanager
-def readable_errors() -> Iterator[None]:
-    try:
-        yield
-    except (ResolverError, CalibrationError) as e:
-        fail(str(e))
-    except OSError as e:
-        fail(f"{e.filename or ''}: {e.strerror or e}")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
 
 
 def _token_signer(workdir: Path) -> Callable[[Resolution], str | None]:
@@ -123,7 +89,7 @@ def sample(
     # A door to the sandbox (import-linter allows it here only); it also pulls in Faker.
     from sandbox.synthetic import generate_sample
 
-    with readable_errors(), _progress() as bar:
+    with readable_errors(), progress_bar() as bar:
         task = bar.add_task("generating", total=None)
 
         def tick(stage: str, done: int, total: int) -> None:
@@ -207,7 +173,7 @@ def train(
             fail("--erp-kind, --erp-url, --erp-username and --erp-auth need --source erp")
         _train(data, workdir, profile, seed, options, chosen)
         return
-    from api.cli_train_erp import ErpSource, extracts_from_erp
+    from api.cli.train_erp import ErpSource, extracts_from_erp
 
     erp = ErpSource(erp_kind, erp_url, erp_username, erp_auth, page_size)
     with extracts_from_erp(erp, profile, data) as (folder, fetched_profile):
@@ -233,19 +199,20 @@ def _train(
             entity_types=entity_types,
         )
     table = Table(title=f"model {summary.model_version} ({summary.seconds:.1f} s)")
-    for col in ("entity type", "rows", "candidate pairs", "seconds", "match weights per level"):
-        table.add_column(
-            col, justify="right" if col in ("rows", "candidate pairs", "seconds") else "left"
-        )
+    for col in ("entity type", "rows", "candidate pairs", "seconds"):
+        table.add_column(col, justify="left" if col == "entity type" else "right")
     for r in summary.reports:
-        weights = "; ".join(
-            f"{comp}: " + " ".join(f"{w:+.1f}" for _, w in levels)
-            for comp, levels in r.parameters.items()
-        )
-        table.add_row(
-            r.entity_type, f"{r.rows:,}", f"{r.candidate_pairs:,}", f"{r.seconds:.1f}", weights
-        )
+        table.add_row(r.entity_type, f"{r.rows:,}", f"{r.candidate_pairs:,}", f"{r.seconds:.1f}")
     out.print(table)
+    # The weights go below the table, one line per type: as a column they made the table
+    # unreadable in an 80-column terminal.
+    width = max((len(r.entity_type) for r in summary.reports), default=0)
+    if any(r.parameters for r in summary.reports):
+        out.print("match weights per level (bits):", highlight=False)
+    for r in summary.reports:
+        if r.parameters:
+            out.print(f"  {r.entity_type:<{width}}  {_weights(r.parameters)}",
+                      highlight=False, soft_wrap=True, markup=False)  # fmt: skip
     for r in summary.reports:
         for warning in r.warnings:
             err.print(f"[yellow]note[/yellow] {r.entity_type}: {warning}", highlight=False)
@@ -253,17 +220,17 @@ def _train(
         err.print(f"[yellow]skipped[/yellow] {name}: {why}", highlight=False)
 
 
+def _weights(parameters: dict[str, list[tuple[str, float]]]) -> str:
+    return "; ".join(
+        f"{comp}: " + " ".join(f"{w:+.1f}" for _, w in levels)
+        for comp, levels in parameters.items()
+    )
+
+
 def _atomic_lines(path: Path, lines: Iterator[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for line in lines:
-                fh.write(line + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        for line in lines:
+            fh.write(line + "\n")
 
 
 def resolve(
@@ -317,7 +284,7 @@ def _resolve_all(
     issue: Callable[[Resolution], str | None],
 ) -> None:
     counts: dict[str, int] = {}
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("resolving", total=len(queries))
 
         def lines() -> Iterator[str]:
@@ -347,7 +314,7 @@ def evaluate_cmd(
         resolver = load_resolver(workdir)
         parsed = parse_queries(queries)
         expected = parse_expected(truth)
-        with _progress() as bar:
+        with progress_bar() as bar:
             task = bar.add_task("evaluating", total=len(parsed))
             result = evaluate(resolver, parsed, expected, progress=lambda: bar.advance(task))
     print_evaluation(result)
@@ -356,8 +323,11 @@ def evaluate_cmd(
 def print_evaluation(result: Evaluation) -> None:
     """The evaluation table: per kind, then overall precision / coverage / halt rate."""
     table = Table(title="evaluation (Canon | naive baseline: best fuzzy name match ≥ 90)")
-    for col in ("kind", "expect", "n", "right", "wrong", "halted", "base right", "base wrong"):
-        table.add_column(col, justify="left" if col in ("kind", "expect") else "right")
+    # The kinds keep their whole names in 80 columns; the headers of the numbers wrap instead.
+    longest = max((len(k) for k in result.canon), default=4)
+    table.add_column("kind", no_wrap=True, min_width=longest)
+    for col in ("expect", "n", "right", "wrong", "halted", "base right", "base wrong"):
+        table.add_column(col, justify="left" if col == "expect" else "right")
     for kind in sorted(result.canon, key=lambda k: (result.expected_by_kind[k], k)):
         c, b = result.canon[kind], result.baseline[kind]
         table.add_row(
@@ -401,7 +371,7 @@ def dedupe(
 ) -> None:
     """Cluster the duplicates of an entity type's master; cluster ids stay stable across runs."""
     options = _engine(engine, spark_master, spark_conf, workdir)
-    with readable_errors(), _progress() as bar:
+    with readable_errors(), progress_bar() as bar:
         task = bar.add_task("deduping", total=None)
 
         def tick(step: str, done: int, total: int) -> None:

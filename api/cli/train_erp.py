@@ -14,13 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from api.cli_gateway import fail, readable_errors
+from api.cli.common import err, fail, readable_gateway_errors
 from api.settings import REPO_CONFIG_DIR, Settings
-
-err = Console(stderr=True)
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ def extracts_from_erp(
     from api.app import build_connector
     from gateway.erp import fetch_extracts
 
-    with readable_errors():
+    with readable_gateway_errors():
         settings = _settings(source)
         if settings.erp_kind == "ledger":
             fail("--source erp needs --erp-kind protheus | sap | oracle (or CANON_ERP_KIND)")

@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from api.cli_gateway import (
-    WorkdirOpt,
-    _settings,
-    _store,
+from api.cli.common import (
+    SettingsWorkdirOpt,
     fail,
+    load_settings,
+    open_store,
     out,
-    readable_errors,
-    rollout_app,
+    readable_gateway_errors,
     say,
 )
+from api.cli.gateway import rollout_app
 
 if TYPE_CHECKING:
     from gateway import ErpConnector
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 actions_app = typer.Typer(help="Actions proposed through the gate.", no_args_is_help=True)
 
-SAMPLE_DATA = Path(__file__).resolve().parent.parent / "data" / "samples" / "protheus" / "data"
+SAMPLE_DATA = Path(__file__).resolve().parents[2] / "data" / "samples" / "protheus" / "data"
 Format = Literal["protheus", "sap", "oracle"]
 FORMATS: tuple[Format, ...] = ("protheus", "sap", "oracle")
 
@@ -53,7 +53,9 @@ def _problem(response: Any) -> str:
 @actions_app.command("revert")
 def actions_revert(
     action_id: Annotated[str, typer.Argument(help="The id of the succeeded action to revert")],
-    reason: Annotated[str, typer.Option("--reason", help="Why it is reverted (for approvers)")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why it is reverted (for approvers; not with --plan)")
+    ] = "",
     api_url: Annotated[
         str, typer.Option("--api-url", envvar="CANON_API_URL", help="The Canon API")
     ] = "http://127.0.0.1:8000",
@@ -166,7 +168,7 @@ def rollout_drill(
     data: Annotated[
         Path | None, typer.Option("--data", help="The sandbox's CSVs (default: the sample)")
     ] = None,
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
 ) -> None:
     """Run ACTION and then its revert against a staging ERP, checking it after each step; the
     result is stored with the action type's rollout (promotion needs a passing drill)."""
@@ -181,8 +183,8 @@ def rollout_drill(
         fail("--record goes with one ACTION, not --all")
     if data is not None and not data.is_dir():
         fail(f"--data {data}: not a folder of CSV extracts")
-    with readable_errors():
-        settings = _settings(workdir)
+    with readable_gateway_errors():
+        settings = load_settings(workdir)
         chosen = wire or (settings.erp_kind if erp_url and settings.erp_kind != "ledger" else None)
         kind = chosen or "protheus"
         if kind not in FORMATS:
@@ -209,7 +211,7 @@ def rollout_drill(
                                    record_id=record)  # fmt: skip
                 _report(result)
                 results.append(result)
-        with _store(workdir) as store, store.transaction() as session:
+        with open_store(workdir) as store, store.transaction() as session:
             for result in results:
                 if result.not_offered is not None:
                     continue  # nothing was drilled: promotion is refused for that reason

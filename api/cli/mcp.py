@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from api.cli_gateway import WorkdirOpt, fail, readable_errors
+from api.cli.common import SettingsWorkdirOpt, fail, readable_gateway_errors
 
 if TYPE_CHECKING:
     from api.mcp import CanonMcp
@@ -70,14 +70,14 @@ async def _serve(mcp: CanonMcp) -> None:
         await mcp.server.run(read_stream, write_stream, mcp.server.create_initialization_options())
 
 
-def mcp(workdir: WorkdirOpt = None) -> None:
+def mcp(workdir: SettingsWorkdirOpt = None) -> None:
     """Serve the MCP tools over stdio; the API key is read from CANON_API_KEY."""
     import anyio
 
     key = os.environ.get(KEY_ENV, "").strip()
     if not key:
         fail(f"{KEY_ENV} is not set: export an API key from `canon keys create`")
-    with readable_errors():
+    with readable_gateway_errors():
         server = _server(workdir, key)
     try:
         anyio.run(_serve, server)

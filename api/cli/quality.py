@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli_resolver import WorkdirOpt, _progress, err, fail, out, readable_errors
+from api.cli.common import WorkdirOpt, err, fail, out, progress_bar, readable_errors
 from resolver.quality import (
     CROSS,
     MetricResult,
@@ -72,7 +72,7 @@ def measure(
         if not workdir.is_dir():
             fail(f"{workdir}: no such workdir; train one with `canon train` first")
         runs = list_runs(workdir)
-        with _progress() as bar:
+        with progress_bar() as bar:
             task = bar.add_task("measuring", total=None)
 
             def tick(step: str, done: int, total: int) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_calibration import fail, out, readable_errors, say
+from api.cli.common import fail, out, readable_errors, say
 from calibration import read_labels
 from calibration.learn import PRIOR_PAIRS, Refit, activate_model, refit_workdir, rollback_model
 
@@ -65,7 +65,7 @@ def learn_cmd(
     actions = [labels is not None, activate_version is not None, rollback_flag]
     if sum(actions) != 1:
         fail("give one of --labels FILE, --activate VERSION, --rollback")
-    with readable_errors():
+    with readable_errors(first_line=True):
         if labels is not None:
             refit = refit_workdir(workdir, read_labels(labels), prior_pairs)
             print_refit(refit)

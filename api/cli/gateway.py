@@ -1,4 +1,5 @@
-"""`canon serve | keys | audit | rollout`: the gate's commands.
+"""`canon serve | sync | sandbox-erp | rollout`: the gate's commands (and, registered with them,
+`keys`, `audit`, `secret`, `portal` and `labels`, each in its own module).
 
 Every command that touches the store takes `--workdir W` (the default SQLite store lives there)
 or uses `CANON_DATABASE_URL`. Output meant for scripts goes to stdout, messages to stderr; bad
@@ -7,91 +8,28 @@ input is one readable line on stderr and exit code 2; a refusal by the rules is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
-from api.settings_errors import settings_error
+from api.cli.common import (
+    SettingsWorkdirOpt,
+    fail,
+    load_settings,
+    open_store,
+    out,
+    readable_gateway_errors,
+    say,
+)
 
-if TYPE_CHECKING:
-    from api.settings import Settings
-    from gateway import Store
-
-err = Console(stderr=True)
-out = Console()
-
-WorkdirOpt = Annotated[
-    Path | None,
-    typer.Option("--workdir", "-w", help="Canon's working folder (default: CANON_WORKDIR or var)"),
-]
-
-keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
-audit_app = typer.Typer(help="Review and verify the audit log.", no_args_is_help=True)
 rollout_app = typer.Typer(help="Rollout phases per action type.", no_args_is_help=True)
-secret_app = typer.Typer(help="The master secret of tokens and links.", no_args_is_help=True)
-portal_app = typer.Typer(help="Portal users.", no_args_is_help=True)
-labels_app = typer.Typer(help="Labels people gave (picks, approvals).", no_args_is_help=True)
-
-
-def say(message: str) -> None:
-    """A message for the human, on stderr, never wrapped."""
-    err.print(message, highlight=False, soft_wrap=True, markup=False)
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """One readable line on stderr, then exit (2: bad input; 1: refused by the rules)."""
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=code)
-
-
-@contextmanager
-def readable_errors() -> Iterator[None]:
-    """Turn the errors a user can cause into one line on stderr."""
-    from gateway import GatewayError
-    from gateway.errors import PromotionRefused
-
-    try:
-        yield
-    except PromotionRefused as e:
-        fail(e.message, code=1)
-    except GatewayError as e:
-        fail(e.message)
-    except ValidationError as e:
-        first = e.errors()[0]
-        fail(settings_error(first))
-    except OSError as e:
-        fail(f"{e.filename or ''}: {e.strerror or e}")
-
-
-def _settings(workdir: Path | None) -> Settings:
-    from api.settings import Settings
-
-    settings = Settings()
-    return settings.model_copy(update={"workdir": workdir}) if workdir else settings
-
-
-@contextmanager
-def _store(workdir: Path | None) -> Iterator[Store]:
-    from api.settings import audit_sink
-    from gateway import Store
-
-    settings = _settings(workdir)
-    store = Store.open(settings.store_url, checkpoints=audit_sink(settings))
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def serve(
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
     erp_kind: Annotated[
@@ -128,8 +66,8 @@ def serve(
     from api.app import create_app, prepare_shared
     from api.settings import Settings
 
-    with readable_errors():
-        settings = _settings(workdir)
+    with readable_gateway_errors():
+        settings = load_settings(workdir)
         chosen: dict[str, object] = {
             k: v for k, v in (("erp_kind", erp_kind), ("erp_url", erp_url)) if v
         }
@@ -184,7 +122,7 @@ def _open_files_up_to_the_hard_limit() -> None:
 
 
 def sync(
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
     erp_kind: Annotated[
         str | None,
         typer.Option("--erp-kind", help="protheus | sap | oracle (CANON_ERP_KIND)"),
@@ -212,8 +150,8 @@ def sync(
     from gateway.erp_sync import ErpSync, index_freshness
     from resolver import ResolverError
 
-    with readable_errors():
-        settings = _settings(workdir)
+    with readable_gateway_errors():
+        settings = load_settings(workdir)
         chosen = {k: v for k, v in (("erp_kind", erp_kind), ("erp_url", erp_url)) if v}
         if chosen:
             settings = Settings(**{**settings.model_dump(), **chosen})
@@ -275,17 +213,17 @@ def sandbox_erp(
             help="Width of the filial in the Protheus face's primary keys (the installation's)",
         ),
     ] = 2,
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
 ) -> None:
     """Run the sandbox ERP: Protheus, SAP and Oracle APIs over one SQLite file, with faults."""
     import uvicorn
 
     from sandbox.erp import create_sandbox_app
 
-    with readable_errors():
+    with readable_gateway_errors():
         if data is not None and not data.is_dir():
             fail(f"--data {data}: not a folder of CSV extracts")
-        path = database or _settings(workdir).workdir / "sandbox-erp.sqlite"
+        path = database or load_settings(workdir).workdir / "sandbox-erp.sqlite"
         if reset:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -307,154 +245,11 @@ def sandbox_erp(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option("--name", help="Who or what holds the key")],
-    role: Annotated[str, typer.Option("--role", help="agent | approver | steward | admin")],
-    scopes: Annotated[
-        list[str] | None,
-        typer.Option("--scopes", help="resolve, actions:<name|entity.*|*> (repeat or comma-list)"),
-    ] = None,
-    person: Annotated[
-        str | None,
-        typer.Option("--person", help="The person id the key belongs to (default: a new person)"),
-    ] = None,
-    workdir: WorkdirOpt = None,
-) -> None:
-    """Create an API key and print it, alone, on stdout: it is shown this once only."""
-    from gateway import create_key, load_catalog
-
-    parsed = [s.strip() for item in scopes or [] for s in item.split(",") if s.strip()]
-    with readable_errors():
-        settings = _settings(workdir)
-        actions = list(load_catalog(settings.actions_file).actions)
-        with _store(workdir) as store:
-            with store.transaction() as session:
-                principal, key = create_key(session, name, role, parsed, actions=actions,
-                                            person_id=person)  # fmt: skip
-    say(
-        f"created {principal.role.value} key {principal.key_id} ({principal.name}); "
-        "store it now, it will not be shown again"
-    )
-    typer.echo(key)
-
-
-@keys_app.command("revoke")
-def keys_revoke(
-    key: Annotated[str, typer.Argument(help="The key's id or name")],
-    workdir: WorkdirOpt = None,
-) -> None:
-    """Revoke a key (by id, or every active key of that name)."""
-    from gateway import revoke_key
-
-    with readable_errors(), _store(workdir) as store:
-        with store.transaction() as session:
-            revoked = revoke_key(session, key)
-    if not revoked:
-        fail(f"no active key with id or name {key!r}")
-    say(f"revoked {', '.join(revoked)}")
-
-
-@audit_app.command("verify")
-def audit_verify(workdir: WorkdirOpt = None) -> None:
-    """Walk the audit chain; name the first edited, deleted or re-ordered entry."""
-    from gateway.audit import verify_all
-
-    with readable_errors(), _store(workdir) as store:
-        with store.transaction() as session:
-            verdict = verify_all(session, store.checkpoints)
-    if not verdict.ok:
-        where = f" at entry {verdict.first_bad_seq}" if verdict.first_bad_seq else ""
-        fail(f"audit log broken{where}: {verdict.problem}", code=1)
-    out.print(f"audit log intact: {verdict.entries} entries", highlight=False)
-
-
-@portal_app.command("unlock")
-def portal_unlock(
-    username: Annotated[str, typer.Argument(help="The locked portal user")],
-    workdir: WorkdirOpt = None,
-) -> None:
-    """Unlock a portal user locked by failed sign-ins (audited)."""
-    from gateway import LOCAL_OPERATOR
-    from gateway.channels.portal import unlock_user
-    from gateway.store import utcnow
-
-    with readable_errors(), _store(workdir) as store:
-        with store.transaction() as session:
-            user = unlock_user(session, username, LOCAL_OPERATOR.actor, utcnow())
-            name = user.username
-    say(f"unlocked {name}")
-
-
-@labels_app.command("export")
-def labels_export(
-    out: Annotated[Path, typer.Option("--out", help="CSV to write (for canon calibrate --labels)")],
-    workdir: WorkdirOpt = None,
-) -> None:
-    """Write the store's labels (resolution picks, approvals, wrong-entity rejections) as the
-    labels table `canon calibrate --labels` reads."""
-    from calibration.errors import LabelError
-    from calibration.labels import labels_from_records, write_labels
-    from gateway.labels import label_rows
-
-    with readable_errors(), _store(workdir) as store:
-        with store.transaction() as session:
-            rows = label_rows(session)
-        try:
-            labels = labels_from_records(rows, "store labels")
-        except LabelError as e:
-            fail(str(e))
-        write_labels(out, labels)
-    sources: dict[str, int] = {}
-    for label in labels:
-        sources[label.source] = sources.get(label.source, 0) + 1
-    counts = ", ".join(f"{n} {source}" for source, n in sorted(sources.items())) or "none"
-    say(f"wrote {len(labels)} labels to {out} ({counts})")
-
-
-@secret_app.command("rotate")
-def secret_rotate(workdir: WorkdirOpt = None) -> None:
-    """Replace the secret file's secret: every resolution token and approval link signed before
-    is refused from now on (as signed with a rotated secret), also by a running `canon serve`."""
-    from gateway import LOCAL_OPERATOR, audit
-    from gateway.keyring import rotate_secret_file
-    from gateway.store import utcnow
-
-    with readable_errors():
-        settings = _settings(workdir)
-        if settings.token_secret is not None:
-            fail("the secret comes from CANON_TOKEN_SECRET: change it there, then restart")
-        path = settings.secret_file
-        if not path.exists():
-            fail(f"{path}: no secret file to rotate (one is made when Canon first needs it)")
-        old, new = rotate_secret_file(path)
-        with _store(workdir) as store:
-            with store.transaction() as session:
-                audit.append(session, "secret.rotated", {"file": str(path), "retired_key_id": old,
-                             "key_id": new}, actor=LOCAL_OPERATOR.actor, now=utcnow())  # fmt: skip
-    say(
-        f"rotated {path}: key {old} retired, key {new} in use; tokens and approval links signed "
-        "before now are refused (agents resolve again; approvers use the portal)"
-    )
-
-
-@secret_app.command("show")
-def secret_show(workdir: WorkdirOpt = None) -> None:
-    """Say where the secret comes from and its key id (never the secret itself)."""
-    from api.settings import token_keys
-
-    with readable_errors():
-        keys, source = token_keys(_settings(workdir))
-    out.print(source, highlight=False, soft_wrap=True)
-    if keys.current().retired:
-        out.print(f"retired key ids: {', '.join(sorted(keys.current().retired))}", highlight=False)
-
-
 @rollout_app.command("set")
 def rollout_set(
     action: Annotated[str, typer.Argument(help="Action type, e.g. purchase_order.close")],
     phase: Annotated[str, typer.Argument(help="read_only | supervised | autonomous | high_volume")],
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
 ) -> None:
     """Change an action type's phase; a promotion needs the readiness evidence."""
     from api.app import connector_class, rules_from
@@ -468,11 +263,11 @@ def rollout_set(
         target = Phase(phase)
     except ValueError:
         fail(f"unknown phase {phase!r} (use {' | '.join(p.value for p in Phase)})")
-    with readable_errors():
-        settings = _settings(workdir)
+    with readable_gateway_errors():
+        settings = load_settings(workdir)
         spec = load_catalog(settings.actions_file).get(action)
         absent = not_offered(connector_class(settings), spec)  # on the deployment's ERP
-        with _store(workdir) as store:
+        with open_store(workdir) as store:
             with store.transaction() as session:
                 change = set_phase(session, spec, target, rules_from(settings).promotion,
                                    actor=LOCAL_OPERATOR.actor, now=utcnow(),
@@ -485,19 +280,19 @@ def rollout_set(
 @rollout_app.command("readiness")
 def rollout_readiness(
     action: Annotated[str | None, typer.Argument(help="One action type (default: all)")] = None,
-    workdir: WorkdirOpt = None,
+    workdir: SettingsWorkdirOpt = None,
 ) -> None:
     """Per action type: phase, approval rate without change, wrong-entity rejections."""
     from api.app import rules_from
     from gateway import load_catalog
     from gateway.rollout import readiness
 
-    with readable_errors():
-        settings = _settings(workdir)
+    with readable_gateway_errors():
+        settings = load_settings(workdir)
         catalog = load_catalog(settings.actions_file)
         specs = [catalog.get(action)] if action else list(catalog.actions.values())
         rules = rules_from(settings).promotion
-        with _store(workdir) as store:
+        with open_store(workdir) as store:
             with store.transaction() as session:
                 rows = [readiness(session, spec, rules) for spec in specs]
     table = Table(title=f"promotion needs ≥{rules.min_approval_rate:.0%} over "
@@ -505,23 +300,38 @@ def rollout_readiness(
     # Action and phase names are what an operator types next: never cut them on a narrow terminal.
     table.add_column("action", no_wrap=True, min_width=max((len(s.name) for s in specs), default=6))
     table.add_column("phase", no_wrap=True, min_width=len("high_volume"))
-    for header in ("proposals", "approved unchanged", "wrong entity", "ready", "why", "drill"):
+    headers = ("proposals", "approved unchanged", "wrong entity", "ready", "why", "drill")
+    for header in headers:
         table.add_column(header)
+    values = []
     for r in rows:
         rate = "-" if r.approval_rate is None else f"{r.approval_rate:.1%}"
-        table.add_row(r.action_type, r.phase.value, str(r.proposals), rate, str(r.wrong_entity),
-                      "yes" if r.ready else "no", r.reason, r.drill_state)  # fmt: skip
-    out.print(table)
+        values.append((r.action_type, r.phase.value, str(r.proposals), rate, str(r.wrong_entity),
+                       "yes" if r.ready else "no", r.reason, r.drill_state))  # fmt: skip
+        table.add_row(*values[-1])
+    natural = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    if natural <= out.width:
+        out.print(table)
+        return
+    # Too narrow for the table (an 80-column terminal): one block per action, every value whole.
+    out.print(table.title, highlight=False, markup=False)
+    for row in values:
+        out.print(f"\n{row[0]}", highlight=False, markup=False)
+        for header, value in zip(("phase", *headers), row[1:], strict=True):
+            out.print(f"  {header:<18}  {value}", highlight=False, markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the gate's commands to the `canon` app."""
+    """Add the gate's commands to the `canon` app (the groups of their own modules too, in the
+    order `canon --help` lists them)."""
+    from api.cli import audit, keys, labels, portal, secret
+
     app.command("serve")(serve)
     app.command("sync")(sync)
     app.command("sandbox-erp")(sandbox_erp)
-    app.add_typer(keys_app, name="keys")
-    app.add_typer(audit_app, name="audit")
+    keys.register(app)
+    audit.register(app)
     app.add_typer(rollout_app, name="rollout")
-    app.add_typer(secret_app, name="secret")
-    app.add_typer(portal_app, name="portal")
-    app.add_typer(labels_app, name="labels")
+    secret.register(app)
+    portal.register(app)
+    labels.register(app)

@@ -14,17 +14,14 @@ it); the version is written, applies the safer rule it can prove, and one warnin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
+from api.cli.common import fail, out, readable_errors, say
 from calibration import (
     DEFAULT_TARGET,
     DEFAULT_VERSION,
@@ -47,29 +44,6 @@ from calibration import (
     write_report,
 )
 from resolver import ResolverError, current_model_dir
-
-err = Console(stderr=True)
-out = Console()
-
-
-def say(message: str) -> None:
-    err.print(message, highlight=False, soft_wrap=True, markup=False)
-
-
-def fail(message: str) -> NoReturn:
-    """One readable line on stderr and exit code 2."""
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
-@contextmanager
-def readable_errors() -> Iterator[None]:
-    try:
-        yield
-    except (CalibrationError, ResolverError) as e:
-        fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
-    except OSError as e:
-        fail(f"{e.filename or ''}: {e.strerror or e}")
 
 
 def parse_targets(pairs: list[str]) -> dict[str, float]:
@@ -292,7 +266,7 @@ def calibrate_cmd(
     if not 0.0 < target_error < 1.0:
         fail(f"--target-error: expected a rate between 0 and 1, got {target_error}")
     targets = parse_targets(target_error_for or [])
-    with readable_errors():
+    with readable_errors(first_line=True):
         if labels is not None:
             fitted = calibrate(
                 workdir, labels, target_error, targets, seed=seed, keep_unproven=keep_unproven
