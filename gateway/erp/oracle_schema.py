@@ -1,4 +1,4 @@
-"""The Oracle Fusion Cloud REST resources Canon and the sandbox write, as Oracle's reference has them.
+"""The Oracle Fusion Cloud REST resources Canon and the sandbox write, as Oracle documents them.
 
 Oracle publishes no machine-readable metadata Canon could vendor (each resource's `describe` is
 per pod, behind authentication), so what follows is written down by hand from the published REST
