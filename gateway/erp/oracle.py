@@ -24,6 +24,7 @@ bank details are the external bank account owned by the supplier's party
 and `BankAccountName` for the holder's name); addresses are created with `CountryCode`.
 Every write body is checked against those references as `gateway.erp.oracle_schema` writes them
 down before it is sent: an attribute the resource lacks, or may not change, is refused here.
+(`approvalRequests` and `canonOperations` are Canon's own extensions, not in the reference.)
 """
 
 from __future__ import annotations
@@ -486,7 +487,9 @@ class OracleConnector:
             "ChangeOrderDescription": f"Canon {name} ({key})"[:240],
         }
         submit = {"bypassApprovalsFlag": True}
-        _check("draftPurchaseOrders", opening)
+        _check("draftPurchaseOrders", opening)  # every body of the change order, before any
+        for label in previous:
+            _check("draftPurchaseOrders/lines/schedules", {DATE: wanted(label)})
         _check("draftPurchaseOrders/action/submit", submit, creating=True)
         self._once("PATCH", base, op, "open", opening)
         lines = (self._get(f"{base}/child/lines") or {}).get("items") or []
@@ -497,7 +500,6 @@ class OracleConnector:
                 if label not in previous or schedule.get(DATE) == wanted(label):
                     continue
                 target = f"{path}/{_self_key(schedule)}"
-                _check("draftPurchaseOrders/lines/schedules", {DATE: wanted(label)})
                 self._once("PATCH", target, op, label, {DATE: wanted(label)})
         self._once("POST", f"{base}/action/submit", op, "submit", submit, ACTION_TYPE)
         return result(key, name, None, {"previous": previous})
