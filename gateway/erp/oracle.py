@@ -22,6 +22,9 @@ As Oracle's REST references have it (docs.oracle.com, Procurement `fapra` and Fi
 bank details are the external bank account owned by the supplier's party
 (`externalBankAccounts?q=accountOwners.AccountOwnerPartyIdentifier=<SupplierPartyId>`: `IBAN`,
 and `BankAccountName` for the holder's name); addresses are created with `CountryCode`.
+Every write body is checked against those references as `gateway.erp.oracle_schema` writes them
+down before it is sent: an attribute the resource lacks, or may not change, is refused here.
+(`approvalRequests` and `canonOperations` are Canon's own extensions, not in the reference.)
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from gateway.erp import oracle_schema
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import (
     OPERATIONS,
@@ -99,6 +103,14 @@ EVIDENCE = {
     "what it replaced is lost)",
     "purchase_order.restore_delivery_date": "every schedule in force holds the date restored",
 }
+
+
+def _check(resource: str, body: dict[str, Any], *, creating: bool = False) -> None:
+    """Refuse, before sending, a write body Oracle's published reference does not allow."""
+    try:
+        oracle_schema.check(resource, body, creating=creating)
+    except oracle_schema.MetadataError as e:
+        raise ErpOperationFailed(f"Oracle: {e}") from e
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -352,6 +364,7 @@ class OracleConnector:
         return self.http.json(response)
 
     def _patch_supplier(self, op: ErpOperation, fields: dict[str, Any]) -> ErpResult:
+        _check("suppliers", fields)
         path = f"suppliers/{_id(op.canonical_id, 'Supplier')}"
         current = self._get(path)
         if current is None:
@@ -379,12 +392,14 @@ class OracleConnector:
         )
         if not fields:
             return result(op.idempotency_key, op.operation, None, {"previous": {}})
+        _check("suppliers/sites", fields)
         previous = {label: {k: site.get(k) for k in fields}}
         path = f"suppliers/{supplier_id}/child/sites/{label}"
         self._write("PATCH", path, op, fields)
         return result(op.idempotency_key, op.operation, None, {"previous": previous})
 
     def _bank_write(self, op: ErpOperation, fields: dict[str, Any]) -> ErpResult:
+        _check("externalBankAccounts", fields)
         supplier = self._get(f"suppliers/{_id(op.canonical_id, 'Supplier')}")
         if supplier is None:
             raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
@@ -406,6 +421,7 @@ class OracleConnector:
         if not status:
             raise ErpOperationFailed(f"Oracle: no status of {op.canonical_id} to restore")
         previous = {"StatusCd": current.get("StatusCd")}
+        _check("serviceRequests", {"StatusCd": status})
         self.http.send("PATCH", f"{CRM}/serviceRequests/{number}", json={"StatusCd": status},
                        key=op.idempotency_key)  # fmt: skip
         return result(op.idempotency_key, op.operation, None, {"previous": previous})
@@ -470,6 +486,11 @@ class OracleConnector:
             "ChangeOrderInitiatingParty": "Buyer",
             "ChangeOrderDescription": f"Canon {name} ({key})"[:240],
         }
+        submit = {"bypassApprovalsFlag": True}
+        _check("draftPurchaseOrders", opening)  # every body of the change order, before any
+        for label in previous:
+            _check("draftPurchaseOrders/lines/schedules", {DATE: wanted(label)})
+        _check("draftPurchaseOrders/action/submit", submit, creating=True)
         self._once("PATCH", base, op, "open", opening)
         lines = (self._get(f"{base}/child/lines") or {}).get("items") or []
         for line in lines:
@@ -480,7 +501,6 @@ class OracleConnector:
                     continue
                 target = f"{path}/{_self_key(schedule)}"
                 self._once("PATCH", target, op, label, {DATE: wanted(label)})
-        submit = {"bypassApprovalsFlag": True}
         self._once("POST", f"{base}/action/submit", op, "submit", submit, ACTION_TYPE)
         return result(key, name, None, {"previous": previous})
 
@@ -516,6 +536,7 @@ class OracleConnector:
                 "TaxpayerId": tax,
                 "addresses": [{k: v for k, v in address.items() if v}],
             }
+            _check("suppliers", body, creating=True)
             return self._result(
                 op.idempotency_key, name, self._write("POST", "suppliers", op, body), {}
             )
@@ -531,10 +552,11 @@ class OracleConnector:
         if name == "supplier.restore_bank_account":
             return self._bank_write(op, dict(undone.get("previous") or {}))
         if name in PO_ACTIONS:
+            action, body = PO_ACTIONS[name]
+            _check(f"purchaseOrders/action/{action}", body, creating=True)
             key = self._po_key(_id(op.canonical_id, "PurchaseOrder"))
             if key is None:
                 raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
-            action, body = PO_ACTIONS[name]
             path = f"purchaseOrders/{key}/action/{action}"
             return self._result(
                 op.idempotency_key, name, self._write("POST", path, op, body, ACTION_TYPE), {}
@@ -555,6 +577,7 @@ class OracleConnector:
                 "Title": "Supplier registration document",
                 "CategoryName": "MISC",
             }
+            _check("suppliers/attachments", body, creating=True)
             answer = self._write("POST", f"{supplier}/attachments", op, body)
         elif name == "supplier.detach_document":
             answer = self._write(

@@ -16,6 +16,11 @@ supplier has no hold or bank attributes of its own. Holds live on its sites
 (`HoldAllNewPurchasingDocumentsFlag`, `PurchasingHoldReason`); bank accounts are external bank
 accounts owned by the supplier's party (`SupplierPartyId`), with `IBAN` and `BankAccountName`
 (the sandbox keeps the holder's name there). Address creation requires `CountryCode`.
+
+Every write body is checked against those references as `gateway.erp.oracle_schema` writes them
+down: an unknown attribute, one the resource does not let a PATCH change (or a POST give), or a
+missing required one answers 400 naming it. Where the sandbox changes fewer attributes than
+Oracle allows, it says so in a 400 of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 
+from gateway.erp import oracle_schema
 from gateway.erp.http import digits
 from sandbox.erp.backend import DELETED, RECNO, SandboxRefusal, Tx, po_summary
 from sandbox.erp.common import journal_lookup, perform, sandbox_of
@@ -42,6 +48,24 @@ Offset = Annotated[int, Query(ge=0)]
 def error(status: int, message: str) -> dict[str, Any]:
     """Oracle REST's error body."""
     return {"title": message, "status": str(status), "o:errorCode": f"SBX-{status}"}
+
+
+def checked(resource: str, body: dict[str, Any] | None, *, creating: bool) -> dict[str, Any]:
+    """The body, if the published reference allows it (400 naming the attribute otherwise)."""
+    try:
+        oracle_schema.check(resource, body or {}, creating=creating)
+    except oracle_schema.MetadataError as e:
+        raise SandboxRefusal(400, str(e)) from e
+    return body or {}
+
+
+def narrower(body: dict[str, Any], changes: set[str], resource: str) -> None:
+    """400 for an attribute Oracle lets a PATCH change but the sandbox does not model."""
+    if not body or set(body) - changes:
+        extra = ", ".join(sorted(set(body) - changes)) or "nothing"
+        raise SandboxRefusal(
+            400, f"{extra}: the sandbox changes only {', '.join(sorted(changes))} on {resource}"
+        )
 
 
 def authorised(request: Request) -> None:
@@ -160,14 +184,11 @@ def supplier(request: Request, supplier_id: int) -> Response:
 
 @router.post("/suppliers", status_code=201, summary="Create a supplier")
 def create_supplier(request: Request, body: JsonBody) -> Response:
-    if not body.get("Supplier"):
-        raise SandboxRefusal(400, "Supplier (the name) is required")
+    checked("suppliers", body, creating=True)
+    if set(body) & {"sites", "attachments"}:
+        raise SandboxRefusal(400, "the sandbox creates a supplier with its addresses only")
     kinds = {v: k for k, v in TAX_TYPES.items()}
     address = (body.get("addresses") or [{}])[0]
-    if body.get("addresses") and not address.get("CountryCode"):
-        raise SandboxRefusal(400, "addresses: CountryCode is required")
-    if "HoldFlag" in body or "IBAN" in body:
-        raise SandboxRefusal(400, "HoldFlag and IBAN are not attributes of suppliers")
     fields = {
         "A2_NOME": body["Supplier"],
         "A2_NREDUZ": body.get("AlternateName") or str(body["Supplier"])[:20],
@@ -194,9 +215,8 @@ SUPPLIER_PATCH = {"InactiveDate"}
 
 @router.patch("/suppliers/{supplier_id}", summary="Change a supplier")
 def patch_supplier(request: Request, supplier_id: int, body: JsonBody) -> Response:
-    if not body or set(body) - SUPPLIER_PATCH:
-        unknown = ", ".join(sorted(set(body) - SUPPLIER_PATCH)) or "nothing"
-        raise SandboxRefusal(400, f"{unknown}: not an attribute the sandbox changes on suppliers")
+    checked("suppliers", body, creating=False)
+    narrower(body, SUPPLIER_PATCH, "suppliers")
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         native = _supplier_native(request, supplier_id)
@@ -242,8 +262,8 @@ SITE_PATCH = {"HoldAllNewPurchasingDocumentsFlag", "PurchasingHoldReason"}
 
 @router.patch("/suppliers/{supplier_id}/child/sites/{site_id}", summary="Change a site")
 def patch_site(request: Request, supplier_id: int, site_id: int, body: JsonBody) -> Response:
-    if not body or set(body) - SITE_PATCH:
-        raise SandboxRefusal(400, f"the sandbox changes only {', '.join(sorted(SITE_PATCH))}")
+    checked("suppliers/sites", body, creating=False)
+    narrower(body, SITE_PATCH, "supplier sites")
     flag = body.get("HoldAllNewPurchasingDocumentsFlag")
     if flag is not None and not isinstance(flag, bool):
         raise SandboxRefusal(400, "HoldAllNewPurchasingDocumentsFlag: true or false")
@@ -297,8 +317,8 @@ BANK_PATCH = {"IBAN": "A2_XIBAN", "BankAccountName": "A2_XTITULA"}
 
 @router.patch("/externalBankAccounts/{account_id}", summary="Change an external bank account")
 def patch_bank_account(request: Request, account_id: int, body: JsonBody) -> Response:
-    if not body or set(body) - set(BANK_PATCH):
-        raise SandboxRefusal(400, f"the sandbox changes only {', '.join(sorted(BANK_PATCH))}")
+    checked("externalBankAccounts", body, creating=False)
+    narrower(body, set(BANK_PATCH), "external bank accounts")
     supplier_id = (account_id - 3) // 10
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
@@ -339,7 +359,8 @@ def attachments(request: Request, supplier_id: int) -> Response:
 
 @router.post("/suppliers/{supplier_id}/child/attachments", status_code=201)
 def attach(request: Request, supplier_id: int, body: JsonBody) -> Response:
-    url = str(body.get("URL") or body.get("Url") or "")
+    checked("suppliers/attachments", body, creating=True)
+    url = str(body.get("URL") or "")
     if body.get("DatatypeCode") != "WEB_PAGE" or not url:
         raise SandboxRefusal(400, "attachments here are DatatypeCode WEB_PAGE with a URL")
     title = str(body.get("Title") or url)
@@ -601,10 +622,6 @@ ACTIONS = {
 }
 
 
-#: `closeAction` values of the `close` action (Oracle Procurement REST reference, fapra).
-CLOSE_ACTIONS = {"closeForReceiving", "closeForInvoicing", "close", "finallyClose"}
-
-
 def _bypass(body: dict[str, Any] | None) -> bool:
     bypass = (body or {}).get("bypassApprovalsFlag")
     if not isinstance(bypass, bool | None):
@@ -621,8 +638,7 @@ def po_action(
 ) -> Response:
     if name not in ACTIONS:
         raise SandboxRefusal(404, f"no action {name!r} on purchaseOrders")
-    if name == "close" and (body or {}).get("closeAction") not in CLOSE_ACTIONS:
-        raise SandboxRefusal(400, f"closeAction is required: {', '.join(sorted(CLOSE_ACTIONS))}")
+    checked(f"purchaseOrders/action/{name}", body, creating=True)
     bypass = _bypass(body) if name == "submit" else False
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
@@ -653,7 +669,6 @@ def po_action(
 # submit; a submit without `bypassApprovalsFlag` waits for the approvers.
 OPEN = ("", "ChangeOrderDescription")
 PENDING = ("", "ChangeOrderStatus")
-DRAFT_PATCH = {"ChangeOrderInitiatingParty", "ChangeOrderDescription"}
 SCHEDULE_PATCH = {"RequestedDeliveryDate"}
 
 
@@ -697,8 +712,7 @@ def draft_purchase_orders(request: Request, q: str | None = None) -> Response:
 
 @router.patch("/draftPurchaseOrders/{key}", summary="Open (or change) a change order")
 def patch_draft(request: Request, key: str, body: JsonBody) -> Response:
-    if not body or set(body) - DRAFT_PATCH:
-        raise SandboxRefusal(400, f"the sandbox changes only {', '.join(sorted(DRAFT_PATCH))}")
+    checked("draftPurchaseOrders", body, creating=False)
     party = str(body.get("ChangeOrderInitiatingParty") or "")
     if party.upper() not in ("BUYER", "REQUESTER", "SUPPLIER"):
         raise SandboxRefusal(400, "ChangeOrderInitiatingParty: Buyer, Requester or Supplier")
@@ -754,9 +768,11 @@ def draft_schedules(request: Request, key: str, line_id: int) -> Response:
 def patch_draft_schedule(
     request: Request, key: str, line_id: int, schedule: str, body: JsonBody
 ) -> Response:
+    checked("draftPurchaseOrders/lines/schedules", body, creating=False)
+    narrower(body, SCHEDULE_PATCH, "schedules")
     wanted = str(body.get("RequestedDeliveryDate") or "")
-    if set(body) != SCHEDULE_PATCH or len(digits(wanted)) != 8:
-        raise SandboxRefusal(400, "the sandbox changes only RequestedDeliveryDate (YYYY-MM-DD)")
+    if len(digits(wanted)) != 8:
+        raise SandboxRefusal(400, "RequestedDeliveryDate: a date, YYYY-MM-DD")
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         _, native = _draft_native(request, key)
@@ -783,7 +799,7 @@ def patch_draft_schedule(
 def submit_draft(
     request: Request, key: str, body: Annotated[dict[str, Any] | None, Body()] = None
 ) -> Response:
-    bypass = _bypass(body)
+    bypass = _bypass(checked("draftPurchaseOrders/action/submit", body, creating=True))
 
     def apply(tx: Tx) -> tuple[int, Any, dict[str, Any]]:
         _, native = _draft_native(request, key)

@@ -1,11 +1,15 @@
-"""Oracle specifics: limit (at most 500) / offset / hasMore, inactive suppliers, PO actions."""
+"""Oracle specifics: limit (at most 500) / offset / hasMore, inactive suppliers, PO actions, and
+write bodies checked against the published REST reference (`gateway.erp.oracle_schema`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 import pytest
 
-from gateway.erp import OracleConnector
+from gateway.erp import OracleConnector, oracle_schema
+from gateway.erp.http import result
 from gateway.errors import ErpOperationFailed, ErpUnsupported
 from tests.gateway.erp import expected
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox
@@ -222,3 +226,159 @@ def test_the_connector_moves_every_schedule_through_one_change_order(sandbox: Sa
     assert len(keys) == len(dates) + 2  # open, one PATCH per schedule, submit
     looked_up = erp.lookup("mv@submit")  # the submit recorded what it replaced
     assert looked_up is not None and looked_up.data["previous"] == moved.data["previous"]
+
+
+def _draft_urls(http: httpx.Client) -> tuple[str, str]:
+    """The draft's URL and its first schedule's, as a client finds them."""
+    header = ORDER.split(":")[1]
+    found = http.get(f"{ROOT}/draftPurchaseOrders", params={"q": f"POHeaderId={header}"})
+    base = str(found.json()["items"][0]["links"][0]["href"])
+    line = http.get(f"{base}/child/lines").json()["items"][0]
+    schedules = http.get(f"{base}/child/lines/{line['POLineId']}/child/schedules").json()
+    return base, str(schedules["items"][0]["links"][0]["href"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "message"),
+    [
+        pytest.param(
+            "PATCH",
+            "suppliers/{supplier}",
+            {"InactiveDate": None, "IBAN": "DE89370400440532013000"},
+            "IBAN: the attribute does not exist on Suppliers",
+            id="bank-on-supplier",
+        ),
+        pytest.param(
+            "PATCH",
+            "suppliers/{supplier}",
+            {"SupplierNumber": "999"},
+            "SupplierNumber: the attribute is not updatable on Suppliers",
+            id="read-only-number",
+        ),
+        pytest.param(
+            "PATCH",
+            "suppliers/{supplier}/child/sites/{site}",
+            {"HoldFlag": True},
+            "HoldFlag: the attribute does not exist on Suppliers/Sites",
+            id="unknown-hold",
+        ),
+        pytest.param(
+            "PATCH",
+            "externalBankAccounts/{bank}",
+            {"BankAccountHolderName": "Someone"},
+            "BankAccountHolderName: the attribute does not exist on External Bank Accounts",
+            id="sap-holder-name",
+        ),
+        pytest.param(
+            "PATCH",
+            "externalBankAccounts/{bank}",
+            {"CountryCode": "DE"},
+            "CountryCode: the attribute is not updatable on External Bank Accounts",
+            id="country-create-only",
+        ),
+        pytest.param(
+            "POST",
+            "suppliers",
+            {"Supplier": "Nova", "addresses": [{"CountryCode": "BR", "Country": "Brazil"}]},
+            "addresses: Country: the attribute is not creatable on Suppliers/Addresses",
+            id="address-display-country",
+        ),
+        pytest.param(
+            "PATCH",
+            "{draft}",
+            {"ChangeOrderInitiatingParty": "Buyer", "ChangeOrderStatus": "APPROVED"},
+            "ChangeOrderStatus: the attribute is not updatable on Draft Purchase Orders",
+            id="draft-status",
+        ),
+        pytest.param(
+            "PATCH",
+            "{schedule}",
+            {"RequestedDeliveryDate": "2026-07-15", "DeliveryDate": "2026-07-15"},
+            "DeliveryDate: the attribute does not exist on Draft Purchase Orders/Lines/Schedules",
+            id="unknown-schedule-date",
+        ),
+        pytest.param(
+            "POST",
+            "{order}/action/close",
+            {"closeAction": "close", "bypassApprovalsFlag": True},
+            "bypassApprovalsFlag: the attribute does not exist on Close one purchase order",
+            id="close-payload",
+        ),
+    ],
+)
+def test_writes_the_reference_does_not_allow_are_refused(
+    sandbox: Sandbox, method: str, path: str, body: dict[str, Any], message: str
+) -> None:
+    supplier = int(FIRST.split(":")[1])
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        draft, schedule = _draft_urls(http)
+        url = path.format(
+            supplier=supplier,
+            site=supplier * 10 + 2,
+            bank=supplier * 10 + 3,
+            draft=draft,
+            schedule=schedule,
+            order=_po_url(http),
+        )
+        headers = (
+            {"Content-Type": "application/vnd.oracle.adf.action+json"} if "action" in url else {}
+        )
+        refused = http.request(
+            method, url if "://" in url else f"{ROOT}/{url}", json=body, headers=headers
+        )
+    assert refused.status_code == 400
+    assert message in refused.json()["title"]
+    assert sandbox.admin.keys() == []
+
+
+def test_what_oracle_allows_but_the_sandbox_does_not_model_is_refused_as_such(
+    sandbox: Sandbox,
+) -> None:
+    oracle_schema.check("suppliers", {"AlternateName": "Nova"}, creating=False)
+    supplier = FIRST.split(":")[1]
+    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+        refused = http.patch(f"{ROOT}/suppliers/{supplier}", json={"AlternateName": "Nova"})
+    assert refused.status_code == 400
+    assert "the sandbox changes only InactiveDate on suppliers" in refused.json()["title"]
+
+
+def test_the_connector_checks_every_write_against_the_reference_before_sending(
+    sandbox: Sandbox,
+) -> None:
+    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    before = sandbox.admin.calls()
+    # A restore whose recorded values name SAP's attribute, not Oracle's: refused unsent.
+    done = result("bank", "supplier.update_bank_account", None,
+                  {"previous": {"BankAccountHolderName": "Old Holder"}})  # fmt: skip
+    restore = op("supplier.restore_bank_account", FIRST, "bank:undo",
+                 result=done.model_dump(mode="json"))  # fmt: skip
+    with pytest.raises(ErpOperationFailed, match="BankAccountHolderName: the attribute does not"):
+        erp.run(restore)
+    assert sandbox.admin.calls() == before  # not even read: checked first
+
+    site = str(int(FIRST.split(":")[1]) * 10 + 2)
+    held = result("hold", "supplier.block", None, {"previous": {site: {"HoldFlag": False}}})
+    unblock = op("supplier.unblock", FIRST, "hold:undo", result=held.model_dump(mode="json"))
+    with pytest.raises(ErpOperationFailed, match="HoldFlag: the attribute does not exist"):
+        erp.run(unblock)
+    calls = sandbox.admin.calls()
+    assert calls.get("supplier.change") == before.get("supplier.change")  # no PATCH sent
+    assert sandbox.admin.keys() == []
+
+
+def test_the_written_down_reference_refuses_what_oracle_does() -> None:
+    oracle_schema.check(
+        "suppliers",
+        {"Supplier": "Nova", "addresses": [{"AddressName": "MAIN", "CountryCode": "BR"}]},
+        creating=True,
+    )
+    with pytest.raises(oracle_schema.MetadataError, match="CountryCode: the attribute is required"):
+        oracle_schema.check("suppliers", {"Supplier": "N", "addresses": [{}]}, creating=True)
+    with pytest.raises(oracle_schema.MetadataError, match="child resource cannot be changed"):
+        oracle_schema.check("suppliers", {"sites": []}, creating=False)
+    with pytest.raises(oracle_schema.MetadataError, match="closeAction: the attribute is required"):
+        oracle_schema.check("purchaseOrders/action/close", {}, creating=True)
+    with pytest.raises(oracle_schema.MetadataError, match="closeAction: one of"):
+        oracle_schema.check("purchaseOrders/action/close", {"closeAction": "shut"}, creating=True)
+    with pytest.raises(oracle_schema.MetadataError, match="StatusTypeCd: the attribute is not"):
+        oracle_schema.check("serviceRequests", {"StatusTypeCd": "ORA_SVC_CLOSED"}, creating=False)
