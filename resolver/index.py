@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from resolver.arrays import Column, Postings, fnv1a, key_hashes, read_meta, write_meta
 
 Record = dict[str, str | None]
+Posting = tuple[str, np.ndarray]  # a name key and its records
 
 STRONG_KEYS = ("tax_id", "email", "phone", "name_sorted")
 KEY_COLUMNS = (*STRONG_KEYS, "tax_root", "number")
@@ -34,6 +35,11 @@ MAX_POSTING = 50_000
 NAME_CANDIDATES = 60
 #: Postings longer than this are worth the check whether new records can still qualify.
 CLOSE_FROM = 512
+#: Name-posting entries one query may scan (over all the entity types it searches) before the
+#: records seen so far are the only ones left in the race (see `name_candidates`).
+SCAN_BUDGET = 20_000
+#: At most this many of the records seen when the budget runs out stay in the race.
+KEEP_AFTER_BUDGET = 1_024
 FORMAT = 1
 
 
@@ -183,8 +189,13 @@ class ServingIndex:
         return [v or "" for v in column.to_list()]
 
     # -- blocking ----------------------------------------------------------------------------
-    def candidates(self, query: Record) -> np.ndarray:
-        """Record positions worth scoring for a normalised query, strongest keys first."""
+    def candidates(self, query: Record, budget: int | None = SCAN_BUDGET) -> np.ndarray:
+        """Record positions worth scoring for a normalised query, strongest keys first; at most
+        `budget` name-posting entries scanned (None: every usable posting, the exact top)."""
+        return candidates_together([(self, query)], budget)[0]
+
+    def _blocking_keys(self, query: Record) -> tuple[list[np.ndarray], list[Posting]]:
+        """The records of the query's strong keys (short postings only) and its name postings."""
         strong = [f"{c}={query[c]}" for c in (*STRONG_KEYS, "tax_root") if query.get(c)]
         for rule in self.rules:
             values = [query.get(c) for c in rule]
@@ -194,78 +205,12 @@ class ServingIndex:
         by_name = name_keys(name) if name else []
         found = self.postings.lookup([fnv1a(k) for k in strong + by_name])
         parts = [h for h in found[: len(strong)] if h is not None and len(h) <= MAX_STRONG_HITS]
-        if by_name:
-            named = [
-                (k, h) for k, h in zip(by_name, found[len(strong) :], strict=True) if h is not None
-            ]
-            if named:
-                parts.append(self._name_candidates(named))
-        if not parts:
-            return np.zeros(0, dtype=np.int64)
-        rows = np.concatenate(parts)
-        _, first = np.unique(rows, return_index=True)
-        return rows[np.sort(first)].astype(np.int64)
+        named = [(k, h) for k, h in zip(by_name, found[len(strong) :], strict=True) if h is not None]
+        return parts, named
 
-    def _name_candidates(self, postings: list[tuple[str, np.ndarray]]) -> np.ndarray:
-        """The NAME_CANDIDATES records sharing the most (IDF-weighted) name keys with the query;
-        ties go to the record found first (rarest key first).
-
-        Keys are taken rarest first. Once the NAME_CANDIDATES-th best score exceeds the sum of
-        the weights still to come, no record not yet seen can enter the result, so the longer
-        postings that remain only add to the records already seen (found by binary search)
-        instead of being scanned whole: the same result, a fraction of the work.
-        """
-        postings.sort(key=lambda kv: (len(kv[1]), kv[0]))
-        usable = [kv for kv in postings if len(kv[1]) <= MAX_POSTING] or postings[:1]
-        n = max(self.size, 1)
-        weights = [
-            math.log(1 + n / len(hits)) * (1.0 if key.startswith("w:") else 0.5)
-            for key, hits in usable
-        ]
-        still_to_come = [0.0] * (len(weights) + 1)
-        for k in range(len(weights) - 1, -1, -1):
-            still_to_come[k] = weights[k] + still_to_come[k + 1]
-        acc = self._scratch.take()
-        touched: list[np.ndarray] = []
-        found = 0
-        closed: np.ndarray | None = None  # the seen records, once no new one can qualify
-        try:
-            for k, ((_, hits), weight) in enumerate(zip(usable, weights, strict=True)):
-                hits = hits[:MAX_POSTING]
-                if (
-                    closed is None
-                    and found >= NAME_CANDIDATES
-                    and len(hits) > CLOSE_FROM
-                    # no record can yet score above what is still to come: skip the partition
-                    and still_to_come[0] - still_to_come[k] > still_to_come[k]
-                ):
-                    so_far = np.concatenate(touched)
-                    scores = acc[so_far]
-                    kth = np.partition(scores, len(scores) - NAME_CANDIDATES)[-NAME_CANDIDATES]
-                    if kth > still_to_come[k]:
-                        closed = np.sort(so_far)
-                if closed is not None:
-                    at = np.minimum(np.searchsorted(hits, closed), len(hits) - 1)
-                    acc[closed[hits[at] == closed]] += weight
-                    continue
-                new = hits[acc[hits] == 0.0]  # every weight is > 0: a zero score is unseen
-                touched.append(new)
-                found += len(new)
-                acc[hits] += weight
-            rows = np.concatenate(touched)
-            scores = acc[rows]
-        finally:
-            for part in touched:
-                acc[part] = 0.0
-            self._scratch.give_back(acc)
-        if len(rows) > NAME_CANDIDATES:
-            kth = np.partition(scores, len(scores) - NAME_CANDIDATES)[len(scores) - NAME_CANDIDATES]
-            keep = np.flatnonzero(scores >= kth)
-        else:
-            keep = np.arange(len(rows))
-        order = keep[np.lexsort((keep, -scores[keep]))][:NAME_CANDIDATES]
-        result: np.ndarray = rows[order]
-        return result
+    def _name_candidates(self, postings: list[Posting], budget: int | None = None) -> np.ndarray:
+        """The exact top NAME_CANDIDATES by shared name keys (`name_candidates` of one index)."""
+        return name_candidates([(self, postings)], budget)[0]
 
     def rows_where(self, column: str, value: str) -> np.ndarray:
         """Positions of the records whose key column (tax id, e-mail…) equals value."""
@@ -292,6 +237,148 @@ class ServingIndex:
         if branch is None or branches is None:
             return [int(i) for i in hits]
         return [int(i) for i, b in zip(hits, branches.values(hits), strict=True) if b == branch]
+
+
+def candidates_together(
+    queries: Sequence[tuple[ServingIndex, Record]], budget: int | None = SCAN_BUDGET
+) -> list[np.ndarray]:
+    """`ServingIndex.candidates` of several indexes (the party types of a query that names no
+    entity type) in one pass: their name postings are taken together, rarest first (relative
+    to each index's size), under one budget of scanned entries for them all."""
+    keyed = [index._blocking_keys(query) for index, query in queries]
+    lanes = [(index, named) for (index, _), (_, named) in zip(queries, keyed, strict=True)]
+    by_name = name_candidates([lane for lane in lanes if lane[1]], budget)
+    out: list[np.ndarray] = []
+    for parts, named in keyed:
+        if named:
+            parts = [*parts, by_name.pop(0)]
+        if not parts:
+            out.append(np.zeros(0, dtype=np.int64))
+            continue
+        rows = np.concatenate(parts)
+        _, first = np.unique(rows, return_index=True)
+        out.append(rows[np.sort(first)].astype(np.int64))
+    return out
+
+
+class _Lane:
+    """One index's share of a name-candidate pass: its postings (rarest first), their weights,
+    the score accumulator and the records seen so far."""
+
+    def __init__(self, index: ServingIndex, postings: list[Posting]):
+        postings.sort(key=lambda kv: (len(kv[1]), kv[0]))
+        self.index = index
+        self.usable = [kv for kv in postings if len(kv[1]) <= MAX_POSTING] or postings[:1]
+        n = max(index.size, 1)
+        self.weights = [
+            math.log(1 + n / len(hits)) * (1.0 if key.startswith("w:") else 0.5)
+            for key, hits in self.usable
+        ]
+        #: rest[k]: the most a record can still gain from keys k, k+1, …
+        self.rest = [0.0] * (len(self.weights) + 1)
+        for k in range(len(self.weights) - 1, -1, -1):
+            self.rest[k] = self.weights[k] + self.rest[k + 1]
+        self.acc = index._scratch.take()
+        self.touched: list[np.ndarray] = []  # records in the order first seen
+        self.found = 0
+        self.closed: np.ndarray | None = None  # the records still in the race, once closed
+
+    def close(self, k: int, keep: int | None) -> np.ndarray | None:
+        """The seen records that can still reach the top before key k: all but those whose
+        score plus every weight still to come stays under the current NAME_CANDIDATES-th best
+        (exact); with `keep`, only the `keep` best of them (ties to the first seen). None if
+        a record not yet seen could still enter the top (and no `keep` forces the close)."""
+        seen = np.concatenate(self.touched)
+        scores = self.acc[seen]
+        kth = 0.0
+        if len(seen) >= NAME_CANDIDATES:
+            kth = float(np.partition(scores, len(seen) - NAME_CANDIDATES)[-NAME_CANDIDATES])
+        if keep is None and not kth > self.rest[k]:
+            return None
+        alive = np.flatnonzero(scores + self.rest[k] >= kth)
+        if keep is not None and len(alive) > keep:
+            alive = alive[np.lexsort((alive, -scores[alive]))[:keep]]
+        return np.sort(seen[alive])
+
+    def add(self, k: int, hits: np.ndarray) -> None:
+        weight = self.weights[k]
+        if self.closed is not None:  # only the records still in the race gain
+            closed = self.closed
+            at = np.minimum(np.searchsorted(hits, closed), len(hits) - 1)
+            self.acc[closed[hits[at] == closed]] += weight
+            return
+        new = hits[self.acc[hits] == 0.0]  # every weight is > 0: a zero score is unseen
+        self.touched.append(new)
+        self.found += len(new)
+        self.acc[hits] += weight
+
+    def top(self) -> np.ndarray:
+        """The NAME_CANDIDATES best-scored records seen, ties to the first seen; clears."""
+        try:
+            rows = np.concatenate(self.touched) if self.touched else np.zeros(0, np.int32)
+            scores = self.acc[rows]
+        finally:
+            for part in self.touched:
+                self.acc[part] = 0.0
+            self.index._scratch.give_back(self.acc)
+        if len(rows) > NAME_CANDIDATES:
+            kth = np.partition(scores, len(scores) - NAME_CANDIDATES)[len(scores) - NAME_CANDIDATES]
+            keep = np.flatnonzero(scores >= kth)
+        else:
+            keep = np.arange(len(rows))
+        order = keep[np.lexsort((keep, -scores[keep]))][:NAME_CANDIDATES]
+        result: np.ndarray = rows[order]
+        return result
+
+
+def name_candidates(
+    lanes: Sequence[tuple[ServingIndex, list[Posting]]], budget: int | None = SCAN_BUDGET
+) -> list[np.ndarray]:
+    """Per index, the NAME_CANDIDATES records sharing the most (IDF-weighted) name keys with
+    the query; ties go to the record found first (rarest key first).
+
+    Keys are taken rarest first, across the indexes together (by posting length relative to
+    the index). Once the NAME_CANDIDATES-th best score of an index exceeds the sum of its
+    weights still to come, no record not yet seen can enter its result, so its longer postings
+    only add to the records still in the race (found by binary search) instead of being
+    scanned whole: the same result, a fraction of the work.
+
+    With a budget, a posting that would take the entries scanned so far (over all indexes)
+    beyond it is not scanned either, unless its index has seen no record yet: the index
+    closes there, with at most KEEP_AFTER_BUDGET of its records still in the race. The work
+    per query is then bounded by the budget (plus one first posting of at most MAX_POSTING
+    per index) whatever the size of the master; the cost is recall, of a record that shares
+    with the query only keys too common to be scanned in time (measured by
+    `tests/resolver/test_candidate_recall.py` and `benchmarks/recall.py`).
+    """
+    state = [_Lane(index, postings) for index, postings in lanes]
+    steps = sorted(
+        (len(hits) / max(lane.index.size, 1), n, k)
+        for n, lane in enumerate(state)
+        for k, (_, hits) in enumerate(lane.usable)
+    )
+    scanned = 0
+    try:
+        for _, n, k in steps:
+            lane = state[n]
+            hits = lane.usable[k][1][:MAX_POSTING]
+            if lane.closed is None and lane.found:
+                over = budget is not None and scanned + len(hits) > budget
+                if over:
+                    lane.closed = lane.close(k, KEEP_AFTER_BUDGET)
+                elif (
+                    lane.found >= NAME_CANDIDATES
+                    and len(hits) > CLOSE_FROM
+                    # no record can yet score above what is still to come: skip the check
+                    and lane.rest[0] - lane.rest[k] > lane.rest[k]
+                ):
+                    lane.closed = lane.close(k, None)
+            if lane.closed is None:
+                scanned += len(hits)
+            lane.add(k, hits)
+    finally:
+        results = [lane.top() for lane in state]
+    return results
 
 
 def _names(value: object) -> list[str]:
