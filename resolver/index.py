@@ -35,8 +35,8 @@ MAX_POSTING = 50_000
 NAME_CANDIDATES = 60
 #: Postings longer than this are worth the check whether new records can still qualify.
 CLOSE_FROM = 512
-#: Name-posting entries one query may scan (over all the entity types it searches) before the
-#: records seen so far are the only ones left in the race (see `name_candidates`).
+#: Name-posting entries one query may scan per entity type it searches (pooled over the types)
+#: before the records seen so far are the only ones left in the race (see `name_candidates`).
 SCAN_BUDGET = 20_000
 #: At most this many of the records seen when the budget runs out stay in the race.
 KEEP_AFTER_BUDGET = 1_024
@@ -205,7 +205,9 @@ class ServingIndex:
         by_name = name_keys(name) if name else []
         found = self.postings.lookup([fnv1a(k) for k in strong + by_name])
         parts = [h for h in found[: len(strong)] if h is not None and len(h) <= MAX_STRONG_HITS]
-        named = [(k, h) for k, h in zip(by_name, found[len(strong) :], strict=True) if h is not None]
+        named = [
+            (k, h) for k, h in zip(by_name, found[len(strong) :], strict=True) if h is not None
+        ]
         return parts, named
 
     def _name_candidates(self, postings: list[Posting], budget: int | None = None) -> np.ndarray:
@@ -343,12 +345,13 @@ def name_candidates(
     only add to the records still in the race (found by binary search) instead of being
     scanned whole: the same result, a fraction of the work.
 
-    With a budget, a posting that would take the entries scanned so far (over all indexes)
-    beyond it is not scanned either, unless its index has seen no record yet: the index
-    closes there, with at most KEEP_AFTER_BUDGET of its records still in the race. The work
-    per query is then bounded by the budget (plus one first posting of at most MAX_POSTING
-    per index) whatever the size of the master; the cost is recall, of a record that shares
-    with the query only keys too common to be scanned in time (measured by
+    With a budget (entries per index, pooled: an index whose keys are rare leaves its share
+    to the others), a posting that would take the entries scanned so far over all indexes
+    beyond the pool is not scanned either, unless its index has seen no record yet: the
+    index closes there, with at most KEEP_AFTER_BUDGET of its records still in the race. The
+    work per query is then bounded by the budget (plus one first posting of at most
+    MAX_POSTING per index) whatever the size of the master; the cost is recall, of a record
+    that shares with the query only keys too common to be scanned in time (measured by
     `tests/resolver/test_candidate_recall.py` and `benchmarks/recall.py`).
     """
     state = [_Lane(index, postings) for index, postings in lanes]
@@ -358,12 +361,13 @@ def name_candidates(
         for k, (_, hits) in enumerate(lane.usable)
     )
     scanned = 0
+    pooled = None if budget is None else budget * len(state)
     try:
         for _, n, k in steps:
             lane = state[n]
             hits = lane.usable[k][1][:MAX_POSTING]
             if lane.closed is None and lane.found:
-                over = budget is not None and scanned + len(hits) > budget
+                over = pooled is not None and scanned + len(hits) > pooled
                 if over:
                     lane.closed = lane.close(k, KEEP_AFTER_BUDGET)
                 elif (
