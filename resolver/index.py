@@ -38,8 +38,9 @@ CLOSE_FROM = 512
 #: Name-posting entries one query may scan per entity type it searches (pooled over the types)
 #: before the records seen so far are the only ones left in the race (see `name_candidates`).
 SCAN_BUDGET = 20_000
-#: At most this many of the records seen when the budget runs out stay in the race.
-KEEP_AFTER_BUDGET = 1_024
+#: The rarest name keys of each entity type scanned whatever the budget: a typo makes the
+#: rarest key one the right record lacks, and its variant (or the next word) comes next.
+ALWAYS_SCANNED = 3
 FORMAT = 1
 
 
@@ -283,24 +284,21 @@ class _Lane:
         self.acc = index._scratch.take()
         self.touched: list[np.ndarray] = []  # records in the order first seen
         self.found = 0
+        self.scanned = 0  # postings scanned whole
         self.closed: np.ndarray | None = None  # the records still in the race, once closed
 
-    def close(self, k: int, keep: int | None) -> np.ndarray | None:
+    def close(self, k: int, forced: bool) -> np.ndarray | None:
         """The seen records that can still reach the top before key k: all but those whose
-        score plus every weight still to come stays under the current NAME_CANDIDATES-th best
-        (exact); with `keep`, only the `keep` best of them (ties to the first seen). None if
-        a record not yet seen could still enter the top (and no `keep` forces the close)."""
+        score plus every weight still to come stays under the current NAME_CANDIDATES-th best.
+        None if a record not yet seen could still enter the top, unless `forced`."""
         seen = np.concatenate(self.touched)
         scores = self.acc[seen]
         kth = 0.0
         if len(seen) >= NAME_CANDIDATES:
             kth = float(np.partition(scores, len(seen) - NAME_CANDIDATES)[-NAME_CANDIDATES])
-        if keep is None and not kth > self.rest[k]:
+        if not forced and not kth > self.rest[k]:
             return None
-        alive = np.flatnonzero(scores + self.rest[k] >= kth)
-        if keep is not None and len(alive) > keep:
-            alive = alive[np.lexsort((alive, -scores[alive]))[:keep]]
-        return np.sort(seen[alive])
+        return np.sort(seen[scores + self.rest[k] >= kth])
 
     def add(self, k: int, hits: np.ndarray) -> None:
         weight = self.weights[k]
@@ -312,6 +310,7 @@ class _Lane:
         new = hits[self.acc[hits] == 0.0]  # every weight is > 0: a zero score is unseen
         self.touched.append(new)
         self.found += len(new)
+        self.scanned += 1
         self.acc[hits] += weight
 
     def top(self) -> np.ndarray:
@@ -347,10 +346,10 @@ def name_candidates(
 
     With a budget (entries per index, pooled: an index whose keys are rare leaves its share
     to the others), a posting that would take the entries scanned so far over all indexes
-    beyond the pool is not scanned either, unless its index has seen no record yet: the
-    index closes there, with at most KEEP_AFTER_BUDGET of its records still in the race. The
-    work per query is then bounded by the budget (plus one first posting of at most
-    MAX_POSTING per index) whatever the size of the master; the cost is recall, of a record
+    beyond the pool is not scanned either, once its index has scanned its ALWAYS_SCANNED
+    rarest: the index closes there, the records it has seen the only ones left in the race.
+    The work per query is then bounded by the budget plus ALWAYS_SCANNED postings of at most
+    MAX_POSTING per index, whatever the size of the master; the cost is recall, of a record
     that shares with the query only keys too common to be scanned in time (measured by
     `tests/resolver/test_candidate_recall.py` and `benchmarks/recall.py`).
     """
@@ -368,15 +367,15 @@ def name_candidates(
             hits = lane.usable[k][1][:MAX_POSTING]
             if lane.closed is None and lane.found:
                 over = pooled is not None and scanned + len(hits) > pooled
-                if over:
-                    lane.closed = lane.close(k, KEEP_AFTER_BUDGET)
+                if over and lane.scanned >= ALWAYS_SCANNED:
+                    lane.closed = lane.close(k, True)
                 elif (
                     lane.found >= NAME_CANDIDATES
                     and len(hits) > CLOSE_FROM
                     # no record can yet score above what is still to come: skip the check
                     and lane.rest[0] - lane.rest[k] > lane.rest[k]
                 ):
-                    lane.closed = lane.close(k, None)
+                    lane.closed = lane.close(k, False)
             if lane.closed is None:
                 scanned += len(hits)
             lane.add(k, hits)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from resolver import Resolver
 from resolver import index as index_module
@@ -72,7 +73,10 @@ def _master(common: int) -> ServingIndex:
     return ServingIndex.build(frame, ["name"])
 
 
-def test_a_posting_beyond_the_budget_adds_only_to_records_already_seen() -> None:
+def test_a_posting_beyond_the_budget_adds_only_to_records_already_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(index_module, "ALWAYS_SCANNED", 1)
     index = _master(3000)
     query = {"name": "souza comercio alimentos"}
     exact = index.candidates(query, None)
@@ -80,12 +84,23 @@ def test_a_posting_beyond_the_budget_adds_only_to_records_already_seen() -> None
     souza = index.size - 1
     assert exact[0] == capped[0] == souza  # rarest key first: found whatever the budget
     assert len(exact) == index_module.NAME_CANDIDATES
-    # 'comercio' (3,001 records) would exceed the budget: no record is found by it alone.
+    # 'alimentos' (3,000 records) would exceed the budget: no record is found by it alone.
     assert capped.tolist() == [souza]
     assert set(exact.tolist()) > {souza}
 
 
-def test_one_pass_over_several_types_pools_the_budget() -> None:
+def test_the_rarest_keys_are_scanned_whatever_the_budget() -> None:
+    # Keys rarest first: p:souz, w:souza (1 record each), then p:alim (3,000): the third is
+    # scanned although it overflows a budget of 1, so the records sharing 'alimentos' come in.
+    assert index_module.ALWAYS_SCANNED == 3
+    index = _master(3000)
+    capped = index.candidates({"name": "souza comercio alimentos"}, 1)
+    assert capped[0] == index.size - 1
+    assert len(capped) == index_module.NAME_CANDIDATES
+
+
+def test_one_pass_over_several_types_pools_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_module, "ALWAYS_SCANNED", 1)
     small, large = _master(10), _master(3000)
     query = {"name": "souza comercio alimentos"}
     # Alone, the large index's 'alimentos' (3,000) overflows a budget of 2,000 …
