@@ -3,7 +3,10 @@
 Blocking must be generous (recall first: whatever it misses can never be resolved) and cheap:
 strong keys (tax id, e-mail, phone, name words in any order) bring every record they hit;
 name words and their 4-letter prefixes bring the records sharing the rarest of them, ranked
-by inverse document frequency, so a typo in one word still finds the record by another.
+by inverse document frequency, so a typo in one word still finds the record by another. The
+name postings a query scans are bounded by a budget (`SCAN_BUDGET`, `name_candidates`), so the
+work per query does not grow with the master; a query that names no entity type searches the
+party types in one pass under one pooled budget (`candidates_together`).
 
 The index is built once, at training (or refresh) time, into flat numpy/byte files
 (`resolver.arrays`), so that a server loads a million records in about a second instead of
