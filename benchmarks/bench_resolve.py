@@ -327,7 +327,7 @@ def summary_rows(size: int, res: dict[str, Any]) -> list[list[str]]:
         measured = (
             f"{run['recall']:.2%} ({run['capped_found']:,}/{run['brute_found']:,}); "
             f"{changed} of {run['queries']:,} decisions changed; p99 "
-            f"{_ms(run['brute_ms'].get('p99'))} → {_ms(run['capped_ms'].get('p99'))} ms"
+            f"{_ms(run['brute_ms'].get('p99'))} → {_ms(run['capped_ms'].get('p99'))}"
         )
         goal = f"candidate recall ≥ 99.9 % of brute force, budget {run['budget']:,}"
         row(goal, measured, _verdict(run["recall"], 0.999, False), "recall")
