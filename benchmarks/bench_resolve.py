@@ -1,15 +1,19 @@
 """`make bench`: resolve at scale, measured on this machine, beside splink's own per-record path.
 
-    python benchmarks/bench_resolve.py [--sizes 100000,1000000] [--queries 2000] [--root var/bench]
-                                       [--threads 1,4,16] [--no-http] [--record]
+    python benchmarks/bench_resolve.py [--sizes 10000] [--queries 1000] [--root var/bench]
+                                       [--threads 1,4,16] [--no-http] [--no-splink]
+                                       [--no-recall] [--no-dedupe] [--record]
 
 For each master size (suppliers; customers, employees and contacts in the generator's
 proportions) it generates a seeded sample (kept under --root and reused), trains, loads the
-serving index, resolves --queries queries of the generator's mix in process and over HTTP, and
-runs splink 5's `predict_between` and `compare_records` on the same supplier queries. Every
-phase runs in its own process (`benchmarks/phases.py`), so each peak RSS is that phase's own.
-With --record the tables are appended to benchmarks/RESULTS.md with the machine's description.
-Benchmarks measure; they assert nothing.
+serving index, resolves --queries queries of the generator's mix in process and over HTTP, runs
+splink 5's `predict_between` and `compare_records` on the same supplier queries, compares the
+name-candidate scan budget with brute force, and dedupes. Every phase runs in its own process
+(`benchmarks/phases.py`), so each peak RSS is that phase's own. It ends with one table: every
+target of issue 17, the measured value (or "not measured"), whether it is met, and the load
+average while it was measured. The targets are for 1 M suppliers (`--sizes 100000,1000000`);
+the default size keeps a run to minutes. With --record the tables are appended to
+benchmarks/RESULTS.md with the machine's description. Benchmarks measure; they assert nothing.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
 
 Phases: `generate`, `train`, `serve` (index load, RSS, in-process latency and throughput),
 `splink` (splink 5's per-record paths on the same queries, and agreement with ours), `http`
-(latency and throughput of `POST /v1/resolve` through `canon serve`), `dedupe`. Each writes one
-JSON object; `bench_resolve.py` runs them and prints the tables.
+(latency and throughput of `POST /v1/resolve` through `canon serve`), `dedupe`, `recall` (the
+name-candidate scan budget against brute force, `resolver/recall.py`). Each writes one JSON
+object; `bench_resolve.py` runs them and prints the tables.
 """
 
 from __future__ import annotations
