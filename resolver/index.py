@@ -40,7 +40,7 @@ NAME_CANDIDATES = 60
 CLOSE_FROM = 512
 #: Name-posting entries one query may scan per entity type it searches (pooled over the types)
 #: before the records seen so far are the only ones left in the race (see `name_candidates`).
-SCAN_BUDGET = 20_000
+SCAN_BUDGET = 50_000
 #: The rarest name keys of each entity type scanned whatever the budget: a typo makes the
 #: rarest key one the right record lacks, and its variant (or the next word) comes next.
 ALWAYS_SCANNED = 3
