@@ -309,6 +309,12 @@ class _Lane:
             closed = self.closed
             at = np.minimum(np.searchsorted(hits, closed), len(hits) - 1)
             self.acc[closed[hits[at] == closed]] += weight
+            if len(closed) > NAME_CANDIDATES and k + 1 < len(self.weights):
+                # Leave the race as soon as even every weight still to come cannot lift a
+                # record to the current NAME_CANDIDATES-th best (exact: it keeps its score).
+                scores = self.acc[closed]
+                kth = np.partition(scores, len(closed) - NAME_CANDIDATES)[-NAME_CANDIDATES]
+                self.closed = closed[scores + self.rest[k + 1] >= kth]
             return
         new = hits[self.acc[hits] == 0.0]  # every weight is > 0: a zero score is unseen
         self.touched.append(new)
