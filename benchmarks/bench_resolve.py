@@ -1,15 +1,19 @@
 """`make bench`: resolve at scale, measured on this machine, beside splink's own per-record path.
 
-    python benchmarks/bench_resolve.py [--sizes 100000,1000000] [--queries 2000] [--root var/bench]
-                                       [--threads 1,4,16] [--no-http] [--record]
+    python benchmarks/bench_resolve.py [--sizes 10000] [--queries 1000] [--root var/bench]
+                                       [--threads 1,4,16] [--no-http] [--no-splink]
+                                       [--no-recall] [--no-dedupe] [--record]
 
 For each master size (suppliers; customers, employees and contacts in the generator's
 proportions) it generates a seeded sample (kept under --root and reused), trains, loads the
-serving index, resolves --queries queries of the generator's mix in process and over HTTP, and
-runs splink 5's `predict_between` and `compare_records` on the same supplier queries. Every
-phase runs in its own process (`benchmarks/phases.py`), so each peak RSS is that phase's own.
-With --record the tables are appended to benchmarks/RESULTS.md with the machine's description.
-Benchmarks measure; they assert nothing.
+serving index, resolves --queries queries of the generator's mix in process and over HTTP, runs
+splink 5's `predict_between` and `compare_records` on the same supplier queries, compares the
+name-candidate scan budget with brute force, and dedupes. Every phase runs in its own process
+(`benchmarks/phases.py`), so each peak RSS is that phase's own. It ends with one table: every
+target of issue 17, the measured value (or "not measured"), whether it is met, and the load
+average while it was measured. The targets are for 1 M suppliers (`--sizes 100000,1000000`);
+the default size keeps a run to minutes. With --record the tables are appended to
+benchmarks/RESULTS.md with the machine's description. Benchmarks measure; they assert nothing.
 """
 
 from __future__ import annotations
@@ -60,9 +64,11 @@ def run_phase(phase: str, out_dir: Path, **options: Any) -> dict[str, Any]:
     for key, value in options.items():
         cmd += [f"--{key}", ",".join(map(str, value)) if isinstance(value, list) else str(value)]
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     print(f"  {phase} …", end="", flush=True)
     subprocess.run(cmd, check=True)
     result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    result["load_1min"] = [load_before, os.getloadavg()[0]]
     print(f" {time.perf_counter() - started:.1f} s", flush=True)
     return result
 
@@ -80,6 +86,14 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> str:
 
 def ms(value: float | None) -> str:
     return "—" if value is None else (f"{value:.3f}" if value < 10 else f"{value:.1f}")
+
+
+def recall_budgets(size: int) -> list[int]:
+    """The default scan budget, and below 1 M its share of the master (what it is at 1 M)."""
+    from resolver.index import SCAN_BUDGET
+
+    share = max(1, round(SCAN_BUDGET * size / AT_SCALE))
+    return [SCAN_BUDGET] + ([share] if share < SCAN_BUDGET else [])
 
 
 def report(size: int, res: dict[str, Any]) -> str:
@@ -204,6 +218,51 @@ def report(size: int, res: dict[str, Any]) -> str:
             f"{sp['pairs_equal_1e-6']}/{sp['pairs_compared']} pairs splink scored "
             f"(worst difference {sp['worst_weight_diff']:.1e}).\n"
         )
+    rc = res.get("recall")
+    if rc:
+        rows_r = []
+        for run in rc["runs"]:
+            b, c = run["brute_ms"], run["capped_ms"]
+            bu, cu = run["brute_untyped_ms"], run["capped_untyped_ms"]
+            rows_r.append(
+                [
+                    f"{run['budget']:,}",
+                    f"{run['capped_found']:,}/{run['brute_found']:,}",
+                    f"{run['recall']:.2%}",
+                    f"{run['capped_first']:,}/{run['brute_first']:,}",
+                    f"{run['answers_changed']:,}",
+                    str(len(run["changes"])),
+                    f"{ms(b.get('p50'))} → {ms(c.get('p50'))}",
+                    f"{ms(b.get('p99'))} → {ms(c.get('p99'))}",
+                    f"{ms(bu.get('p99'))} → {ms(cu.get('p99'))}",
+                ]
+            )
+        parts.append(
+            table(
+                "name candidates under a scan budget against brute force "
+                f"({rc['runs'][0]['queries']:,} queries, each resolved both ways; "
+                "latency brute → budget, ms)",
+                [
+                    "budget",
+                    "right record returned",
+                    "recall",
+                    "right record first",
+                    "answers differ",
+                    "decisions differ",
+                    "p50",
+                    "p99",
+                    "untyped p99",
+                ],
+                rows_r,
+            )
+        )
+        for run in rc["runs"]:
+            for ch in run["changes"]:
+                parts.append(
+                    f"- budget {run['budget']:,}: {ch['id']} ({ch['kind']}) "
+                    f"{ch['before']} → {ch['after']}"
+                )
+        parts.append("")
     dd = res.get("dedupe")
     if dd:
         summary = ", ".join(f"{k} {v}" for k, v in dd["summary"].items())
@@ -215,18 +274,105 @@ def report(size: int, res: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+#: The issue's targets (issue 17, "Done when"): at 1 M suppliers on 2 vCPUs, load < 1.5.
+AT_SCALE = 1_000_000
+QUIET_LOAD = 1.5
+
+
+def _load(res: dict[str, Any], *phases: str) -> str:
+    """The 1-minute load average at the start and end of the phases a figure comes from."""
+    loads = [x for p in phases if p in res for x in res[p].get("load_1min", [])]
+    return "—" if not loads else f"{min(loads):.1f}–{max(loads):.1f}"
+
+
+def _verdict(value: float | None, goal: float, most: bool) -> str:
+    if value is None:
+        return "not measured"
+    return "yes" if (value <= goal if most else value >= goal) else "no"
+
+
+def summary_rows(size: int, res: dict[str, Any]) -> list[list[str]]:
+    """One row per target: the target, master size, measured value, met or not, load."""
+    master = f"{size:,}"
+    rows: list[list[str]] = []
+
+    def row(target: str, measured: str, met: str, *phases: str) -> None:
+        rows.append([target, master, measured, met, _load(res, *phases)])
+
+    sv = res.get("serve") or {}
+    p99 = sv.get("latency_ms", {}).get("p99")
+    row("in-process p99 ≤ 5 ms, generator's mix", _ms(p99), _verdict(p99, 5, True), "serve")
+    untyped = sv.get("latency_by_entity_type_ms", {}).get("None", {}).get("p99")
+    row("in-process p99 ≤ 5 ms, untyped queries", _ms(untyped), _verdict(untyped, 5, True), "serve")
+    by_clients = {c["clients"]: c for c in (res.get("http") or {}).get("by_clients", [])}
+    h4 = by_clients.get(4, {}).get("p99")
+    row("HTTP p99 ≤ 20 ms at 4 clients", _ms(h4), _verdict(h4, 20, True), "http")
+    q16 = by_clients.get(16, {}).get("qps")
+    measured = "not measured" if q16 is None else f"{q16:,.0f}/s (1 worker)"
+    row("HTTP ≥ 500 resolves/s at 16 clients", measured, _verdict(q16, 500, False), "http")
+    rss = sv.get("rss_loaded_mb")
+    measured = "not measured" if rss is None else f"{rss:,.0f} MB (1 process)"
+    row("total RSS ≤ 2 GB, index shared", measured, _verdict(rss, 2048, True), "serve")
+    ratio = (res.get("splink") or {}).get("ratio_p50")
+    measured = "not measured" if ratio is None else f"{ratio:,.0f}×"
+    row("≥ 50× splink predict_between at p50", measured, _verdict(ratio, 50, False), "splink")
+    tr = res.get("train") or {}
+    secs = tr.get("seconds")
+    measured = "not measured" if secs is None else f"{secs:,.1f} s"
+    if secs is not None and "load_1min" not in tr:
+        measured += " (earlier run's train.json)"
+    row("train + index ≤ 120 s", measured, _verdict(secs, 120, True), "train")
+    dd = (res.get("dedupe") or {}).get("seconds")
+    measured = "not measured" if dd is None else f"{dd:,.1f} s"
+    row("dedupe ≤ 120 s", measured, _verdict(dd, 120, True), "dedupe")
+    row("dedupe recall within 0.1 % of today's rules", "not measured", "not measured")
+    for run in (res.get("recall") or {}).get("runs", []):
+        changed = len(run["changes"])
+        measured = (
+            f"{run['recall']:.2%} ({run['capped_found']:,}/{run['brute_found']:,}); "
+            f"{changed} of {run['queries']:,} decisions changed; p99 "
+            f"{_ms(run['brute_ms'].get('p99'))} → {_ms(run['capped_ms'].get('p99'))}"
+        )
+        goal = f"candidate recall ≥ 99.9 % of brute force, budget {run['budget']:,}"
+        row(goal, measured, _verdict(run["recall"], 0.999, False), "recall")
+    row("recall tests green in CI", "not measured (CI)", "not measured")
+    loads = [x for r in res.values() if isinstance(r, dict) for x in r.get("load_1min", [])]
+    top = max(loads) if loads else None
+    row(
+        f"quiet machine: load < {QUIET_LOAD}",
+        "—" if top is None else f"max {top:.1f}",
+        _verdict(top, QUIET_LOAD - 1e-9, True),
+    )
+    return rows
+
+
+def summary(rows: list[list[str]]) -> str:
+    return table(
+        f"Issue 17 targets (set for {AT_SCALE:,} suppliers on 2 vCPUs at load < {QUIET_LOAD}; "
+        "a smaller master's figure shows the way, it does not meet the target)",
+        ["target", "master", "measured", "met", "load 1-min"],
+        rows,
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "not measured" if value is None else f"{ms(value)} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--sizes", default="10000")
+    parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--splink-queries", type=int, default=100)
     parser.add_argument("--root", default="var/bench")
     parser.add_argument("--threads", default="1,4,16")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--no-dedupe", action="store_true")
+    parser.add_argument("--no-splink", action="store_true")
+    parser.add_argument("--no-recall", action="store_true")
     parser.add_argument("--retrain", action="store_true", help="train even if a model exists")
     parser.add_argument("--record", action="store_true", help="append the tables to RESULTS.md")
     args = parser.parse_args()
@@ -235,6 +381,7 @@ def main() -> None:
     header = f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {machine()}\n"
     print(header)
     sections = []
+    targets: list[list[str]] = []
     for size in [int(s) for s in args.sizes.split(",")]:
         base = root / f"s{size}"
         sample, workdir, out = base / "sample", base / "workdir", base / "results"
@@ -253,9 +400,19 @@ def main() -> None:
         res["serve"] = run_phase(
             "serve", out, workdir=workdir, queries=queries, n=args.queries, threads=threads
         )
-        res["splink"] = run_phase(
-            "splink", out, workdir=workdir, queries=queries, n=args.splink_queries
-        )
+        if not args.no_splink:
+            res["splink"] = run_phase(
+                "splink", out, workdir=workdir, queries=queries, n=args.splink_queries
+            )
+        if not args.no_recall:
+            res["recall"] = run_phase(
+                "recall",
+                out,
+                workdir=workdir,
+                queries=queries,
+                n=args.queries,
+                budgets=recall_budgets(size),
+            )
         if not args.no_http:
             res["http"] = run_phase(
                 "http", out, workdir=workdir, queries=queries, n=args.queries, threads=threads
@@ -268,9 +425,13 @@ def main() -> None:
         section = report(size, res)
         print("\n" + section)
         sections.append(section)
+        targets += summary_rows(size, res)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    closing = summary(targets) + f"\nLoad average at the end: {load}.\n"
+    print("\n" + closing)
     if args.record:
         with RESULTS.open("a", encoding="utf-8") as fh:
-            fh.write("\n" + header + "\n" + "\n".join(sections))
+            fh.write("\n" + header + "\n" + "\n".join(sections) + "\n" + closing)
         print(f"appended to {RESULTS}")
 
 

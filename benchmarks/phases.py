@@ -4,8 +4,9 @@
 
 Phases: `generate`, `train`, `serve` (index load, RSS, in-process latency and throughput),
 `splink` (splink 5's per-record paths on the same queries, and agreement with ours), `http`
-(latency and throughput of `POST /v1/resolve` through `canon serve`), `dedupe`. Each writes one
-JSON object; `bench_resolve.py` runs them and prints the tables.
+(latency and throughput of `POST /v1/resolve` through `canon serve`), `dedupe`, `recall` (the
+name-candidate scan budget against brute force, `resolver/recall.py`). Each writes one JSON
+object; `bench_resolve.py` runs them and prints the tables.
 """
 
 from __future__ import annotations
@@ -381,6 +382,54 @@ def phase_http(args: argparse.Namespace) -> dict[str, Any]:
         server.wait(timeout=30)
 
 
+# -- recall of the budgeted candidate pass -----------------------------------------------------
+def phase_recall(args: argparse.Namespace) -> dict[str, Any]:
+    """Each query resolved with and without the name-candidate scan budget (`resolver.recall`):
+    recall of the right record, decisions that change, and latency both ways. --budgets lists
+    the budgets (0: the default, `resolver.index.SCAN_BUDGET`)."""
+    from resolver import load_resolver
+    from resolver.index import SCAN_BUDGET
+    from resolver.recall import compare
+
+    workdir = Path(args.workdir)
+    queries_path = Path(args.queries)
+    queries = load_queries(queries_path, args.n)
+    lines = (queries_path.parent / "expected.jsonl").read_text(encoding="utf-8").splitlines()
+    expected = {str(r["id"]): r for r in (json.loads(line) for line in lines if line.strip())}
+    resolver = load_resolver(workdir)
+    warm = queries[: min(200, len(queries))]
+    compare(resolver, warm, expected, SCAN_BUDGET)  # warm-up
+    runs = []
+    for budget in args.budgets or [0]:
+        report = compare(resolver, queries, expected, budget or SCAN_BUDGET)
+        untyped = [k for k, q in enumerate(queries) if q.get("entity_type") is None]
+        runs.append(
+            {
+                "budget": report.budget,
+                "queries": report.queries,
+                "with_right_record": report.with_right_record,
+                "brute_found": report.brute_found,
+                "capped_found": report.capped_found,
+                "brute_first": report.brute_first,
+                "capped_first": report.capped_first,
+                "recall": report.recall,
+                "recall_first": report.recall_first,
+                "answers_changed": report.answers_changed,
+                "changes": [vars(c) for c in report.changes],
+                "brute_ms": percentiles(report.brute_ms),
+                "capped_ms": percentiles(report.capped_ms),
+                "brute_untyped_ms": percentiles([report.brute_ms[k] for k in untyped]),
+                "capped_untyped_ms": percentiles([report.capped_ms[k] for k in untyped]),
+            }
+        )
+    return {
+        "default_budget": SCAN_BUDGET,
+        "records": {n: et.index.size for n, et in resolver.entity_types.items()},
+        "runs": runs,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 # -- dedupe ------------------------------------------------------------------------------------
 def phase_dedupe(args: argparse.Namespace) -> dict[str, Any]:
     from resolver import dedupe_workdir
@@ -409,6 +458,7 @@ PHASES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "splink": phase_splink,
     "http": phase_http,
     "dedupe": phase_dedupe,
+    "recall": phase_recall,
 }
 
 
@@ -425,6 +475,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--engine", default="duckdb")
     parser.add_argument("--threads", type=lambda s: [int(x) for x in s.split(",")], default=[1])
+    parser.add_argument("--budgets", type=lambda s: [int(x) for x in s.split(",")], default=[0])
     args = parser.parse_args()
     result = PHASES[args.phase](args)
     Path(args.out).write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")

@@ -3,7 +3,10 @@
 Blocking must be generous (recall first: whatever it misses can never be resolved) and cheap:
 strong keys (tax id, e-mail, phone, name words in any order) bring every record they hit;
 name words and their 4-letter prefixes bring the records sharing the rarest of them, ranked
-by inverse document frequency, so a typo in one word still finds the record by another.
+by inverse document frequency, so a typo in one word still finds the record by another. The
+name postings a query scans are bounded by a budget (`SCAN_BUDGET`, `name_candidates`), so the
+work per query does not grow with the master; a query that names no entity type searches the
+party types in one pass under one pooled budget (`candidates_together`).
 
 The index is built once, at training (or refresh) time, into flat numpy/byte files
 (`resolver.arrays`), so that a server loads a million records in about a second instead of
@@ -34,6 +37,7 @@ from resolver.arrays import (
 )
 
 Record = dict[str, str | None]
+Posting = tuple[str, np.ndarray]  # a name key and its records
 
 STRONG_KEYS = ("tax_id", "email", "phone", "name_sorted")
 KEY_COLUMNS = (*STRONG_KEYS, "tax_root", "number")
@@ -42,6 +46,12 @@ MAX_POSTING = 50_000
 NAME_CANDIDATES = 60
 #: Postings longer than this are worth the check whether new records can still qualify.
 CLOSE_FROM = 512
+#: Name-posting entries one query may scan per entity type it searches (pooled over the types)
+#: before the records seen so far are the only ones left in the race (see `name_candidates`).
+SCAN_BUDGET = 50_000
+#: The rarest name keys of each entity type scanned whatever the budget: a typo makes the
+#: rarest key one the right record lacks, and its variant (or the next word) comes next.
+ALWAYS_SCANNED = 3
 FORMAT = 1
 
 
@@ -191,8 +201,13 @@ class ServingIndex:
         return [v or "" for v in column.to_list()]
 
     # -- blocking ----------------------------------------------------------------------------
-    def candidates(self, query: Record) -> np.ndarray:
-        """Record positions worth scoring for a normalised query, strongest keys first."""
+    def candidates(self, query: Record, budget: int | None = SCAN_BUDGET) -> np.ndarray:
+        """Record positions worth scoring for a normalised query, strongest keys first; at most
+        `budget` name-posting entries scanned (None: every usable posting, the exact top)."""
+        return candidates_together([(self, query)], budget)[0]
+
+    def _blocking_keys(self, query: Record) -> tuple[list[np.ndarray], list[Posting]]:
+        """The records of the query's strong keys (short postings only) and its name postings."""
         strong = [f"{c}={query[c]}" for c in (*STRONG_KEYS, "tax_root") if query.get(c)]
         for rule in self.rules:
             values = [query.get(c) for c in rule]
@@ -202,78 +217,14 @@ class ServingIndex:
         by_name = name_keys(name) if name else []
         found = self.postings.lookup([fnv1a(k) for k in strong + by_name])
         parts = [h for h in found[: len(strong)] if h is not None and len(h) <= MAX_STRONG_HITS]
-        if by_name:
-            named = [
-                (k, h) for k, h in zip(by_name, found[len(strong) :], strict=True) if h is not None
-            ]
-            if named:
-                parts.append(self._name_candidates(named))
-        if not parts:
-            return np.zeros(0, dtype=np.int64)
-        rows = np.concatenate(parts)
-        _, first = np.unique(rows, return_index=True)
-        return rows[np.sort(first)].astype(np.int64)
-
-    def _name_candidates(self, postings: list[tuple[str, np.ndarray]]) -> np.ndarray:
-        """The NAME_CANDIDATES records sharing the most (IDF-weighted) name keys with the query;
-        ties go to the record found first (rarest key first).
-
-        Keys are taken rarest first. Once the NAME_CANDIDATES-th best score exceeds the sum of
-        the weights still to come, no record not yet seen can enter the result, so the longer
-        postings that remain only add to the records already seen (found by binary search)
-        instead of being scanned whole: the same result, a fraction of the work.
-        """
-        postings.sort(key=lambda kv: (len(kv[1]), kv[0]))
-        usable = [kv for kv in postings if len(kv[1]) <= MAX_POSTING] or postings[:1]
-        n = max(self.size, 1)
-        weights = [
-            math.log(1 + n / len(hits)) * (1.0 if key.startswith("w:") else 0.5)
-            for key, hits in usable
+        named = [
+            (k, h) for k, h in zip(by_name, found[len(strong) :], strict=True) if h is not None
         ]
-        still_to_come = [0.0] * (len(weights) + 1)
-        for k in range(len(weights) - 1, -1, -1):
-            still_to_come[k] = weights[k] + still_to_come[k + 1]
-        acc = self._scratch.take()
-        touched: list[np.ndarray] = []
-        found = 0
-        closed: np.ndarray | None = None  # the seen records, once no new one can qualify
-        try:
-            for k, ((_, hits), weight) in enumerate(zip(usable, weights, strict=True)):
-                hits = hits[:MAX_POSTING]
-                if (
-                    closed is None
-                    and found >= NAME_CANDIDATES
-                    and len(hits) > CLOSE_FROM
-                    # no record can yet score above what is still to come: skip the partition
-                    and still_to_come[0] - still_to_come[k] > still_to_come[k]
-                ):
-                    so_far = np.concatenate(touched)
-                    scores = acc[so_far]
-                    kth = np.partition(scores, len(scores) - NAME_CANDIDATES)[-NAME_CANDIDATES]
-                    if kth > still_to_come[k]:
-                        closed = np.sort(so_far)
-                if closed is not None:
-                    at = np.minimum(np.searchsorted(hits, closed), len(hits) - 1)
-                    acc[closed[hits[at] == closed]] += weight
-                    continue
-                new = hits[acc[hits] == 0.0]  # every weight is > 0: a zero score is unseen
-                touched.append(new)
-                found += len(new)
-                acc[hits] += weight
-            rows = np.concatenate(touched)
-            scores = acc[rows]
-        finally:
-            for part in touched:
-                acc[part] = 0.0
-            self._scratch.give_back(acc)
-        if len(rows) > NAME_CANDIDATES:
-            kth = np.partition(scores, len(scores) - NAME_CANDIDATES)[len(scores) - NAME_CANDIDATES]
-            keep = np.flatnonzero(scores >= kth)
-        else:
-            keep = np.arange(len(rows))
-        order = keep[np.lexsort((keep, -scores[keep]))][:NAME_CANDIDATES]
-        result: np.ndarray = rows[order]
-        return result
+        return parts, named
+
+    def _name_candidates(self, postings: list[Posting], budget: int | None = None) -> np.ndarray:
+        """The exact top NAME_CANDIDATES by shared name keys (`name_candidates` of one index)."""
+        return name_candidates([(self, postings)], budget)[0]
 
     def rows_where(self, column: str, value: str) -> np.ndarray:
         """Positions of the records whose key column (tax id, e-mail…) equals value."""
@@ -300,6 +251,154 @@ class ServingIndex:
         if branch is None or branches is None:
             return [int(i) for i in hits]
         return [int(i) for i, b in zip(hits, branches.values(hits), strict=True) if b == branch]
+
+
+def candidates_together(
+    queries: Sequence[tuple[ServingIndex, Record]], budget: int | None = SCAN_BUDGET
+) -> list[np.ndarray]:
+    """`ServingIndex.candidates` of several indexes (the party types of a query that names no
+    entity type) in one pass: their name postings are taken together, rarest first (relative
+    to each index's size), under one budget of scanned entries for them all."""
+    keyed = [index._blocking_keys(query) for index, query in queries]
+    lanes = [(index, named) for (index, _), (_, named) in zip(queries, keyed, strict=True)]
+    by_name = name_candidates([lane for lane in lanes if lane[1]], budget)
+    out: list[np.ndarray] = []
+    for parts, named in keyed:
+        if named:
+            parts = [*parts, by_name.pop(0)]
+        if not parts:
+            out.append(np.zeros(0, dtype=np.int64))
+            continue
+        rows = np.concatenate(parts)
+        _, first = np.unique(rows, return_index=True)
+        out.append(rows[np.sort(first)].astype(np.int64))
+    return out
+
+
+class _Lane:
+    """One index's share of a name-candidate pass: its postings (rarest first), their weights,
+    the score accumulator and the records seen so far."""
+
+    def __init__(self, index: ServingIndex, postings: list[Posting]):
+        postings.sort(key=lambda kv: (len(kv[1]), kv[0]))
+        self.index = index
+        self.usable = [kv for kv in postings if len(kv[1]) <= MAX_POSTING] or postings[:1]
+        n = max(index.size, 1)
+        self.weights = [
+            math.log(1 + n / len(hits)) * (1.0 if key.startswith("w:") else 0.5)
+            for key, hits in self.usable
+        ]
+        #: rest[k]: the most a record can still gain from keys k, k+1, …
+        self.rest = [0.0] * (len(self.weights) + 1)
+        for k in range(len(self.weights) - 1, -1, -1):
+            self.rest[k] = self.weights[k] + self.rest[k + 1]
+        self.acc = index._scratch.take()
+        self.touched: list[np.ndarray] = []  # records in the order first seen
+        self.found = 0
+        self.scanned = 0  # postings scanned whole
+        self.closed: np.ndarray | None = None  # the records still in the race, once closed
+
+    def close(self, k: int, forced: bool) -> np.ndarray | None:
+        """The seen records that can still reach the top before key k: all but those whose
+        score plus every weight still to come stays under the current NAME_CANDIDATES-th best.
+        None if a record not yet seen could still enter the top, unless `forced`."""
+        seen = np.concatenate(self.touched)
+        scores = self.acc[seen]
+        kth = 0.0
+        if len(seen) >= NAME_CANDIDATES:
+            kth = float(np.partition(scores, len(seen) - NAME_CANDIDATES)[-NAME_CANDIDATES])
+        if not forced and not kth > self.rest[k]:
+            return None
+        return np.sort(seen[scores + self.rest[k] >= kth])
+
+    def add(self, k: int, hits: np.ndarray) -> None:
+        weight = self.weights[k]
+        if self.closed is not None:  # only the records still in the race gain
+            closed = self.closed
+            at = np.minimum(np.searchsorted(hits, closed), len(hits) - 1)
+            self.acc[closed[hits[at] == closed]] += weight
+            if len(closed) > NAME_CANDIDATES and k + 1 < len(self.weights):
+                # Leave the race as soon as even every weight still to come cannot lift a
+                # record to the current NAME_CANDIDATES-th best (exact: it keeps its score).
+                scores = self.acc[closed]
+                kth = np.partition(scores, len(closed) - NAME_CANDIDATES)[-NAME_CANDIDATES]
+                self.closed = closed[scores + self.rest[k + 1] >= kth]
+            return
+        new = hits[self.acc[hits] == 0.0]  # every weight is > 0: a zero score is unseen
+        self.touched.append(new)
+        self.found += len(new)
+        self.scanned += 1
+        self.acc[hits] += weight
+
+    def top(self) -> np.ndarray:
+        """The NAME_CANDIDATES best-scored records seen, ties to the first seen; clears."""
+        try:
+            rows = np.concatenate(self.touched) if self.touched else np.zeros(0, np.int32)
+            scores = self.acc[rows]
+        finally:
+            for part in self.touched:
+                self.acc[part] = 0.0
+            self.index._scratch.give_back(self.acc)
+        if len(rows) > NAME_CANDIDATES:
+            kth = np.partition(scores, len(scores) - NAME_CANDIDATES)[len(scores) - NAME_CANDIDATES]
+            keep = np.flatnonzero(scores >= kth)
+        else:
+            keep = np.arange(len(rows))
+        order = keep[np.lexsort((keep, -scores[keep]))][:NAME_CANDIDATES]
+        result: np.ndarray = rows[order]
+        return result
+
+
+def name_candidates(
+    lanes: Sequence[tuple[ServingIndex, list[Posting]]], budget: int | None = SCAN_BUDGET
+) -> list[np.ndarray]:
+    """Per index, the NAME_CANDIDATES records sharing the most (IDF-weighted) name keys with
+    the query; ties go to the record found first (rarest key first).
+
+    Keys are taken rarest first, across the indexes together (by posting length relative to
+    the index). Once the NAME_CANDIDATES-th best score of an index exceeds the sum of its
+    weights still to come, no record not yet seen can enter its result, so its longer postings
+    only add to the records still in the race (found by binary search) instead of being
+    scanned whole: the same result, a fraction of the work.
+
+    With a budget (entries per index, pooled: an index whose keys are rare leaves its share
+    to the others), a posting that would take the entries scanned so far over all indexes
+    beyond the pool is not scanned either, once its index has scanned its ALWAYS_SCANNED
+    rarest: the index closes there, the records it has seen the only ones left in the race.
+    The work per query is then bounded by the budget plus ALWAYS_SCANNED postings of at most
+    MAX_POSTING per index, whatever the size of the master; the cost is recall, of a record
+    that shares with the query only keys too common to be scanned in time (measured by
+    `tests/resolver/test_candidate_recall.py` and `benchmarks/recall.py`).
+    """
+    state = [_Lane(index, postings) for index, postings in lanes]
+    steps = sorted(
+        (len(hits) / max(lane.index.size, 1), n, k)
+        for n, lane in enumerate(state)
+        for k, (_, hits) in enumerate(lane.usable)
+    )
+    scanned = 0
+    pooled = None if budget is None else budget * len(state)
+    try:
+        for _, n, k in steps:
+            lane = state[n]
+            hits = lane.usable[k][1][:MAX_POSTING]
+            if lane.closed is None and lane.found:
+                over = pooled is not None and scanned + len(hits) > pooled
+                if over and lane.scanned >= ALWAYS_SCANNED:
+                    lane.closed = lane.close(k, True)
+                elif (
+                    lane.found >= NAME_CANDIDATES
+                    and len(hits) > CLOSE_FROM
+                    # no record can yet score above what is still to come: skip the check
+                    and lane.rest[0] - lane.rest[k] > lane.rest[k]
+                ):
+                    lane.closed = lane.close(k, False)
+            if lane.closed is None:
+                scanned += len(hits)
+            lane.add(k, hits)
+    finally:
+        results = [lane.top() for lane in state]
+    return results
 
 
 def _names(value: object) -> list[str]:

@@ -21,6 +21,7 @@ from resolver.decision import (
     name_points_elsewhere,
 )
 from resolver.errors import QueryError
+from resolver.index import SCAN_BUDGET, candidates_together
 from resolver.mention import resolve_text
 from resolver.normalise import normalise_record, tax_id_kind
 from resolver.profiles import ROLES, EntityTypeSpec, Profile
@@ -63,6 +64,9 @@ class Resolver:
         self._snapshot = load_snapshot(model_dir)
         self._retry_at = 0.0
         self._reloading = threading.Lock()
+        #: Name-posting entries one resolve may scan (`resolver.index.name_candidates`);
+        #: None scans every usable posting (the exact top, as brute force finds it).
+        self.scan_budget: int | None = SCAN_BUDGET
 
     # -- the served snapshot -------------------------------------------------------------
     @property
@@ -182,30 +186,43 @@ class Resolver:
             versions = (snapshot.model_version, self.calibration.version)
             return resolve_text(query, snapshot.profile, specs, versions, self.resolve)
         targets = self._targets(query, snapshot.entity_types)
-        candidates: list[Scored] = []
         identity: dict[str, str | None] = {}
         query_tax: str | None = None
-        in_master = False
+        asked: list[tuple[ServedType, dict[str, str | None]]] = []
         for name in targets:
             et = snapshot.entity_types[name]
             roles = self._roles(dict(query.record), et.spec, name, strict=len(targets) == 1)
             normalised = normalise_record(roles)
             identity = identity or {k: normalised.get(k) for k in ("name", "tax_id")}
             query_tax = query_tax or normalised.get("tax_id")
+            asked.append((et, normalised))
+        # One blocking pass over every probabilistic type searched, under one budget.
+        blocked = [(et.index, q) for et, q in asked if et.model is not None]
+        found = iter(candidates_together(blocked, self.scan_budget)) if blocked else iter(())
+        candidates: list[Scored] = []
+        in_master = False
+        for et, normalised in asked:
             owners = _owners(et, normalised.get("tax_id"))
             in_master = in_master or len(owners) > 0
-            candidates.extend(self._score(et, normalised, owners))
+            rows = next(found) if et.model is not None else None
+            candidates.extend(self._score(et, normalised, owners, rows))
         ranked = one_per_id(candidates)
         return self._decide(snapshot, query, targets, ranked, (identity, query_tax), in_master)
 
     def _score(
-        self, et: ServedType, query: dict[str, str | None], keep: np.ndarray
+        self,
+        et: ServedType,
+        query: dict[str, str | None],
+        keep: np.ndarray,
+        rows: np.ndarray | None = None,
     ) -> list[Scored]:
-        """The best-scored records of one entity type, and every record in `keep` (the owners
-        of the query's identifier, whatever their score: the rule must see them)."""
+        """The best-scored records of one entity type among `rows` (its blocking candidates,
+        found here if not given), and every record in `keep` (the owners of the query's
+        identifier, whatever their score: the rule must see them)."""
         if et.model is None:
             return [Scored(et, i, 50.0, query) for i in et.index.candidates_by_key(query)]
-        rows = et.index.candidates(query)
+        if rows is None:
+            rows = et.index.candidates(query, self.scan_budget)
         if len(keep):
             rows = np.concatenate([rows, keep[~np.isin(keep, rows)]])
         if not len(rows):
