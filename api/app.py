@@ -35,15 +35,13 @@ from gateway import (
     ErpConnector,
     GateRules,
     Gateway,
-    LocalLedgerConnector,
     PromotionRules,
     Store,
     TokenSigner,
     load_catalog,
 )
-from gateway.erp import OracleConnector, ProtheusConnector, SapConnector
 from gateway.erp.base import ChangeFeed, RowReads
-from gateway.erp.protheus import bank_fields
+from gateway.erp.registry import kind as erp_kind
 from gateway.erp_sync import ErpSync
 from gateway.record_sync import IndexSync
 from gateway.workflow import RunnerPolicy, WorkflowRunner
@@ -81,31 +79,13 @@ def rules_from(settings: Settings) -> GateRules:
 def connector_class(settings: Settings) -> type:
     """The class of the connector `build_connector` makes (what it declares it can run is
     class-level: `gateway.offered`), without connecting to anything."""
-    if settings.erp_kind == "ledger" or not settings.erp_url:
-        return LocalLedgerConnector
-    kinds = {"protheus": ProtheusConnector, "sap": SapConnector}
-    return kinds.get(settings.erp_kind, OracleConnector)
+    return erp_kind(settings.erp_kind).connector
 
 
 def build_connector(settings: Settings) -> ErpConnector:
-    """The ERP connector the settings name (`erp_kind`): the local ledger, or one over HTTP."""
-    if settings.erp_kind == "ledger" or not settings.erp_url:
-        return LocalLedgerConnector(settings.ledger_file)
-    url, user = settings.erp_url, settings.erp_username or ""
-    password = settings.erp_password.get_secret_value() if settings.erp_password else ""
-    timeout = settings.erp_timeout_seconds
-    lookup = {"probe": None, "installed": True, "absent": False}[settings.erp_lookup_service]
-    if settings.erp_kind == "protheus":
-        return ProtheusConnector(url, username=user, password=password, auth=settings.erp_auth,
-                                 timeout=timeout, lookup_service=lookup,
-                                 filial_width=settings.erp_protheus_filial_width,
-                                 bank=bank_fields(settings.erp_protheus_bank_fields))  # fmt: skip
-    if settings.erp_kind == "sap":
-        return SapConnector(url, username=user, password=password, timeout=timeout,
-                            lookup_service=lookup, grouping=settings.erp_sap_grouping,
-                            block_field=settings.erp_sap_block_field)  # fmt: skip
-    return OracleConnector(url, username=user, password=password, timeout=timeout,
-                           lookup_service=lookup)  # fmt: skip
+    """The ERP connector the settings name (`erp_kind`, a kind of `gateway.erp.registry`: the
+    local ledger, or one over HTTP); an unknown kind is `UnknownErpKind`, naming the known."""
+    return erp_kind(settings.erp_kind).build(settings)
 
 
 def runner_from(settings: Settings) -> WorkflowRunner:

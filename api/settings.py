@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.checkpoints import CheckpointSink
 from gateway.erp.protheus import bank_fields
+from gateway.erp.registry import kind as erp_kind
 from gateway.keyring import AUDIT_CHAIN, AUDIT_ENTRIES, KeySource, SecretFile, StaticKeys
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "demo", "dev", "test"})
@@ -164,9 +165,10 @@ class Settings(BaseSettings):
     )
 
     # The ERP Canon writes to, and the durable workflows that write (gateway/workflow*.py).
-    erp_kind: Literal["ledger", "protheus", "sap", "oracle"] = Field(
+    erp_kind: str = Field(
         default="ledger",
-        description="ledger: a SQLite ERP in the workdir; protheus | sap | oracle: at erp_url",
+        description="ledger: a SQLite ERP in the workdir; protheus | sap | oracle: at erp_url "
+        "(any kind registered in gateway.erp.registry)",
     )
     erp_url: str | None = Field(default=None, description="Base URL of the ERP's REST/OData API")
     erp_username: str | None = None
@@ -246,6 +248,12 @@ class Settings(BaseSettings):
     workflow_retry_after_seconds: float = Field(default=5.0, gt=0.0)
     workflow_max_claims: int = Field(default=20, ge=1)
 
+    @field_validator("erp_kind")
+    @classmethod
+    def _check_erp_kind(cls, value: str) -> str:
+        erp_kind(value)  # UnknownErpKind (a ValueError) names the known kinds
+        return value
+
     @field_validator("erp_protheus_bank_fields")
     @classmethod
     def _check_bank_fields(cls, value: str) -> str:
@@ -254,9 +262,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_erp_and_workflows(self) -> Settings:
-        if self.erp_kind != "ledger" and not self.erp_url:
+        remote = erp_kind(self.erp_kind).remote
+        if remote and not self.erp_url:
             raise ValueError(f"CANON_ERP_KIND={self.erp_kind} needs CANON_ERP_URL")
-        if self.erp_kind != "ledger" and not (self.erp_username and self.erp_password):
+        if remote and not (self.erp_username and self.erp_password):
             raise ValueError(
                 f"CANON_ERP_KIND={self.erp_kind} needs CANON_ERP_USERNAME and CANON_ERP_PASSWORD"
             )

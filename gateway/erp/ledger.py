@@ -15,9 +15,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
+from gateway.erp.registry import register
 from gateway.errors import ErpError, ErpOperationFailed
 
 _SCHEMA = """
@@ -42,6 +43,14 @@ CREATE TABLE IF NOT EXISTS operations (
 """
 
 
+class LedgerSettings(Protocol):
+    """What the local ledger is built from: its SQLite file."""
+
+    @property
+    def ledger_file(self) -> Path: ...
+
+
+@register("ledger", remote=False)
 class LocalLedgerConnector:
     """A small ERP in a SQLite file; `refuse` maps operation names to the reason it refuses them."""
 
@@ -51,6 +60,11 @@ class LocalLedgerConnector:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as conn:
             conn.executescript(_SCHEMA)
+
+    @classmethod
+    def from_settings(cls, settings: LedgerSettings) -> LocalLedgerConnector:
+        """The ledger in the deployment's file (`gateway.erp.registry`)."""
+        return cls(settings.ledger_file)
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:

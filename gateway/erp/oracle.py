@@ -47,6 +47,7 @@ from gateway.erp.http import (
     result,
     unsupported,
 )
+from gateway.erp.registry import ErpSettings, access, register
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided, ErpUnsupported
 
 ROOT = "/fscmRestApi/resources/11.13.18.05"
@@ -162,6 +163,7 @@ def _flat(item: dict[str, Any]) -> dict[str, str]:
     return {k: "" if v is None else str(v) for k, v in row.items()}
 
 
+@register("oracle")
 class OracleConnector:
     """The ERP connector for Oracle Fusion Cloud's REST APIs."""
 
@@ -198,6 +200,13 @@ class OracleConnector:
             error_text=_error_text,
             transport=transport,
         )
+
+    @classmethod
+    def from_settings(cls, settings: ErpSettings) -> OracleConnector:
+        """The connector the deployment's settings describe (`gateway.erp.registry`)."""
+        erp = access(settings)
+        return cls(erp.url, username=erp.username, password=erp.password, timeout=erp.timeout,
+                   lookup_service=erp.lookup_service)  # fmt: skip
 
     # -- reads -------------------------------------------------------------------------------
     def _get(self, path: str, params: dict[str, str] | None = None) -> Any:

@@ -24,7 +24,7 @@ import base64
 import re
 import threading
 from collections.abc import Generator, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -39,6 +39,7 @@ from gateway.erp.http import (
     result,
     unsupported,
 )
+from gateway.erp.registry import ErpSettings, access, register
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided
 
 API = "/rest/api/canon/v1"
@@ -245,6 +246,20 @@ def _party_fields(
     return fields
 
 
+class ProtheusSettings(ErpSettings, Protocol):
+    """What the Protheus connector is built from: the common ERP settings and its own."""
+
+    @property
+    def erp_auth(self) -> Literal["basic", "oauth2"]: ...
+
+    @property
+    def erp_protheus_filial_width(self) -> int: ...
+
+    @property
+    def erp_protheus_bank_fields(self) -> str: ...
+
+
+@register("protheus")
 class ProtheusConnector:
     """The ERP connector for TOTVS Protheus's REST API."""
 
@@ -289,6 +304,15 @@ class ProtheusConnector:
             error_text=_error_text,
             transport=transport,
         )
+
+    @classmethod
+    def from_settings(cls, settings: ProtheusSettings) -> ProtheusConnector:
+        """The connector the deployment's settings describe (`gateway.erp.registry`)."""
+        erp = access(settings)
+        return cls(erp.url, username=erp.username, password=erp.password, auth=settings.erp_auth,
+                   timeout=erp.timeout, lookup_service=erp.lookup_service,
+                   filial_width=settings.erp_protheus_filial_width,
+                   bank=bank_fields(settings.erp_protheus_bank_fields))  # fmt: skip
 
     # -- reads -------------------------------------------------------------------------------
     def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:

@@ -29,7 +29,7 @@ import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -44,6 +44,7 @@ from gateway.erp.http import (
     result,
     unsupported,
 )
+from gateway.erp.registry import ErpSettings, access, register
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUnavailable, ErpUndecided
 
 ROOT = "/sap/opu/odata/sap"
@@ -157,6 +158,17 @@ def flatten_bp(entity: dict[str, Any]) -> dict[str, str]:
     return {k: "" if v is None else str(v) for k, v in row.items()}
 
 
+class SapSettings(ErpSettings, Protocol):
+    """What the SAP connector is built from: the common ERP settings and its own."""
+
+    @property
+    def erp_sap_grouping(self) -> str | None: ...
+
+    @property
+    def erp_sap_block_field(self) -> str: ...
+
+
+@register("sap")
 class SapConnector:
     """The ERP connector for SAP S/4HANA's OData v2 APIs."""
 
@@ -202,6 +214,14 @@ class SapConnector:
         )
         self._token: str | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: SapSettings) -> SapConnector:
+        """The connector the deployment's settings describe (`gateway.erp.registry`)."""
+        erp = access(settings)
+        return cls(erp.url, username=erp.username, password=erp.password, timeout=erp.timeout,
+                   lookup_service=erp.lookup_service, grouping=settings.erp_sap_grouping,
+                   block_field=settings.erp_sap_block_field)  # fmt: skip
 
     # -- reads -------------------------------------------------------------------------------
     def _get(self, path: str, params: dict[str, str] | None = None) -> tuple[Any, str | None]:
