@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 actions_app = typer.Typer(help="Actions proposed through the gate.", no_args_is_help=True)
 
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "data" / "samples" / "protheus" / "data"
-Format = Literal["protheus", "sap", "oracle"]
-FORMATS: tuple[Format, ...] = ("protheus", "sap", "oracle")
 
 
 # -- canon actions revert -----------------------------------------------------------------------
@@ -113,14 +111,20 @@ def _sandbox(data: Path) -> Iterator[str]:
             yield url
 
 
-def _connector(kind: Format, url: str, user: str, password: str, **kw: Any) -> ErpConnector:
-    from gateway.erp import OracleConnector, ProtheusConnector, SapConnector
+def _connector(
+    kind: str, url: str, user: str, password: str, *, auth: str, timeout: float
+) -> ErpConnector:
+    """The connector of ERP kind `kind` at `url` (`gateway.erp.registry`), built from the
+    default settings but for its address, credentials, `auth` and `timeout`."""
+    from pydantic import SecretStr
 
-    if kind == "protheus":
-        return ProtheusConnector(url, username=user, password=password, **kw)
-    cls = SapConnector if kind == "sap" else OracleConnector
-    kw.pop("auth", None)
-    return cls(url, username=user, password=password, **kw)
+    from api.settings import Settings
+    from gateway.erp.registry import kind as erp_kind
+
+    given = {"erp_kind": kind, "erp_url": url, "erp_username": user,
+             "erp_password": SecretStr(password), "erp_auth": auth,
+             "erp_timeout_seconds": timeout}  # fmt: skip
+    return erp_kind(kind).build(Settings.model_construct().model_copy(update=given))
 
 
 def _report(result: DrillResult) -> None:
@@ -174,6 +178,7 @@ def rollout_drill(
     result is stored with the action type's rollout (promotion needs a passing drill)."""
     from gateway import LOCAL_OPERATOR, load_catalog
     from gateway.drill import run_drill
+    from gateway.erp.registry import kinds
     from gateway.rollout import record_drill
     from gateway.store import utcnow
 
@@ -187,8 +192,9 @@ def rollout_drill(
         settings = load_settings(workdir)
         chosen = wire or (settings.erp_kind if erp_url and settings.erp_kind != "ledger" else None)
         kind = chosen or "protheus"
-        if kind not in FORMATS:
-            fail(f"--format {kind!r}: use {' | '.join(FORMATS)}")
+        formats = kinds(remote=True)
+        if kind not in formats:
+            fail(f"--format {kind!r}: use {' | '.join(formats)}")
         catalog = load_catalog(settings.actions_file)
         names = list(catalog.actions) if all_actions else [catalog.get(str(action)).name]
         if erp_url is None:

@@ -53,11 +53,14 @@ def extracts_from_erp(
     """Read the master through the connector; yield (extracts folder, profile of what was read)."""
     from api.app import build_connector
     from gateway.erp import fetch_extracts
+    from gateway.erp.registry import kind as erp_kind
+    from gateway.erp.registry import kinds
 
     with readable_gateway_errors():
         settings = _settings(source)
-        if settings.erp_kind == "ledger":
-            fail("--source erp needs --erp-kind protheus | sap | oracle (or CANON_ERP_KIND)")
+        if not erp_kind(settings.erp_kind).remote:
+            known = " | ".join(kinds(remote=True))
+            fail(f"--source erp needs --erp-kind {known} (or CANON_ERP_KIND)")
         profile = profile or REPO_CONFIG_DIR / "profiles" / f"{settings.erp_kind}.yaml"
         folder = data or Path(tempfile.mkdtemp(prefix="canon-erp-extracts-"))
         try:

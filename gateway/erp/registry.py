@@ -115,9 +115,10 @@ def unregister(name: str) -> None:
     _KINDS.pop(name, None)
 
 
-def kinds() -> tuple[str, ...]:
-    """The registered kinds, sorted."""
-    return tuple(sorted(_KINDS))
+def kinds(*, remote: bool | None = None) -> tuple[str, ...]:
+    """The registered kinds, sorted (only those reached over the network, or only the others,
+    when `remote` says so)."""
+    return tuple(sorted(n for n, k in _KINDS.items() if remote is None or k.remote == remote))
 
 
 def kind(name: str) -> ErpKind:

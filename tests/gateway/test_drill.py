@@ -8,23 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway import Catalog, load_catalog
 from gateway.drill import run_drill
-from gateway.erp import OracleConnector, ProtheusConnector, SapConnector
+from gateway.erp.registry import kind as erp_kind
 from gateway.offered import not_offered
 from gateway.workflow import RunnerPolicy
 from tests.gateway.erp.sandbox import Sandbox, running_sandbox
 
 CATALOG_FILE = Path(__file__).resolve().parents[2] / "config" / "actions.yaml"
 FORMATS = ("protheus", "sap", "oracle")
-CONNECTORS: dict[str, type[ProtheusConnector | SapConnector | OracleConnector]] = {
-    "protheus": ProtheusConnector,
-    "sap": SapConnector,
-    "oracle": OracleConnector,
-}
+#: The connector class each format is registered as (`gateway.erp.registry`).
+CONNECTORS: dict[str, Any] = {wire: erp_kind(wire).connector for wire in FORMATS}
 #: Where each shipped action type exists (docs/ERP.md): the supplier and purchase-order actions
 #: everywhere, but an Oracle approval (no published action withdraws one); reclassifying an
 #: accounting entry on Protheus (CT2) only; closing a ticket on Oracle (serviceRequests) only.

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from gateway.erp import OracleConnector, ProtheusConnector, SapConnector
+from gateway.erp.registry import kind as erp_kind
 from sandbox.erp import DEFAULT_PASSWORD, DEFAULT_USER, create_sandbox_app
 from tests.e2e.conftest import serving
 
@@ -54,12 +54,8 @@ class Sandbox:
     def connector(self, kind: str = "protheus", timeout: float = 30.0, **kw: Any) -> Any:
         """A connector to this sandbox; the generous default timeout keeps a loaded CI machine
         from reading a slow answer as a lost one (tests of timeouts pass their own)."""
-        if kind == "protheus":
-            return ProtheusConnector(
-                self.url, username=USER, password=PASSWORD, timeout=timeout, **kw
-            )
-        cls = SapConnector if kind == "sap" else OracleConnector
-        return cls(self.url, username=USER, password=PASSWORD, timeout=timeout)
+        cls: Any = erp_kind(kind).connector  # the class registered as `kind`
+        return cls(self.url, username=USER, password=PASSWORD, timeout=timeout, **kw)
 
 
 @contextmanager
