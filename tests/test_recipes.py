@@ -33,7 +33,7 @@ from tests.tokens import issue_for
 WIDGET = "W-1"
 
 
-# -- the toy ERP: its face (what the ERP's own API would be) ------------------------------------
+# -- the toy ERP: its face (what the ERP's own API would be) ---------------------------------------
 def toy_face() -> FastAPI:
     """A toy ERP's HTTP API: widgets that can be painted, and its writes by idempotency key."""
     face = FastAPI()
@@ -69,7 +69,7 @@ def toy_face() -> FastAPI:
     return face
 
 
-# -- the toy ERP: its connector (recipe "An ERP", step 1) ----------------------------------------
+# -- the toy ERP: its connector (recipe "An ERP", steps 1 and 2; "An action", step 2) --------------
 class ToyConnector:
     """A connector to the toy ERP: paints widgets and unpaints them."""
 
@@ -115,7 +115,7 @@ class ToyConnector:
         return None if found is None else result(idempotency_key, "", None, found)
 
 
-# -- the toy action (recipe "An action", step 1) -------------------------------------------------
+# -- the toy action (recipe "An action", step 1) ---------------------------------------------------
 CATALOG = """\
 version: 1
 actions:
@@ -166,7 +166,7 @@ class Toy:
 
 @pytest.fixture
 def registered() -> Iterator[None]:
-    """Recipe "An ERP", step 2: the connector registered under its kind."""
+    """Recipe "An ERP", step 3: the connector registered under its kind."""
     register("toy")(ToyConnector)
     try:
         yield
@@ -195,12 +195,13 @@ def _settings(tmp_path: Path, face_url: str, **more: Any) -> Settings:
 def toy(tmp_path: Path, registered: None) -> Iterator[Toy]:
     face = toy_face()
     with serving(face) as face_url:
-        app = create_app(_settings(tmp_path, face_url))  # recipe "An ERP", step 3
+        app = create_app(_settings(tmp_path, face_url))  # CANON_ERP_KIND=toy, the catalog
         with serving(app) as url, httpx.Client(base_url=url, timeout=60) as http:
             yield Toy(face, app, http)
 
 
 def test_a_toy_erp_and_a_toy_action_run_and_revert_through_the_gate(toy: Toy) -> None:
+    """Recipe "An action", step 4: proposed, approved, run, reverted through the gate."""
     assert isinstance(toy.gateway.connector, ToyConnector)
     agent, approver = toy.key("agent", "agent"), toy.key("approver", "ana")
     served = {entry["action"]: entry for entry in toy.http.get("/v1/catalog", headers=agent).json()}

@@ -2,7 +2,8 @@
 
 `LocalLedgerConnector` (an ERP of our own in a SQLite file), and over HTTP `ProtheusConnector`
 (TOTVS Protheus REST), `SapConnector` (SAP S/4HANA OData v2) and `OracleConnector` (Oracle
-Fusion Cloud REST); `fetch_extracts` reads an ERP's master into extract CSVs for training;
+Fusion Cloud REST), each registered under its ERP kind (`gateway.erp.registry`, the
+`CANON_ERP_KIND` setting); `fetch_extracts` reads an ERP's master into extract CSVs for training;
 the sandbox ERP that stands in for them lives outside the product, in `sandbox.erp`.
 """
 
