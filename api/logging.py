@@ -60,6 +60,10 @@ def _redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) ->
     return {key: _mask(value) for key, value in event_dict.items()}
 
 
+#: HTTP client libraries whose per-request lines are noise at INFO (`configure_logging`).
+QUIET_CLIENTS = ("httpx", "httpcore")
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Route structlog and the standard library's loggers (uvicorn's too) to JSON on stderr.
 
@@ -97,6 +101,11 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # httpx logs every request at INFO: with the ERP sync polling every 2 s that buries what
+    # matters, so the ERP client's own lines show from WARNING unless DEBUG is asked for.
+    quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    for name in QUIET_CLIENTS:
+        logging.getLogger(name).setLevel(quiet)
 
 
 def new_request_id() -> str:
