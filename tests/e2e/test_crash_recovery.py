@@ -1,23 +1,23 @@
 """Crash recovery: `canon serve` killed with SIGKILL while `supplier.create` workflows run.
 
-Each lane runs a real `canon serve` subprocess against its own sandbox ERP (Protheus format) and
-its own store, in rounds; the last lane's ERP is a stock one (`--stock`: no look-up by key,
-`Idempotency-Key` ignored, requests abandoned after its request timeout), where the runner
-settles doubt from the ERP's own tables, re-sending a write they do not show only after its
-settle window (so that a call still held when the restarted runner reads lands once). A round
-submits workflows over HTTP, each with a randomly drawn plan:
-where the process is killed (inside an ERP call, before or after the ERP committed, by holding
-the call in the sandbox; or at a step boundary), whether a step is refused (so that it
-compensates), and some transient noise (timeout after commit, 503, reset). The workflow is
-stopped from outside the product: right after a call's intent is committed by the sandbox
-holding that call (dropped once the process is dead, as if it had never been sent), and right
-after a call's outcome is committed by the observer that `tests/e2e/crash_serve.py` (`canon
-serve` with a test-only observer) gives the runner; nothing in the product waits for a test.
-When every workflow of the round sits at its kill point, the process is killed; a held call is
-then let through or aborted; sometimes the restarted process is killed again during recovery.
-After a clean restart every workflow must end as its plan says (`succeeded`, or `compensated`
-/ `failed` when a step was refused), the ERP must be fully done or fully undone (never half),
-each write must be in the ERP once, and the audit log must tell the same story.
+Each lane runs `canon serve` in its own process (the app as `canon serve` builds it, forked from a
+server that imported it once: `tests/e2e/crash_serve.py`) against its own sandbox ERP (Protheus
+format) and its own store, in rounds; the last lane's ERP is a stock one (`--stock`: no look-up by
+key, `Idempotency-Key` ignored, requests abandoned after its request timeout), where the runner
+settles doubt from the ERP's own tables, re-sending a write they do not show only after its settle
+window (so that a call still held when the restarted runner reads lands once). A round submits
+workflows over HTTP, each with a randomly drawn plan: where the process is killed (inside an ERP
+call, before or after the ERP committed, by holding the call in the sandbox; or at a step
+boundary), whether a step is refused (so that it compensates), and some transient noise (timeout
+after commit, 503, reset). The workflow is stopped from outside the product: right after a call's
+intent is committed by the sandbox holding that call (dropped once the process is dead, as if it
+had never been sent), and right after a call's outcome is committed by the observer that
+`tests/e2e/crash_serve.py` (`canon serve` with a test-only observer) gives the runner; nothing in
+the product waits for a test. When every workflow of the round sits at its kill point, the process
+is killed; a held call is then let through or aborted; sometimes the restarted process is killed
+again during recovery. After a clean restart every workflow must end as its plan says (`succeeded`,
+or `compensated` / `failed` when a step was refused), the ERP must be fully done or fully undone
+(never half), each write must be in the ERP once, and the audit log must tell the same story.
 
 A summary per lane (runs, kills, kill points, outcomes) goes to `test-artifacts/crash/`.
 """
@@ -29,7 +29,6 @@ import os
 import random
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -55,6 +54,7 @@ from gateway.store import Action, AuditEntry, utcnow
 from resolver.normalise import normalise_record
 from resolver.types import Decision
 from tests.db import postgres_schema_url
+from tests.e2e import crash_serve
 from tests.gateway.conftest import resolution
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox, running_sandbox
 from tests.tokens import key_id
@@ -69,9 +69,11 @@ PER_ROUND = int(os.environ.get("CANON_CRASH_PER_ROUND", "9"))
 STOCK_LANES = int(os.environ.get("CANON_CRASH_STOCK_LANES", "1"))
 #: The stock ERP's request timeout, and Canon's settle window for it (beyond the timeout: the
 #: 1 s client timeout and the time from the committed send to the request reaching the ERP).
-#: Long enough that calls let through after the restart usually still land, inside the window.
-STOCK_REQUEST_TIMEOUT = 15.0
-STOCK_SETTLE = STOCK_REQUEST_TIMEOUT + 5.0
+#: Long enough that calls let through after a restart (well under a second from the fork
+#: server) often still land, inside the window; short enough that a round waits seconds, not
+#: tens of seconds, for a stock ERP's doubt to settle.
+STOCK_REQUEST_TIMEOUT = 6.0
+STOCK_SETTLE = STOCK_REQUEST_TIMEOUT + 4.0
 STEPS = ["create_record", "attach_document", "route_for_approval"]
 TERMINAL = {"succeeded", "compensated", "failed", "needs_attention"}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "crash"
@@ -84,7 +86,6 @@ BACKWARD_POINTS = [
     "step.compensated:0",
     "step.compensated:1",
 ]
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _held(point: str | None) -> str | None:
@@ -145,8 +146,9 @@ def _free_port() -> int:
 
 
 class CanonServe:
-    """One `canon serve` subprocess (`tests/e2e/crash_serve.py` when workflows are to stop
-    after an outcome, `pause_at`), with the pause markers it writes to stderr."""
+    """One `canon serve` process (`tests/e2e/crash_serve.py`: the app as `canon serve` builds
+    it, forked from a server that imported it once; stopped after an outcome when `pause_at`
+    names one), with the pause markers it writes to its log."""
 
     def __init__(
         self,
@@ -157,7 +159,7 @@ class CanonServe:
         extra: dict[str, str] | None = None,
     ) -> None:
         self.pause_at = pause_at
-        env = {
+        self.env = {
             **os.environ,
             "CANON_DATABASE_URL": store_url,
             "CANON_TOKEN_SECRET": SECRET,
@@ -174,58 +176,65 @@ class CanonServe:
             "CANON_RATE_LIMIT_ROLES": json.dumps({"agent": {"per_second": 1e5, "burst": 100000}}),
             **(extra or {}),
         }
-        serve = ["--workdir", str(workdir), "--erp-kind", "protheus", "--erp-url", erp_url]
-        command = [str(Path(sys.executable).parent / "canon"), "serve", *serve]
+        self.argv = ["--workdir", str(workdir), "--erp-kind", "protheus", "--erp-url", erp_url]
         if pause_at:
-            command = [sys.executable, "-m", "tests.e2e.crash_serve", *serve]
-            command += ["--pause-at", pause_at]
-            env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+            self.argv += ["--pause-at", pause_at]
+        self.log = workdir.parent / f"canon-serve-{_free_port()}.log"
         # A free port can be taken by another process (a client's ephemeral port, a parallel
         # test) before canon binds it; then canon exits at once, and another port is tried.
         for _ in range(5):
-            if self._start([*command, "--port", str(_free_port())], env):
+            if self._start(_free_port()):
                 return
             if not any("address already in use" in line for line in self.tail):
                 break
         raise AssertionError(f"canon serve did not start: {self.tail[-5:]}")
 
-    def _start(self, command: list[str], env: dict[str, str]) -> bool:
-        self.port = int(command[-1])
-        self.process = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+    def _start(self, port: int) -> bool:
+        self.port = port
+        self.process = crash_serve.start([*self.argv, "--port", str(port)], self.env, self.log)
         self.paused: set[str] = set()
         self.tail: list[str] = []
+        self.reading = threading.Event()
         reader = threading.Thread(target=self._read, daemon=True)
         reader.start()
         self.url = f"http://127.0.0.1:{self.port}"
-        # a loaded 2-core machine has taken over 90 s to import and start
+        # a loaded 2-core machine has taken over 90 s to start
         deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and self.process.poll() is None:
+        while time.monotonic() < deadline and self.process.is_alive():
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return True
             except httpx.TransportError:
-                time.sleep(0.1)
+                time.sleep(0.05)
         self.stop()
         reader.join(5)  # the last lines say why it did not start
         return False
 
     def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            if " paused at " in line and line.startswith("canon: workflow "):
-                self.paused.add(line.split()[2])
-            self.tail = [*self.tail[-20:], line]
+        """Follow the log (appended to by each process on it) while this process lives."""
+        with self.log.open("a+", encoding="utf-8") as log:
+            log.seek(0, os.SEEK_END)
+            while True:
+                line = log.readline()
+                if not line:
+                    if not self.process.is_alive():
+                        return
+                    time.sleep(0.02)
+                    continue
+                if " paused at " in line and line.startswith("canon: workflow "):
+                    self.paused.add(line.split()[2])
+                self.tail = [*self.tail[-20:], line]
 
     def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        assert self.process.wait(30) == -signal.SIGKILL
+        assert self.process.pid is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.join(30)
+        assert self.process.exitcode == -signal.SIGKILL
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process.is_alive():
             self.process.kill()
-            self.process.wait(30)
+            self.process.join(30)
 
 
 def _label(kill: str) -> str:
@@ -287,12 +296,14 @@ class Lane:
         )
         plans = [self._draw(point) for _ in range(PER_ROUND)]
         canon = self._serve(pause_at=_observed(point))
+        started = time.monotonic()
         with httpx.Client(base_url=canon.url, timeout=30) as http:
             for plan in plans:
                 plan.action_id = self._submit(http, plan)
                 self._arm(plan)
         for plan in plans:
             self._approve(plan.action_id)
+        self.tally.seconds["submitting and approving"] += time.monotonic() - started
         timer = point is None and self.rng.random() < 0.25
         if timer:  # a kill at a random moment instead of planned points
             time.sleep(self.rng.uniform(0.05, 1.2))
@@ -306,15 +317,19 @@ class Lane:
         late = [p for p in plans if p.kill.startswith("erp:") and self.rng.random() < 0.3]
         self._release([p for p in plans if p not in late])
         if self.rng.random() < 0.35:
+            started = time.monotonic()
             self._second_kill(plans, late)
+            self.tally.seconds["killing again during recovery"] += time.monotonic() - started
         self.canon = self._serve(pause_at=None)
         self._release(late)
         started = time.monotonic()
         self._wait_terminal(plans)
         self.tally.seconds["recovering to the end"] += time.monotonic() - started
         self.sandbox.admin.clear_faults()
+        started = time.monotonic()
         for plan in plans:
             self._check(plan)
+        self.tally.seconds["checking"] += time.monotonic() - started
         self.plans += plans
 
     def _draw(self, point: str | None) -> Plan:
@@ -347,7 +362,7 @@ class Lane:
         if (
             self.canon is not None
             and self.canon.pause_at == pause_at
-            and self.canon.process.poll() is None
+            and self.canon.process.is_alive()
         ):
             return self.canon
         if self.canon is not None:
