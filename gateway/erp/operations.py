@@ -50,7 +50,7 @@ def unsupported(name: str, operation: str) -> ErpUnsupported:
     return ErpUnsupported(f"{operation}: not an operation the {name} connector knows")
 
 
-def undone(operation: ErpOperation) -> dict[str, Any]:
+def undone_data(operation: ErpOperation) -> dict[str, Any]:
     """What the step a compensation undoes answered (its `ErpResult.data`): a compensation's
     params are `{"undo": operation, "result": the step's ErpResult}`."""
     return dict(dict(operation.params.get("result") or {}).get("data") or {})

@@ -45,7 +45,7 @@ from gateway.erp.http import (
     result,
     unsupported,
 )
-from gateway.erp.operations import OperationRunner, runs, undone
+from gateway.erp.operations import OperationRunner, runs, undone_data
 from gateway.erp.registry import ErpSettings, access, register
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided, ErpUnsupported
 
@@ -525,7 +525,7 @@ class OracleConnector(OperationRunner):
 
     @runs("ticket.reopen")
     def _reopen_ticket(self, op: ErpOperation) -> ErpResult:
-        return self._ticket_status(op, (undone(op).get("previous") or {}).get("StatusCd"))
+        return self._ticket_status(op, (undone_data(op).get("previous") or {}).get("StatusCd"))
 
     @runs("supplier.create_record")
     def _create_record(self, op: ErpOperation) -> ErpResult:
@@ -561,7 +561,7 @@ class OracleConnector(OperationRunner):
 
     @runs("supplier.unblock")
     def _unblock(self, op: ErpOperation) -> ErpResult:
-        return self._hold(op, dict(undone(op).get("previous") or {}))
+        return self._hold(op, dict(undone_data(op).get("previous") or {}))
 
     @runs("supplier.update_bank_account")
     def _update_bank_account(self, op: ErpOperation) -> ErpResult:
@@ -572,7 +572,7 @@ class OracleConnector(OperationRunner):
 
     @runs("supplier.restore_bank_account")
     def _restore_bank_account(self, op: ErpOperation) -> ErpResult:
-        return self._bank_write(op, dict(undone(op).get("previous") or {}))
+        return self._bank_write(op, dict(undone_data(op).get("previous") or {}))
 
     @runs(*PO_ACTIONS)
     def _po_action(self, op: ErpOperation) -> ErpResult:
@@ -591,7 +591,7 @@ class OracleConnector(OperationRunner):
 
     @runs("purchase_order.restore_delivery_date")
     def _restore_delivery_date(self, op: ErpOperation) -> ErpResult:
-        before = dict(undone(op).get("previous") or {})
+        before = dict(undone_data(op).get("previous") or {})
         return self._reschedule(
             op, lambda label: (before.get(label) or {}).get("RequestedDeliveryDate")
         )
@@ -611,7 +611,7 @@ class OracleConnector(OperationRunner):
 
     @runs("supplier.detach_document")
     def _detach_document(self, op: ErpOperation) -> ErpResult:
-        path = f"{self._supplier_child(op)}/attachments/{undone(op).get('document_id')}"
+        path = f"{self._supplier_child(op)}/attachments/{undone_data(op).get('document_id')}"
         return self._result(op.idempotency_key, op.operation, self._write("DELETE", path, op), {})
 
     @runs("supplier.start_approval_routing")
@@ -621,7 +621,7 @@ class OracleConnector(OperationRunner):
 
     @runs("supplier.cancel_approval_routing")
     def _cancel_approval_routing(self, op: ErpOperation) -> ErpResult:
-        routing = undone(op).get("routing_id")
+        routing = undone_data(op).get("routing_id")
         path = f"{self._supplier_child(op)}/approvalRequests/{routing}"
         return self._result(op.idempotency_key, op.operation, self._write("DELETE", path, op), {})
 

@@ -39,7 +39,7 @@ from gateway.erp.http import (
     result,
     unsupported,
 )
-from gateway.erp.operations import runs, undone
+from gateway.erp.operations import runs, undone_data
 from gateway.erp.registry import ErpSettings, access, register
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided
 
@@ -578,7 +578,7 @@ class ProtheusConnector(RequestRunner):
 
     @runs("supplier.detach_document")
     def _detach_document(self, op: ErpOperation) -> Request:
-        return "DELETE", f"{self._base(op)}/documents/{undone(op).get('document_id')}", None
+        return "DELETE", f"{self._base(op)}/documents/{undone_data(op).get('document_id')}", None
 
     @runs("supplier.start_approval_routing")
     def _start_approval_routing(self, op: ErpOperation) -> Request:
@@ -587,7 +587,7 @@ class ProtheusConnector(RequestRunner):
     @runs("supplier.cancel_approval_routing")
     def _cancel_approval_routing(self, op: ErpOperation) -> Request:
         self._base(op)  # the target is a record's key, as for every write but a creation
-        return "DELETE", f"{API}/approvals/{undone(op).get('routing_id')}", None
+        return "DELETE", f"{API}/approvals/{undone_data(op).get('routing_id')}", None
 
     @runs(*SETS)
     def _set(self, op: ErpOperation) -> Request:
@@ -615,7 +615,7 @@ class ProtheusConnector(RequestRunner):
 
     @runs(*RESTORES)
     def _restore(self, op: ErpOperation) -> Request:
-        return "PUT", self._base(op), dict(undone(op).get("previous") or {})
+        return "PUT", self._base(op), dict(undone_data(op).get("previous") or {})
 
     def _reclassification(self, path: str, p: dict[str, Any]) -> dict[str, Any]:
         """The CT2 fields a reclassification sets: the line's account (the debit, or the credit

@@ -42,7 +42,7 @@ from gateway.erp.http import (
     result,
     unsupported,
 )
-from gateway.erp.operations import OperationRunner, runs, undone
+from gateway.erp.operations import OperationRunner, runs, undone_data
 from gateway.erp.registry import ErpSettings, access, register
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUnavailable, ErpUndecided
 
@@ -490,7 +490,9 @@ class SapConnector(OperationRunner):
 
     @runs(*RESTORES)
     def _restore(self, op: ErpOperation) -> ErpResult:
-        return self._patch(op, self.restores[op.operation], dict(undone(op).get("previous") or {}))
+        return self._patch(
+            op, self.restores[op.operation], dict(undone_data(op).get("previous") or {})
+        )
 
     @runs("supplier.update_bank_account")
     def _update_bank_account(self, op: ErpOperation) -> ErpResult:
@@ -509,7 +511,7 @@ class SapConnector(OperationRunner):
 
     @runs(*PO_RESTORES)
     def _restore_parts(self, op: ErpOperation) -> ErpResult:
-        previous = dict(undone(op).get("previous") or {})
+        previous = dict(undone_data(op).get("previous") or {})
         return self._patch_parts(op, PO_RESTORES[op.operation], previous)
 
     @runs("supplier.create_record")
@@ -563,7 +565,7 @@ class SapConnector(OperationRunner):
     @runs("supplier.detach_document")
     def _detach_document(self, op: ErpOperation) -> ErpResult:
         bp = _id(op.canonical_id, "BusinessPartner")
-        doc = undone(op).get("document_id")
+        doc = undone_data(op).get("document_id")
         keys = (
             f"DocumentInfoRecordDocType='SAT',DocumentInfoRecordDocNumber='{doc}',"
             "DocumentInfoRecordDocVersion='00',DocumentInfoRecordDocPart='000',"
@@ -581,7 +583,7 @@ class SapConnector(OperationRunner):
     @runs("supplier.cancel_approval_routing")
     def _cancel_approval_routing(self, op: ErpOperation) -> ErpResult:
         _id(op.canonical_id, "BusinessPartner")  # the target is a business partner
-        path = f"{APPROVAL}/ApprovalRequests('{undone(op).get('routing_id')}')"
+        path = f"{APPROVAL}/ApprovalRequests('{undone_data(op).get('routing_id')}')"
         return self._sent(op, "DELETE", path)
 
     def _sent(

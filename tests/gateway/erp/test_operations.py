@@ -11,7 +11,7 @@ import pytest
 
 from gateway import load_catalog
 from gateway.erp.base import DeclaresOperations, ErpOperation, ErpResult
-from gateway.erp.operations import OperationRunner, runs, undone
+from gateway.erp.operations import OperationRunner, runs, undone_data
 from gateway.erp.registry import kind, kinds
 from gateway.errors import ErpUnsupported
 from gateway.offered import unnamed_operations
@@ -38,7 +38,7 @@ class Painter(OperationRunner):
 
     @runs("widget.unpaint", "widget.scrub")
     def _restore(self, op: ErpOperation) -> ErpResult:
-        self.sent.append(f"{op.operation} to {undone(op)['previous']}")
+        self.sent.append(f"{op.operation} to {undone_data(op)['previous']}")
         return ErpResult(idempotency_key=op.idempotency_key, operation=op.operation)
 
 
