@@ -158,6 +158,19 @@ class Catalog:
         self.get(name)
         return self.params_models[name]
 
+    @property
+    def operations(self) -> frozenset[str]:
+        """Every ERP operation the catalog names: each step's operation and compensation. The
+        catalog is the authority on which exist: a connector runs only operations named here
+        (`gateway.offered.unnamed_operations`)."""
+        return frozenset(
+            name
+            for spec in self.actions.values()
+            for step in spec.steps
+            for name in (step.operation, step.compensation)
+            if name is not None
+        )
+
     def describe(self) -> list[dict[str, Any]]:
         """Every action as agents see it: target, risk, params' JSON schema, steps."""
         return [

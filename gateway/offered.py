@@ -32,6 +32,15 @@ def missing_operation(connector: object, spec: ActionSpec) -> str | None:
     return None
 
 
+def unnamed_operations(connector: object, catalog: Catalog) -> frozenset[str]:
+    """The operations the connector declares that no step of the catalog names (as operation
+    or compensation): the catalog says which operations exist, so a connector method running
+    one of these serves no action (empty for a connector that declares nothing)."""
+    if not isinstance(connector, DeclaresOperations):
+        return frozenset()
+    return frozenset(connector.operations) - catalog.operations
+
+
 def not_offered(connector: object, spec: ActionSpec) -> str | None:
     """Why `spec` does not exist on the connector's ERP (naming the ERP and the operation it
     lacks), or None when it does."""

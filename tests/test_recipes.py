@@ -1,10 +1,10 @@
 """The recipes of docs/ARCHITECTURE.md ("An ERP", "An action"), followed as a newcomer would.
 
 A toy ERP is added as one connector class registered under its kind (`gateway.erp.registry`),
-talking to a toy face served on 127.0.0.1; a toy action is one catalog entry whose operation and
-compensation the connector declares. The real app, built from settings that name the kind and
-the catalog, proposes, approves, runs and reverts the action, and the toy ERP is found painted
-then unpainted. An unknown kind is refused, naming the known ones.
+talking to a toy face served on 127.0.0.1; a toy action is one catalog entry and one connector
+method marked `@runs` with its operation and compensation. The real app, built from settings
+that name the kind and the catalog, proposes, approves, runs and reverts the action, and the toy
+ERP is found painted then unpainted. An unknown kind is refused, naming the known ones.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from api.serving import serving
 from api.settings import Settings
 from gateway import Gateway, create_key, load_catalog
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
-from gateway.erp.http import HttpErp, check_known, record, result
+from gateway.erp.http import HttpErp, Request, RequestRunner, record, result
+from gateway.erp.operations import runs
 from gateway.erp.registry import ErpSettings, UnknownErpKind, access, kinds, register, unregister
 from gateway.offered import not_offered
 from tests.gateway.conftest import resolution
@@ -70,11 +71,10 @@ def toy_face() -> FastAPI:
 
 
 # -- the toy ERP: its connector (recipe "An ERP", steps 1 and 2; "An action", step 2) --------------
-class ToyConnector:
+class ToyConnector(RequestRunner):
     """A connector to the toy ERP: paints widgets and unpaints them."""
 
     name = "Toy"
-    operations = frozenset({"widget.paint", "widget.unpaint"})
 
     def __init__(self, base_url: str, *, username: str, password: str, timeout: float) -> None:
         auth = httpx.BasicAuth(username, password)
@@ -95,24 +95,23 @@ class ToyConnector:
     def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
         return iter(())
 
-    def run(self, operation: ErpOperation) -> ErpResult:
-        check_known(self.name, operation.operation, self.operations)
+    def lookup(self, idempotency_key: str) -> ErpResult | None:
+        found = self.http.json(
+            self.http.send("GET", f"/operations/{idempotency_key}", missing_ok=True)
+        )
+        return None if found is None else result(idempotency_key, "", None, found)
+
+    # recipe "An action", step 2: the one method that runs the action's operation and its
+    # compensation (`RequestRunner.run` sends the request it gives, by idempotency key)
+    @runs("widget.paint", "widget.unpaint")
+    def _paint(self, operation: ErpOperation) -> Request:
         params = operation.params
         colour = (
             params["colour"]
             if operation.operation == "widget.paint"
             else params["result"]["data"]["previous"]  # the compensation: what the paint found
         )
-        path = f"/widgets/{operation.canonical_id}/colour"
-        key = operation.idempotency_key
-        answer = self.http.json(self.http.send("POST", path, json={"colour": colour}, key=key))
-        return result(key, operation.operation, operation.canonical_id, answer)
-
-    def lookup(self, idempotency_key: str) -> ErpResult | None:
-        found = self.http.json(
-            self.http.send("GET", f"/operations/{idempotency_key}", missing_ok=True)
-        )
-        return None if found is None else result(idempotency_key, "", None, found)
+        return "POST", f"/widgets/{operation.canonical_id}/colour", {"colour": colour}
 
 
 # -- the toy action (recipe "An action", step 1) ---------------------------------------------------
@@ -237,7 +236,9 @@ def test_a_toy_erp_and_a_toy_action_run_and_revert_through_the_gate(toy: Toy) ->
 
 
 def test_an_action_the_toy_erp_cannot_run_is_not_offered(tmp_path: Path, registered: None) -> None:
-    """Recipe "An action", step 2: an operation missing from `operations` means not offered."""
+    """Recipe "An action", step 2: the connector runs what its marked methods run, and an
+    operation none of them runs means not offered."""
+    assert ToyConnector.operations == {"widget.paint", "widget.unpaint"}
     catalog = CATALOG.replace("widget.unpaint", "widget.scrape")
     (tmp_path / "other.yaml").write_text(catalog, encoding="utf-8")
     settings = _settings(tmp_path, "http://127.0.0.1:9", actions_file=tmp_path / "other.yaml")

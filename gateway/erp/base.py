@@ -79,9 +79,10 @@ class ErpConnector(Protocol):
 @runtime_checkable
 class DeclaresOperations(Protocol):
     """A connector that says which gateway operations it can run (`operations`, a class-level
-    set of names, e.g. `supplier.block`). An action type exists on that ERP only if its
-    connector runs every step's operation and compensation (`gateway.offered`). A connector
-    without the declaration (the local ledger, which journals any operation) runs them all."""
+    set of names, e.g. `supplier.block`: its methods marked `@runs`, `gateway.erp.operations`).
+    An action type exists on that ERP only if its connector runs every step's operation and
+    compensation (`gateway.offered`). A connector without the declaration (the local ledger,
+    which journals any operation) runs them all."""
 
     operations: frozenset[str]
 

@@ -20,40 +20,15 @@ from typing import Any
 
 import httpx
 
-from gateway.erp.base import ErpRecord, ErpResult
-from gateway.errors import (
-    ErpConflict,
-    ErpError,
-    ErpOperationFailed,
-    ErpUnavailable,
-    ErpUnsupported,
-)
+from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
+from gateway.erp.operations import Handlers
+from gateway.erp.operations import unsupported as unsupported  # where the connectors import it
+from gateway.errors import ErpConflict, ErpError, ErpOperationFailed, ErpUnavailable
 
 IN_DOUBT_STATUSES = frozenset({408, 409, 425, 429})
-#: The supplier and purchase-order operations every HTTP connector runs (each connector's
-#: `operations` says exactly what it runs: `gateway.erp.base.DeclaresOperations`).
-OPERATIONS = frozenset(
-    {
-        "supplier.create_record",
-        "supplier.delete_record",
-        "supplier.attach_document",
-        "supplier.detach_document",
-        "supplier.start_approval_routing",
-        "supplier.cancel_approval_routing",
-        "supplier.block",
-        "supplier.unblock",
-        "supplier.update_bank_account",
-        "supplier.restore_bank_account",
-        "purchase_order.approve",
-        "purchase_order.revoke_approval",
-        "purchase_order.close",
-        "purchase_order.reopen",
-        "purchase_order.update_delivery_date",
-        "purchase_order.restore_delivery_date",
-    }
-)
-
 ErrorText = Callable[[httpx.Response], str]
+#: One write as an HTTP connector's handler gives it: method, path and JSON body (None: none).
+Request = tuple[str, str, dict[str, Any] | None]
 
 
 def digits(value: object) -> str:
@@ -143,16 +118,6 @@ class HttpErp:
             raise ErpError(f"{self.name}: an answer that is not JSON: {e}") from e
 
 
-def unsupported(name: str, operation: str) -> ErpUnsupported:
-    return ErpUnsupported(f"{operation}: not an operation the {name} connector knows")
-
-
-def check_known(name: str, operation: str, known: frozenset[str] = OPERATIONS) -> None:
-    """Refuse an operation the connector does not declare, before reading its target."""
-    if operation not in known:
-        raise unsupported(name, operation)
-
-
 def pages(
     fetch: Callable[[int], tuple[list[dict[str, str]], bool]],
 ) -> Iterator[list[dict[str, str]]]:
@@ -175,3 +140,22 @@ def record(entity_type: str, canonical_id: str, fields: dict[str, Any], deleted:
     return ErpRecord(
         entity_type=entity_type, canonical_id=canonical_id, fields=fields, deleted=deleted
     )
+
+
+class RequestRunner(Handlers[Request]):
+    """An HTTP connector whose marked methods (`gateway.erp.operations.runs`) each give the one
+    request that runs their operation: `run` sends it with the operation's idempotency key and
+    reads the ERP's answer with `answered`."""
+
+    http: HttpErp
+
+    def run(self, operation: ErpOperation) -> ErpResult:
+        """Send the request of the operation's method (`ErpConnector.run`)."""
+        method, path, body = self.handle(operation)
+        response = self.http.send(method, path, json=body, key=operation.idempotency_key)
+        return self.answered(operation, self.http.json(response) or {})
+
+    def answered(self, operation: ErpOperation, body: dict[str, Any]) -> ErpResult:
+        """The result of a write the ERP answered `body` to: by default the answer is its data,
+        and the operation's target its record."""
+        return result(operation.idempotency_key, operation.operation, operation.canonical_id, body)

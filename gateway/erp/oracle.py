@@ -38,15 +38,14 @@ import httpx
 from gateway.erp import oracle_schema
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import (
-    OPERATIONS,
     HttpErp,
-    check_known,
     digits,
     pages,
     record,
     result,
     unsupported,
 )
+from gateway.erp.operations import OperationRunner, runs, undone_data
 from gateway.erp.registry import ErpSettings, access, register
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided, ErpUnsupported
 
@@ -164,19 +163,17 @@ def _flat(item: dict[str, Any]) -> dict[str, str]:
 
 
 @register("oracle")
-class OracleConnector:
-    """The ERP connector for Oracle Fusion Cloud's REST APIs."""
+class OracleConnector(OperationRunner):
+    """The ERP connector for Oracle Fusion Cloud's REST APIs.
+
+    It runs (`operations`, from its `@runs` methods) the supplier and purchase-order operations
+    but `purchase_order.revoke_approval`: no published action withdraws an approval, so
+    `purchase_order.approve` (whose catalog compensation it is) does not exist on Oracle.
+    Service requests (Oracle Fusion Service) are closed and reopened by their `StatusCd`. No
+    journal-line reclassification: a posted journal's lines cannot be changed through the
+    published `journalBatches` (docs/ERP.md)."""
 
     name = "Oracle"
-    #: What this connector runs (`gateway.offered`). Not `purchase_order.revoke_approval`: no
-    #: published action withdraws an approval, so `purchase_order.approve` (whose catalog
-    #: compensation it is) does not exist on Oracle. Service requests (Oracle Fusion Service)
-    #: are closed and reopened by their `StatusCd`. No journal-line reclassification: a posted
-    #: journal's lines cannot be changed through the published `journalBatches` (docs/ERP.md).
-    operations = (OPERATIONS - {"purchase_order.revoke_approval"}) | {
-        "ticket.close",
-        "ticket.reopen",
-    }
     #: What tells a write in doubt happened without `canonOperations` (`DeclaresEvidence`).
     evidence_of = EVIDENCE
 
@@ -513,94 +510,125 @@ class OracleConnector:
         self._once("POST", f"{base}/action/submit", op, "submit", submit, ACTION_TYPE)
         return result(key, name, None, {"previous": previous})
 
-    def run(self, operation: ErpOperation) -> ErpResult:
+    # -- the operations (`OperationRunner.run` calls the one marked for each) ----------------
+    def unknown(self, operation: ErpOperation) -> ErpUnsupported:
         if operation.operation == "purchase_order.revoke_approval":
-            raise ErpUnsupported(
+            return ErpUnsupported(
                 f"Oracle: no published action withdraws the approval of {operation.canonical_id};"
                 " cancel the order or change it in Oracle (draftPurchaseOrders) instead"
             )
-        check_known(self.name, operation.operation, self.operations)
-        op, p = operation, operation.params
-        undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
-        name = op.operation
-        if name == "ticket.close":
-            return self._ticket_status(op, CLOSED)
-        if name == "ticket.reopen":
-            return self._ticket_status(op, (undone.get("previous") or {}).get("StatusCd"))
-        if name == "supplier.create_record":
-            tax = digits(p.get("tax_id"))
-            address = {
-                "AddressName": "MAIN",
-                "AddressLine1": p.get("address"),
-                "City": p.get("city"),
-                "State": p.get("state"),
-                "PostalCode": p.get("postcode"),
-                "CountryCode": "BR",
-            }
-            body = {
-                "Supplier": p.get("name"),
-                "AlternateName": str(p.get("name") or "")[:20],
-                "TaxOrganizationTypeCode": TAX_TYPES.get(len(tax), "FOREIGN_CORPORATION"),
-                "BusinessRelationshipCode": "SPEND_AUTHORIZED",
-                "TaxpayerId": tax,
-                "addresses": [{k: v for k, v in address.items() if v}],
-            }
-            _check("suppliers", body, creating=True)
-            return self._result(
-                op.idempotency_key, name, self._write("POST", "suppliers", op, body), {}
-            )
-        if name == "supplier.delete_record":
-            return self._patch_supplier(op, {"InactiveDate": date.today().isoformat()})
-        if name == "supplier.block":
-            return self._hold(op, None)
-        if name == "supplier.unblock":
-            return self._hold(op, dict(undone.get("previous") or {}))
-        if name == "supplier.update_bank_account":
-            fields = {"IBAN": p.get("iban"), "BankAccountName": p.get("account_holder")}
-            return self._bank_write(op, fields)
-        if name == "supplier.restore_bank_account":
-            return self._bank_write(op, dict(undone.get("previous") or {}))
-        if name in PO_ACTIONS:
-            action, body = PO_ACTIONS[name]
-            _check(f"purchaseOrders/action/{action}", body, creating=True)
-            key = self._po_key(_id(op.canonical_id, "PurchaseOrder"))
-            if key is None:
-                raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
-            path = f"purchaseOrders/{key}/action/{action}"
-            return self._result(
-                op.idempotency_key, name, self._write("POST", path, op, body, ACTION_TYPE), {}
-            )
-        if name == "purchase_order.update_delivery_date":
-            date_ = str(p.get("delivery_date"))
-            return self._reschedule(op, lambda _label: date_)
-        if name == "purchase_order.restore_delivery_date":
-            before = dict(undone.get("previous") or {})
-            return self._reschedule(
-                op, lambda label: (before.get(label) or {}).get("RequestedDeliveryDate")
-            )
-        supplier = f"suppliers/{_id(op.canonical_id, 'Supplier')}/child"
-        if name == "supplier.attach_document":
-            body = {
-                "DatatypeCode": "WEB_PAGE",
-                "URL": str(p.get("document") or ""),
-                "Title": "Supplier registration document",
-                "CategoryName": "MISC",
-            }
-            _check("suppliers/attachments", body, creating=True)
-            answer = self._write("POST", f"{supplier}/attachments", op, body)
-        elif name == "supplier.detach_document":
-            answer = self._write(
-                "DELETE", f"{supplier}/attachments/{undone.get('document_id')}", op
-            )
-        elif name == "supplier.start_approval_routing":
-            answer = self._write("POST", f"{supplier}/approvalRequests", op, {})
-        elif name == "supplier.cancel_approval_routing":
-            answer = self._write(
-                "DELETE", f"{supplier}/approvalRequests/{undone.get('routing_id')}", op
-            )
-        else:
-            raise unsupported(self.name, name)
-        return self._result(op.idempotency_key, name, answer, {})
+        return super().unknown(operation)
+
+    @runs("ticket.close")
+    def _close_ticket(self, op: ErpOperation) -> ErpResult:
+        return self._ticket_status(op, CLOSED)
+
+    @runs("ticket.reopen")
+    def _reopen_ticket(self, op: ErpOperation) -> ErpResult:
+        return self._ticket_status(op, (undone_data(op).get("previous") or {}).get("StatusCd"))
+
+    @runs("supplier.create_record")
+    def _create_record(self, op: ErpOperation) -> ErpResult:
+        p = op.params
+        tax = digits(p.get("tax_id"))
+        address = {
+            "AddressName": "MAIN",
+            "AddressLine1": p.get("address"),
+            "City": p.get("city"),
+            "State": p.get("state"),
+            "PostalCode": p.get("postcode"),
+            "CountryCode": "BR",
+        }
+        body = {
+            "Supplier": p.get("name"),
+            "AlternateName": str(p.get("name") or "")[:20],
+            "TaxOrganizationTypeCode": TAX_TYPES.get(len(tax), "FOREIGN_CORPORATION"),
+            "BusinessRelationshipCode": "SPEND_AUTHORIZED",
+            "TaxpayerId": tax,
+            "addresses": [{k: v for k, v in address.items() if v}],
+        }
+        _check("suppliers", body, creating=True)
+        answer = self._write("POST", "suppliers", op, body)
+        return self._result(op.idempotency_key, op.operation, answer, {})
+
+    @runs("supplier.delete_record")
+    def _delete_record(self, op: ErpOperation) -> ErpResult:
+        return self._patch_supplier(op, {"InactiveDate": date.today().isoformat()})
+
+    @runs("supplier.block")
+    def _block(self, op: ErpOperation) -> ErpResult:
+        return self._hold(op, None)
+
+    @runs("supplier.unblock")
+    def _unblock(self, op: ErpOperation) -> ErpResult:
+        return self._hold(op, dict(undone_data(op).get("previous") or {}))
+
+    @runs("supplier.update_bank_account")
+    def _update_bank_account(self, op: ErpOperation) -> ErpResult:
+        p = op.params
+        return self._bank_write(
+            op, {"IBAN": p.get("iban"), "BankAccountName": p.get("account_holder")}
+        )
+
+    @runs("supplier.restore_bank_account")
+    def _restore_bank_account(self, op: ErpOperation) -> ErpResult:
+        return self._bank_write(op, dict(undone_data(op).get("previous") or {}))
+
+    @runs(*PO_ACTIONS)
+    def _po_action(self, op: ErpOperation) -> ErpResult:
+        action, body = PO_ACTIONS[op.operation]
+        _check(f"purchaseOrders/action/{action}", body, creating=True)
+        key = self._po_key(_id(op.canonical_id, "PurchaseOrder"))
+        if key is None:
+            raise ErpOperationFailed(f"Oracle: {op.canonical_id} does not exist")
+        answer = self._write("POST", f"purchaseOrders/{key}/action/{action}", op, body, ACTION_TYPE)
+        return self._result(op.idempotency_key, op.operation, answer, {})
+
+    @runs("purchase_order.update_delivery_date")
+    def _update_delivery_date(self, op: ErpOperation) -> ErpResult:
+        date_ = str(op.params.get("delivery_date"))
+        return self._reschedule(op, lambda _label: date_)
+
+    @runs("purchase_order.restore_delivery_date")
+    def _restore_delivery_date(self, op: ErpOperation) -> ErpResult:
+        before = dict(undone_data(op).get("previous") or {})
+        return self._reschedule(
+            op, lambda label: (before.get(label) or {}).get("RequestedDeliveryDate")
+        )
+
+    @runs("supplier.attach_document")
+    def _attach_document(self, op: ErpOperation) -> ErpResult:
+        supplier = self._supplier_child(op)
+        body = {
+            "DatatypeCode": "WEB_PAGE",
+            "URL": str(op.params.get("document") or ""),
+            "Title": "Supplier registration document",
+            "CategoryName": "MISC",
+        }
+        _check("suppliers/attachments", body, creating=True)
+        answer = self._write("POST", f"{supplier}/attachments", op, body)
+        return self._result(op.idempotency_key, op.operation, answer, {})
+
+    @runs("supplier.detach_document")
+    def _detach_document(self, op: ErpOperation) -> ErpResult:
+        path = f"{self._supplier_child(op)}/attachments/{undone_data(op).get('document_id')}"
+        return self._result(op.idempotency_key, op.operation, self._write("DELETE", path, op), {})
+
+    @runs("supplier.start_approval_routing")
+    def _start_approval_routing(self, op: ErpOperation) -> ErpResult:
+        answer = self._write("POST", f"{self._supplier_child(op)}/approvalRequests", op, {})
+        return self._result(op.idempotency_key, op.operation, answer, {})
+
+    @runs("supplier.cancel_approval_routing")
+    def _cancel_approval_routing(self, op: ErpOperation) -> ErpResult:
+        routing = undone_data(op).get("routing_id")
+        path = f"{self._supplier_child(op)}/approvalRequests/{routing}"
+        return self._result(op.idempotency_key, op.operation, self._write("DELETE", path, op), {})
+
+    @staticmethod
+    def _supplier_child(op: ErpOperation) -> str:
+        """The path of the target supplier's children (`suppliers/{id}/child`)."""
+        return f"suppliers/{_id(op.canonical_id, 'Supplier')}/child"
 
     def lookup(self, idempotency_key: str) -> ErpResult | None:
         if self.lookup_service is None:

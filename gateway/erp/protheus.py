@@ -30,15 +30,16 @@ import httpx
 
 from gateway.erp.base import ChangePage, ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import (
-    OPERATIONS,
     HttpErp,
-    check_known,
+    Request,
+    RequestRunner,
     digits,
     pages,
     record,
     result,
     unsupported,
 )
+from gateway.erp.operations import runs, undone_data
 from gateway.erp.registry import ErpSettings, access, register
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided
 
@@ -260,13 +261,14 @@ class ProtheusSettings(ErpSettings, Protocol):
 
 
 @register("protheus")
-class ProtheusConnector:
-    """The ERP connector for TOTVS Protheus's REST API."""
+class ProtheusConnector(RequestRunner):
+    """The ERP connector for TOTVS Protheus's REST API.
+
+    It runs (`operations`, from its `@runs` methods) the supplier and purchase-order operations
+    and the reclassification of accounting entry lines (CT2, CTBA102); Protheus publishes no
+    ticket API (docs/ERP.md)."""
 
     name = "Protheus"
-    #: What this connector runs (`gateway.offered`): suppliers, purchase orders, and the
-    #: reclassification of accounting entry lines (CT2, CTBA102). No ticket API (docs/ERP.md).
-    operations = OPERATIONS | {"transaction.reclassify", "transaction.reverse_reclassification"}
     #: What tells a write in doubt happened without `operations/{key}` (`DeclaresEvidence`).
     evidence_of = {**EVIDENCE, **FIELD_EVIDENCE}
 
@@ -439,14 +441,9 @@ class ProtheusConnector:
     def _pk(self, canonical_id: str) -> str:
         return pk_encode(canonical_id, self.filial_width)
 
-    # -- writes ------------------------------------------------------------------------------
-    def run(self, operation: ErpOperation) -> ErpResult:
-        check_known(self.name, operation.operation, self.operations)
-        method, path, body = self._request(operation)
-        response = self.http.send(method, path, json=body, key=operation.idempotency_key)
-        return self._result(
-            operation.idempotency_key, operation.operation, self.http.json(response) or {}
-        )
+    # -- writes: each operation's request (`RequestRunner.run` sends it) -------------------
+    def answered(self, operation: ErpOperation, body: dict[str, Any]) -> ErpResult:
+        return self._result(operation.idempotency_key, operation.operation, body)
 
     def lookup(self, idempotency_key: str) -> ErpResult | None:
         if self.lookup_service is None:
@@ -509,7 +506,7 @@ class ProtheusConnector:
     def _fields_evidence(self, op: ErpOperation) -> ErpResult | None:
         """A PUT of fields on one row is all or nothing: the row tells whether it ran."""
         name = op.operation
-        method, path, body = self._request(op)
+        method, path, body = self.handle(op)
         row = self.http.json(self.http.send("GET", path, missing_ok=True))
         if row is None:
             raise ErpUndecided(f"Protheus: {op.canonical_id} does not exist")
@@ -546,57 +543,79 @@ class ProtheusConnector:
             {"evidence": EVIDENCE["supplier.create_record"]},
         )
 
-    def _request(self, op: ErpOperation) -> tuple[str, str, dict[str, Any] | None]:
-        name, p, target = op.operation, op.params, op.canonical_id or ""
-        undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
-        if name == "supplier.create_record":
-            tax = digits(p.get("tax_id"))
-            kind = {14: "J", 11: "F"}.get(len(tax), "X")
-            body = {
-                "A2_NOME": p.get("name"),
-                "A2_NREDUZ": str(p.get("name") or "")[:20],
-                "A2_CGC": tax,
-                "A2_TIPO": kind,
-                "A2_END": p.get("address"),
-                "A2_MUN": p.get("city"),
-                "A2_EST": p.get("state"),
-                "A2_CEP": digits(p.get("postcode")) or None,
-            }
-            return "POST", f"{API}/suppliers", {k: v for k, v in body.items() if v}
+    def _base(self, op: ErpOperation) -> str:
+        """The URL of the operation's target record (its table's resource, its key)."""
+        target = op.canonical_id or ""
         pk = self._pk(target) if target else ""
-        base = f"{API}/{RESOURCES.get(target.split(':')[0], 'suppliers')}/{pk}"
-        if name == "supplier.delete_record":
-            return "DELETE", base, None
-        if name == "supplier.attach_document":
-            document = str(p.get("document") or "")
-            return (
-                "POST",
-                f"{base}/documents",
-                {"ACB_OBJETO": document, "ACB_DESCRI": "Supplier registration document"},
+        return f"{API}/{RESOURCES.get(target.split(':')[0], 'suppliers')}/{pk}"
+
+    @runs("supplier.create_record")
+    def _create_record(self, op: ErpOperation) -> Request:
+        p = op.params
+        tax = digits(p.get("tax_id"))
+        kind = {14: "J", 11: "F"}.get(len(tax), "X")
+        body = {
+            "A2_NOME": p.get("name"),
+            "A2_NREDUZ": str(p.get("name") or "")[:20],
+            "A2_CGC": tax,
+            "A2_TIPO": kind,
+            "A2_END": p.get("address"),
+            "A2_MUN": p.get("city"),
+            "A2_EST": p.get("state"),
+            "A2_CEP": digits(p.get("postcode")) or None,
+        }
+        return "POST", f"{API}/suppliers", {k: v for k, v in body.items() if v}
+
+    @runs("supplier.delete_record")
+    def _delete_record(self, op: ErpOperation) -> Request:
+        return "DELETE", self._base(op), None
+
+    @runs("supplier.attach_document")
+    def _attach_document(self, op: ErpOperation) -> Request:
+        document = str(op.params.get("document") or "")
+        body = {"ACB_OBJETO": document, "ACB_DESCRI": "Supplier registration document"}
+        return "POST", f"{self._base(op)}/documents", body
+
+    @runs("supplier.detach_document")
+    def _detach_document(self, op: ErpOperation) -> Request:
+        return "DELETE", f"{self._base(op)}/documents/{undone_data(op).get('document_id')}", None
+
+    @runs("supplier.start_approval_routing")
+    def _start_approval_routing(self, op: ErpOperation) -> Request:
+        return "POST", f"{self._base(op)}/approvals", {"CR_TIPO": "FO"}
+
+    @runs("supplier.cancel_approval_routing")
+    def _cancel_approval_routing(self, op: ErpOperation) -> Request:
+        self._base(op)  # the target is a record's key, as for every write but a creation
+        return "DELETE", f"{API}/approvals/{undone_data(op).get('routing_id')}", None
+
+    @runs(*SETS)
+    def _set(self, op: ErpOperation) -> Request:
+        return "PUT", self._base(op), dict(SETS[op.operation][1])
+
+    @runs("supplier.update_bank_account")
+    def _update_bank_account(self, op: ErpOperation) -> Request:
+        base, p = self._base(op), op.params
+        missing = [role for role in self.bank if p.get(role) in (None, "")]
+        if missing:
+            raise ErpOperationFailed(
+                f"Protheus: this installation keeps a supplier's bank account in "
+                f"{', '.join(self.bank.values())}; give {', '.join(missing)} as well"
             )
-        if name == "supplier.detach_document":
-            return "DELETE", f"{base}/documents/{undone.get('document_id')}", None
-        if name == "supplier.start_approval_routing":
-            return "POST", f"{base}/approvals", {"CR_TIPO": "FO"}
-        if name == "supplier.cancel_approval_routing":
-            return "DELETE", f"{API}/approvals/{undone.get('routing_id')}", None
-        if name in SETS:
-            return "PUT", base, dict(SETS[name][1])
-        if name == "supplier.update_bank_account":
-            missing = [role for role in self.bank if p.get(role) in (None, "")]
-            if missing:
-                raise ErpOperationFailed(
-                    f"Protheus: this installation keeps a supplier's bank account in "
-                    f"{', '.join(self.bank.values())}; give {', '.join(missing)} as well"
-                )
-            return "PUT", base, {column: p.get(role) for role, column in self.bank.items()}
-        if name == "transaction.reclassify":
-            return "PUT", base, self._reclassification(base, p)
-        if name == "purchase_order.update_delivery_date":
-            return "PUT", base, {"C7_DATPRF": digits(p.get("delivery_date"))}
-        if name in RESTORES:
-            return "PUT", base, dict(undone.get("previous") or {})
-        raise unsupported(self.name, name)
+        return "PUT", base, {column: p.get(role) for role, column in self.bank.items()}
+
+    @runs("transaction.reclassify")
+    def _reclassify(self, op: ErpOperation) -> Request:
+        base = self._base(op)
+        return "PUT", base, self._reclassification(base, op.params)
+
+    @runs("purchase_order.update_delivery_date")
+    def _update_delivery_date(self, op: ErpOperation) -> Request:
+        return "PUT", self._base(op), {"C7_DATPRF": digits(op.params.get("delivery_date"))}
+
+    @runs(*RESTORES)
+    def _restore(self, op: ErpOperation) -> Request:
+        return "PUT", self._base(op), dict(undone_data(op).get("previous") or {})
 
     def _reclassification(self, path: str, p: dict[str, Any]) -> dict[str, Any]:
         """The CT2 fields a reclassification sets: the line's account (the debit, or the credit

@@ -36,14 +36,13 @@ import httpx
 from gateway.erp import sap_schema
 from gateway.erp.base import ErpOperation, ErpRecord, ErpResult
 from gateway.erp.http import (
-    OPERATIONS,
     HttpErp,
-    check_known,
     digits,
     record,
     result,
     unsupported,
 )
+from gateway.erp.operations import OperationRunner, runs, undone_data
 from gateway.erp.registry import ErpSettings, access, register
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUnavailable, ErpUndecided
 
@@ -169,14 +168,14 @@ class SapSettings(ErpSettings, Protocol):
 
 
 @register("sap")
-class SapConnector:
-    """The ERP connector for SAP S/4HANA's OData v2 APIs."""
+class SapConnector(OperationRunner):
+    """The ERP connector for SAP S/4HANA's OData v2 APIs.
+
+    It runs (`operations`, from its `@runs` methods) the supplier and purchase-order operations.
+    No journal entries: a posted item's G/L account cannot be changed through SAP's published
+    APIs (a reclassification is a new posting), and no service tickets (docs/ERP.md)."""
 
     name = "SAP"
-    #: What this connector runs (`gateway.offered`): suppliers and purchase orders. No journal
-    #: entries: a posted item's G/L account cannot be changed through SAP's published APIs (a
-    #: reclassification is a new posting), and no service tickets (docs/ERP.md).
-    operations = OPERATIONS
     #: What tells a write in doubt happened without ZCANON_IDEMPOTENCY_SRV (`DeclaresEvidence`).
     evidence_of = EVIDENCE
 
@@ -482,98 +481,122 @@ class SapConnector:
         except httpx.TransportError as e:
             raise ErpUnavailable(f"SAP: {method} {path}: {type(e).__name__}: {e}") from e
 
-    def run(self, operation: ErpOperation) -> ErpResult:
-        check_known(self.name, operation.operation, self.operations)
-        op, p = operation, operation.params
-        undone: dict[str, Any] = dict(p.get("result") or {}).get("data") or {}
-        if op.operation in self.patches:
-            kind, fields = self.patches[op.operation]
-            return self._patch(op, kind, dict(fields))
-        if op.operation in self.restores:
-            return self._patch(op, self.restores[op.operation], dict(undone.get("previous") or {}))
-        if op.operation == "supplier.update_bank_account":
-            fields = {"IBAN": p.get("iban"), "BankAccountHolderName": p.get("account_holder")}
-            return self._patch(op, "bank", fields)
-        if op.operation == "purchase_order.close":
-            return self._patch_parts(op, "item", {"IsCompletelyDelivered": True})
-        if op.operation == "purchase_order.update_delivery_date":
-            date_ = _odata_date(str(p.get("delivery_date")))
-            return self._patch_parts(op, "line", {"ScheduleLineDeliveryDate": date_})
-        if op.operation in PO_RESTORES:
-            return self._patch_parts(
-                op, PO_RESTORES[op.operation], dict(undone.get("previous") or {})
-            )
-        method, path, body, params = self._request(op, undone)
+    # -- the operations (`OperationRunner.run` calls the one marked for each) ----------------
+    @runs(*PATCHES)
+    def _set(self, op: ErpOperation) -> ErpResult:
+        """PATCH the fields of the operation (`supplier.block`: the block the deployment chose)."""
+        kind, fields = self.patches[op.operation]
+        return self._patch(op, kind, dict(fields))
+
+    @runs(*RESTORES)
+    def _restore(self, op: ErpOperation) -> ErpResult:
+        return self._patch(
+            op, self.restores[op.operation], dict(undone_data(op).get("previous") or {})
+        )
+
+    @runs("supplier.update_bank_account")
+    def _update_bank_account(self, op: ErpOperation) -> ErpResult:
+        p = op.params
+        fields = {"IBAN": p.get("iban"), "BankAccountHolderName": p.get("account_holder")}
+        return self._patch(op, "bank", fields)
+
+    @runs("purchase_order.close")
+    def _close(self, op: ErpOperation) -> ErpResult:
+        return self._patch_parts(op, "item", {"IsCompletelyDelivered": True})
+
+    @runs("purchase_order.update_delivery_date")
+    def _update_delivery_date(self, op: ErpOperation) -> ErpResult:
+        date_ = _odata_date(str(op.params.get("delivery_date")))
+        return self._patch_parts(op, "line", {"ScheduleLineDeliveryDate": date_})
+
+    @runs(*PO_RESTORES)
+    def _restore_parts(self, op: ErpOperation) -> ErpResult:
+        previous = dict(undone_data(op).get("previous") or {})
+        return self._patch_parts(op, PO_RESTORES[op.operation], previous)
+
+    @runs("supplier.create_record")
+    def _create_record(self, op: ErpOperation) -> ErpResult:
+        p = op.params
+        tax = digits(p.get("tax_id"))
+        address = {
+            "StreetName": p.get("address"),
+            "CityName": p.get("city"),
+            "Region": p.get("state"),
+            "PostalCode": p.get("postcode"),
+            "Country": "BR",
+        }
+        body = {
+            "BusinessPartnerCategory": "1" if len(tax) == 11 else "2",
+            "OrganizationBPName1": p.get("name"),
+            "SearchTerm1": str(p.get("name") or "")[:20],
+            "to_BusinessPartnerAddress": {"results": [{k: v for k, v in address.items() if v}]},
+            "to_BusinessPartnerTax": {
+                "results": [{"BPTaxType": "BR1" if len(tax) == 14 else "BR2", "BPTaxNumber": tax}]
+            },
+            "to_BusinessPartnerRole": {"results": [{"BusinessPartnerRole": "FLVN00"}]},
+        }
+        if self.grouping:
+            body["BusinessPartnerGrouping"] = self.grouping
+        return self._sent(op, "POST", f"{BP}/A_BusinessPartner", body)
+
+    @runs("purchase_order.approve", "purchase_order.revoke_approval")
+    def _release(self, op: ErpOperation) -> ErpResult:
+        """A release is BAPI_PO_RELEASE (reset: BAPI_PO_RESET_RELEASE), not a PATCH of the
+        standard API, where PurchasingProcessingStatus is not updatable."""
+        number = _id(op.canonical_id, "PurchaseOrder")
+        approve = op.operation.endswith("approve")
+        call = "ReleasePurchaseOrder" if approve else "ResetPurchaseOrderRelease"
+        params = {"PurchaseOrder": f"'{number}'"}
+        return self._sent(op, "POST", f"{APPROVAL}/{call}", None, params)
+
+    @runs("supplier.attach_document")
+    def _attach_document(self, op: ErpOperation) -> ErpResult:
+        bp = _id(op.canonical_id, "BusinessPartner")
+        url = str(op.params.get("document") or "")
+        params = {
+            "BusinessObjectTypeName": "'BUS1006'",
+            "LinkedSAPObjectKey": f"'{bp}'",
+            "Url": f"'{url}'",
+            "UrlDescription": "'Supplier registration document'",
+            "MIMEType": "'text/url'",
+        }
+        return self._sent(op, "POST", f"{ATTACH}/CreateUrlAsAttachment", None, params)
+
+    @runs("supplier.detach_document")
+    def _detach_document(self, op: ErpOperation) -> ErpResult:
+        bp = _id(op.canonical_id, "BusinessPartner")
+        doc = undone_data(op).get("document_id")
+        keys = (
+            f"DocumentInfoRecordDocType='SAT',DocumentInfoRecordDocNumber='{doc}',"
+            "DocumentInfoRecordDocVersion='00',DocumentInfoRecordDocPart='000',"
+            f"LogicalDocument='',ArchiveDocumentID='{doc}',LinkedSAPObjectKey='{bp}',"
+            "BusinessObjectTypeName='BUS1006'"
+        )
+        return self._sent(op, "DELETE", f"{ATTACH}/AttachmentContentSet({keys})")
+
+    @runs("supplier.start_approval_routing")
+    def _start_approval_routing(self, op: ErpOperation) -> ErpResult:
+        bp = _id(op.canonical_id, "BusinessPartner")
+        body = {"BusinessObjectType": "BUS1006", "ObjectKey": bp}
+        return self._sent(op, "POST", f"{APPROVAL}/ApprovalRequests", body)
+
+    @runs("supplier.cancel_approval_routing")
+    def _cancel_approval_routing(self, op: ErpOperation) -> ErpResult:
+        _id(op.canonical_id, "BusinessPartner")  # the target is a business partner
+        path = f"{APPROVAL}/ApprovalRequests('{undone_data(op).get('routing_id')}')"
+        return self._sent(op, "DELETE", path)
+
+    def _sent(
+        self,
+        op: ErpOperation,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> ErpResult:
+        """The result of one write of the operation, as the ERP answered it."""
         answer = self._send_write(method, path, op, json_body=body, params=params)
         return self._result(op.idempotency_key, op.operation, answer, {})
-
-    def _request(
-        self, op: ErpOperation, undone: dict[str, Any]
-    ) -> tuple[str, str, Any, dict[str, str] | None]:
-        p, name = op.params, op.operation
-        if name == "supplier.create_record":
-            tax = digits(p.get("tax_id"))
-            address = {
-                "StreetName": p.get("address"),
-                "CityName": p.get("city"),
-                "Region": p.get("state"),
-                "PostalCode": p.get("postcode"),
-                "Country": "BR",
-            }
-            body = {
-                "BusinessPartnerCategory": "1" if len(tax) == 11 else "2",
-                "OrganizationBPName1": p.get("name"),
-                "SearchTerm1": str(p.get("name") or "")[:20],
-                "to_BusinessPartnerAddress": {"results": [{k: v for k, v in address.items() if v}]},
-                "to_BusinessPartnerTax": {
-                    "results": [
-                        {"BPTaxType": "BR1" if len(tax) == 14 else "BR2", "BPTaxNumber": tax}
-                    ]
-                },
-                "to_BusinessPartnerRole": {"results": [{"BusinessPartnerRole": "FLVN00"}]},
-            }
-            if self.grouping:
-                body["BusinessPartnerGrouping"] = self.grouping
-            return "POST", f"{BP}/A_BusinessPartner", body, None
-        if name in ("purchase_order.approve", "purchase_order.revoke_approval"):
-            # A release is BAPI_PO_RELEASE (reset: BAPI_PO_RESET_RELEASE), not a PATCH of the
-            # standard API, where PurchasingProcessingStatus is not updatable.
-            number = _id(op.canonical_id, "PurchaseOrder")
-            call = (
-                "ReleasePurchaseOrder" if name.endswith("approve") else "ResetPurchaseOrderRelease"
-            )
-            return "POST", f"{APPROVAL}/{call}", None, {"PurchaseOrder": f"'{number}'"}
-        bp = _id(op.canonical_id, "BusinessPartner")
-        if name == "supplier.attach_document":
-            url = str(p.get("document") or "")
-            params = {
-                "BusinessObjectTypeName": "'BUS1006'",
-                "LinkedSAPObjectKey": f"'{bp}'",
-                "Url": f"'{url}'",
-                "UrlDescription": "'Supplier registration document'",
-                "MIMEType": "'text/url'",
-            }
-            return "POST", f"{ATTACH}/CreateUrlAsAttachment", None, params
-        if name == "supplier.detach_document":
-            doc = undone.get("document_id")
-            keys = (
-                f"DocumentInfoRecordDocType='SAT',DocumentInfoRecordDocNumber='{doc}',"
-                "DocumentInfoRecordDocVersion='00',DocumentInfoRecordDocPart='000',"
-                f"LogicalDocument='',ArchiveDocumentID='{doc}',LinkedSAPObjectKey='{bp}',"
-                "BusinessObjectTypeName='BUS1006'"
-            )
-            return "DELETE", f"{ATTACH}/AttachmentContentSet({keys})", None, None
-        if name == "supplier.start_approval_routing":
-            body = {"BusinessObjectType": "BUS1006", "ObjectKey": bp}
-            return "POST", f"{APPROVAL}/ApprovalRequests", body, None
-        if name == "supplier.cancel_approval_routing":
-            return (
-                "DELETE",
-                f"{APPROVAL}/ApprovalRequests('{undone.get('routing_id')}')",
-                None,
-                None,
-            )
-        raise unsupported(self.name, name)
 
     def _has_lookup(self) -> bool:
         if self.lookup_service is None:
