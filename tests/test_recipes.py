@@ -9,7 +9,7 @@ then unpainted. An unknown kind is refused, naming the known ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,9 @@ class ToyConnector:
     def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
         return []
 
-    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
+    def extract(
+        self, entity_type: str, source: Mapping[str, str] | None, page_size: int = 500
+    ) -> Iterator[list[dict[str, str]]]:
         return iter(())
 
     def run(self, operation: ErpOperation) -> ErpResult:

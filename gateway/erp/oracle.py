@@ -48,7 +48,14 @@ from gateway.erp.http import (
     unsupported,
 )
 from gateway.erp.registry import ErpSettings, access, register
-from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided, ErpUnsupported
+from gateway.erp.sources import Source, source_fields
+from gateway.errors import (
+    ErpError,
+    ErpLookupMissing,
+    ErpOperationFailed,
+    ErpUndecided,
+    ErpUnsupported,
+)
 
 ROOT = "/fscmRestApi/resources/11.13.18.05"
 #: Oracle Fusion Service (CX) resources: service requests.
@@ -62,6 +69,9 @@ TICKET_STATUSES = {
     "ORA_SVC_CLOSED": "closed",
 }
 CLOSED = "ORA_SVC_CLOSED"
+#: The REST APIs a profile's source may name (`api`): Financials and Supply Chain (the
+#: default), and Customer Experience (Oracle Fusion Service).
+APIS = {"fscm": ROOT, "crm": CRM}
 MAX_LIMIT = 500
 ACTION_TYPE = "application/vnd.oracle.adf.action+json"
 TAX_TYPES = {14: "CORPORATION", 11: "INDIVIDUAL"}
@@ -339,22 +349,21 @@ class OracleConnector:
             if po["POHeaderId"] != header_id
         ]
 
-    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """Master-data rows (suppliers with their first address and site), page by page;
-        service requests with their `canonical_id` (no profile names their id form)."""
-        if entity_type == "ticket":
-            for page in self._pages("serviceRequests", page_size, root=CRM):
-                yield [{"canonical_id": f"ServiceRequest:{i['SrNumber']}", **_flat(i)}
-                       for i in page]  # fmt: skip
-            return
-        path, params = {
-            "supplier": ("suppliers", {"expand": "addresses,sites"}),
-            "customer": ("hubOrganizations", {}),
-            "purchase_order": ("purchaseOrders", {}),
-        }.get(entity_type, ("", {}))
-        if not path:
-            raise unsupported(self.name, f"extract {entity_type}")
-        for page in self._pages(path, page_size, params):
+    def extract(
+        self, entity_type: str, source: Source | None, page_size: int = 500
+    ) -> Iterator[list[dict[str, str]]]:
+        """Rows of the REST resource the profile names (`source: {resource, expand, api}`),
+        page by page: each item's own fields, and those of the first of each child it is read
+        with (a supplier's first address and site)."""
+        where = source_fields(self.name, entity_type, source, ("resource",), ("expand", "api"))
+        api = where.get("api", "fscm")
+        if api not in APIS:
+            raise ErpError(
+                f"Oracle: the profile's source of {entity_type} names api {api!r} "
+                f"(known: {', '.join(APIS)})"
+            )
+        params = {"expand": where["expand"]} if where.get("expand") else {}
+        for page in self._pages(where["resource"], page_size, params, root=APIS[api]):
             yield [_flat(item) for item in page]
 
     # -- writes ------------------------------------------------------------------------------

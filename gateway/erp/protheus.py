@@ -40,6 +40,7 @@ from gateway.erp.http import (
     unsupported,
 )
 from gateway.erp.registry import ErpSettings, access, register
+from gateway.erp.sources import Source, source_fields
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided
 
 API = "/rest/api/canon/v1"
@@ -80,6 +81,8 @@ ENTITIES = {"supplier": "SA2", "customer": "SA1", "purchase_order": "SC7", "tran
 #: The custom service's resource of each table.
 RESOURCES = {"SA2": "suppliers", "SA1": "customers", "SC7": "purchaseorders",
              "CT2": "accountingentries"}  # fmt: skip
+#: Resources of headers with their items: extracted as one row per item.
+ITEMISED = frozenset({"purchaseorders"})
 #: The change stamp Protheus keeps on a table once enabled (the sandbox: a sequence number).
 STAMP = "S_T_A_M_P_"
 #: Operations that set fields (and whose compensation sets the previous values back).
@@ -140,11 +143,6 @@ def pk_decode(prefix: str, pk: str, filial_width: int = FILIAL_WIDTH) -> str:
         values.append(raw[at : at + width].strip())
         at += width
     return ":".join([prefix, *values])
-
-
-def _entry_id(row: dict[str, Any]) -> str:
-    keys = ("CT2_FILIAL", "CT2_DATA", "CT2_LOTE", "CT2_SBLOTE", "CT2_DOC", "CT2_LINHA")
-    return ":".join(["CT2", *(str(row[k]).strip() for k in keys)])
 
 
 class ProtheusOAuth2(httpx.Auth):
@@ -362,18 +360,16 @@ class ProtheusConnector:
             values += [float(p["C7_TOTAL"]) for p in page if p["C7_NUM"] != body["C7_NUM"]]
         return values
 
-    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """Master-data rows in Protheus field names (SC7: one row per item), page by page;
-        CT2 lines with their `canonical_id` (no profile names their id form)."""
-        prefix = ENTITIES.get(entity_type)
-        if prefix is None:
-            raise unsupported(self.name, f"extract {entity_type}")
-        for page in self._pages(RESOURCES[prefix], page_size, {}):
-            if prefix == "CT2":
-                yield [{"canonical_id": _entry_id(row), **{k: str(v) for k, v in row.items()}}
-                       for row in page]  # fmt: skip
-            elif entity_type == "purchase_order":
-                yield [{k: str(v) for k, v in item.items()} for po in page for item in po["items"]]
+    def extract(
+        self, entity_type: str, source: Source | None, page_size: int = 500
+    ) -> Iterator[list[dict[str, str]]]:
+        """Rows of the custom service's resource the profile names (`source: {resource:
+        suppliers}`), in Protheus field names, page by page; a resource of headers with items
+        (`purchaseorders`, SC7) gives one row per item."""
+        resource = source_fields(self.name, entity_type, source, ("resource",))["resource"]
+        for page in self._pages(resource, page_size, {}):
+            if resource in ITEMISED:
+                yield [{k: str(v) for k, v in item.items()} for h in page for item in h["items"]]
             else:
                 yield [{k: str(v) for k, v in row.items()} for row in page]
 

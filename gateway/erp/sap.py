@@ -45,6 +45,7 @@ from gateway.erp.http import (
     unsupported,
 )
 from gateway.erp.registry import ErpSettings, access, register
+from gateway.erp.sources import Source, source_fields
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUnavailable, ErpUndecided
 
 ROOT = "/sap/opu/odata/sap"
@@ -56,9 +57,9 @@ IDEMPOTENCY = f"{ROOT}/ZCANON_IDEMPOTENCY_SRV"
 EXPAND = "to_BusinessPartnerAddress/to_EmailAddress,to_BusinessPartnerAddress/to_PhoneNumber,"
 EXPAND += "to_BusinessPartnerTax,to_Supplier"
 PO_EXPAND = "to_PurchaseOrderItem/to_ScheduleLine"
-#: Which business partners are suppliers or customers: those with that role's account (the
-#: read-only `Supplier` / `Customer` of A_BusinessPartner), whatever their grouping.
-ROLE_FILTERS = {"supplier": "Supplier ne ''", "customer": "Customer ne ''"}
+#: The business partner roles Canon reads as records (`read_record`): suppliers and customers,
+#: the partners with that role's account (the profile's `source` filters them so to extract).
+PARTNER_ROLES = ("supplier", "customer")
 #: Operations that PATCH fields: (entity kind, the fields they set); compensations restore.
 PATCHES: dict[str, tuple[str, dict[str, Any]]] = {
     "supplier.delete_record": ("bp", {"IsMarkedForArchiving": True}),
@@ -141,6 +142,11 @@ def po_value(items: list[dict[str, Any]]) -> float:
     return round(total, 2)
 
 
+def _fields(entity: dict[str, Any]) -> dict[str, str]:
+    """One extract row of an entity: its own fields (navigation properties left out)."""
+    return {k: "" if v is None else str(v) for k, v in entity.items() if not isinstance(v, dict)}
+
+
 def flatten_bp(entity: dict[str, Any]) -> dict[str, str]:
     """One extract row of a business partner: its own fields, first address, tax, e-mail, phone."""
     address = (_results(entity.get("to_BusinessPartnerAddress")) or [{}])[0]
@@ -156,6 +162,12 @@ def flatten_bp(entity: dict[str, Any]) -> dict[str, str]:
         PhoneNumber=phone.get("PhoneNumber"),
     )
     return {k: "" if v is None else str(v) for k, v in row.items()}
+
+
+#: Extract rows of an entity set read with more than its own fields: what it is expanded with,
+#: and how a row is flattened from it.
+EXPANDED = {"A_BusinessPartner": EXPAND}
+FLATTENED = {"A_BusinessPartner": flatten_bp}
 
 
 class SapSettings(ErpSettings, Protocol):
@@ -231,7 +243,7 @@ class SapConnector:
         return self.http.json(response)["d"], response.headers.get("etag")
 
     def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
-        if entity_type in ROLE_FILTERS and canonical_id.startswith("BusinessPartner:"):
+        if entity_type in PARTNER_ROLES and canonical_id.startswith("BusinessPartner:"):
             bp = _id(canonical_id, "BusinessPartner")
             entity, _ = self._get(f"{BP}/A_BusinessPartner('{bp}')", {"$expand": EXPAND})
             if entity is None:
@@ -341,24 +353,22 @@ class SapConnector:
             if not rows or (len(rows) < page_size and (total is None or skip >= total)):
                 return
 
-    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """Master-data rows (business partners flattened with address, tax, e-mail, phone)."""
-        if entity_type in ROLE_FILTERS:
-            params = {"$filter": ROLE_FILTERS[entity_type], "$expand": EXPAND}
-            for page in self._pages(f"{BP}/A_BusinessPartner", params, page_size):
-                yield [flatten_bp(e) for e in page]
-        elif entity_type == "purchase_order":
-            for page in self._pages(f"{PO}/A_PurchaseOrder", {}, page_size):
-                yield [
-                    {
-                        k: "" if v is None else str(v)
-                        for k, v in e.items()
-                        if not isinstance(v, dict)
-                    }
-                    for e in page
-                ]
-        else:
-            raise unsupported(self.name, f"extract {entity_type}")
+    def extract(
+        self, entity_type: str, source: Source | None, page_size: int = 500
+    ) -> Iterator[list[dict[str, str]]]:
+        """Rows of the entity set the profile names (`source: {service, entity_set, filter}`):
+        a business partner flattened with its first address, tax number, e-mail and phone;
+        any other entity its own fields."""
+        where = source_fields(
+            self.name, entity_type, source, ("service", "entity_set"), ("filter",)
+        )
+        entity_set = where["entity_set"]
+        params = {"$filter": where["filter"]} if where.get("filter") else {}
+        if entity_set in EXPANDED:
+            params["$expand"] = EXPANDED[entity_set]
+        flatten = FLATTENED.get(entity_set, _fields)
+        for page in self._pages(f"{ROOT}/{where['service']}/{entity_set}", params, page_size):
+            yield [flatten(e) for e in page]
 
     # -- writes ------------------------------------------------------------------------------
     def _csrf(self, refresh: bool = False) -> str:
