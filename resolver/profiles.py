@@ -307,10 +307,48 @@ class CrossEntitySpec(_Frozen):
     fields: list[str] = Field(min_length=1)
 
 
+class ReferenceSpec(_Frozen):
+    """Records of one entity type naming a record of another (a purchase order its supplier):
+    the consistency metrics check that the named record exists and, for open records, that it
+    is not blocked. Columns are the ERP's, as the extracts have them (upper case)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _columns_upper(cls, raw: object) -> object:
+        if not isinstance(raw, dict):
+            return raw
+        out = dict(raw)
+        for key in ("by", "branch", "closed"):
+            if isinstance(out.get(key), dict):
+                out[key] = {
+                    str(k).upper(): (str(v).upper() if key != "closed" else v)
+                    for k, v in out[key].items()
+                }
+        return out
+
+    records: str = Field(description="the entity type whose records name another's")
+    refer_to: str = Field(description="the entity type of the records they name")
+    by: dict[str, str] = Field(
+        min_length=1, description="column of `records` -> the column of `refer_to` it holds"
+    )
+    branch: dict[str, str] = Field(
+        default_factory=dict,
+        description="as `by`, but a blank column of `refer_to` matches any (a shared table)",
+    )
+    closed: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=1,
+        description="column -> value of a closed row; a record is open while any of its rows"
+        " is not (its blocked referents are then flagged, with `refer_to`'s blocked_flag)",
+    )
+    blocked_value: str = Field(default="1", description="the blocked_flag value of a block")
+
+
 class QualitySpec(_Frozen):
     """Quality metrics a profile declares beyond those every entity type gets."""
 
     cross_entity: list[CrossEntitySpec] = Field(default_factory=list)
+    references: list[ReferenceSpec] = Field(default_factory=list)
 
 
 class Profile(_Frozen):
@@ -353,7 +391,8 @@ class Profile(_Frozen):
         wanted = set(names)
         kept = {n: s for n, s in self.entity_types.items() if n in wanted}
         cross = [c for c in self.quality.cross_entity if {c.offenders, c.against} <= set(kept)]
-        quality = self.quality.model_copy(update={"cross_entity": cross})
+        refs = [r for r in self.quality.references if {r.records, r.refer_to} <= set(kept)]
+        quality = self.quality.model_copy(update={"cross_entity": cross, "references": refs})
         return self.model_copy(update={"entity_types": kept, "quality": quality})
 
 
@@ -399,6 +438,29 @@ def _problems(profile: Profile) -> list[str]:
             for key, name in sides:
                 if field not in profile.entity_types[name].roles:
                     out.append(f"{where}.fields: {field!r} is not a role of {key} {name!r}")
+    for i, ref in enumerate(profile.quality.references):
+        out += _reference_problems(profile, f"quality.references[{i}]", ref)
+    return out
+
+
+def _reference_problems(profile: Profile, where: str, ref: ReferenceSpec) -> list[str]:
+    known = ", ".join(profile.entity_types)
+    sides = [(k, getattr(ref, k)) for k in ("records", "refer_to")]
+    missing = [f"{where}.{k}: {n!r} is not an entity type (known: {known})" for k, n in sides
+               if n not in profile.entity_types]  # fmt: skip
+    if missing:
+        return missing
+    out = []
+    records, named = (profile.entity_types[n].columns() for _, n in sides)
+    for key in ("by", "branch"):
+        for mine, theirs in getattr(ref, key).items():
+            if mine not in records:
+                out.append(f"{where}.{key}: {mine} is not a column of {ref.records}")
+            if theirs not in named:
+                out.append(f"{where}.{key}: {theirs} is not a column of {ref.refer_to}")
+    for column in ref.closed:
+        if column not in records:
+            out.append(f"{where}.closed: {column} is not a column of {ref.records}")
     return out
 
 

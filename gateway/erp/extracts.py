@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import yaml
@@ -74,21 +73,14 @@ def fetch_extracts(
     if not rows:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
         raise ErpUnsupported(f"the ERP connector can read none of the profile's types ({reasons})")
-    _narrow(document, set(rows))
+    # Only the entity types read, and the quality metrics between them (`Profile.narrowed`);
+    # the rest as the file has it.
+    document["entity_types"] = {k: v for k, v in document["entity_types"].items() if k in rows}
+    if "quality" in document:
+        document["quality"] = declared.narrowed(rows).quality.model_dump(mode="json")
     narrowed = folder / "profile.yaml"
     atomic_write_text(narrowed, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     return FetchedExtracts(folder, narrowed, rows, skipped)
-
-
-def _narrow(document: dict[str, Any], read: set[str]) -> None:
-    """The profile's document with only the entity types read, and the metrics between them
-    (as the file has it: `Profile.narrowed`, without rewriting what it does not drop)."""
-    document["entity_types"] = {k: v for k, v in document["entity_types"].items() if k in read}
-    quality = document.get("quality") or {}
-    if quality.get("cross_entity"):
-        quality["cross_entity"] = [
-            c for c in quality["cross_entity"] if {c["offenders"], c["against"]} <= read
-        ]
 
 
 def _fetch_one(

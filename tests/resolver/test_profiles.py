@@ -179,7 +179,35 @@ def test_narrowing_keeps_the_controls_between_the_types_kept_and_loads_again(
     narrowed = profile.narrowed(["supplier", "purchase_order"])
     assert list(narrowed.entity_types) == ["supplier", "purchase_order"]
     assert narrowed.quality.cross_entity == []
-    assert profile.narrowed(iter(["employee", "supplier"])).quality == profile.quality
+    assert narrowed.quality.references == profile.quality.references
+    people = profile.narrowed(iter(["employee", "supplier"])).quality
+    assert (people.cross_entity, people.references) == (profile.quality.cross_entity, [])
     path = tmp_path / "narrowed.yaml"
     path.write_text(yaml.safe_dump(narrowed.model_dump(mode="json"), sort_keys=False))
     assert load_profile(path) == narrowed
+
+
+def test_the_shipped_reference_of_orders_to_suppliers_is_declared() -> None:
+    (ref,) = load_profile(PROFILES / "protheus.yaml").quality.references
+    assert (ref.records, ref.refer_to) == ("purchase_order", "supplier")
+    assert ref.by == {"C7_FORNECE": "A2_COD", "C7_LOJA": "A2_LOJA"}
+    assert (ref.branch, ref.closed) == ({"C7_FILIAL": "A2_FILIAL"}, {"C7_ENCER": "E"})
+    for other in ("sap", "oracle"):  # their orders name suppliers by surrogate keys: none yet
+        assert load_profile(PROFILES / f"{other}.yaml").quality.references == []
+
+
+def test_a_reference_must_name_columns_each_side_reads(tmp_path: Path) -> None:
+    def declare(document: dict[str, Any]) -> None:
+        document["quality"]["references"].append(
+            {"records": "contact", "refer_to": "customr", "by": {"U5_X": "A1_COD"}}
+        )
+        document["quality"]["references"].append(
+            {"records": "contact", "refer_to": "customer", "by": {"u5_x": "A1_NOPE"}}
+        )
+
+    with pytest.raises(ProfileError) as info:
+        load_profile(_with(tmp_path, declare))
+    message = str(info.value)
+    assert "quality.references[1].refer_to: 'customr' is not an entity type (known: " in message
+    assert "quality.references[2].by: U5_X is not a column of contact" in message
+    assert "quality.references[2].by: A1_NOPE is not a column of customer" in message
