@@ -27,6 +27,7 @@ from typing import Any
 
 from gateway.catalog import ActionSpec, Catalog
 from gateway.erp.base import ErpConnector, ErpRecord
+from gateway.erp.sources import shipped_profile
 from gateway.errors import ErpError, ErpUnsupported, GatewayError, InvalidParams
 from gateway.keys import create_key
 from gateway.offered import not_offered
@@ -37,9 +38,8 @@ from gateway.rollout import effective_phase
 from gateway.store import Action, Store, utcnow
 from gateway.workflow import RunnerPolicy, StepEvent, WorkflowRunner, plan_steps
 from resolver.errors import ProfileError
-from resolver.profiles import Profile, load_profile
+from resolver.profiles import Profile
 
-PROFILES = Path(__file__).resolve().parent.parent / "config" / "profiles"
 #: How many records of the ERP the drill looks through for one the action would change.
 SCAN_LIMIT = 200
 #: Claims of one workflow the drill makes before it calls the run stuck (a step in doubt).
@@ -129,12 +129,8 @@ def drill_params(catalog: Catalog, spec: ActionSpec, run_id: str) -> dict[str, A
 def _profile(connector: ErpConnector) -> Profile | None:
     """The shipped profile of the connector's ERP (by its `name`); None for the local ledger,
     whose records carry their ids."""
-    name = str(getattr(connector, "name", "")).lower()
-    path = PROFILES / f"{name}.yaml"
-    if not name or not path.is_file():
-        return None
     try:
-        return load_profile(path)
+        return shipped_profile(str(getattr(connector, "name", "")))
     except ProfileError as e:
         raise GatewayError(str(e)) from e
 

@@ -48,7 +48,7 @@ from gateway.erp.http import (
     unsupported,
 )
 from gateway.erp.registry import ErpSettings, access, register
-from gateway.erp.sources import Source, source_fields
+from gateway.erp.sources import Source, declared_source, shipped_profile, source_fields
 from gateway.errors import (
     ErpError,
     ErpLookupMissing,
@@ -56,6 +56,7 @@ from gateway.errors import (
     ErpUndecided,
     ErpUnsupported,
 )
+from resolver.profiles import Profile
 
 ROOT = "/fscmRestApi/resources/11.13.18.05"
 #: Oracle Fusion Service (CX) resources: service requests.
@@ -189,6 +190,9 @@ class OracleConnector:
     }
     #: What tells a write in doubt happened without `canonOperations` (`DeclaresEvidence`).
     evidence_of = EVIDENCE
+    #: Which resource keeps each entity type: the one its `source` names in this profile
+    #: (None: the shipped `config/profiles/oracle.yaml`).
+    profile: Profile | None = None
 
     def __init__(
         self,
@@ -224,8 +228,14 @@ class OracleConnector:
             self.http.send("GET", f"{ROOT}/{path}", params=params, missing_ok=True)
         )
 
+    def _resource(self, entity_type: str) -> str | None:
+        """The resource keeping an entity type's records, by its profile's source."""
+        source = declared_source(self.profile or shipped_profile("oracle"), entity_type)
+        return (source or {}).get("resource")
+
     def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
-        if entity_type == "supplier" and canonical_id.startswith("Supplier:"):
+        resource = self._resource(entity_type)
+        if resource == "suppliers" and canonical_id.startswith("Supplier:"):
             supplier_id = _id(canonical_id, "Supplier")
             item = self._get(f"suppliers/{supplier_id}", {"expand": "addresses"})
             if item is None:
@@ -249,7 +259,7 @@ class OracleConnector:
                 },
                 item["InactiveDate"] is not None,
             )
-        if entity_type == "purchase_order" and canonical_id.startswith("PurchaseOrder:"):
+        if resource == "purchaseOrders" and canonical_id.startswith("PurchaseOrder:"):
             item = self._po(_id(canonical_id, "PurchaseOrder"), SCHEDULES)
             if item is None:
                 return None
@@ -273,7 +283,7 @@ class OracleConnector:
                 },
                 False,
             )
-        if entity_type == "ticket" and canonical_id.startswith("ServiceRequest:"):
+        if resource == "serviceRequests" and canonical_id.startswith("ServiceRequest:"):
             number = canonical_id.partition(":")[2]
             item = self._ticket(number)
             if item is None:
@@ -335,7 +345,7 @@ class OracleConnector:
         return pages(fetch)
 
     def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
-        if entity_type != "purchase_order" or field != "amount":
+        if self._resource(entity_type) != "purchaseOrders" or field != "amount":
             return []
         header_id = _id(canonical_id, "PurchaseOrder")
         item = self._po(header_id)

@@ -45,8 +45,9 @@ from gateway.erp.http import (
     unsupported,
 )
 from gateway.erp.registry import ErpSettings, access, register
-from gateway.erp.sources import Source, source_fields
+from gateway.erp.sources import Source, declared_source, shipped_profile, source_fields
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUnavailable, ErpUndecided
+from resolver.profiles import Profile
 
 ROOT = "/sap/opu/odata/sap"
 BP = f"{ROOT}/API_BUSINESS_PARTNER"
@@ -57,9 +58,6 @@ IDEMPOTENCY = f"{ROOT}/ZCANON_IDEMPOTENCY_SRV"
 EXPAND = "to_BusinessPartnerAddress/to_EmailAddress,to_BusinessPartnerAddress/to_PhoneNumber,"
 EXPAND += "to_BusinessPartnerTax,to_Supplier"
 PO_EXPAND = "to_PurchaseOrderItem/to_ScheduleLine"
-#: The business partner roles Canon reads as records (`read_record`): suppliers and customers,
-#: the partners with that role's account (the profile's `source` filters them so to extract).
-PARTNER_ROLES = ("supplier", "customer")
 #: Operations that PATCH fields: (entity kind, the fields they set); compensations restore.
 PATCHES: dict[str, tuple[str, dict[str, Any]]] = {
     "supplier.delete_record": ("bp", {"IsMarkedForArchiving": True}),
@@ -191,6 +189,9 @@ class SapConnector:
     operations = OPERATIONS
     #: What tells a write in doubt happened without ZCANON_IDEMPOTENCY_SRV (`DeclaresEvidence`).
     evidence_of = EVIDENCE
+    #: Which entity set keeps each entity type: the one its `source` names in this profile
+    #: (None: the shipped `config/profiles/sap.yaml`).
+    profile: Profile | None = None
 
     def __init__(
         self,
@@ -242,62 +243,77 @@ class SapConnector:
             return None, None
         return self.http.json(response)["d"], response.headers.get("etag")
 
+    def _entity_set(self, entity_type: str) -> str | None:
+        """The entity set keeping an entity type's records, by its profile's source."""
+        source = declared_source(self.profile or shipped_profile("sap"), entity_type)
+        return (source or {}).get("entity_set")
+
     def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
-        if entity_type in PARTNER_ROLES and canonical_id.startswith("BusinessPartner:"):
-            bp = _id(canonical_id, "BusinessPartner")
-            entity, _ = self._get(f"{BP}/A_BusinessPartner('{bp}')", {"$expand": EXPAND})
-            if entity is None:
-                return None
-            row = flatten_bp(entity)
-            fields: dict[str, Any] = {
-                "name": row["BusinessPartnerFullName"],
-                "tax_id": row["BPTaxNumber"],
-                "address": row.get("StreetName"),
-                "city": row.get("CityName"),
-                "state": row.get("Region"),
-                "postcode": row.get("PostalCode"),
-                "blocked": bool(
-                    entity[self.block_field]
-                    if BLOCK_FIELDS[self.block_field] == "bp"
-                    else (entity.get("to_Supplier") or {}).get(self.block_field)
-                ),
-            }
-            if entity_type == "supplier":
-                bank, _ = self._get(self._bank_path(bp))
-                fields.update(
-                    iban=(bank or {}).get("IBAN"),
-                    account_holder=(bank or {}).get("BankAccountHolderName"),
-                )
-            return record(entity_type, canonical_id, fields, entity["IsMarkedForArchiving"])
-        if entity_type == "purchase_order" and canonical_id.startswith("PurchaseOrder:"):
-            entity = self._po(_id(canonical_id, "PurchaseOrder"))
-            if entity is None:
-                return None
-            supplier_id = f"BusinessPartner:{entity['Supplier']}"
-            supplier = self.read_record("supplier", supplier_id)
-            items = _results(entity.get("to_PurchaseOrderItem"))
-            dates = sorted(
-                d
-                for i in items
-                for line in _results(i.get("to_ScheduleLine"))
-                if (d := _date(line.get("ScheduleLineDeliveryDate")))
-            )
-            return record(
-                entity_type,
-                canonical_id,
-                {
-                    "supplier_id": supplier_id,
-                    "supplier_name": supplier.fields.get("name") if supplier else None,
-                    "amount": po_value(items),
-                    "currency": entity["DocumentCurrency"],
-                    "delivery_date": dates[0] if dates else None,
-                    "issued": _date(entity["PurchaseOrderDate"]),
-                    "approved": entity["PurchasingProcessingStatus"] == "05",
-                    "closed": bool(items) and all(i["IsCompletelyDelivered"] for i in items),
-                },
-                False,
-            )
+        entity_set = self._entity_set(entity_type)
+        if entity_set == "A_BusinessPartner" and canonical_id.startswith("BusinessPartner:"):
+            return self._partner(entity_type, canonical_id)
+        if entity_set == "A_PurchaseOrder" and canonical_id.startswith("PurchaseOrder:"):
+            return self._order(entity_type, canonical_id)
         return None
+
+    def _partner(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
+        """A business partner in the gateway's field roles; one with a supplier account (the
+        read-only `Supplier` of A_BusinessPartner) with its bank account too."""
+        bp = _id(canonical_id, "BusinessPartner")
+        entity, _ = self._get(f"{BP}/A_BusinessPartner('{bp}')", {"$expand": EXPAND})
+        if entity is None:
+            return None
+        row = flatten_bp(entity)
+        fields: dict[str, Any] = {
+            "name": row["BusinessPartnerFullName"],
+            "tax_id": row["BPTaxNumber"],
+            "address": row.get("StreetName"),
+            "city": row.get("CityName"),
+            "state": row.get("Region"),
+            "postcode": row.get("PostalCode"),
+            "blocked": bool(
+                entity[self.block_field]
+                if BLOCK_FIELDS[self.block_field] == "bp"
+                else (entity.get("to_Supplier") or {}).get(self.block_field)
+            ),
+        }
+        if entity.get("Supplier"):  # a supplier account: the bank Canon's actions change
+            bank, _ = self._get(self._bank_path(bp))
+            fields.update(
+                iban=(bank or {}).get("IBAN"),
+                account_holder=(bank or {}).get("BankAccountHolderName"),
+            )
+        return record(entity_type, canonical_id, fields, entity["IsMarkedForArchiving"])
+
+    def _order(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
+        """A purchase order in the gateway's field roles, with its supplier's name."""
+        entity = self._po(_id(canonical_id, "PurchaseOrder"))
+        if entity is None:
+            return None
+        supplier_id = f"BusinessPartner:{entity['Supplier']}"
+        supplier = self._partner("supplier", supplier_id)
+        items = _results(entity.get("to_PurchaseOrderItem"))
+        dates = sorted(
+            d
+            for i in items
+            for line in _results(i.get("to_ScheduleLine"))
+            if (d := _date(line.get("ScheduleLineDeliveryDate")))
+        )
+        return record(
+            entity_type,
+            canonical_id,
+            {
+                "supplier_id": supplier_id,
+                "supplier_name": supplier.fields.get("name") if supplier else None,
+                "amount": po_value(items),
+                "currency": entity["DocumentCurrency"],
+                "delivery_date": dates[0] if dates else None,
+                "issued": _date(entity["PurchaseOrderDate"]),
+                "approved": entity["PurchasingProcessingStatus"] == "05",
+                "closed": bool(items) and all(i["IsCompletelyDelivered"] for i in items),
+            },
+            False,
+        )
 
     def _po(self, number: str) -> Any:
         """A purchase order with its items and their schedule lines, or None."""
@@ -305,7 +321,7 @@ class SapConnector:
         return entity
 
     def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
-        if entity_type != "purchase_order" or field != "amount":
+        if self._entity_set(entity_type) != "A_PurchaseOrder" or field != "amount":
             return []
         number = _id(canonical_id, "PurchaseOrder")
         entity, _ = self._get(f"{PO}/A_PurchaseOrder('{number}')")

@@ -161,3 +161,20 @@ def test_service_requests_are_read_where_the_profile_says(sandbox: Sandbox) -> N
     assert "canonical_id" not in rows[0]  # the profile gives the id form, not the connector
     ids = {profile.id_template("ticket").format(SRNUMBER=r["SrNumber"]) for r in rows}
     assert len(ids) == len(rows) and all(i.startswith("ServiceRequest:") for i in ids)
+
+
+@pytest.mark.parametrize("kind", ["protheus", "sap", "oracle"])
+def test_a_connector_reads_records_of_the_entity_types_its_profile_declares(
+    sandbox: Sandbox, kind: str, tmp_path: Path
+) -> None:
+    """Reading a record goes by where the profile keeps its entity type, as extracting does:
+    the new type reads as the supplier it is kept with; one the profile lacks reads nothing."""
+    shipped = yaml.safe_load((PROFILES / f"{kind}.yaml").read_text(encoding="utf-8"))
+    vendor = {**shipped["entity_types"]["supplier"], "source": VENDOR_SOURCE[kind], "table": "V"}
+    erp = sandbox.connector(kind)
+    erp.profile = load_profile(_profile_with(tmp_path, kind, "vendor", vendor))
+    first = expected.ids(kind, "supplier", expected.first_supplier().native)
+    supplier, vendor_record = erp.read_record("supplier", first), erp.read_record("vendor", first)
+    assert supplier is not None and vendor_record is not None
+    assert vendor_record.entity_type == "vendor" and vendor_record.fields == supplier.fields
+    assert erp.read_record("widget", first) is None
