@@ -108,9 +108,9 @@ def blocked_referents(master: Master, ref: ReferenceSpec, flag: str) -> MetricRe
     metric = MetricSpec(
         f"{ref.records}.consistency.blocked_{ref.refer_to}", ref.records, None, "consistency",
         f"open {froms} for active {word}s",
-        f"Share of open {froms} (a row with {column} not '{value}') whose {word} is not "
-        f"blocked ({flag} = '{ref.blocked_value}'): business still expected with a {word} "
-        "nobody may deal with.",
+        f"Share of open {froms} (an item with {column} not '{value}') whose {word} is not "
+        f"blocked ({flag} = '{ref.blocked_value}'): goods still expected from a {word} nobody "
+        "may buy from.",
         "high",
     )  # fmt: skip
     return from_rows(metric, rows, opened)
