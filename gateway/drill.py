@@ -25,10 +25,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gateway.catalog import ActionSpec, Catalog
 from gateway.erp.base import ErpConnector, ErpRecord
+from gateway.erp.sources import shipped_profile
 from gateway.errors import ErpError, ErpUnsupported, GatewayError, InvalidParams
 from gateway.keys import create_key
 from gateway.offered import not_offered
@@ -38,8 +37,9 @@ from gateway.revert import created_id, differences, expected_values, insert_reve
 from gateway.rollout import effective_phase
 from gateway.store import Action, Store, utcnow
 from gateway.workflow import RunnerPolicy, StepEvent, WorkflowRunner, plan_steps
+from resolver.errors import ProfileError
+from resolver.profiles import Profile
 
-PROFILES = Path(__file__).resolve().parent.parent / "config" / "profiles"
 #: How many records of the ERP the drill looks through for one the action would change.
 SCAN_LIMIT = 200
 #: Claims of one workflow the drill makes before it calls the run stuck (a step in doubt).
@@ -126,22 +126,29 @@ def drill_params(catalog: Catalog, spec: ActionSpec, run_id: str) -> dict[str, A
     return validate_model(catalog.params_model(spec.name), raw, "params")
 
 
-def _id_template(connector: ErpConnector, entity_type: str) -> str | None:
-    name = str(getattr(connector, "name", "")).lower()
-    path = PROFILES / f"{name}.yaml"
-    if not name or not path.is_file():
-        return None
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    spec = (document.get("entity_types") or {}).get(entity_type) or {}
-    template = spec.get("canonical_id")
-    return str(template) if template else None
+def _profile(connector: ErpConnector) -> Profile | None:
+    """The shipped profile of the connector's ERP (by its `name`); None for the local ledger,
+    whose records carry their ids."""
+    try:
+        return shipped_profile(str(getattr(connector, "name", "")))
+    except ProfileError as e:
+        raise GatewayError(str(e)) from e
 
 
 def _candidate_ids(connector: ErpConnector, entity_type: str) -> Iterator[str]:
-    """Ids of records of the ERP, as its extract lists them (through its profile's id form)."""
-    template = _id_template(connector, entity_type)
+    """Ids of records of the ERP, as its extract lists them (read from where the profile says
+    the ERP keeps them, ids in the profile's form); GatewayError naming the entity types the
+    profile knows when it does not declare this one."""
+    profile = _profile(connector)
+    source: dict[str, str] | None = None
+    template: str | None = None
+    if profile is not None:
+        try:
+            source, template = profile.source(entity_type), profile.id_template(entity_type)
+        except ProfileError as e:
+            raise GatewayError(str(e)) from e
     seen: set[str] = set()
-    for page in connector.extract(entity_type, page_size=50):
+    for page in connector.extract(entity_type, source, page_size=50):
         for row in page:
             if "canonical_id" in row:
                 cid = row["canonical_id"]

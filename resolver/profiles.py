@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -190,6 +191,12 @@ class EntityTypeSpec(_Frozen):
         return _upper_columns(raw)
 
     table: str
+    source: dict[str, str] | None = Field(
+        default=None,
+        description="where the ERP keeps the records, as its connector reads them (Protheus:"
+        " `resource`; SAP: `service`, `entity_set`, `filter`; Oracle: `resource`, `expand`,"
+        " `api`): what `canon train --source erp` and drills read; none: not read from the ERP",
+    )
     native_key: list[str] = Field(min_length=1)
     canonical_id: str
     matching: Literal["probabilistic", "key"] = "probabilistic"
@@ -277,13 +284,116 @@ class MentionSpec(_Frozen):
         return value
 
 
+class GatewayOnlySpec(_Frozen):
+    """An entity type the gateway acts on but the resolver does not resolve (no extract is
+    trained): where the ERP keeps its records and the form of their ids, for drills."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _columns_upper(cls, raw: object) -> object:
+        return _upper_columns(raw)
+
+    source: dict[str, str]
+    canonical_id: str
+
+
+class CrossEntitySpec(_Frozen):
+    """A conflict-of-interest control between two entity types: the records of `offenders`
+    whose value of a field some record of `against` holds too (values compared normalised, as
+    the resolver compares them), one metric per field; each field a role both types hold."""
+
+    offenders: str
+    against: str
+    fields: list[str] = Field(min_length=1)
+
+
+class ReferenceSpec(_Frozen):
+    """Records of one entity type naming a record of another (a purchase order its supplier):
+    the consistency metrics check that the named record exists and, for open records, that it
+    is not blocked. Columns are the ERP's, as the extracts have them (upper case)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _columns_upper(cls, raw: object) -> object:
+        if not isinstance(raw, dict):
+            return raw
+        out = dict(raw)
+        for key in ("by", "branch", "closed"):
+            if isinstance(out.get(key), dict):
+                out[key] = {
+                    str(k).upper(): (str(v).upper() if key != "closed" else v)
+                    for k, v in out[key].items()
+                }
+        return out
+
+    records: str = Field(description="the entity type whose records name another's")
+    refer_to: str = Field(description="the entity type of the records they name")
+    by: dict[str, str] = Field(
+        min_length=1, description="column of `records` -> the column of `refer_to` it holds"
+    )
+    branch: dict[str, str] = Field(
+        default_factory=dict,
+        description="as `by`, but a blank column of `refer_to` matches any (a shared table)",
+    )
+    closed: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=1,
+        description="column -> value of a closed row; a record is open while any of its rows"
+        " is not (its blocked referents are then flagged, with `refer_to`'s blocked_flag)",
+    )
+    blocked_value: str = Field(default="1", description="the blocked_flag value of a block")
+
+
+class QualitySpec(_Frozen):
+    """Quality metrics a profile declares beyond those every entity type gets."""
+
+    cross_entity: list[CrossEntitySpec] = Field(default_factory=list)
+    references: list[ReferenceSpec] = Field(default_factory=list)
+
+
 class Profile(_Frozen):
     """One ERP's profile: its comparison library and entity types."""
 
     erp: str
     comparisons: dict[str, ComparisonSpec] = Field(default_factory=dict)
     entity_types: dict[str, EntityTypeSpec]
+    gateway_only: dict[str, GatewayOnlySpec] = Field(
+        default_factory=dict,
+        description="entity types the gateway acts on that the resolver does not resolve",
+    )
     mentions: MentionSpec = Field(default_factory=MentionSpec)
+    quality: QualitySpec = Field(default_factory=QualitySpec)
+
+    def known(self) -> list[str]:
+        """Every entity type the profile declares, resolved or acted on only."""
+        return [*self.entity_types, *self.gateway_only]
+
+    def _declared(self, entity_type: str) -> EntityTypeSpec | GatewayOnlySpec:
+        found = self.entity_types.get(entity_type) or self.gateway_only.get(entity_type)
+        if found is None:
+            raise ProfileError(
+                f"the {self.erp} profile declares no entity type {entity_type!r} "
+                f"(known: {', '.join(self.known())})"
+            )
+        return found
+
+    def source(self, entity_type: str) -> dict[str, str] | None:
+        """Where the ERP keeps an entity type's records (None: the profile says nowhere);
+        ProfileError naming the known entity types when the profile does not declare it."""
+        return self._declared(entity_type).source
+
+    def id_template(self, entity_type: str) -> str:
+        """The form of an entity type's canonical ids (`SA2:{A2_FILIAL}:{A2_COD}:{A2_LOJA}`)."""
+        return self._declared(entity_type).canonical_id
+
+    def narrowed(self, names: Iterable[str]) -> Profile:
+        """The profile with only these entity types, and the quality metrics between them."""
+        wanted = set(names)
+        kept = {n: s for n, s in self.entity_types.items() if n in wanted}
+        cross = [c for c in self.quality.cross_entity if {c.offenders, c.against} <= set(kept)]
+        refs = [r for r in self.quality.references if {r.records, r.refer_to} <= set(kept)]
+        quality = self.quality.model_copy(update={"cross_entity": cross, "references": refs})
+        return self.model_copy(update={"entity_types": kept, "quality": quality})
 
 
 def _problems(profile: Profile) -> list[str]:
@@ -312,6 +422,45 @@ def _problems(profile: Profile) -> list[str]:
                         out.append(f"{where}.{key}[{i}]: {col!r} is not a column of {et_name}")
         if et.matching == "probabilistic" and not et.comparisons:
             out.append(f"{where}.comparisons: a probabilistic entity type needs comparisons")
+    for name in profile.gateway_only:
+        if name in profile.entity_types:
+            out.append(f"gateway_only.{name}: already an entity type of entity_types")
+    known = ", ".join(profile.entity_types)
+    for i, cross in enumerate(profile.quality.cross_entity):
+        where = f"quality.cross_entity[{i}]"
+        sides = [(k, getattr(cross, k)) for k in ("offenders", "against")]
+        missing = [(k, n) for k, n in sides if n not in profile.entity_types]
+        for key, name in missing:
+            out.append(f"{where}.{key}: {name!r} is not an entity type (known: {known})")
+        if missing:
+            continue
+        for field in cross.fields:
+            for key, name in sides:
+                if field not in profile.entity_types[name].roles:
+                    out.append(f"{where}.fields: {field!r} is not a role of {key} {name!r}")
+    for i, ref in enumerate(profile.quality.references):
+        out += _reference_problems(profile, f"quality.references[{i}]", ref)
+    return out
+
+
+def _reference_problems(profile: Profile, where: str, ref: ReferenceSpec) -> list[str]:
+    known = ", ".join(profile.entity_types)
+    sides = [(k, getattr(ref, k)) for k in ("records", "refer_to")]
+    missing = [f"{where}.{k}: {n!r} is not an entity type (known: {known})" for k, n in sides
+               if n not in profile.entity_types]  # fmt: skip
+    if missing:
+        return missing
+    out = []
+    records, named = (profile.entity_types[n].columns() for _, n in sides)
+    for key in ("by", "branch"):
+        for mine, theirs in getattr(ref, key).items():
+            if mine not in records:
+                out.append(f"{where}.{key}: {mine} is not a column of {ref.records}")
+            if theirs not in named:
+                out.append(f"{where}.{key}: {theirs} is not a column of {ref.refer_to}")
+    for column in ref.closed:
+        if column not in records:
+            out.append(f"{where}.closed: {column} is not a column of {ref.records}")
     return out
 
 

@@ -88,7 +88,7 @@ def select_entity_types(
             f"{s.table}.csv" for n, s in profile.entity_types.items() if not wanted or n in wanted
         )
         raise ModelError(f"{data_dir}: no extract to train on (expected one of: {tables})")
-    return profile.model_copy(update={"entity_types": kept}), skipped
+    return profile.narrowed(kept), skipped
 
 
 def load_frames(data_dir: Path, profile: Profile) -> dict[str, pd.DataFrame]:

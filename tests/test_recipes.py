@@ -9,7 +9,7 @@ ERP is found painted then unpainted. An unknown kind is refused, naming the know
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,9 @@ class ToyConnector(RequestRunner):
     def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
         return []
 
-    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
+    def extract(
+        self, entity_type: str, source: Mapping[str, str] | None, page_size: int = 500
+    ) -> Iterator[list[dict[str, str]]]:
         return iter(())
 
     def lookup(self, idempotency_key: str) -> ErpResult | None:

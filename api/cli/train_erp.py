@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from api.cli.common import err, fail, readable_gateway_errors
+from api.cli.common import err, fail, readable_errors, readable_gateway_errors
 from api.settings import REPO_CONFIG_DIR, Settings
 
 
@@ -56,7 +56,7 @@ def extracts_from_erp(
     from gateway.erp.registry import kind as erp_kind
     from gateway.erp.registry import kinds
 
-    with readable_gateway_errors():
+    with readable_gateway_errors(), readable_errors():  # a profile's errors are the resolver's
         settings = _settings(source)
         if not erp_kind(settings.erp_kind).remote:
             known = " | ".join(kinds(remote=True))

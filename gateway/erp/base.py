@@ -59,8 +59,12 @@ class ErpConnector(Protocol):
         """Past values of `field` around this record (e.g. its supplier's past PO totals)."""
         ...
 
-    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """The master data of an entity type, page by page, in the ERP's own field names."""
+    def extract(
+        self, entity_type: str, source: Mapping[str, str] | None, page_size: int = 500
+    ) -> Iterator[list[dict[str, str]]]:
+        """The master data of an entity type, page by page, in the ERP's own field names, read
+        from where its profile says the ERP keeps it (`source`, `gateway.erp.sources`); the
+        entity type names it in messages."""
         ...
 
     def run(self, operation: ErpOperation) -> ErpResult:

@@ -1,11 +1,12 @@
 """The master data of an ERP, read through its connector into extract CSVs, for training.
 
-`fetch_extracts` pages through `ErpConnector.extract` for each entity type of a profile and
-writes what it read as `<table>.csv` (the file name the profile gives the entity type), beside
-the profile narrowed to the entity types it could read (`profile.yaml`): a folder the resolver
-trains on as it does on exported extracts. Entity types the connector cannot read are skipped
-and named; any other failure stops the fetch with the ERP's error, before anything is trained.
-Each file appears whole or not at all (written aside, then renamed).
+`fetch_extracts` pages through `ErpConnector.extract` for each entity type of a profile, from
+where the profile says the ERP keeps it (its `source`), and writes what it read as
+`<table>.csv` (the file name the profile gives the entity type), beside the profile narrowed to
+the entity types it could read (`profile.yaml`): a folder the resolver trains on as it does on
+exported extracts. Entity types the connector cannot read (or whose entry names no source) are
+skipped and named; any other failure stops the fetch with the ERP's error, before anything is
+trained. Each file appears whole or not at all (written aside, then renamed).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import httpx
 import yaml
 
 from gateway.erp.base import ErpConnector
+from gateway.erp.sources import Source
 from gateway.errors import ErpUnavailable, ErpUnsupported
 from resolver.atomic import atomic_write, atomic_write_text
+from resolver.profiles import load_profile
 
 #: Progress messages: ("supplier", rows read so far, pages read so far).
 Progress = Callable[[str, int, int], None]
@@ -52,15 +55,16 @@ def fetch_extracts(
     Raises ErpError when the ERP cannot be read (unreachable, refused credentials, a bad URL)
     or when it can read none of the profile's entity types.
     """
+    declared = load_profile(profile)
     document = yaml.safe_load(profile.read_text(encoding="utf-8"))
-    tables = {name: str(spec["table"]) for name, spec in document["entity_types"].items()}
     folder.mkdir(parents=True, exist_ok=True)
     rows: dict[str, int] = {}
     skipped: dict[str, str] = {}
-    for entity_type, table in tables.items():
+    for entity_type, spec in declared.entity_types.items():
+        path = folder / f"{spec.table}.csv"
         try:
             rows[entity_type] = _fetch_one(
-                connector, entity_type, folder / f"{table}.csv", page_size, progress
+                connector, entity_type, spec.source, path, page_size, progress
             )
         except ErpUnsupported as e:
             skipped[entity_type] = e.message
@@ -69,20 +73,29 @@ def fetch_extracts(
     if not rows:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
         raise ErpUnsupported(f"the ERP connector can read none of the profile's types ({reasons})")
+    # Only the entity types read, and the quality metrics between them (`Profile.narrowed`);
+    # the rest as the file has it.
     document["entity_types"] = {k: v for k, v in document["entity_types"].items() if k in rows}
+    if "quality" in document:
+        document["quality"] = declared.narrowed(rows).quality.model_dump(mode="json")
     narrowed = folder / "profile.yaml"
     atomic_write_text(narrowed, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     return FetchedExtracts(folder, narrowed, rows, skipped)
 
 
 def _fetch_one(
-    connector: ErpConnector, entity_type: str, path: Path, page_size: int, progress: Progress | None
+    connector: ErpConnector,
+    entity_type: str,
+    source: Source | None,
+    path: Path,
+    page_size: int,
+    progress: Progress | None,
 ) -> int:
     """Pages go to a JSON-lines file first (a later page may bring new columns), then to CSV."""
     columns: dict[str, None] = {}
     count = pages = 0
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        for page in connector.extract(entity_type, page_size=page_size):
+        for page in connector.extract(entity_type, source, page_size=page_size):
             for row in page:
                 columns.update(dict.fromkeys(row))
                 spool.write(json.dumps(row, ensure_ascii=False) + "\n")

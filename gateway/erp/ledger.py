@@ -142,8 +142,11 @@ class LocalLedgerConnector:
                 )
         return found
 
-    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """Live records of an entity type (canonical id and fields), page by page."""
+    def extract(
+        self, entity_type: str, source: Mapping[str, str] | None = None, page_size: int = 500
+    ) -> Iterator[list[dict[str, str]]]:
+        """Live records of an entity type (canonical id and fields), page by page: the ledger
+        files every record under its entity type, so it needs no source."""
         offset = 0
         while True:
             with self._connection() as conn:

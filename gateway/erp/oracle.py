@@ -43,11 +43,18 @@ from gateway.erp.http import (
     pages,
     record,
     result,
-    unsupported,
 )
 from gateway.erp.operations import OperationRunner, runs, undone_data
 from gateway.erp.registry import ErpSettings, access, register
-from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided, ErpUnsupported
+from gateway.erp.sources import Source, declared_source, shipped_profile, source_fields
+from gateway.errors import (
+    ErpError,
+    ErpLookupMissing,
+    ErpOperationFailed,
+    ErpUndecided,
+    ErpUnsupported,
+)
+from resolver.profiles import Profile
 
 ROOT = "/fscmRestApi/resources/11.13.18.05"
 #: Oracle Fusion Service (CX) resources: service requests.
@@ -61,6 +68,9 @@ TICKET_STATUSES = {
     "ORA_SVC_CLOSED": "closed",
 }
 CLOSED = "ORA_SVC_CLOSED"
+#: The REST APIs a profile's source may name (`api`): Financials and Supply Chain (the
+#: default), and Customer Experience (Oracle Fusion Service).
+APIS = {"fscm": ROOT, "crm": CRM}
 MAX_LIMIT = 500
 ACTION_TYPE = "application/vnd.oracle.adf.action+json"
 TAX_TYPES = {14: "CORPORATION", 11: "INDIVIDUAL"}
@@ -176,6 +186,9 @@ class OracleConnector(OperationRunner):
     name = "Oracle"
     #: What tells a write in doubt happened without `canonOperations` (`DeclaresEvidence`).
     evidence_of = EVIDENCE
+    #: Which resource keeps each entity type: the one its `source` names in this profile
+    #: (None: the shipped `config/profiles/oracle.yaml`).
+    profile: Profile | None = None
 
     def __init__(
         self,
@@ -211,8 +224,14 @@ class OracleConnector(OperationRunner):
             self.http.send("GET", f"{ROOT}/{path}", params=params, missing_ok=True)
         )
 
+    def _resource(self, entity_type: str) -> str | None:
+        """The resource keeping an entity type's records, by its profile's source."""
+        source = declared_source(self.profile or shipped_profile("oracle"), entity_type)
+        return (source or {}).get("resource")
+
     def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
-        if entity_type == "supplier" and canonical_id.startswith("Supplier:"):
+        resource = self._resource(entity_type)
+        if resource == "suppliers" and canonical_id.startswith("Supplier:"):
             supplier_id = _id(canonical_id, "Supplier")
             item = self._get(f"suppliers/{supplier_id}", {"expand": "addresses"})
             if item is None:
@@ -236,7 +255,7 @@ class OracleConnector(OperationRunner):
                 },
                 item["InactiveDate"] is not None,
             )
-        if entity_type == "purchase_order" and canonical_id.startswith("PurchaseOrder:"):
+        if resource == "purchaseOrders" and canonical_id.startswith("PurchaseOrder:"):
             item = self._po(_id(canonical_id, "PurchaseOrder"), SCHEDULES)
             if item is None:
                 return None
@@ -260,7 +279,7 @@ class OracleConnector(OperationRunner):
                 },
                 False,
             )
-        if entity_type == "ticket" and canonical_id.startswith("ServiceRequest:"):
+        if resource == "serviceRequests" and canonical_id.startswith("ServiceRequest:"):
             number = canonical_id.partition(":")[2]
             item = self._ticket(number)
             if item is None:
@@ -322,7 +341,7 @@ class OracleConnector(OperationRunner):
         return pages(fetch)
 
     def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
-        if entity_type != "purchase_order" or field != "amount":
+        if self._resource(entity_type) != "purchaseOrders" or field != "amount":
             return []
         header_id = _id(canonical_id, "PurchaseOrder")
         item = self._po(header_id)
@@ -336,22 +355,21 @@ class OracleConnector(OperationRunner):
             if po["POHeaderId"] != header_id
         ]
 
-    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """Master-data rows (suppliers with their first address and site), page by page;
-        service requests with their `canonical_id` (no profile names their id form)."""
-        if entity_type == "ticket":
-            for page in self._pages("serviceRequests", page_size, root=CRM):
-                yield [{"canonical_id": f"ServiceRequest:{i['SrNumber']}", **_flat(i)}
-                       for i in page]  # fmt: skip
-            return
-        path, params = {
-            "supplier": ("suppliers", {"expand": "addresses,sites"}),
-            "customer": ("hubOrganizations", {}),
-            "purchase_order": ("purchaseOrders", {}),
-        }.get(entity_type, ("", {}))
-        if not path:
-            raise unsupported(self.name, f"extract {entity_type}")
-        for page in self._pages(path, page_size, params):
+    def extract(
+        self, entity_type: str, source: Source | None, page_size: int = 500
+    ) -> Iterator[list[dict[str, str]]]:
+        """Rows of the REST resource the profile names (`source: {resource, expand, api}`),
+        page by page: each item's own fields, and those of the first of each child it is read
+        with (a supplier's first address and site)."""
+        where = source_fields(self.name, entity_type, source, ("resource",), ("expand", "api"))
+        api = where.get("api", "fscm")
+        if api not in APIS:
+            raise ErpError(
+                f"Oracle: the profile's source of {entity_type} names api {api!r} "
+                f"(known: {', '.join(APIS)})"
+            )
+        params = {"expand": where["expand"]} if where.get("expand") else {}
+        for page in self._pages(where["resource"], page_size, params, root=APIS[api]):
             yield [_flat(item) for item in page]
 
     # -- writes ------------------------------------------------------------------------------

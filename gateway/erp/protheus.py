@@ -20,7 +20,6 @@ reclassified through CTBA102 by the same custom service.
 
 from __future__ import annotations
 
-import base64
 import re
 import threading
 from collections.abc import Generator, Iterator, Mapping
@@ -40,8 +39,14 @@ from gateway.erp.http import (
     unsupported,
 )
 from gateway.erp.operations import runs, undone_data
+from gateway.erp.protheus_keys import FILIAL_WIDTH, pk_encode
+from gateway.erp.protheus_keys import KEY_WIDTHS as KEY_WIDTHS  # the key form, public here too
+from gateway.erp.protheus_keys import key_widths as key_widths
+from gateway.erp.protheus_keys import pk_decode as pk_decode
 from gateway.erp.registry import ErpSettings, access, register
+from gateway.erp.sources import Source, declared_source, shipped_profile, source_fields
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUndecided
+from resolver.profiles import Profile
 
 API = "/rest/api/canon/v1"
 #: What tells, without the operation log, whether a write in doubt happened (`evidence`).
@@ -72,15 +77,14 @@ FIELD_EVIDENCE = {
     **dict.fromkeys(_SETTING, "the row does not hold the new values yet (else: lost)"),
     **dict.fromkeys(_RESTORING, "the row holds the values restored"),
 }
-#: Field widths of the primary keys, in key order (the filial's first: see `key_widths`).
-KEY_WIDTHS = {"SA2": (2, 6, 2), "SA1": (2, 6, 2), "SC7": (2, 6), "CT2": (2, 8, 6, 3, 6, 3)}
-#: The filial's width unless the installation says otherwise (the size of its branch code).
-FILIAL_WIDTH = 2
 CURRENCIES = {"1": "BRL", "2": "USD", "3": "UFIR", "4": "EUR", "5": "JPY"}
-ENTITIES = {"supplier": "SA2", "customer": "SA1", "purchase_order": "SC7", "transaction": "CT2"}
-#: The custom service's resource of each table.
+#: The custom service's resource of each table, and the table of each resource: an entity type
+#: is kept in the table whose resource its profile's `source` names.
 RESOURCES = {"SA2": "suppliers", "SA1": "customers", "SC7": "purchaseorders",
              "CT2": "accountingentries"}  # fmt: skip
+TABLES = {resource: table for table, resource in RESOURCES.items()}
+#: Resources of headers with their items: extracted as one row per item.
+ITEMISED = frozenset({"purchaseorders"})
 #: The change stamp Protheus keeps on a table once enabled (the sandbox: a sequence number).
 STAMP = "S_T_A_M_P_"
 #: Operations that set fields (and whose compensation sets the previous values back).
@@ -108,44 +112,6 @@ RESTORES = {
     "purchase_order.reopen": "SC7",
     "purchase_order.restore_delivery_date": "SC7",
 }
-
-
-def key_widths(prefix: str, filial_width: int = FILIAL_WIDTH) -> tuple[int, ...] | None:
-    """The widths of a table's key fields, with the installation's filial width."""
-    widths = KEY_WIDTHS.get(prefix)
-    return None if widths is None else (filial_width, *widths[1:])
-
-
-def pk_encode(canonical_id: str, filial_width: int = FILIAL_WIDTH) -> str:
-    """The URL key of a record: its key fields at their widths, base64 (URL-safe)."""
-    prefix, *values = canonical_id.split(":")
-    widths = key_widths(prefix, filial_width)
-    if widths is None or len(values) != len(widths):
-        raise ValueError(f"{canonical_id!r} is not a Protheus id of SA2, SA1 or SC7")
-    if any(len(v) > w for v, w in zip(values, widths, strict=True)):
-        raise ValueError(f"{canonical_id!r}: a key field is wider than {widths}")
-    raw = "".join(v.ljust(w) for v, w in zip(values, widths, strict=True))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def pk_decode(prefix: str, pk: str, filial_width: int = FILIAL_WIDTH) -> str:
-    """The canonical id a URL key stands for; ValueError when it is not one."""
-    try:
-        raw = base64.urlsafe_b64decode(pk + "=" * (-len(pk) % 4)).decode()
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"{pk!r} is not a base64 primary key") from e
-    widths, values, at = key_widths(prefix, filial_width) or (), [], 0
-    if len(raw) != sum(widths):
-        raise ValueError(f"{pk!r} is not a primary key of {prefix}")
-    for width in widths:
-        values.append(raw[at : at + width].strip())
-        at += width
-    return ":".join([prefix, *values])
-
-
-def _entry_id(row: dict[str, Any]) -> str:
-    keys = ("CT2_FILIAL", "CT2_DATA", "CT2_LOTE", "CT2_SBLOTE", "CT2_DOC", "CT2_LINHA")
-    return ":".join(["CT2", *(str(row[k]).strip() for k in keys)])
 
 
 class ProtheusOAuth2(httpx.Auth):
@@ -271,6 +237,9 @@ class ProtheusConnector(RequestRunner):
     name = "Protheus"
     #: What tells a write in doubt happened without `operations/{key}` (`DeclaresEvidence`).
     evidence_of = {**EVIDENCE, **FIELD_EVIDENCE}
+    #: Which table keeps each entity type: the resource its `source` names in this profile
+    #: (None: the shipped `config/profiles/protheus.yaml`).
+    profile: Profile | None = None
 
     def __init__(
         self,
@@ -317,10 +286,20 @@ class ProtheusConnector(RequestRunner):
                    bank=bank_fields(settings.erp_protheus_bank_fields))  # fmt: skip
 
     # -- reads -------------------------------------------------------------------------------
+    def _table(self, entity_type: str) -> str | None:
+        """The table keeping an entity type's records (`SA2`), by its profile's source; None
+        when the profile declares it nowhere this connector reads."""
+        source = declared_source(self.profile or shipped_profile("protheus"), entity_type)
+        return TABLES.get((source or {}).get("resource", ""))
+
     def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
-        prefix = ENTITIES.get(entity_type)
+        prefix = self._table(entity_type)
         if prefix is None or not canonical_id.startswith(f"{prefix}:"):
             return None
+        return self._record(entity_type, prefix, canonical_id)
+
+    def _record(self, entity_type: str, prefix: str, canonical_id: str) -> ErpRecord | None:
+        """A row of a table in the gateway's field roles (a party's, an order's, a line's)."""
         path = RESOURCES[prefix]
         body = self.http.json(
             self.http.send("GET", f"{API}/{path}/{self._pk(canonical_id)}", missing_ok=True)
@@ -338,7 +317,7 @@ class ProtheusConnector(RequestRunner):
 
     def _po_fields(self, body: dict[str, Any]) -> dict[str, Any]:
         supplier_id = f"SA2::{body['C7_FORNECE']}:{body['C7_LOJA']}"
-        supplier = self.read_record("supplier", supplier_id)
+        supplier = self._record("supplier", "SA2", supplier_id)
         return {
             "supplier_id": supplier_id,
             "supplier_name": supplier.fields.get("name") if supplier else None,
@@ -351,7 +330,7 @@ class ProtheusConnector(RequestRunner):
         }
 
     def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
-        if entity_type != "purchase_order" or field != "amount":
+        if self._table(entity_type) != "SC7" or field != "amount":
             return []
         body = self.http.json(
             self.http.send("GET", f"{API}/purchaseorders/{self._pk(canonical_id)}", missing_ok=True)
@@ -364,18 +343,16 @@ class ProtheusConnector(RequestRunner):
             values += [float(p["C7_TOTAL"]) for p in page if p["C7_NUM"] != body["C7_NUM"]]
         return values
 
-    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """Master-data rows in Protheus field names (SC7: one row per item), page by page;
-        CT2 lines with their `canonical_id` (no profile names their id form)."""
-        prefix = ENTITIES.get(entity_type)
-        if prefix is None:
-            raise unsupported(self.name, f"extract {entity_type}")
-        for page in self._pages(RESOURCES[prefix], page_size, {}):
-            if prefix == "CT2":
-                yield [{"canonical_id": _entry_id(row), **{k: str(v) for k, v in row.items()}}
-                       for row in page]  # fmt: skip
-            elif entity_type == "purchase_order":
-                yield [{k: str(v) for k, v in item.items()} for po in page for item in po["items"]]
+    def extract(
+        self, entity_type: str, source: Source | None, page_size: int = 500
+    ) -> Iterator[list[dict[str, str]]]:
+        """Rows of the custom service's resource the profile names (`source: {resource:
+        suppliers}`), in Protheus field names, page by page; a resource of headers with items
+        (`purchaseorders`, SC7) gives one row per item."""
+        resource = source_fields(self.name, entity_type, source, ("resource",))["resource"]
+        for page in self._pages(resource, page_size, {}):
+            if resource in ITEMISED:
+                yield [{k: str(v) for k, v in item.items()} for h in page for item in h["items"]]
             else:
                 yield [{k: str(v) for k, v in row.items()} for row in page]
 
@@ -392,24 +369,26 @@ class ProtheusConnector(RequestRunner):
     # -- what keeps the resolver in step (gateway.erp.base.MasterReads) ----------------------
     def read_row(self, entity_type: str, canonical_id: str) -> dict[str, str] | None:
         """An SA2/SA1 row as `extract` yields it (a deleted one with `D_E_L_E_T_ = '*'`)."""
-        prefix = ENTITIES.get(entity_type)
+        prefix = self._table(entity_type)
         if prefix not in ("SA2", "SA1") or not canonical_id.startswith(f"{prefix}:"):
             raise unsupported(self.name, f"read a {entity_type} row")
         body = self.http.json(
-            self.http.send("GET", f"{API}/{entity_type}s/{self._pk(canonical_id)}", missing_ok=True)
+            self.http.send(
+                "GET", f"{API}/{RESOURCES[prefix]}/{self._pk(canonical_id)}", missing_ok=True
+            )
         )
         return None if body is None else {k: str(v) for k, v in body.items()}
 
     def find_by_tax_id(self, entity_type: str, tax_id: str) -> list[ErpRecord]:
         """Live suppliers (customers) whose CGC has these digits, whatever its punctuation."""
-        prefix = ENTITIES.get(entity_type)
+        prefix = self._table(entity_type)
         if prefix not in ("SA2", "SA1"):
             raise unsupported(self.name, f"find a {entity_type} by tax id")
         p, wanted = prefix[1:], digits(tax_id)
         if not wanted:
             return []
         found = []
-        for page in self._pages(f"{entity_type}s", 100, {f"{p}_CGC": wanted}):
+        for page in self._pages(RESOURCES[prefix], 100, {f"{p}_CGC": wanted}):
             for row in page:
                 if digits(row.get(f"{p}_CGC")) != wanted or row.get("D_E_L_E_T_") == "*":
                     continue  # the ERP's filter is the authority; this only double-checks it
@@ -421,14 +400,14 @@ class ProtheusConnector(RequestRunner):
         self, entity_type: str, since: str | None, page_size: int = 500
     ) -> Iterator[ChangePage]:
         """SA2/SA1 rows changed after the stamp `since` (`S_T_A_M_P_`, deletions included)."""
-        prefix = ENTITIES.get(entity_type)
+        prefix = self._table(entity_type)
         if prefix not in ("SA2", "SA1"):
             raise unsupported(self.name, f"read changes of {entity_type}")
         stamp = int(since or 0)
         while True:
             params = {"since": stamp, "pageSize": page_size}
             body = self.http.json(
-                self.http.send("GET", f"{API}/changes/{entity_type}s", params=params)
+                self.http.send("GET", f"{API}/changes/{RESOURCES[prefix]}", params=params)
             )
             rows = [{k: str(v) for k, v in row.items()} for row in body["items"]]
             if not rows:

@@ -40,11 +40,12 @@ from gateway.erp.http import (
     digits,
     record,
     result,
-    unsupported,
 )
 from gateway.erp.operations import OperationRunner, runs, undone_data
 from gateway.erp.registry import ErpSettings, access, register
+from gateway.erp.sources import Source, declared_source, shipped_profile, source_fields
 from gateway.errors import ErpLookupMissing, ErpOperationFailed, ErpUnavailable, ErpUndecided
+from resolver.profiles import Profile
 
 ROOT = "/sap/opu/odata/sap"
 BP = f"{ROOT}/API_BUSINESS_PARTNER"
@@ -55,9 +56,6 @@ IDEMPOTENCY = f"{ROOT}/ZCANON_IDEMPOTENCY_SRV"
 EXPAND = "to_BusinessPartnerAddress/to_EmailAddress,to_BusinessPartnerAddress/to_PhoneNumber,"
 EXPAND += "to_BusinessPartnerTax,to_Supplier"
 PO_EXPAND = "to_PurchaseOrderItem/to_ScheduleLine"
-#: Which business partners are suppliers or customers: those with that role's account (the
-#: read-only `Supplier` / `Customer` of A_BusinessPartner), whatever their grouping.
-ROLE_FILTERS = {"supplier": "Supplier ne ''", "customer": "Customer ne ''"}
 #: Operations that PATCH fields: (entity kind, the fields they set); compensations restore.
 PATCHES: dict[str, tuple[str, dict[str, Any]]] = {
     "supplier.delete_record": ("bp", {"IsMarkedForArchiving": True}),
@@ -140,6 +138,11 @@ def po_value(items: list[dict[str, Any]]) -> float:
     return round(total, 2)
 
 
+def _fields(entity: dict[str, Any]) -> dict[str, str]:
+    """One extract row of an entity: its own fields (navigation properties left out)."""
+    return {k: "" if v is None else str(v) for k, v in entity.items() if not isinstance(v, dict)}
+
+
 def flatten_bp(entity: dict[str, Any]) -> dict[str, str]:
     """One extract row of a business partner: its own fields, first address, tax, e-mail, phone."""
     address = (_results(entity.get("to_BusinessPartnerAddress")) or [{}])[0]
@@ -155,6 +158,12 @@ def flatten_bp(entity: dict[str, Any]) -> dict[str, str]:
         PhoneNumber=phone.get("PhoneNumber"),
     )
     return {k: "" if v is None else str(v) for k, v in row.items()}
+
+
+#: Extract rows of an entity set read with more than its own fields: what it is expanded with,
+#: and how a row is flattened from it.
+EXPANDED = {"A_BusinessPartner": EXPAND}
+FLATTENED = {"A_BusinessPartner": flatten_bp}
 
 
 class SapSettings(ErpSettings, Protocol):
@@ -178,6 +187,9 @@ class SapConnector(OperationRunner):
     name = "SAP"
     #: What tells a write in doubt happened without ZCANON_IDEMPOTENCY_SRV (`DeclaresEvidence`).
     evidence_of = EVIDENCE
+    #: Which entity set keeps each entity type: the one its `source` names in this profile
+    #: (None: the shipped `config/profiles/sap.yaml`).
+    profile: Profile | None = None
 
     def __init__(
         self,
@@ -229,62 +241,77 @@ class SapConnector(OperationRunner):
             return None, None
         return self.http.json(response)["d"], response.headers.get("etag")
 
+    def _entity_set(self, entity_type: str) -> str | None:
+        """The entity set keeping an entity type's records, by its profile's source."""
+        source = declared_source(self.profile or shipped_profile("sap"), entity_type)
+        return (source or {}).get("entity_set")
+
     def read_record(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
-        if entity_type in ROLE_FILTERS and canonical_id.startswith("BusinessPartner:"):
-            bp = _id(canonical_id, "BusinessPartner")
-            entity, _ = self._get(f"{BP}/A_BusinessPartner('{bp}')", {"$expand": EXPAND})
-            if entity is None:
-                return None
-            row = flatten_bp(entity)
-            fields: dict[str, Any] = {
-                "name": row["BusinessPartnerFullName"],
-                "tax_id": row["BPTaxNumber"],
-                "address": row.get("StreetName"),
-                "city": row.get("CityName"),
-                "state": row.get("Region"),
-                "postcode": row.get("PostalCode"),
-                "blocked": bool(
-                    entity[self.block_field]
-                    if BLOCK_FIELDS[self.block_field] == "bp"
-                    else (entity.get("to_Supplier") or {}).get(self.block_field)
-                ),
-            }
-            if entity_type == "supplier":
-                bank, _ = self._get(self._bank_path(bp))
-                fields.update(
-                    iban=(bank or {}).get("IBAN"),
-                    account_holder=(bank or {}).get("BankAccountHolderName"),
-                )
-            return record(entity_type, canonical_id, fields, entity["IsMarkedForArchiving"])
-        if entity_type == "purchase_order" and canonical_id.startswith("PurchaseOrder:"):
-            entity = self._po(_id(canonical_id, "PurchaseOrder"))
-            if entity is None:
-                return None
-            supplier_id = f"BusinessPartner:{entity['Supplier']}"
-            supplier = self.read_record("supplier", supplier_id)
-            items = _results(entity.get("to_PurchaseOrderItem"))
-            dates = sorted(
-                d
-                for i in items
-                for line in _results(i.get("to_ScheduleLine"))
-                if (d := _date(line.get("ScheduleLineDeliveryDate")))
-            )
-            return record(
-                entity_type,
-                canonical_id,
-                {
-                    "supplier_id": supplier_id,
-                    "supplier_name": supplier.fields.get("name") if supplier else None,
-                    "amount": po_value(items),
-                    "currency": entity["DocumentCurrency"],
-                    "delivery_date": dates[0] if dates else None,
-                    "issued": _date(entity["PurchaseOrderDate"]),
-                    "approved": entity["PurchasingProcessingStatus"] == "05",
-                    "closed": bool(items) and all(i["IsCompletelyDelivered"] for i in items),
-                },
-                False,
-            )
+        entity_set = self._entity_set(entity_type)
+        if entity_set == "A_BusinessPartner" and canonical_id.startswith("BusinessPartner:"):
+            return self._partner(entity_type, canonical_id)
+        if entity_set == "A_PurchaseOrder" and canonical_id.startswith("PurchaseOrder:"):
+            return self._order(entity_type, canonical_id)
         return None
+
+    def _partner(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
+        """A business partner in the gateway's field roles; one with a supplier account (the
+        read-only `Supplier` of A_BusinessPartner) with its bank account too."""
+        bp = _id(canonical_id, "BusinessPartner")
+        entity, _ = self._get(f"{BP}/A_BusinessPartner('{bp}')", {"$expand": EXPAND})
+        if entity is None:
+            return None
+        row = flatten_bp(entity)
+        fields: dict[str, Any] = {
+            "name": row["BusinessPartnerFullName"],
+            "tax_id": row["BPTaxNumber"],
+            "address": row.get("StreetName"),
+            "city": row.get("CityName"),
+            "state": row.get("Region"),
+            "postcode": row.get("PostalCode"),
+            "blocked": bool(
+                entity[self.block_field]
+                if BLOCK_FIELDS[self.block_field] == "bp"
+                else (entity.get("to_Supplier") or {}).get(self.block_field)
+            ),
+        }
+        if entity.get("Supplier"):  # a supplier account: the bank Canon's actions change
+            bank, _ = self._get(self._bank_path(bp))
+            fields.update(
+                iban=(bank or {}).get("IBAN"),
+                account_holder=(bank or {}).get("BankAccountHolderName"),
+            )
+        return record(entity_type, canonical_id, fields, entity["IsMarkedForArchiving"])
+
+    def _order(self, entity_type: str, canonical_id: str) -> ErpRecord | None:
+        """A purchase order in the gateway's field roles, with its supplier's name."""
+        entity = self._po(_id(canonical_id, "PurchaseOrder"))
+        if entity is None:
+            return None
+        supplier_id = f"BusinessPartner:{entity['Supplier']}"
+        supplier = self._partner("supplier", supplier_id)
+        items = _results(entity.get("to_PurchaseOrderItem"))
+        dates = sorted(
+            d
+            for i in items
+            for line in _results(i.get("to_ScheduleLine"))
+            if (d := _date(line.get("ScheduleLineDeliveryDate")))
+        )
+        return record(
+            entity_type,
+            canonical_id,
+            {
+                "supplier_id": supplier_id,
+                "supplier_name": supplier.fields.get("name") if supplier else None,
+                "amount": po_value(items),
+                "currency": entity["DocumentCurrency"],
+                "delivery_date": dates[0] if dates else None,
+                "issued": _date(entity["PurchaseOrderDate"]),
+                "approved": entity["PurchasingProcessingStatus"] == "05",
+                "closed": bool(items) and all(i["IsCompletelyDelivered"] for i in items),
+            },
+            False,
+        )
 
     def _po(self, number: str) -> Any:
         """A purchase order with its items and their schedule lines, or None."""
@@ -292,7 +319,7 @@ class SapConnector(OperationRunner):
         return entity
 
     def value_history(self, entity_type: str, canonical_id: str, field: str) -> list[float]:
-        if entity_type != "purchase_order" or field != "amount":
+        if self._entity_set(entity_type) != "A_PurchaseOrder" or field != "amount":
             return []
         number = _id(canonical_id, "PurchaseOrder")
         entity, _ = self._get(f"{PO}/A_PurchaseOrder('{number}')")
@@ -340,24 +367,22 @@ class SapConnector(OperationRunner):
             if not rows or (len(rows) < page_size and (total is None or skip >= total)):
                 return
 
-    def extract(self, entity_type: str, page_size: int = 500) -> Iterator[list[dict[str, str]]]:
-        """Master-data rows (business partners flattened with address, tax, e-mail, phone)."""
-        if entity_type in ROLE_FILTERS:
-            params = {"$filter": ROLE_FILTERS[entity_type], "$expand": EXPAND}
-            for page in self._pages(f"{BP}/A_BusinessPartner", params, page_size):
-                yield [flatten_bp(e) for e in page]
-        elif entity_type == "purchase_order":
-            for page in self._pages(f"{PO}/A_PurchaseOrder", {}, page_size):
-                yield [
-                    {
-                        k: "" if v is None else str(v)
-                        for k, v in e.items()
-                        if not isinstance(v, dict)
-                    }
-                    for e in page
-                ]
-        else:
-            raise unsupported(self.name, f"extract {entity_type}")
+    def extract(
+        self, entity_type: str, source: Source | None, page_size: int = 500
+    ) -> Iterator[list[dict[str, str]]]:
+        """Rows of the entity set the profile names (`source: {service, entity_set, filter}`):
+        a business partner flattened with its first address, tax number, e-mail and phone;
+        any other entity its own fields."""
+        where = source_fields(
+            self.name, entity_type, source, ("service", "entity_set"), ("filter",)
+        )
+        entity_set = where["entity_set"]
+        params = {"$filter": where["filter"]} if where.get("filter") else {}
+        if entity_set in EXPANDED:
+            params["$expand"] = EXPANDED[entity_set]
+        flatten = FLATTENED.get(entity_set, _fields)
+        for page in self._pages(f"{ROOT}/{where['service']}/{entity_set}", params, page_size):
+            yield [flatten(e) for e in page]
 
     # -- writes ------------------------------------------------------------------------------
     def _csrf(self, refresh: bool = False) -> str:

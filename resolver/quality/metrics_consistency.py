@@ -1,24 +1,21 @@
 """Consistency between records and tables: branches registered under another CNPJ root than
-their siblings', blocked suppliers still on open purchase orders, and purchase orders that
-name a supplier the master does not hold.
+their siblings', and, for each reference the profile declares (`quality.references`), records
+naming one the master does not hold and open records naming a blocked one.
 
 Protheus keeps a company's branches (lojas) under one code (A2_COD) with one CNPJ root (its
-first 8 digits). Purchase order items (SC7) name their supplier by C7_FORNECE + C7_LOJA; an
-order is open while any of its live items is not closed (C7_ENCER <> 'E'). A supplier is
-blocked when A2_MSBLQL = '1'. The supplier table is shared between branches (blank
-A2_FILIAL) or kept per branch; both are matched.
+first 8 digits). The Protheus profile declares that purchase order items (SC7) name their
+supplier by C7_FORNECE + C7_LOJA, an order being open while any of its live items is not closed
+(C7_ENCER <> 'E'); a supplier is blocked when A2_MSBLQL = '1'. The supplier table is shared
+between branches (blank A2_FILIAL) or kept per branch: a reference's `branch` columns match both.
 """
 
 from __future__ import annotations
 
-from resolver.profiles import EntityTypeSpec
+from resolver.profiles import ReferenceSpec
 from resolver.quality.build import MetricSpec, count, from_rows, query_rows
 from resolver.quality.metrics_uniqueness import code_sql
 from resolver.quality.source import Master, label_sql
 from resolver.quality.types import MetricResult
-
-SUPPLIER, ORDER = "supplier", "purchase_order"
-ORDER_SUPPLIER = ("C7_FORNECE", "C7_LOJA", "C7_ENCER", "C7_FILIAL")
 
 
 def branch_roots(master: Master, name: str) -> MetricResult:
@@ -62,83 +59,98 @@ def branch_roots(master: Master, name: str) -> MetricResult:
     return from_rows(metric, rows, total)
 
 
-def _orders(master: Master) -> str:
-    """SQL of one row per purchase order: its supplier key, branch and whether it is open."""
+def _words(entity_type: str) -> str:
+    return entity_type.replace("_", " ")
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _referring(ref: ReferenceSpec) -> str:
+    """SQL of one row per referring record: the columns naming its referent (`k0`, `k1`…, the
+    `by` columns then the `branch` ones) and whether it is open (any row not closed)."""
+    picks = ", ".join(f'any_value("{c}") AS k{i}' for i, c in enumerate([*ref.by, *ref.branch]))
+    opened = "true"
+    for column, value in ref.closed.items():
+        opened = f'bool_or(trim("{column}") <> {_quoted(value)})'
     return f"""
-        SELECT canonical_id, any_value("C7_FILIAL") AS filial, any_value("C7_FORNECE") AS cod,
-               any_value("C7_LOJA") AS loja, bool_or(trim("C7_ENCER") <> 'E') AS open
-        FROM "raw_{ORDER}" GROUP BY canonical_id
+        SELECT canonical_id, {picks}, {opened} AS open
+        FROM "raw_{ref.records}" GROUP BY canonical_id
     """
 
 
-def _supplier_join(spec: EntityTypeSpec) -> str:
-    cod, loja = spec.native_key[1], spec.native_key[2]
-    filial = spec.native_key[0]
-    return (
-        f's."{cod}" = o.cod AND s."{loja}" = o.loja '
-        f'AND (s."{filial}" = \'\' OR s."{filial}" = o.filial)'
-    )
+def _join(ref: ReferenceSpec) -> str:
+    """SQL matching a referring row `o` with the record `s` it names."""
+    exact = [f's."{theirs}" = o.k{i}' for i, theirs in enumerate(ref.by.values())]
+    shared = [
+        f"""(s."{theirs}" = '' OR s."{theirs}" = o.k{len(ref.by) + i})"""
+        for i, theirs in enumerate(ref.branch.values())
+    ]
+    return " AND ".join(exact + shared)
 
 
-def blocked_on_open_orders(master: Master) -> MetricResult:
-    """Open purchase orders whose supplier is blocked."""
-    spec = master.types[SUPPLIER]
-    flag = spec.blocked_flag or "A2_MSBLQL"
+def blocked_referents(master: Master, ref: ReferenceSpec, flag: str) -> MetricResult:
+    """Open records (a purchase order) whose referent (its supplier) is blocked."""
+    spec, word = master.types[ref.refer_to], _words(ref.refer_to)
+    froms, label = f"{_words(ref.records)}s", _words(ref.records).split()[-1]
     sql = f"""
-        WITH o AS ({_orders(master)})
-        SELECT o.canonical_id, 'order ' || o.canonical_id,
-               'open, for blocked supplier ' || s.canonical_id || ' ('
-               || {label_sql(spec, "s")} || ', {flag} = 1)'
-        FROM o JOIN "raw_{SUPPLIER}" s ON {_supplier_join(spec)}
-        WHERE o.open AND trim(s."{flag}") = '1'
+        WITH o AS ({_referring(ref)})
+        SELECT o.canonical_id, '{label} ' || o.canonical_id,
+               'open, for blocked {word} ' || s.canonical_id || ' ('
+               || {label_sql(spec, "s")} || ', {flag} = {ref.blocked_value})'
+        FROM o JOIN "raw_{ref.refer_to}" s ON {_join(ref)}
+        WHERE o.open AND trim(s."{flag}") = {_quoted(ref.blocked_value)}
     """
     rows = query_rows(master.con, sql)
-    opened = count(master.con, f"SELECT count(*) FROM ({_orders(master)}) WHERE open")
+    opened = count(master.con, f"SELECT count(*) FROM ({_referring(ref)}) WHERE open")
+    ((column, value),) = ref.closed.items()
     metric = MetricSpec(
-        f"{ORDER}.consistency.blocked_supplier", ORDER, None, "consistency",
-        "open purchase orders for active suppliers",
-        f"Share of open purchase orders (an item with C7_ENCER not 'E') whose supplier is not "
-        f"blocked ({flag} = '1'): goods still expected from a supplier nobody may buy from.",
+        f"{ref.records}.consistency.blocked_{ref.refer_to}", ref.records, None, "consistency",
+        f"open {froms} for active {word}s",
+        f"Share of open {froms} (an item with {column} not '{value}') whose {word} is not "
+        f"blocked ({flag} = '{ref.blocked_value}'): goods still expected from a {word} nobody "
+        "may buy from.",
         "high",
     )  # fmt: skip
     return from_rows(metric, rows, opened)
 
 
-def orders_without_supplier(master: Master) -> MetricResult:
-    """Purchase orders naming a supplier (code + loja) that no live supplier record has."""
-    spec = master.types[SUPPLIER]
+def missing_referents(master: Master, ref: ReferenceSpec) -> MetricResult:
+    """Records (purchase orders) naming a record (a supplier) that no live record is."""
+    word, froms = _words(ref.refer_to), f"{_words(ref.records)}s"
+    label = _words(ref.records).split()[-1]
+    named = " || ' ' || ".join(f"'{c} ' || o.k{i}" for i, c in enumerate(ref.by))
     sql = f"""
-        WITH o AS ({_orders(master)})
-        SELECT o.canonical_id, 'order ' || o.canonical_id,
-               'names supplier C7_FORNECE ' || o.cod || ' C7_LOJA ' || o.loja
-               || ', which the supplier master does not hold'
-        FROM o WHERE NOT EXISTS (SELECT 1 FROM "raw_{SUPPLIER}" s WHERE {_supplier_join(spec)})
+        WITH o AS ({_referring(ref)})
+        SELECT o.canonical_id, '{label} ' || o.canonical_id,
+               'names {word} ' || {named} || ', which the {word} master does not hold'
+        FROM o WHERE NOT EXISTS (SELECT 1 FROM "raw_{ref.refer_to}" s WHERE {_join(ref)})
     """
     rows = query_rows(master.con, sql)
-    total = count(master.con, f"SELECT count(*) FROM ({_orders(master)})")
+    total = count(master.con, f"SELECT count(*) FROM ({_referring(ref)})")
     metric = MetricSpec(
-        f"{ORDER}.consistency.missing_supplier", ORDER, None, "consistency",
-        "purchase orders with an existing supplier",
-        "Share of purchase orders whose supplier (C7_FORNECE + C7_LOJA) is a live record of "
-        "the supplier master; the others point at a deleted or never-keyed supplier.",
+        f"{ref.records}.consistency.missing_{ref.refer_to}", ref.records, None, "consistency",
+        f"{froms} with an existing {word}",
+        f"Share of {froms} whose {word} ({' + '.join(ref.by)}) is a live record of the {word} "
+        f"master; the others point at a deleted or never-keyed {word}.",
         "high",
     )  # fmt: skip
     return from_rows(metric, rows, total)
 
 
 def consistency(master: Master) -> list[MetricResult]:
-    """Branch roots for every entity type with branches; order checks when both exist."""
+    """Branch roots for every entity type with branches; for each reference the profile
+    declares, missing referents, and blocked ones of open records."""
     out = []
     for name in master.parties():
         spec = master.types[name]
         if "tax_id" in spec.roles and len(spec.native_key) > 2:
             if spec.native_key[-1].endswith("LOJA"):
                 out.append(branch_roots(master, name))
-    if SUPPLIER in master.types and ORDER in master.types and _has_order_columns(master):
-        out += [blocked_on_open_orders(master), orders_without_supplier(master)]
+    for ref in master.profile.quality.references:
+        flag = master.types[ref.refer_to].blocked_flag
+        if ref.closed and flag:
+            out.append(blocked_referents(master, ref, flag))
+        out.append(missing_referents(master, ref))
     return out
-
-
-def _has_order_columns(master: Master) -> bool:
-    columns = {str(r[0]) for r in master.con.execute(f'DESCRIBE "raw_{ORDER}"').fetchall()}
-    return set(ORDER_SUPPLIER) <= columns and len(master.types[SUPPLIER].native_key) == 3

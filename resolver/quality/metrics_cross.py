@@ -1,58 +1,68 @@
-"""Cross-entity risk: an employee and a supplier sharing a tax id, bank account, address,
-phone or e-mail — the conflict-of-interest control auditors run. One metric per such field
-that both entity types hold in the profile (the Protheus profile's employees have a tax id
-and an e-mail); values are compared normalised, as the resolver compares them.
+"""Cross-entity risk: records of one entity type holding a value that records of another hold
+too — e.g. an employee and a supplier sharing a tax id or an e-mail, the conflict-of-interest
+control auditors run. The profile declares each such control (`quality.cross_entity`: the
+offending entity type, the one it is checked against, and the fields, each a role both hold);
+one metric per field, values compared normalised, as the resolver compares them.
 
-Offenders are the employees; each detail names the supplier(s) they share the value with.
+Offenders are records of the first type; each detail names the record(s) of the other they
+share the value with.
 """
 
 from __future__ import annotations
 
+from resolver.profiles import CrossEntitySpec
 from resolver.quality.build import MetricSpec, from_rows, query_rows
 from resolver.quality.source import Master, label_sql
 from resolver.quality.types import CROSS, MetricResult
 
-EMPLOYEE, SUPPLIER = "employee", "supplier"
-FIELDS = ("tax_id", "bank_account", "address", "phone", "email")
 WORDS = {"tax_id": "tax id", "bank_account": "bank account", "email": "e-mail"}
 
 
-def shared_field(master: Master, role: str) -> MetricResult:
-    """Employees whose `role` value a supplier holds too."""
-    emp, sup = master.types[EMPLOYEE], master.types[SUPPLIER]
-    word = WORDS.get(role, role)
-    column = emp.roles[role][0]
+def _words(entity_type: str) -> str:
+    return entity_type.replace("_", " ")
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
+def shared_field(master: Master, control: CrossEntitySpec, role: str) -> MetricResult:
+    """Records of `control.offenders` whose `role` value a record of `control.against` holds."""
+    one, other = control.offenders, control.against
+    spec, against = master.types[one], master.types[other]
+    word, ones, another = WORDS.get(role, role), f"{_words(one)}s", _words(other)
+    column = spec.roles[role][0]
     sql = f"""
         WITH pairs AS (
             SELECT e.unique_id AS emp, s.unique_id AS sup, e."{role}" AS value,
-                   {label_sql(sup, "rs")} AS sup_label
-            FROM "rec_{EMPLOYEE}" e JOIN "rec_{SUPPLIER}" s ON e."{role}" = s."{role}"
-            JOIN "raw_{SUPPLIER}" rs ON rs.canonical_id = s.unique_id
+                   {label_sql(against, "rs")} AS sup_label
+            FROM "rec_{one}" e JOIN "rec_{other}" s ON e."{role}" = s."{role}"
+            JOIN "raw_{other}" rs ON rs.canonical_id = s.unique_id
             WHERE e."{role}" IS NOT NULL)
-        SELECT p.emp, any_value({label_sql(emp)}),
-               '{column} ' || any_value(p.value) || ' is also on supplier '
+        SELECT p.emp, any_value({label_sql(spec)}),
+               '{column} ' || any_value(p.value) || ' is also on {another} '
                || string_agg(p.sup || ' (' || p.sup_label || ')', ', ' ORDER BY p.sup)
-        FROM pairs p JOIN "raw_{EMPLOYEE}" r ON r.canonical_id = p.emp
+        FROM pairs p JOIN "raw_{one}" r ON r.canonical_id = p.emp
         GROUP BY p.emp
     """
     rows = query_rows(master.con, sql)
-    total = master.records(EMPLOYEE)
+    total = master.records(one)
     metric = MetricSpec(
-        f"{CROSS}.{EMPLOYEE}_{SUPPLIER}.shared_{role}", CROSS, role, "cross_entity",
-        f"employees sharing no {word} with a supplier",
-        f"Share of employees whose {word} no supplier record holds. An employee who is also "
-        f"a supplier, or shares the supplier's {word}, is a conflict of interest to review "
-        "(the classic segregation-of-duties control).",
+        f"{CROSS}.{one}_{other}.shared_{role}", CROSS, role, "cross_entity",
+        f"{ones} sharing no {word} with {_article(another)}",
+        f"Share of {ones} whose {word} no {another} record holds. "
+        f"{_article(_words(one)).capitalize()} "
+        f"who is also {_article(another)}, or shares the {another}'s {word}, is a conflict of "
+        "interest to review (the classic segregation-of-duties control).",
         "critical",
     )  # fmt: skip
     return from_rows(metric, rows, total)
 
 
 def cross_entity(master: Master) -> list[MetricResult]:
-    """One metric per field employees and suppliers both hold."""
-    if EMPLOYEE not in master.types or SUPPLIER not in master.types:
-        return []
-    emp, sup = master.types[EMPLOYEE], master.types[SUPPLIER]
+    """One metric per field of each control the profile declares."""
     return [
-        shared_field(master, role) for role in FIELDS if role in emp.roles and role in sup.roles
+        shared_field(master, control, role)
+        for control in master.profile.quality.cross_entity
+        for role in control.fields
     ]

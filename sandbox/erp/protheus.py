@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from gateway.erp.protheus import pk_decode as decode
+from gateway.erp.protheus_keys import pk_decode as decode
 from sandbox.erp.backend import RECNO, SandboxRefusal, Tx, po_summary
 from sandbox.erp.backend.tables import COLUMNS
 from sandbox.erp.common import journal_lookup, perform, sandbox_of

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from gateway import Catalog, load_catalog
-from gateway.drill import run_drill
+from gateway.drill import _candidate_ids, run_drill
 from gateway.erp.registry import kind as erp_kind
+from gateway.errors import GatewayError
 from gateway.offered import not_offered
 from gateway.workflow import RunnerPolicy
 from tests.gateway.erp.sandbox import Sandbox, running_sandbox
@@ -219,3 +220,22 @@ def test_a_reclassification_revert_the_erp_refuses_ends_failed_and_leaves_the_ne
     assert entry is not None and entry.fields["account"] == "6100.200"  # as the action left it
     sandbox.admin.clear_faults()  # and undone by hand: the module's sandbox is left as found
     sandbox.admin.change("CT2010", int(row["R_E_C_N_O_"]), CT2_DEBITO=row["CT2_DEBITO"])
+
+
+def test_a_drill_finds_its_records_where_the_profile_says_and_names_the_types_it_knows(
+    sandbox: Sandbox,
+) -> None:
+    """The records a drill picks from are read from the profile's source, ids in its form; a
+    target entity type the ERP's profile does not declare is an error naming those it does."""
+    oracle = sandbox.connector("oracle")
+    tickets = list(_candidate_ids(oracle, "ticket"))
+    assert tickets and all(t.startswith("ServiceRequest:") for t in tickets)
+    assert oracle.read_record("ticket", tickets[0]) is not None
+    entries = list(_candidate_ids(sandbox.connector("protheus"), "transaction"))
+    assert entries and all(e.startswith("CT2:") and e.count(":") == 6 for e in entries)
+    with pytest.raises(GatewayError) as info:
+        next(_candidate_ids(sandbox.connector("sap"), "transaction"))
+    assert str(info.value) == (
+        "the sap profile declares no entity type 'transaction' "
+        "(known: supplier, customer, purchase_order)"
+    )

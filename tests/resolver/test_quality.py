@@ -11,11 +11,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
-from resolver.profiles import load_profile
+from resolver.profiles import DEFAULT_PROFILE, CrossEntitySpec, QualitySpec, load_profile
 from resolver.quality import MAX_OFFENDERS, QualityReport, compute_quality, score
 from resolver.quality.build import MetricSpec, from_rows
 from resolver.quality.metrics_completeness import blank_sql
+from resolver.quality.metrics_consistency import missing_referents
+from resolver.quality.metrics_cross import cross_entity
 from resolver.quality.metrics_readiness import SAMPLE as READINESS_SAMPLE
 from resolver.quality.metrics_validity import (
     email_problem,
@@ -358,3 +361,92 @@ def test_offenders_are_bounded_and_say_so() -> None:
     assert metric.numerator == len(rows) and metric.value == 0.5
     clean = from_rows(spec, [], 10)
     assert (clean.severity, clean.value, clean.truncated) == ("info", 1.0, False)
+
+
+def test_a_cross_entity_control_the_profile_declares_between_two_other_types(
+    tmp_path: Path,
+) -> None:
+    """Contacts sharing an e-mail or a phone with a customer: declared in the profile, no code."""
+    shipped = load_profile()
+    control = CrossEntitySpec(offenders="contact", against="customer", fields=["email", "phone"])
+    profile = shipped.narrowed(["customer", "contact"]).model_copy(
+        update={"quality": QualitySpec(cross_entity=[control])}
+    )
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TABLE raw_customer AS SELECT * FROM (VALUES
+            ('SA1::000001:01', 'Acme Ltda', ''), ('SA1::000002:01', '', 'Beta'))
+        AS t(canonical_id, A1_NOME, A1_NREDUZ)"""
+    )
+    con.execute(
+        """CREATE TABLE rec_customer AS SELECT * FROM (VALUES
+            ('SA1::000001:01', 'compras@acme.com.br', '551137000225'),
+            ('SA1::000002:01', 'ana@beta.com.br', NULL))
+        AS t(unique_id, email, phone)"""
+    )
+    con.execute(
+        """CREATE TABLE raw_contact AS SELECT * FROM (VALUES
+            ('SU5::C00001', 'Ana Lima'), ('SU5::C00002', 'Rui Melo'), ('SU5::C00003', 'Eva Reis'))
+        AS t(canonical_id, U5_CONTAT)"""
+    )
+    con.execute(
+        """CREATE TABLE rec_contact AS SELECT * FROM (VALUES
+            ('SU5::C00001', 'ana@beta.com.br', NULL),
+            ('SU5::C00002', 'rui@melo.com.br', '551137000225'),
+            ('SU5::C00003', NULL, NULL))
+        AS t(unique_id, email, phone)"""
+    )
+    master = Master(tmp_path, tmp_path, "v", profile, con)
+    found = {m.metric_id: m for m in cross_entity(master)}
+    assert set(found) == {
+        "cross.contact_customer.shared_email",
+        "cross.contact_customer.shared_phone",
+    }
+    email = found["cross.contact_customer.shared_email"]
+    assert (email.entity_type, email.field, email.severity) == ("cross", "email", "critical")
+    assert (email.numerator, email.denominator) == (1, 3)
+    (offender,) = email.offenders
+    assert (offender.canonical_id, offender.label) == ("SU5::C00001", "Ana Lima")
+    assert offender.detail == "U5_EMAIL ana@beta.com.br is also on customer SA1::000002:01 (Beta)"
+    assert email.title == "contacts sharing no e-mail with a customer"
+    phone = found["cross.contact_customer.shared_phone"]
+    assert [o.canonical_id for o in phone.offenders] == ["SU5::C00002"]
+    assert phone.offenders[0].detail.startswith("U5_FONE 551137000225 is also on customer ")
+
+
+def test_a_reference_the_profile_declares_between_two_other_types(tmp_path: Path) -> None:
+    """Contacts naming their customer (a column the shipped profile does not read): declared,
+    the consistency metrics check it with no code."""
+    document = yaml.safe_load(DEFAULT_PROFILE.read_text(encoding="utf-8"))
+    document["entity_types"]["contact"]["display"].append("U5_CLIENTE")
+    document["quality"] = {
+        "references": [
+            {"records": "contact", "refer_to": "customer", "by": {"U5_CLIENTE": "A1_COD"}}
+        ]
+    }
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    profile = load_profile(path).narrowed(["customer", "contact"])
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TABLE raw_customer AS SELECT * FROM (VALUES
+            ('SA1::000001:01', '000001', 'Acme Ltda', '', '2'))
+        AS t(canonical_id, A1_COD, A1_NOME, A1_NREDUZ, A1_MSBLQL)"""
+    )
+    con.execute(
+        """CREATE TABLE raw_contact AS SELECT * FROM (VALUES
+            ('SU5::C00001', 'Ana Lima', '000001'), ('SU5::C00002', 'Rui Melo', '000009'))
+        AS t(canonical_id, U5_CONTAT, U5_CLIENTE)"""
+    )
+    master = Master(tmp_path, tmp_path, "v", profile, con)
+    (ref,) = profile.quality.references
+    metric = missing_referents(master, ref)
+    assert metric.metric_id == "contact.consistency.missing_customer"
+    assert metric.title == "contacts with an existing customer"
+    assert (metric.numerator, metric.denominator) == (1, 2)
+    (offender,) = metric.offenders
+    assert offender.canonical_id == "SU5::C00002"
+    assert (
+        offender.detail
+        == "names customer U5_CLIENTE 000009, which the customer master does not hold"
+    )

@@ -48,6 +48,11 @@ def op(operation: str, target: str | None, key: str, /, **params: Any) -> ErpOpe
     )
 
 
+def source(kind: str, entity_type: str) -> dict[str, str] | None:
+    """Where the shipped profile of `kind` says the ERP keeps an entity type's records."""
+    return load_profile(PROFILES / f"{kind}.yaml").source(entity_type)
+
+
 def undo(operation: str, target: str | None, key: str, done: ErpResult) -> ErpOperation:
     return op(operation, target, key, undo="forward", result=done.model_dump(mode="json"))
 
@@ -251,7 +256,7 @@ def test_extracts_page_through_the_master_and_fit_the_profile(
     profile = load_profile(PROFILES / f"{kind}.yaml")
     for entity_type, table in (("supplier", "SA2010"), ("customer", "SA1010")):
         live = len(expected.live(table))
-        pages = list(erp.extract(entity_type, page_size=150))
+        pages = list(erp.extract(entity_type, source(kind, entity_type), page_size=150))
         assert [len(p) for p in pages] == [min(150, live - i) for i in range(0, live, 150)]
         spec = profile.entity_types[entity_type]
         path = tmp_path / f"{spec.table}.csv"

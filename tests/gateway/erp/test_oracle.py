@@ -13,7 +13,7 @@ from gateway.erp.http import result
 from gateway.errors import ErpOperationFailed, ErpUnsupported
 from tests.gateway.erp import expected
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox
-from tests.gateway.erp.test_connectors import op
+from tests.gateway.erp.test_connectors import op, source
 
 ROOT = "/fscmRestApi/resources/11.13.18.05"
 SUPPLIERS = expected.live("SA2010")  # lists leave soft-deleted rows out
@@ -33,7 +33,10 @@ def test_collections_page_with_limit_offset_and_has_more(sandbox: Sandbox) -> No
 
 def test_the_connector_asks_for_at_most_500_a_page(sandbox: Sandbox) -> None:
     erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
-    sizes = [len(page) for page in erp.extract("supplier", page_size=10_000)]
+    sizes = [
+        len(page)
+        for page in erp.extract("supplier", source("oracle", "supplier"), page_size=10_000)
+    ]
     assert sizes == [len(SUPPLIERS)]
     calls = sandbox.admin.calls()
     assert calls["supplier.list"] == 1
@@ -48,7 +51,7 @@ def test_a_supplier_is_never_deleted_only_made_inactive(sandbox: Sandbox) -> Non
         "SA2010", A2_COD=SUPPLIERS[0]["A2_COD"], A2_LOJA=SUPPLIERS[0]["A2_LOJA"]
     )
     assert row["D_E_L_E_T_"] == "*"
-    rows = [row for page in erp.extract("supplier") for row in page]
+    rows = [row for page in erp.extract("supplier", source("oracle", "supplier")) for row in page]
     assert all(row["SupplierId"] != FIRST.split(":")[1] for row in rows)
     assert len(rows) == len(SUPPLIERS) - 1
 

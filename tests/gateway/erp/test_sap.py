@@ -15,7 +15,7 @@ from gateway.errors import ErpConflict
 from sandbox.erp.sap import SERVER_PAGE
 from tests.gateway.erp import expected
 from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox
-from tests.gateway.erp.test_connectors import op
+from tests.gateway.erp.test_connectors import op, source
 
 SUPPLIERS = expected.live("SA2010")
 FIRST, SECOND = (
@@ -148,12 +148,16 @@ def test_top_is_a_hard_cap_and_next_only_marks_server_pages(sandbox: Sandbox) ->
 def test_an_extract_larger_than_a_server_page_is_complete(sandbox: Sandbox) -> None:
     erp = SapConnector(sandbox.url, username=USER, password=PASSWORD)
     size = 2 * SERVER_PAGE + 50  # a client page spans server pages; the master spans client pages
-    pages = list(erp.extract("supplier", page_size=size))
+    pages = list(erp.extract("supplier", source("sap", "supplier"), page_size=size))
     assert [len(p) for p in pages] == [size, len(SUPPLIERS) - size]
     assert sandbox.admin.calls()["supplier.list"] == 3 + -(-(len(SUPPLIERS) - size) // SERVER_PAGE)
     ids = {row["BusinessPartner"] for page in pages for row in page}
     assert len(ids) == len(SUPPLIERS) and FIRST.split(":")[1] in ids
-    orders = [row for page in erp.extract("purchase_order", page_size=150) for row in page]
+    orders = [
+        row
+        for page in erp.extract("purchase_order", source("sap", "purchase_order"), page_size=150)
+        for row in page
+    ]
     numbers = {(r["C7_FILIAL"], r["C7_NUM"]) for r in expected.live("SC7010")}
     assert len(orders) == len(numbers) and len(numbers) > 150
     history = erp.value_history("purchase_order", PO_ID, "amount")
