@@ -105,17 +105,6 @@ FILLER = frozenset(
     email e-mail mail iban conta konto compte
     """.split()
 )
-#: Entity nouns that name the type a sentence speaks of (when the query gives none).
-TYPE_WORDS: dict[str, str] = {
-    **dict.fromkeys(
-        "supplier vendor fornecedor fornecedora lieferant lieferanten lieferantin fournisseur"
-        .split(), "supplier"),
-    **dict.fromkeys("customer cliente kunde kunden client".split(), "customer"),
-    **dict.fromkeys(
-        "employee funcionario funcionaria colaborador colaboradora mitarbeiter mitarbeiterin"
-        " employe salarie".split(), "employee"),
-}  # fmt: skip
-#: A contact is not named by a word: "contact", "Kontakt" introduce an e-mail as often.
 
 
 @dataclass
@@ -350,9 +339,13 @@ def _name(t: _Text) -> str | None:
 
 
 def _type_word(masked: str, profile: Profile) -> str | None:
+    """The first entity type one of the sentence's words names (the profile's `words`)."""
+    named = {
+        fold(word): kind for kind, spec in profile.entity_types.items() for word in spec.words
+    }
     for w in _WORD.finditer(masked):
-        kind = TYPE_WORDS.get(fold(w.group(0)))
-        if kind is not None and kind in profile.entity_types:
+        kind = named.get(fold(w.group(0)))
+        if kind is not None:
             return kind
     return None
 

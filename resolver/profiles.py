@@ -220,6 +220,12 @@ class EntityTypeSpec(_Frozen):
         description="a regular expression finding this entity type's number in free text"
         " (group 1: the number), e.g. after `PO` or `pedido`",
     )
+    words: list[str] = Field(
+        default_factory=list,
+        description="nouns that name this entity type in free text, in any language"
+        " (`fornecedor`, `Lieferant`): a sentence holding one, in a query that gives no entity"
+        " type, is read as about this type",
+    )
 
     @field_validator("mention")
     @classmethod

@@ -235,3 +235,20 @@ def test_a_bad_mention_pattern_is_a_profile_error(tmp_path: Path) -> None:
         load_profile(path)
     assert "purchase_order.mention: Value error, not a regular expression" in str(e.value)
     assert "mentions.phone_regions" in str(e.value)
+
+
+def test_the_words_naming_a_type_are_the_profiles(tmp_path: Path) -> None:
+    """A sentence's entity type comes from the profile's `words`: a word another profile gives
+    a type it declares is read as that type; without the words, no type is read."""
+    text = "Bitte den Kreditor Müller Haustechnik GmbH sperren"
+    assert parse_mention(text, PROFILE).entity_type is None
+    raw = yaml.safe_load(Path("config/profiles/protheus.yaml").read_text(encoding="utf-8"))
+    raw["entity_types"]["customer"]["words"] = ["Kreditor"]  # a type the words never named
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert parse_mention(text, load_profile(path)).entity_type == "customer"
+    del raw["entity_types"]["supplier"]["words"]
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    unnamed = load_profile(path)
+    assert parse_mention("Bloquear o fornecedor Souza Ltda", unnamed).entity_type is None
+    assert parse_mention("Bloquear o fornecedor Souza Ltda", PROFILE).entity_type == "supplier"
