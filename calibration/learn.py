@@ -57,11 +57,11 @@ from resolver import (
     normalise_record,
 )
 from resolver.atomic import atomic_write_text
+from resolver.current import CURRENT, MODELS
 from resolver.mention import parse_mention
 from resolver.profiles import EntityTypeSpec, Profile
 from resolver.refresh import link_tree
 from resolver.simulate import level_counts
-from resolver.workdir import CURRENT, MODELS
 
 #: How many labelled pairs the current m is worth in the refit (see the module).
 PRIOR_PAIRS = 500.0

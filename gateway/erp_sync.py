@@ -27,9 +27,8 @@ from typing import Any
 
 from gateway.erp.base import ChangeFeed
 from gateway.errors import ErpError, ErpUnavailable, ErpUnsupported
+from resolver.current import current_model_dir
 from resolver.errors import ResolverError
-from resolver.refresh import refresh_rows
-from resolver.workdir import current_model_dir
 
 log = logging.getLogger("canon.sync")
 
@@ -131,6 +130,8 @@ class ErpSync:
     def _apply(self, entity_type: str, rows: list[dict[str, str]], mark: str | None) -> int:
         if not rows:
             return 0
+        from resolver.refresh import refresh_rows  # duckdb, pandas: on first use
+
         summary = refresh_rows(self.workdir, entity_type, rows, watermark=mark)
         if summary is None:
             return 0

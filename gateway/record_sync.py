@@ -17,7 +17,6 @@ from pathlib import Path
 
 from gateway.erp.base import RowReads
 from gateway.errors import ErpUnsupported
-from resolver.refresh import refresh_rows
 
 log = logging.getLogger("canon.record_sync")
 
@@ -44,6 +43,8 @@ class IndexSync:
         if row is None:
             log.warning("%s %s: not in the ERP; nothing to apply", entity_type, canonical_id)
             return None
+        from resolver.refresh import refresh_rows  # duckdb, pandas: on first use
+
         summary = refresh_rows(self.workdir, entity_type, [row])
         if summary is None:
             return None

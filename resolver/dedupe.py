@@ -27,11 +27,11 @@ import pandas as pd
 
 from resolver.atomic import atomic_write_text
 from resolver.clusters import assign_stable_ids
+from resolver.current import current_model_dir
 from resolver.engines import EngineOptions
 from resolver.errors import ModelError
 from resolver.profiles import load_profile
 from resolver.training import model_in_dialect, new_linker, use_term_frequencies
-from resolver.workdir import current_model_dir
 
 Progress = Callable[[str, int, int], None]
 STEPS = ("loading", "predicting", "clustering", "stable ids", "writing")

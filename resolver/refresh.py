@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from resolver.current import MODELS, current_model_dir, publish_model
 from resolver.errors import ExtractError
 from resolver.extracts import (
     DELETED_FLAG,
@@ -42,7 +43,6 @@ from resolver.extracts import (
 from resolver.profiles import EntityTypeSpec, Profile, load_profile
 from resolver.serving import build_index, index_dir
 from resolver.training import term_frequencies, tf_columns
-from resolver.workdir import MODELS, current_model_dir, publish_model
 
 Progress = Callable[[str], None]
 MAX_PROBLEMS = 20

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from resolver.calibrated import CalibrationTable, EntityCalibration, load_active
+from resolver.current import CURRENT, current_model_dir
 from resolver.decision import (
     Evidence,
     decide,
@@ -28,7 +29,6 @@ from resolver.profiles import ROLES, EntityTypeSpec, Profile
 from resolver.scored import Scored
 from resolver.serving import ServedType, Snapshot, load_snapshot
 from resolver.types import Decision, Resolution, ResolveQuery
-from resolver.workdir import CURRENT, current_model_dir
 
 TOP_PER_TYPE = 10
 #: Roles a query may give for a person's name in parts; together they make its `name`.

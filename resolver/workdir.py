@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -22,8 +21,11 @@ import duckdb
 import pandas as pd
 import yaml
 
-from resolver.atomic import atomic_write_text
 from resolver.comparisons import DUCKDB
+from resolver.current import CURRENT as CURRENT
+from resolver.current import MODELS as MODELS
+from resolver.current import current_model_dir as current_model_dir
+from resolver.current import publish_model
 from resolver.engines import EngineOptions
 from resolver.errors import ExtractError, ModelError
 from resolver.extracts import extract_path, header, normalised_frame, read_extract
@@ -39,8 +41,6 @@ from resolver.training import (
     train_linker,
 )
 
-MODELS = "models"
-CURRENT = "CURRENT"
 Progress = Callable[[str], None]
 
 
@@ -202,34 +202,7 @@ def train_workdir(
     return TrainingSummary(version, final, reports, time.perf_counter() - started, stages, skipped)
 
 
-def publish_model(workdir: Path, staged: Path, version: str, manifest: dict[str, Any]) -> Path:
-    """Move a staged model folder to `models/<version>` (its manifest written last), then
-    point CURRENT at it: until that last write, the model in force is the previous one."""
-    try:
-        (staged / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        final = workdir / MODELS / version
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staged, final)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
-    atomic_write_text(workdir / CURRENT, version + "\n")
-    return final
-
-
 def _default_profile_path() -> Path:
     from resolver.profiles import DEFAULT_PROFILE
 
     return DEFAULT_PROFILE
-
-
-def current_model_dir(workdir: Path) -> Path:
-    """The folder of the active model; a readable error when there is none."""
-    pointer = workdir / CURRENT
-    if not pointer.exists():
-        raise ModelError(f"{workdir}: no trained model here; run `canon train` first")
-    path = workdir / MODELS / pointer.read_text(encoding="utf-8").strip()
-    if not (path / "manifest.json").exists():
-        raise ModelError(f"{path}: the active model is incomplete or missing")
-    return path

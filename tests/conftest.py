@@ -34,3 +34,10 @@ def store(store_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests (`slow`) first, the rest in their order: pytest-xdist hands tests out in this
+    order, so both workers start on the long ones and end together on short ones, instead of
+    one worker running a long test alone while the other has nothing left."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

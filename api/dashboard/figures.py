@@ -5,10 +5,12 @@ from __future__ import annotations
 import html
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-
-import plotly.graph_objects as go
+from typing import TYPE_CHECKING
 
 from resolver import ClusterPair, QualityReport, RunSummary
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 #: Tableau 10: tells apart up to ten entity types, also for most colour-blind readers.
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1", "#edc948",
@@ -37,6 +39,8 @@ def _colour(kind: str, kinds: Sequence[str]) -> str:
 
 def score_trend(runs: Sequence[RunSummary], kinds: Sequence[str]) -> str:
     """The score of each entity type across the stored runs."""
+    import plotly.graph_objects as go  # on first use: serving imports no plotly
+
     figure = go.Figure(layout={**_LAYOUT, "title": {"text": "Score per entity type, by run"}})
     for kind in sorted({kind for run in runs for kind in run.scores}):
         points = [(run.created_at, run.scores[kind]) for run in runs if kind in run.scores]
@@ -51,6 +55,8 @@ def score_trend(runs: Sequence[RunSummary], kinds: Sequence[str]) -> str:
 
 def sparkline(runs: Sequence[RunSummary], entity_type: str) -> str:
     """A card's small trend line of one entity type's score."""
+    import plotly.graph_objects as go  # on first use: serving imports no plotly
+
     points = [(run.created_at, run.scores[entity_type]) for run in runs
               if entity_type in run.scores]  # fmt: skip
     figure = go.Figure(go.Scatter(
@@ -68,6 +74,8 @@ def sparkline(runs: Sequence[RunSummary], entity_type: str) -> str:
 
 def metrics_by_category(report: QualityReport, kinds: Sequence[str]) -> str:
     """The mean metric value (percent good) per category, one bar group per entity type."""
+    import plotly.graph_objects as go  # on first use: serving imports no plotly
+
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for m in report.metrics:
         values[m.entity_type][m.category].append(m.value)
@@ -85,6 +93,8 @@ def metrics_by_category(report: QualityReport, kinds: Sequence[str]) -> str:
 
 def cluster_sizes(report: QualityReport, kinds: Sequence[str]) -> str:
     """How many duplicate clusters there are of each size, per entity type."""
+    import plotly.graph_objects as go  # on first use: serving imports no plotly
+
     counts: dict[str, Counter[int]] = defaultdict(Counter)
     for cluster in report.clusters:
         counts[cluster.entity_type][cluster.size] += 1
@@ -101,6 +111,8 @@ def cluster_sizes(report: QualityReport, kinds: Sequence[str]) -> str:
 
 def waterfall(pair: ClusterPair) -> str:
     """How a pair's match weight adds up: the prior, then one bar per comparison, then the total."""
+    import plotly.graph_objects as go  # on first use: serving imports no plotly
+
     labels = [_plain(step.label) for step in pair.waterfall] + ["match weight"]
     weights = [round(step.match_weight, 3) for step in pair.waterfall]
     figure = go.Figure(go.Waterfall(

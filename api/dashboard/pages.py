@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 from api.dashboard import tables, views
 from api.dashboard.rendering import ServedLinks, StandaloneLinks, asset, plotly_js, render
 from api.dashboard.tables import ClusterQuery, ClusterRow, OffenderQuery, OffenderRow, PageQuery
-from calibration import write_report
 from resolver import QualityReport, RunSummary, list_runs, load_run
 
 #: Rows the static file carries per table, and clusters it draws a page for (biggest first).
@@ -166,6 +165,8 @@ def standalone_html(report: QualityReport, runs: Sequence[RunSummary]) -> str:
 
 def write_standalone(out: Path, report: QualityReport, runs: Sequence[RunSummary]) -> None:
     """Write the static dashboard to `out` atomically (a reader never sees half a file)."""
+    from calibration import write_report  # (its package imports the labels' pandas)
+
     write_report(out, standalone_html(report, runs))
 
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import plotly
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 ASSETS = TEMPLATES / "dashboard"
-PLOTLY_VERSION: str = plotly.__version__
+PLOTLY_VERSION: str = metadata.version("plotly")
 
 
 def _when(value: datetime | None) -> str:

@@ -20,10 +20,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from resolver.current import current_model_dir
 from resolver.errors import ExtractError, QualityError
 from resolver.extracts import canonical_ids, extract_path, read_extract
 from resolver.profiles import EntityTypeSpec, Profile, load_profile
-from resolver.workdir import current_model_dir
 
 
 @dataclass(frozen=True)

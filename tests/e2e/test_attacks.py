@@ -514,6 +514,7 @@ def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(
             assert "canon_session" in browser.cookies
 
 
+@pytest.mark.slow
 def test_forged_slack_posts_are_rate_limited_and_counted_not_each_audited(
     tmp_path: Path, store_url: str, trained_resolver: Resolver
 ) -> None:

@@ -276,6 +276,7 @@ def test_the_matrix_covers_every_endpoint(world: World) -> None:
     assert set(ENDPOINTS) - documented == {("POST", "/mcp")}  # mounted beside the OpenAPI
 
 
+@pytest.mark.slow
 def test_every_endpoint_for_every_role(world: World) -> None:
     got: dict[str, tuple[int, ...]] = {}
     for (method, path), (call, _) in ENDPOINTS.items():

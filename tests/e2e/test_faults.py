@@ -191,6 +191,7 @@ def test_on_a_stock_erp_a_timeout_after_commit_is_never_written_twice(
         assert reconciled == [final["steps"][step]["name"]]
 
 
+@pytest.mark.slow
 def test_a_thousand_concurrent_submissions_of_one_key_write_to_the_erp_once(
     patient_stack: Stack,
 ) -> None:

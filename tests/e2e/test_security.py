@@ -91,6 +91,7 @@ def _probe(operation: Any, url: str, headers: dict[str, str], calls: list[int]) 
     return probe
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_5xx_and_no_response_off_the_schema(live: Live) -> None:
     schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
     failures: list[str] = []
@@ -228,6 +229,7 @@ def test_hostile_bodies_are_refused_without_a_5xx(live: Live, body: bytes, statu
 
 
 # -- secrets and revocation, against `canon serve`, `canon mcp` and `canon keys revoke` ----------
+@pytest.mark.slow
 def test_a_revoked_key_stops_at_once_and_no_secret_reaches_logs_or_errors(
     gate_workdir: Path, tmp_path: Path
 ) -> None:

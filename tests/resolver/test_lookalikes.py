@@ -12,6 +12,8 @@ import pytest
 
 from resolver import Decision, ResolveQuery, load_resolver, train_workdir
 
+pytestmark = pytest.mark.slow
+
 CANON = str(Path(sys.executable).parent / "canon")
 
 
