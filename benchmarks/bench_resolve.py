@@ -34,6 +34,11 @@ PHASES = HERE / "phases.py"
 RESULTS = HERE / "RESULTS.md"
 
 
+def _count(value: object) -> str:
+    """A count, or "not counted" (training counts candidate pairs only when asked)."""
+    return f"{value:,}" if isinstance(value, int) else "not counted"
+
+
 def machine() -> str:
     """nproc, CPU model, RAM and load: the context every figure needs."""
     cpu = "unknown CPU"
@@ -109,7 +114,7 @@ def report(size: int, res: dict[str, Any]) -> str:
         for et in tr["entity_types"]:
             stage_names += [s for s in et["stages"] if s not in stage_names]
         rows_t = [
-            [et["entity_type"], f"{et['rows']:,}", f"{et['candidate_pairs']:,}"]
+            [et["entity_type"], f"{et['rows']:,}", _count(et.get("candidate_pairs"))]
             + [f"{et['stages'].get(s, 0.0):.1f}" for s in stage_names]
             + [f"{et['seconds']:.1f}"]
             for et in tr["entity_types"]

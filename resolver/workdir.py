@@ -110,8 +110,10 @@ def train_workdir(
     progress: Progress | None = None,
     engine: EngineOptions | None = None,
     entity_types: list[str] | None = None,
+    count_pairs: bool = False,
 ) -> TrainingSummary:
-    """Train every entity type of a profile on a folder of extracts and activate the model.
+    """Train every entity type of a profile on a folder of extracts and activate the model
+    (`count_pairs`: also count each type's candidate pairs, exactly: `TrainingReport`).
 
     The splink model of each entity type is saved in DuckDB's dialect (what serving, parity
     and the default dedupe read) whatever engine trained it; a Spark-trained one also keeps
@@ -154,12 +156,16 @@ def train_workdir(
                 t0 = time.perf_counter()
                 build_index(tmp, name, spec, frame, None)
                 seconds = time.perf_counter() - t0
-                reports.append(TrainingReport(name, len(frame), 0, 0.0, stages={"index": seconds}))
+                reports.append(
+                    TrainingReport(name, len(frame), None, 0.0, stages={"index": seconds})
+                )
                 continue
             if len(frame) < 2:
                 raise ModelError(f"{name}: {len(frame)} live record(s); training needs at least 2")
             say(f"training {name} ({len(frame):,} records)")
-            linker, report = train_linker(name, profile, spec, frame, seed=seed, engine=engine)
+            linker, report = train_linker(
+                name, profile, spec, frame, seed=seed, engine=engine, count_pairs=count_pairs
+            )
             t0 = time.perf_counter()
             compiled = compile_model(linker, profile, spec)
             tf = term_frequencies(frame, tf_columns(compiled))

@@ -194,7 +194,7 @@ def test_train_prints_the_documented_table_and_weights(workdir: tuple[Path, str]
     _, printed = workdir
     lines = printed.splitlines()
     assert _header(lines) == _header(_block("train")) == [
-        "entity type", "rows", "candidate pairs", "seconds",
+        "entity type", "rows", "seconds",
     ]  # fmt: skip
     assert max(len(line) for line in lines[: lines.index("match weights per level (bits):")]) <= 80
     supplier = next(line for line in lines if line.strip().startswith("supplier") and ":" in line)

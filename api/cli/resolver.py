@@ -160,6 +160,14 @@ def train(
             help="comma-separated entity types to train (default: every one with an extract)",
         ),
     ] = None,
+    count_pairs: Annotated[
+        bool,
+        typer.Option(
+            "--count-pairs",
+            help="also count the candidate pairs each type's blocking rules generate (exact; "
+            "one more pass over the master)",
+        ),
+    ] = False,
 ) -> None:
     """Train one splink model per entity type and build the serving index."""
     chosen = [t.strip() for t in entity_types.split(",") if t.strip()] if entity_types else None
@@ -171,13 +179,13 @@ def train(
             fail("--data FOLDER is needed (or --source erp to read the master from the ERP)")
         if erp_kind or erp_url or erp_username or erp_auth:
             fail("--erp-kind, --erp-url, --erp-username and --erp-auth need --source erp")
-        _train(data, workdir, profile, seed, options, chosen)
+        _train(data, workdir, profile, seed, options, chosen, count_pairs)
         return
     from api.cli.train_erp import ErpSource, extracts_from_erp
 
     erp = ErpSource(erp_kind, erp_url, erp_username, erp_auth, page_size)
     with extracts_from_erp(erp, profile, data) as (folder, fetched_profile):
-        _train(folder, workdir, fetched_profile, seed, options, chosen)
+        _train(folder, workdir, fetched_profile, seed, options, chosen, count_pairs)
 
 
 def _train(
@@ -187,6 +195,7 @@ def _train(
     seed: int,
     options: EngineOptions,
     entity_types: list[str] | None = None,
+    count_pairs: bool = False,
 ) -> None:
     with readable_errors(), err.status("training") as status:
         summary = train_workdir(
@@ -197,12 +206,17 @@ def _train(
             progress=status.update,
             engine=options,
             entity_types=entity_types,
+            count_pairs=count_pairs,
         )
     table = Table(title=f"model {summary.model_version} ({summary.seconds:.1f} s)")
-    for col in ("entity type", "rows", "candidate pairs", "seconds"):
+    columns = ("entity type", "rows", *(("candidate pairs",) if count_pairs else ()), "seconds")
+    for col in columns:
         table.add_column(col, justify="left" if col == "entity type" else "right")
     for r in summary.reports:
-        table.add_row(r.entity_type, f"{r.rows:,}", f"{r.candidate_pairs:,}", f"{r.seconds:.1f}")
+        pairs = (f"{r.candidate_pairs:,}" if r.candidate_pairs is not None else "—",)
+        table.add_row(
+            r.entity_type, f"{r.rows:,}", *(pairs if count_pairs else ()), f"{r.seconds:.1f}"
+        )
     out.print(table)
     # The weights go below the table, one line per type: as a column they made the table
     # unreadable in an 80-column terminal.

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
+
+from resolver import load_profile
 
 CANON = str(Path(sys.executable).parent / "canon")
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "samples" / "protheus"
@@ -34,8 +37,40 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     w = tmp_path_factory.mktemp("cli-workdir")
     proc = run("train", "--data", SAMPLE / "data", "--workdir", w)
     assert proc.returncode == 0, proc.stderr
-    assert "supplier" in proc.stdout and "candidate pairs" in proc.stdout
+    assert "supplier" in proc.stdout and "candidate pairs" not in proc.stdout  # only if asked
     return w
+
+
+def test_train_counts_the_candidate_pairs_when_asked(tmp_path: Path) -> None:
+    """`--count-pairs`: each type's exact candidate-pair count, the blocking rules' pairs."""
+    proc = run("train", "--data", SAMPLE / "data", "--workdir", tmp_path / "w",
+               "--entity-types", "supplier,purchase_order", "--count-pairs")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = {
+        cells[0]: cells[1:]
+        for line in proc.stdout.splitlines()
+        if (cells := [c.strip() for c in line.strip("│").split("│")])[0]
+        in ("supplier", "purchase_order")
+    }
+    header = next(line for line in proc.stdout.splitlines() if "candidate pairs" in line)
+    assert [c.strip() for c in header.strip("┃").split("┃")][:3] == [
+        "entity type", "rows", "candidate pairs",
+    ]  # fmt: skip
+    # exactly the distinct pairs that agree on every column of at least one blocking rule
+    spec = load_profile().entity_types["supplier"]
+    agree = " OR ".join(
+        "(" + " AND ".join(f'l."{c}" = r."{c}"' for c in rule) + ")" for rule in spec.blocking_rules
+    )
+    records = next((tmp_path / "w" / "models").glob("*/records_supplier.parquet"))
+    with duckdb.connect() as con:
+        (brute,) = con.execute(
+            f"SELECT count(*) FROM read_parquet(?) l JOIN read_parquet(?) r "
+            f"ON l.unique_id < r.unique_id AND ({agree})",
+            [str(records), str(records)],
+        ).fetchall()
+    assert brute[0] > 0
+    assert int(rows["supplier"][1].replace(",", "")) == brute[0]
+    assert rows["purchase_order"][1] == "—"  # matched by key: no blocking, nothing counted
 
 
 def test_resolve_one_query_as_json(workdir: Path) -> None:
