@@ -3,11 +3,13 @@
 `running_sandbox(folder)` runs one over a fresh copy of a template database (loaded once per
 process from the committed Protheus sample); `SandboxAdmin` is a client of its `/_sandbox` API.
 
-By default the sandbox is called in process (`InProcess`: no server, no socket), which is all
-a test of what a connector or the workflow does with the ERP's answers needs. A test whose
-behaviour is the network's — a client timeout, a dropped connection, a request held while the
-client gives up, several clients at once — asks for a real server: `running_sandbox(...,
-network=True)`, or the mark `@pytest.mark.network` on a test using a `sandbox` fixture.
+`running_sandbox(..., network=False)` calls it in process (`InProcess`: no server, no socket),
+which is all a test of what a connector or the workflow does with the ERP's answers needs; the
+`sandbox` fixtures of the gateway's tests do so. A test whose behaviour is the network's — a
+client timeout, a dropped connection, a request held while the client gives up, several
+clients at once — is marked `@pytest.mark.network` and gets a real server. That stays the
+default of `running_sandbox` itself: a URL alone reaches it, from any client or process (the
+end-to-end tests' `canon serve`), where in process only clients given `Sandbox.transport` do.
 """
 
 from __future__ import annotations
@@ -140,13 +142,13 @@ def running_sandbox(
     stock: bool = False,
     request_timeout: float | None = None,
     filial_width: int = 2,
-    network: bool = False,
+    network: bool = True,
 ) -> Iterator[Sandbox]:
     """A sandbox over a fresh copy of the template database, until the block ends.
 
     `stock`: without Canon's custom ERP services, ignoring `Idempotency-Key` (`--stock`).
     `request_timeout`: the ERP abandons a request that has not written by then (seconds).
-    `network`: served by uvicorn on 127.0.0.1 instead of called in process.
+    `network`: served by uvicorn on 127.0.0.1; False: called in process (`Sandbox.transport`).
     """
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / "sandbox-erp.sqlite"

@@ -49,7 +49,7 @@ def test_a_filial_wider_than_the_installations_is_refused() -> None:
 
 
 def test_the_connector_and_the_erp_agree_on_an_8_character_filial(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path / "erp", filial_width=8) as erp:
+    with running_sandbox(tmp_path / "erp", filial_width=8, network=False) as erp:
         wide = erp.connector("protheus", filial_width=8)
         record = wide.read_record("supplier", "SA2::000001:01")
         assert record is not None and record.canonical_id == "SA2::000001:01"
