@@ -57,8 +57,17 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """One sandbox for the module: each drill must leave it as it found it."""
-    with running_sandbox(tmp_path_factory.mktemp("drill") / "sandbox") as running:
+    """One sandbox for the module, called in process: each drill must leave it as it found it."""
+    folder = tmp_path_factory.mktemp("drill") / "sandbox"
+    with running_sandbox(folder, network=False) as running:
+        yield running
+        running.admin.clear_faults()
+
+
+@pytest.fixture(scope="module")
+def networked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """One sandbox on a real socket, for the drills whose revert the client times out on."""
+    with running_sandbox(tmp_path_factory.mktemp("drill") / "networked") as running:
         yield running
         running.admin.clear_faults()
 
@@ -117,15 +126,15 @@ def test_a_drill_fails_when_the_record_is_not_left_as_the_step_says(
 
 @pytest.mark.parametrize("wire", FORMATS)
 def test_a_revert_timing_out_after_commit_is_found_by_key_and_the_drill_passes(
-    sandbox: Sandbox, catalog: Catalog, wire: str
+    networked: Sandbox, catalog: Catalog, wire: str
 ) -> None:
-    sandbox.admin.fault("timeout_after_commit", key=f"drill-timeout-{wire}-revert:0", seconds=2.0)
-    result = run_drill(catalog, "supplier.block", sandbox.connector(wire, timeout=0.5),
+    networked.admin.fault("timeout_after_commit", key=f"drill-timeout-{wire}-revert:0", seconds=2.0)
+    result = run_drill(catalog, "supplier.block", networked.connector(wire, timeout=0.5),
                        erp="sandbox", run_id=f"timeout-{wire}", policy=FAST)  # fmt: skip
     assert result.passed, result.as_dict()
     undo = [
         e
-        for e in sandbox.admin.journal()
+        for e in networked.admin.journal()
         if e["idempotency_key"] == f"drill-timeout-{wire}-revert:0"
     ]
     assert len(undo) == 1  # committed once, found by its key, never sent again
@@ -191,16 +200,16 @@ def test_an_oracle_approval_revert_the_connector_is_asked_for_is_still_refused(
 
 # -- one of the new action types, with faults in its revert ---------------------------------------
 def test_a_reclassification_revert_timing_out_after_commit_is_found_by_key(
-    sandbox: Sandbox, catalog: Catalog
+    networked: Sandbox, catalog: Catalog
 ) -> None:
     key = "drill-reclass-timeout-revert:0"
-    sandbox.admin.fault("timeout_after_commit", key=key, seconds=2.0)
-    result = run_drill(catalog, "transaction.reclassify", sandbox.connector(timeout=0.5),
+    networked.admin.fault("timeout_after_commit", key=key, seconds=2.0)
+    result = run_drill(catalog, "transaction.reclassify", networked.connector(timeout=0.5),
                        erp="sandbox", run_id="reclass-timeout", policy=FAST)  # fmt: skip
     assert result.passed, result.as_dict()
     assert result.record is not None and result.record.startswith("CT2:")
-    assert [e["idempotency_key"] for e in sandbox.admin.journal()].count(key) == 1
-    entry = sandbox.connector().read_record("transaction", result.record)
+    assert [e["idempotency_key"] for e in networked.admin.journal()].count(key) == 1
+    entry = networked.connector().read_record("transaction", result.record)
     assert entry is not None and entry.fields["account"] != "6100.200"  # back as it was
 
 

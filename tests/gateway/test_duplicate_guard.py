@@ -21,7 +21,7 @@ from tests.gateway.test_workflow import CNPJ, NEW, erp_gateway, kinds, propose
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with running_sandbox(tmp_path / "sandbox") as running:
+    with running_sandbox(tmp_path / "sandbox", network=False) as running:
         yield running
 
 

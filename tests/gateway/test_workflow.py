@@ -22,7 +22,7 @@ from gateway.workflow import RunnerPolicy, WorkflowRunner
 from resolver.normalise import normalise_record
 from resolver.types import Decision
 from tests.gateway.conftest import CATALOG_FILE, SECRET, Clock, KeyMaker, decide_action, token
-from tests.gateway.erp.sandbox import Sandbox, running_sandbox
+from tests.gateway.erp.sandbox import Sandbox, running_sandbox, wants_network
 from tests.gateway.test_submit import request
 
 NEW = {
@@ -49,8 +49,9 @@ FAST = RunnerPolicy(
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with running_sandbox(tmp_path / "sandbox") as running:
+def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
+    """Called in process; over a real socket for a test marked `network`."""
+    with running_sandbox(tmp_path / "sandbox", network=wants_network(request)) as running:
         yield running
 
 
@@ -141,6 +142,7 @@ def test_supplier_create_runs_three_steps_over_http(
     ]
 
 
+@pytest.mark.network  # the client times out
 @pytest.mark.parametrize("step", [0, 1, 2])
 def test_a_timeout_after_commit_is_settled_by_lookup_not_by_a_second_write(
     gate: Gateway, sandbox: Sandbox, key: KeyMaker, step: int
@@ -163,7 +165,7 @@ def test_a_timeout_after_commit_is_settled_by_lookup_not_by_a_second_write(
     "fault",
     [
         pytest.param({"fault": "error", "status": 503}, id="503"),
-        pytest.param({"fault": "reset"}, id="connection-reset"),
+        pytest.param({"fault": "reset"}, id="connection-reset", marks=pytest.mark.network),
     ],
 )
 def test_a_lost_request_is_sent_again_once_the_erp_says_it_never_ran(
@@ -297,6 +299,7 @@ def test_a_step_never_confirmed_needs_attention_after_the_last_attempt(
     assert f"step 0 (create_record, key {view.id}:0)" in (done.error or "")
 
 
+@pytest.mark.network  # several runners call the ERP at once
 def test_concurrent_runners_claim_an_approved_action_once(
     gate: Gateway, sandbox: Sandbox, key: KeyMaker
 ) -> None:

@@ -22,7 +22,7 @@ from gateway.workflow import RunnerPolicy, WorkflowRunner
 from gateway.workflow_state import claim, lease_void, process_owner
 from gateway.workflow_sweeper import WorkflowSweeper
 from tests.gateway.conftest import Clock, KeyMaker
-from tests.gateway.erp.sandbox import Sandbox, running_sandbox
+from tests.gateway.erp.sandbox import Sandbox, running_sandbox, wants_network
 from tests.gateway.test_workflow import (
     FAST,
     approve_only,
@@ -37,8 +37,9 @@ NOW = datetime(2026, 4, 12, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with running_sandbox(tmp_path / "sandbox") as running:
+def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
+    """Called in process; over a real socket for a test marked `network`."""
+    with running_sandbox(tmp_path / "sandbox", network=wants_network(request)) as running:
         yield running
 
 
@@ -87,6 +88,7 @@ def test_the_process_owner_names_host_and_pid() -> None:
     assert process_owner() == process_owner()
 
 
+@pytest.mark.network  # requests held by the ERP while other runners go on
 def test_a_runner_that_died_mid_call_is_replaced_at_once_and_the_old_one_stops(
     gate: Gateway, sandbox: Sandbox, key: KeyMaker, store: Store
 ) -> None:
@@ -112,6 +114,7 @@ def test_a_runner_that_died_mid_call_is_replaced_at_once_and_the_old_one_stops(
     assert succeeded == ["create_record", "attach_document", "route_for_approval"]
 
 
+@pytest.mark.network  # requests held by the ERP while other runners go on
 def test_a_send_in_flight_that_lands_between_the_key_read_and_the_duplicate_check_is_ours(
     store: Store, sandbox: Sandbox, key: KeyMaker, clock: Clock
 ) -> None:
@@ -174,6 +177,7 @@ def test_a_lease_of_another_host_is_taken_over_only_once_it_expired(
     assert kinds(gate, key("admin"), view.id).count("workflow.started") == 1
 
 
+@pytest.mark.network  # the sweep's workers call the ERP at once
 def test_the_sweep_starts_approved_actions_and_resumes_interrupted_ones(
     gate: Gateway, sandbox: Sandbox, key: KeyMaker, store: Store
 ) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -223,11 +224,13 @@ def test_resolves_during_a_refresh_see_the_old_or_the_new_index(
     for w in workers:
         w.start()
     try:
-        time.sleep(0.2)
+        _until(lambda: len(seen) >= len(workers))  # resolving while the refresh runs
         summary = refresh_workdir(workdir, tmp_path / "delta")
         resolver.reload()  # the resolving threads may have switched already
         assert resolver.index_version == summary.index_version
-        time.sleep(0.2)
+        # one more answer than threads: some thread then began one after the switch
+        after = len(seen)
+        _until(lambda: len(seen) > after + len(workers))
     finally:
         stop.set()
         for w in workers:
@@ -238,6 +241,14 @@ def test_resolves_during_a_refresh_see_the_old_or_the_new_index(
         for k, result in enumerate(results):
             assert result in (old[k], new[k])
     assert any(r == new for r in seen)
+
+
+def _until(holds: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait for `holds()` to be true, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not holds():
+        assert time.monotonic() < deadline, f"not within {timeout} s"
+        time.sleep(0.005)
 
 
 def test_a_running_api_picks_up_a_refresh_without_restart(workdir: Path, tmp_path: Path) -> None:

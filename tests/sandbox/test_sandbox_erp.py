@@ -1,5 +1,7 @@
 """The sandbox ERP app over HTTP: loading and soft deletes, writes once per key, and every fault
-it injects (by header or by rule), including held requests; `canon sandbox-erp` itself."""
+it injects (by header or by rule), including held requests; `canon sandbox-erp` itself. Called
+in process, but where the behaviour is the network's (`@pytest.mark.network`): many clients at
+once, a dropped connection, a client timeout, requests held while the client waits."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from tests.gateway.erp.sandbox import (
     USER,
     Sandbox,
     running_sandbox,
+    wants_network,
 )
 
 SUPPLIERS = "/rest/api/canon/v1/suppliers"
@@ -34,14 +37,14 @@ NEW = {"A2_NOME": "Zebulon Quantum Robotics Ltda", "A2_CGC": "11222333000181", "
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with running_sandbox(tmp_path / "sandbox") as running:
+def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
+    with running_sandbox(tmp_path / "sandbox", network=wants_network(request)) as running:
         yield running
 
 
 @pytest.fixture
 def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD), timeout=10) as client:
+    with sandbox.client() as client:
         yield client
 
 
@@ -78,6 +81,7 @@ def test_a_key_writes_once_and_replays_its_answer(http: httpx.Client, sandbox: S
     assert (entry["idempotency_key"], entry["operation"]) == ("k1", "supplier.create_record")
 
 
+@pytest.mark.network
 def test_a_thousand_concurrent_writes_of_one_key_write_once(
     http: httpx.Client, sandbox: Sandbox
 ) -> None:
@@ -106,6 +110,7 @@ def test_header_faults(
         assert time.monotonic() - started >= 0.3
 
 
+@pytest.mark.network
 @pytest.mark.parametrize(("stage", "written"), [("before", 0), ("after", 1)])
 def test_a_reset_drops_the_connection(sandbox: Sandbox, stage: str, written: int) -> None:
     with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
@@ -114,6 +119,7 @@ def test_a_reset_drops_the_connection(sandbox: Sandbox, stage: str, written: int
     assert _written(sandbox) == written
 
 
+@pytest.mark.network
 def test_a_timeout_after_commit_keeps_the_write(sandbox: Sandbox) -> None:
     with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD), timeout=0.3) as http:
         with pytest.raises(httpx.ReadTimeout):
@@ -147,6 +153,7 @@ def test_rules_match_by_key_prefix_face_and_path(http: httpx.Client, sandbox: Sa
         pytest.param("after", "abort", "dropped", 1, id="held-after-commit-then-dropped"),
     ],
 )
+@pytest.mark.network
 def test_held_requests_wait_for_their_release(
     sandbox: Sandbox, stage: str, decision: str, outcome: object, written: int
 ) -> None:
@@ -205,9 +212,10 @@ def test_a_request_the_erp_abandoned_writes_nothing_even_when_let_through(
     ],
 )
 def test_every_face_needs_credentials(sandbox: Sandbox, path: str, field: str) -> None:
-    refused = httpx.get(f"{sandbox.url}{path}")
+    with sandbox.client(auth=None) as http:
+        refused = http.get(path)
+        wrong = http.get(path, auth=(USER, "nope"))
     assert refused.status_code == 401 and field in refused.json()
-    wrong = httpx.get(f"{sandbox.url}{path}", auth=(USER, "nope"))
     assert wrong.status_code == 401
 
 

@@ -1,4 +1,4 @@
-"""A sandbox ERP per test, over real HTTP."""
+"""A sandbox ERP per test: called in process, or over a real socket for `@pytest.mark.network`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.erp.sandbox import Sandbox, running_sandbox
+from tests.gateway.erp.sandbox import Sandbox, running_sandbox, wants_network
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with running_sandbox(tmp_path / "sandbox") as running:
+def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
+    with running_sandbox(tmp_path / "sandbox", network=wants_network(request)) as running:
         yield running

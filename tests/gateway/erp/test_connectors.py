@@ -36,6 +36,8 @@ NEW = {
     "document": "dms://suppliers/zebulon.pdf",
 }
 NEW_CGC = expected.digits(NEW["tax_id"])  # A2_CGC holds the digits
+#: A dropped connection or a client timeout is the network's: a sandbox served on a socket.
+NETWORK = pytest.mark.network
 
 
 def op(operation: str, target: str | None, key: str, /, **params: Any) -> ErpOperation:
@@ -195,9 +197,11 @@ def test_a_refusal_changes_nothing_and_is_final(erp: ErpConnector, sandbox: Sand
     [
         pytest.param("error", "before", False, id="503-before-the-write"),
         pytest.param("error", "after", True, id="503-after-the-write"),
-        pytest.param("reset", "before", False, id="reset-before-the-write"),
-        pytest.param("reset", "after", True, id="reset-after-the-write"),
-        pytest.param("timeout_after_commit", "after", True, id="timeout-after-commit"),
+        pytest.param("reset", "before", False, id="reset-before-the-write", marks=NETWORK),
+        pytest.param("reset", "after", True, id="reset-after-the-write", marks=NETWORK),
+        pytest.param(
+            "timeout_after_commit", "after", True, id="timeout-after-commit", marks=NETWORK
+        ),  # fmt: skip
     ],
 )
 def test_an_answer_that_does_not_say_is_in_doubt_and_lookup_settles_it(
@@ -214,6 +218,7 @@ def test_an_answer_that_does_not_say_is_in_doubt_and_lookup_settles_it(
     assert len(sandbox.admin.rows("SA2010", A2_CGC=NEW_CGC)) == 1
 
 
+@pytest.mark.network  # the client gives up on a request the ERP holds
 def test_a_key_still_in_flight_is_in_doubt_not_sent_twice(sandbox: Sandbox, kind: str) -> None:
     erp = sandbox.connector(kind, timeout=0.5)
     sandbox.admin.fault("block", operation="supplier.create_record", seconds=10)

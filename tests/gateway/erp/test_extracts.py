@@ -65,7 +65,9 @@ def test_an_unreachable_erp_stops_the_fetch(tmp_path: Path) -> None:
 
 
 def test_refused_credentials_stop_the_fetch(sandbox: Sandbox, tmp_path: Path) -> None:
-    erp = ProtheusConnector(sandbox.url, username=USER, password="wrong")
+    erp = ProtheusConnector(
+        sandbox.url, username=USER, password="wrong", transport=sandbox.transport
+    )
     with pytest.raises(ErpOperationFailed, match="401"):
         fetch_extracts(erp, PROFILES / "protheus.yaml", tmp_path / "x")
 

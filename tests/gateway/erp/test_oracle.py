@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.erp import OracleConnector, oracle_schema
+from gateway.erp import oracle_schema
 from gateway.erp.http import result
 from gateway.errors import ErpOperationFailed, ErpUnsupported
 from tests.gateway.erp import expected
-from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox
+from tests.gateway.erp.sandbox import Sandbox
 from tests.gateway.erp.test_connectors import op, source
 
 ROOT = "/fscmRestApi/resources/11.13.18.05"
@@ -22,7 +22,7 @@ ORDER = expected.ids("oracle", "purchase_order", expected.purchase_order(1).nati
 
 
 def test_collections_page_with_limit_offset_and_has_more(sandbox: Sandbox) -> None:
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         first = http.get(f"{ROOT}/suppliers", params={"limit": 300, "offset": 0}).json()
         assert (first["count"], first["hasMore"], first["limit"]) == (300, True, 300)
         rest = http.get(f"{ROOT}/suppliers", params={"limit": 300, "offset": 300}).json()
@@ -32,7 +32,7 @@ def test_collections_page_with_limit_offset_and_has_more(sandbox: Sandbox) -> No
 
 
 def test_the_connector_asks_for_at_most_500_a_page(sandbox: Sandbox) -> None:
-    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("oracle")
     sizes = [
         len(page)
         for page in erp.extract("supplier", source("oracle", "supplier"), page_size=10_000)
@@ -43,7 +43,7 @@ def test_the_connector_asks_for_at_most_500_a_page(sandbox: Sandbox) -> None:
 
 
 def test_a_supplier_is_never_deleted_only_made_inactive(sandbox: Sandbox) -> None:
-    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("oracle")
     erp.run(op("supplier.delete_record", FIRST, "gone"))
     record = erp.read_record("supplier", FIRST)
     assert record is not None and record.deleted
@@ -66,25 +66,25 @@ def test_a_supplier_is_never_deleted_only_made_inactive(sandbox: Sandbox) -> Non
 def test_purchase_orders_change_through_actions(
     sandbox: Sandbox, operation: str, status: str
 ) -> None:
-    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("oracle")
     erp.run(op("purchase_order.reopen", ORDER, "open"))
     erp.run(op(operation, ORDER, "act"))
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         item = http.get(_po_url(http)).json()
     assert item["Status"] == status
 
 
 def test_holds_live_on_sites_and_bank_details_on_external_bank_accounts(sandbox: Sandbox) -> None:
-    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("oracle")
     supplier_id = FIRST.split(":")[1]
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         item = http.get(f"{ROOT}/suppliers/{supplier_id}").json()
         assert {"HoldFlag", "IBAN", "BankAccountHolderName"}.isdisjoint(item)
         refused = http.patch(f"{ROOT}/suppliers/{supplier_id}", json={"HoldFlag": True})
         assert refused.status_code == 400 and "HoldFlag" in refused.json()["title"]
     held = erp.run(op("supplier.block", FIRST, "hold", reason="tax audit"))
     (site,) = held.data["previous"]
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         sites = http.get(f"{ROOT}/suppliers/{supplier_id}/child/sites").json()["items"]
     assert [s["SupplierSiteId"] for s in sites] == [int(site)]
     assert sites[0]["HoldAllNewPurchasingDocumentsFlag"] is True
@@ -105,12 +105,12 @@ def test_holds_live_on_sites_and_bank_details_on_external_bank_accounts(sandbox:
 
 def test_an_address_is_created_with_its_country_code(sandbox: Sandbox) -> None:
     body = {"Supplier": "Nova Ltda", "addresses": [{"AddressName": "MAIN", "City": "Recife"}]}
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         refused = http.post(f"{ROOT}/suppliers", json=body)
     assert refused.status_code == 400 and "CountryCode" in refused.json()["title"]
-    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("oracle")
     created = erp.run(op("supplier.create_record", None, "new", name="Nova Ltda", city="Recife"))
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         item = http.get(f"{ROOT}/suppliers/{str(created.canonical_id).split(':')[1]}").json()
     assert item["addresses"][0]["CountryCode"] == "BR"
 
@@ -134,10 +134,10 @@ def test_approving_resubmits_an_order_pending_approval_and_a_revocation_is_refus
     sandbox: Sandbox,
 ) -> None:
     """Oracle publishes `submit` (with `bypassApprovalsFlag`), not `approve`/`revokeApproval`."""
-    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("oracle")
     _make_pending(sandbox)
     action = {"Content-Type": "application/vnd.oracle.adf.action+json"}
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         url = _po_url(http)
         for unpublished in ("approve", "revokeApproval"):
             answer = http.post(f"{url}/action/{unpublished}", json={}, headers=action)
@@ -148,7 +148,7 @@ def test_approving_resubmits_an_order_pending_approval_and_a_revocation_is_refus
     approve = op("purchase_order.approve", ORDER, "approve")
     assert erp.evidence(approve) is None  # still pending: not approved
     erp.run(approve)
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         assert http.get(_po_url(http)).json()["Status"] == "OPEN"
     found = erp.evidence(approve)
     assert found is not None and "PENDING APPROVAL" in found.data["evidence"]
@@ -161,7 +161,7 @@ def test_approving_resubmits_an_order_pending_approval_and_a_revocation_is_refus
 
 
 def test_purchase_orders_are_addressed_by_the_servers_hash_key(sandbox: Sandbox) -> None:
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         assert http.get(f"{ROOT}/purchaseOrders/{ORDER.split(':')[1]}").status_code == 404
         url = _po_url(http)
         assert not url.endswith(ORDER.split(":")[1])
@@ -170,7 +170,7 @@ def test_purchase_orders_are_addressed_by_the_servers_hash_key(sandbox: Sandbox)
 
 def test_close_names_its_close_action(sandbox: Sandbox) -> None:
     headers = {"Content-Type": "application/vnd.oracle.adf.action+json"}
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         path = f"{_po_url(http)}/action/close"
         refused = http.post(path, json={}, headers=headers)
         assert refused.status_code == 400 and "closeAction" in refused.json()["title"]
@@ -187,7 +187,7 @@ def test_a_delivery_date_changes_by_a_change_order_in_force_only_once_submitted(
     sandbox: Sandbox,
 ) -> None:
     header = ORDER.split(":")[1]
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         before = _dates(http)
         (draft,) = http.get(
             f"{ROOT}/draftPurchaseOrders", params={"q": f"POHeaderId={header}"}
@@ -217,11 +217,11 @@ def test_a_delivery_date_changes_by_a_change_order_in_force_only_once_submitted(
 
 
 def test_the_connector_moves_every_schedule_through_one_change_order(sandbox: Sandbox) -> None:
-    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("oracle")
     moved = erp.run(
         op("purchase_order.update_delivery_date", ORDER, "mv", delivery_date="2026-08-01")
     )
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         dates = _dates(http)
     assert set(dates) == {"2026-08-01"} and len(moved.data["previous"]) == len(dates)
     keys = sandbox.admin.keys()
@@ -313,7 +313,7 @@ def test_writes_the_reference_does_not_allow_are_refused(
     sandbox: Sandbox, method: str, path: str, body: dict[str, Any], message: str
 ) -> None:
     supplier = int(FIRST.split(":")[1])
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         draft, schedule = _draft_urls(http)
         url = path.format(
             supplier=supplier,
@@ -339,7 +339,7 @@ def test_what_oracle_allows_but_the_sandbox_does_not_model_is_refused_as_such(
 ) -> None:
     oracle_schema.check("suppliers", {"AlternateName": "Nova"}, creating=False)
     supplier = FIRST.split(":")[1]
-    with httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD)) as http:
+    with sandbox.client() as http:
         refused = http.patch(f"{ROOT}/suppliers/{supplier}", json={"AlternateName": "Nova"})
     assert refused.status_code == 400
     assert "the sandbox changes only InactiveDate on suppliers" in refused.json()["title"]
@@ -348,7 +348,7 @@ def test_what_oracle_allows_but_the_sandbox_does_not_model_is_refused_as_such(
 def test_the_connector_checks_every_write_against_the_reference_before_sending(
     sandbox: Sandbox,
 ) -> None:
-    erp = OracleConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("oracle")
     before = sandbox.admin.calls()
     # A restore whose recorded values name SAP's attribute, not Oracle's: refused unsent.
     done = result("bank", "supplier.update_bank_account", None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -50,7 +49,7 @@ def test_a_filial_wider_than_the_installations_is_refused() -> None:
 
 
 def test_the_connector_and_the_erp_agree_on_an_8_character_filial(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path / "erp", filial_width=8) as erp:
+    with running_sandbox(tmp_path / "erp", filial_width=8, network=False) as erp:
         wide = erp.connector("protheus", filial_width=8)
         record = wide.read_record("supplier", "SA2::000001:01")
         assert record is not None and record.canonical_id == "SA2::000001:01"
@@ -70,7 +69,7 @@ def test_ids_of_other_shapes_are_refused(bad: str) -> None:
 
 
 def test_oauth2_fetches_a_token_once_and_again_after_a_401(sandbox: Sandbox) -> None:
-    erp = ProtheusConnector(sandbox.url, username=USER, password=PASSWORD, auth="oauth2")
+    erp = sandbox.connector("protheus", auth="oauth2")
     assert erp.read_record("supplier", "SA2::000001:01") is not None
     tokens = sandbox.app.state.sandbox.credentials.tokens
     assert len(tokens) == 2  # access and refresh token of one grant
@@ -80,38 +79,45 @@ def test_oauth2_fetches_a_token_once_and_again_after_a_401(sandbox: Sandbox) -> 
 
 
 def test_the_token_endpoint_speaks_the_password_grant(sandbox: Sandbox) -> None:
-    url = f"{sandbox.url}/rest/api/oauth2/v1/token"
-    granted = httpx.post(
-        url, params={"grant_type": "password", "username": USER, "password": PASSWORD}
-    )
-    assert granted.status_code == 201
-    body = granted.json()
-    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
-    refreshed = httpx.post(
-        url, params={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
-    )
-    assert refreshed.status_code == 201
-    refused = httpx.post(
-        url, params={"grant_type": "password", "username": USER, "password": "wrong"}
-    )
+    url = "/rest/api/oauth2/v1/token"
+    with sandbox.client(auth=None) as http:
+        granted = http.post(
+            url, params={"grant_type": "password", "username": USER, "password": PASSWORD}
+        )
+        assert granted.status_code == 201
+        body = granted.json()
+        assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+        refreshed = http.post(
+            url, params={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
+        )
+        assert refreshed.status_code == 201
+        refused = http.post(
+            url, params={"grant_type": "password", "username": USER, "password": "wrong"}
+        )
     assert refused.status_code == 401 and refused.json()["code"] == 401
 
 
 @pytest.mark.parametrize("auth", ["basic", "oauth2"])
 def test_wrong_credentials_are_a_refusal(sandbox: Sandbox, auth: str) -> None:
-    erp = ProtheusConnector(sandbox.url, username=USER, password="wrong", auth=auth)  # type: ignore[arg-type]
+    erp = ProtheusConnector(
+        sandbox.url,
+        username=USER,
+        password="wrong",
+        auth=auth,  # type: ignore[arg-type]
+        transport=sandbox.transport,
+    )
     with pytest.raises(ErpOperationFailed, match="401"):
         erp.read_record("supplier", "SA2::000001:01")
 
 
 def test_lists_use_page_and_page_size_with_has_next(sandbox: Sandbox) -> None:
-    auth = (USER, PASSWORD)
-    url = f"{sandbox.url}/rest/api/canon/v1/suppliers"
+    url = "/rest/api/canon/v1/suppliers"
     suppliers = expected.live("SA2010")  # the list leaves soft-deleted rows out
     pages = -(-len(suppliers) // 100)
-    last = httpx.get(url, params={"page": pages, "pageSize": 100}, auth=auth).json()
+    with sandbox.client() as http:
+        last = http.get(url, params={"page": pages, "pageSize": 100}).json()
+        first = http.get(url, params={"page": 1, "pageSize": 100}).json()
     assert (len(last["items"]), last["hasNext"]) == (len(suppliers) - 100 * (pages - 1), False)
-    first = httpx.get(url, params={"page": 1, "pageSize": 100}, auth=auth).json()
     assert first["hasNext"] is True and first["items"][0]["A2_COD"] == suppliers[0]["A2_COD"]
     assert "D_E_L_E_T_" in first["items"][0] and "R_E_C_N_O_" in first["items"][0]
 

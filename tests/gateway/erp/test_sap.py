@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.erp import SapConnector, sap_schema
+from gateway.erp import sap_schema
 from gateway.errors import ErpConflict
 from sandbox.erp.sap import SERVER_PAGE
 from tests.gateway.erp import expected
-from tests.gateway.erp.sandbox import PASSWORD, USER, Sandbox
+from tests.gateway.erp.sandbox import Sandbox
 from tests.gateway.erp.test_connectors import op, source
 
 SUPPLIERS = expected.live("SA2010")
@@ -26,7 +26,7 @@ BP_URL = f"/sap/opu/odata/sap/API_BUSINESS_PARTNER/A_BusinessPartner('{FIRST.spl
 
 
 def _client(sandbox: Sandbox) -> httpx.Client:
-    return httpx.Client(base_url=sandbox.url, auth=(USER, PASSWORD), timeout=10)
+    return sandbox.client()
 
 
 def test_writes_need_the_csrf_token_of_the_session(sandbox: Sandbox) -> None:
@@ -74,17 +74,18 @@ def test_a_patch_needs_if_match_and_a_current_etag(sandbox: Sandbox) -> None:
 
 
 def test_the_connector_fetches_a_token_again_when_the_server_forgot_it(sandbox: Sandbox) -> None:
-    erp = SapConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("sap")
     erp.run(op("supplier.block", FIRST, "b1"))
     sandbox.app.state.sandbox.credentials.csrf.clear()
     erp.run(op("supplier.block", SECOND, "b2"))
     assert sandbox.admin.keys() == ["b1", "b2"]
 
 
+@pytest.mark.network  # two clients at once, one of them held by the ERP
 def test_a_record_changed_between_read_and_write_is_a_conflict_sent_once(
     sandbox: Sandbox,
 ) -> None:
-    erp = SapConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("sap")
     sandbox.admin.fault("block", operation="supplier.change", key="mine")
     outcome: list[BaseException] = []
 
@@ -97,9 +98,7 @@ def test_a_record_changed_between_read_and_write_is_a_conflict_sent_once(
     thread = threading.Thread(target=block_it)
     thread.start()
     held = sandbox.admin.wait_for_hold("mine")  # read done, its PATCH held by the ERP
-    SapConnector(sandbox.url, username=USER, password=PASSWORD).run(
-        op("supplier.block", FIRST, "someone-else")
-    )
+    sandbox.connector("sap").run(op("supplier.block", FIRST, "someone-else"))
     sandbox.admin.release(held["id"])
     thread.join(10)
     assert len(outcome) == 1 and isinstance(outcome[0], ErpConflict)
@@ -146,7 +145,7 @@ def test_top_is_a_hard_cap_and_next_only_marks_server_pages(sandbox: Sandbox) ->
 
 
 def test_an_extract_larger_than_a_server_page_is_complete(sandbox: Sandbox) -> None:
-    erp = SapConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("sap")
     size = 2 * SERVER_PAGE + 50  # a client page spans server pages; the master spans client pages
     pages = list(erp.extract("supplier", source("sap", "supplier"), page_size=size))
     assert [len(p) for p in pages] == [size, len(SUPPLIERS) - size]
@@ -257,7 +256,7 @@ def _open_order() -> tuple[str, list[dict[str, str]]]:
 
 def test_approval_is_a_release_and_closing_patches_each_item(sandbox: Sandbox) -> None:
     po_id, items = _open_order()
-    erp = SapConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("sap")
     released = erp.run(op("purchase_order.approve", po_id, "a"))
     record = erp.read_record("purchase_order", po_id)
     assert record is not None and record.fields["approved"] is True
@@ -292,7 +291,7 @@ def test_approval_is_a_release_and_closing_patches_each_item(sandbox: Sandbox) -
 
 def test_closing_leaves_items_already_delivered_as_they_were(sandbox: Sandbox) -> None:
     po_id, items = _open_order()
-    erp = SapConnector(sandbox.url, username=USER, password=PASSWORD)
+    erp = sandbox.connector("sap")
     first = f"{int(items[0]['C7_ITEM']) * 10:05d}"
     url = f"{PO_SRV}/A_PurchaseOrderItem(PurchaseOrder='{po_id.split(':')[1]}',"
     url += f"PurchaseOrderItem='{first}')"
@@ -330,10 +329,8 @@ def test_errors_are_odata_errors(sandbox: Sandbox, path: str, status: int) -> No
 
 def test_which_block_a_supplier_gets_is_the_deployments_choice(sandbox: Sandbox) -> None:
     with pytest.raises(ValueError, match="block_field"):
-        SapConnector(sandbox.url, username=USER, password=PASSWORD, block_field="FLVN")
-    erp = SapConnector(
-        sandbox.url, username=USER, password=PASSWORD, block_field="PurchasingIsBlocked"
-    )
+        sandbox.connector("sap", block_field="FLVN")
+    erp = sandbox.connector("sap", block_field="PurchasingIsBlocked")
     blocked = erp.run(op("supplier.block", FIRST, "pb", reason="audit"))
     assert blocked.data["previous"] == {"PurchasingIsBlocked": False}
     record = erp.read_record("supplier", FIRST)

@@ -14,13 +14,14 @@ from gateway.erp.protheus import bank_fields
 from gateway.erp.recovery import recover
 from gateway.errors import ErpLookupMissing, ErpUnavailable, ErpUndecided
 from tests.gateway.erp import expected
-from tests.gateway.erp.sandbox import Sandbox, running_sandbox
-from tests.gateway.erp.test_connectors import IDS, KINDS, NEW, NEW_CGC, op, undo
+from tests.gateway.erp.sandbox import Sandbox, running_sandbox, wants_network
+from tests.gateway.erp.test_connectors import IDS, KINDS, NETWORK, NEW, NEW_CGC, op, undo
 
 
 @pytest.fixture
-def stock(tmp_path: Path) -> Iterator[Sandbox]:
-    with running_sandbox(tmp_path / "stock", stock=True) as running:
+def stock(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
+    network = wants_network(request)
+    with running_sandbox(tmp_path / "stock", stock=True, network=network) as running:
         yield running
 
 
@@ -45,8 +46,10 @@ def test_a_stock_erp_has_no_lookup_and_writes_a_key_twice(stock: Sandbox, kind: 
     [
         pytest.param("error", "before", False, id="503-before-the-write"),
         pytest.param("error", "after", True, id="503-after-the-write"),
-        pytest.param("reset", "after", True, id="reset-after-the-write"),
-        pytest.param("timeout_after_commit", "after", True, id="timeout-after-commit"),
+        pytest.param("reset", "after", True, id="reset-after-the-write", marks=NETWORK),
+        pytest.param(
+            "timeout_after_commit", "after", True, id="timeout-after-commit", marks=NETWORK
+        ),  # fmt: skip
     ],
 )
 def test_a_create_in_doubt_is_settled_by_the_tax_id(
