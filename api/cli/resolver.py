@@ -208,7 +208,9 @@ def _train(
             entity_types=entity_types,
             count_pairs=count_pairs,
         )
-    table = Table(title=f"model {summary.model_version} ({summary.seconds:.1f} s)")
+    # The model's name above the table, not as its title: a title wider than the table wraps.
+    out.print(f"model {summary.model_version} ({summary.seconds:.1f} s)", highlight=False)
+    table = Table()
     columns = ("entity type", "rows", *(("candidate pairs",) if count_pairs else ()), "seconds")
     for col in columns:
         table.add_column(col, justify="left" if col == "entity type" else "right")
