@@ -339,12 +339,13 @@ def _name(t: _Text) -> str | None:
 
 
 def _type_word(masked: str, profile: Profile) -> str | None:
-    """The first entity type one of the sentence's words names (the profile's `words`)."""
-    named = {fold(word): kind for kind, spec in profile.entity_types.items() for word in spec.words}
+    """The first entity type one of the sentence's words names (the profile's `words`, which
+    the profile keeps folded)."""
     for w in _WORD.finditer(masked):
-        kind = named.get(fold(w.group(0)))
-        if kind is not None:
-            return kind
+        word = fold(w.group(0))
+        for kind, spec in profile.entity_types.items():
+            if word in spec.words:
+                return kind
     return None
 
 

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from resolver.errors import ProfileError
+from resolver.normalise import fold
 
 #: Roles the resolver knows how to normalise; a profile maps each to the ERP's own columns.
 ROLES: tuple[str, ...] = (
@@ -43,7 +44,15 @@ DERIVED: dict[str, tuple[str, ...]] = {"name": ("name_sorted",), "tax_id": ("tax
 #: Derived columns holding distinct words, which token levels compare as sets.
 DISTINCT_WORD_COLUMNS: tuple[str, ...] = ("name_sorted",)
 
-DEFAULT_PROFILE = Path(__file__).resolve().parent.parent / "config" / "profiles" / "protheus.yaml"
+#: The shipped profiles, one per ERP kind (`<kind>.yaml`).
+PROFILES_DIR = Path(__file__).resolve().parent.parent / "config" / "profiles"
+DEFAULT_PROFILE = PROFILES_DIR / "protheus.yaml"
+
+
+def shipped_profile_path(kind: str) -> Path:
+    """Where the shipped profile of an ERP kind is (`config/profiles/<kind>.yaml`)."""
+    return PROFILES_DIR / f"{kind.lower()}.yaml"
+
 
 _PLACEHOLDER = re.compile(r"{([A-Za-z0-9_]+)}")
 
@@ -224,8 +233,13 @@ class EntityTypeSpec(_Frozen):
         default_factory=list,
         description="nouns that name this entity type in free text, in any language"
         " (`fornecedor`, `Lieferant`): a sentence holding one, in a query that gives no entity"
-        " type, is read as about this type",
+        " type, is read as about this type; kept folded, as a sentence's words are compared",
     )
+
+    @field_validator("words")
+    @classmethod
+    def _words_folded(cls, words: list[str]) -> list[str]:
+        return [folded for word in words if (folded := fold(word))]
 
     @field_validator("mention")
     @classmethod

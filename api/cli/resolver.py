@@ -215,10 +215,10 @@ def _train(
     for col in columns:
         table.add_column(col, justify="left" if col == "entity type" else "right")
     for r in summary.reports:
-        pairs = (f"{r.candidate_pairs:,}" if r.candidate_pairs is not None else "—",)
-        table.add_row(
-            r.entity_type, f"{r.rows:,}", *(pairs if count_pairs else ()), f"{r.seconds:.1f}"
-        )
+        cells = [r.entity_type, f"{r.rows:,}"]
+        if count_pairs:
+            cells.append("—" if r.candidate_pairs is None else f"{r.candidate_pairs:,}")
+        table.add_row(*cells, f"{r.seconds:.1f}")
     out.print(table)
     # The weights go below the table, one line per type: as a column they made the table
     # unreadable in an 80-column terminal.

@@ -17,7 +17,8 @@ from pathlib import Path
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from api.cli.common import err, fail, readable_errors, readable_gateway_errors
-from api.settings import REPO_CONFIG_DIR, Settings
+from api.settings import Settings
+from resolver.profiles import shipped_profile_path
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def extracts_from_erp(
         if not erp_kind(settings.erp_kind).remote:
             known = " | ".join(kinds(remote=True))
             fail(f"--source erp needs --erp-kind {known} (or CANON_ERP_KIND)")
-        profile = profile or REPO_CONFIG_DIR / "profiles" / f"{settings.erp_kind}.yaml"
+        profile = profile or shipped_profile_path(settings.erp_kind)
         folder = data or Path(tempfile.mkdtemp(prefix="canon-erp-extracts-"))
         try:
             connector = build_connector(settings)

@@ -10,23 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 
 from gateway.errors import ErpError, ErpUnsupported
 from resolver.errors import ProfileError
-from resolver.profiles import Profile, load_profile
+from resolver.profiles import Profile, load_profile, shipped_profile_path
 
 #: An entity type's source as its profile declares it (`{resource: suppliers}`).
 Source = Mapping[str, str]
-#: The shipped profiles, one per ERP kind (`<kind>.yaml`).
-PROFILES = Path(__file__).resolve().parents[2] / "config" / "profiles"
 
 
 @cache
 def shipped_profile(kind: str) -> Profile | None:
     """The shipped profile of an ERP kind (`config/profiles/<kind>.yaml`), None when there is
     none; what a connector maps the gateway's entity types to its ERP's objects with."""
-    path = PROFILES / f"{kind.lower()}.yaml"
+    path = shipped_profile_path(kind)
     return load_profile(path) if kind and path.is_file() else None
 
 

@@ -32,6 +32,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -179,7 +180,7 @@ class CanonServe:
         self.argv = ["--workdir", str(workdir), "--erp-kind", "protheus", "--erp-url", erp_url]
         if pause_at:
             self.argv += ["--pause-at", pause_at]
-        self.log = workdir.parent / f"canon-serve-{_free_port()}.log"
+        self.log = workdir.parent / f"canon-serve-{uuid.uuid4().hex[:8]}.log"
         # A free port can be taken by another process (a client's ephemeral port, a parallel
         # test) before canon binds it; then canon exits at once, and another port is tried.
         for _ in range(5):
