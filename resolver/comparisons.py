@@ -164,8 +164,25 @@ def level_batch(level: LevelSpec) -> BatchPredicate:
         def prefixes(
             a: str, rows: list[int], _v: Any, words: Callable[[int], set[str]]
         ) -> list[int]:
-            sa = set(a.split(" "))
-            return [i for i in rows if abbreviates(sa, words(i))]
+            # `abbreviates` per record, with `close` decided once per distinct record word:
+            # each word maps to the set (a bit mask) of query words it is close to. One set
+            # is inside the other when the record's masks cover every query word, or when no
+            # record word has an empty mask (`close` is symmetric).
+            asked = tuple(set(a.split(" ")))
+            every = (1 << len(asked)) - 1
+            near: dict[str, int] = {}
+            out = []
+            for i in rows:
+                cover, each = 0, True
+                for w in words(i):
+                    mask = near.get(w)
+                    if mask is None:
+                        mask = near[w] = sum(1 << k for k, v in enumerate(asked) if _close(v, w))
+                    cover |= mask
+                    each = each and mask != 0
+                if cover == every or each:
+                    out.append(i)
+            return out
 
         return prefixes
     if level.kind == "token_subset":
@@ -210,13 +227,15 @@ def abbreviates(a: set[str], b: set[str]) -> bool:
     technik`; `j smith` and `john smith`; `acme mfg` and `acme manufacturing`) or cut short
     by a field's width (`representacoes fonse` and `repres fonseca`)."""
 
-    def close(v: str, w: str) -> bool:
-        return w.startswith(v) or v.startswith(w) or contracts(v, w) or contracts(w, v)
-
     def inside(x: set[str], y: set[str]) -> bool:
-        return all(any(close(v, w) for w in y) for v in x)
+        return all(any(_close(v, w) for w in y) for v in x)
 
     return inside(a, b) or inside(b, a)
+
+
+def _close(v: str, w: str) -> bool:
+    """Whether one word begins the other or contracts it (a symmetric relation)."""
+    return w.startswith(v) or v.startswith(w) or contracts(v, w) or contracts(w, v)
 
 
 def jaccard_predicate(threshold: float) -> Predicate:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver.comparisons import abbreviates, level_predicate, level_sql
+from resolver.comparisons import abbreviates, level_batch, level_predicate, level_sql
 from resolver.profiles import LevelSpec
 
 WORD = st.text(alphabet="abcm", min_size=1, max_size=5)
@@ -21,6 +21,7 @@ LEVELS = [
     LevelSpec(kind="levenshtein", distance=2),
     LevelSpec(kind="jaro_winkler", threshold=0.9),
 ]
+BATCHED = [*LEVELS, LevelSpec(kind="exact"), LevelSpec(kind="prefix", length=2)]
 
 
 @pytest.mark.parametrize("level", LEVELS, ids=lambda lv: lv.kind)
@@ -58,3 +59,18 @@ def test_level_sql_equals_its_python_twin(level: LevelSpec, pairs: list[tuple[st
 )
 def test_abbreviated_words(a: str, b: str, expected: bool) -> None:
     assert abbreviates(set(a.split()), set(b.split())) is expected
+
+
+@pytest.mark.parametrize("level", BATCHED, ids=lambda lv: lv.kind)
+@settings(max_examples=80, deadline=None)
+@given(query=NAME, values=st.lists(st.one_of(st.none(), NAME), min_size=1, max_size=30))
+def test_batch_predicate_equals_the_pairwise_one(
+    level: LevelSpec, query: str, values: list[str | None]
+) -> None:
+    """The serving path's batch form of a level (word masks shared across records for the
+    abbreviation level) finds exactly the records the pairwise predicate accepts."""
+    pair = level_predicate(level)
+    pending = [i for i, v in enumerate(values) if v is not None]
+    words = {i: set((values[i] or "").split(" ")) for i in pending}
+    got = level_batch(level)(query, pending, values, words.__getitem__)
+    assert got == [i for i in pending if pair(query, values[i] or "")]
