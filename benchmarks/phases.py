@@ -308,7 +308,9 @@ def _free_port() -> int:
 
 
 def phase_http(args: argparse.Namespace) -> dict[str, Any]:
-    """Latency and throughput of POST /v1/resolve through `canon serve` (one uvicorn worker)."""
+    """Latency and throughput of POST /v1/resolve through `canon serve --workers N`, from a
+    light asyncio client (`http_client.py`) with one kept-alive connection per client."""
+    import http_client
     import httpx
 
     canon = str(Path(sys.executable).parent / "canon")
@@ -331,7 +333,8 @@ def phase_http(args: argparse.Namespace) -> dict[str, Any]:
     port = _free_port()
     started = time.perf_counter()
     server = subprocess.Popen(
-        [canon, "serve", "--workdir", args.workdir, "--port", str(port)],
+        [canon, "serve", "--workdir", args.workdir, "--port", str(port)]
+        + ["--workers", str(args.workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -350,33 +353,12 @@ def phase_http(args: argparse.Namespace) -> dict[str, Any]:
         ready_seconds = time.perf_counter() - started
         queries = load_queries(Path(args.queries), args.n)
         headers = {"Authorization": f"Bearer {key}"}
-
-        def run(batch: list[dict[str, Any]], sink: list[float]) -> None:
-            with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
-                for q in batch:
-                    t0 = time.perf_counter_ns()
-                    response = client.post("/v1/resolve", json=q)
-                    sink.append((time.perf_counter_ns() - t0) / 1e6)
-                    if response.status_code != 200:
-                        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
-
-        run(queries[:100], [])  # warm-up
+        http_client.run(base, "/v1/resolve", headers, queries[:200], 4)  # warm-up
         results = []
         for clients in args.threads:
-            sinks: list[list[float]] = [[] for _ in range(clients)]
-            workers = [
-                threading.Thread(target=run, args=(queries[k::clients], sinks[k]))
-                for k in range(clients)
-            ]
-            t0 = time.perf_counter()
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join()
-            wall = time.perf_counter() - t0
-            flat = [x for s in sinks for x in s]
+            flat, wall = http_client.run(base, "/v1/resolve", headers, queries, clients)
             results.append({"clients": clients, "qps": len(flat) / wall, **percentiles(flat)})
-        return {"ready_seconds": ready_seconds, "by_clients": results}
+        return {"ready_seconds": ready_seconds, "workers": args.workers, "by_clients": results}
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -474,6 +456,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--engine", default="duckdb")
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=lambda s: [int(x) for x in s.split(",")], default=[1])
     parser.add_argument("--budgets", type=lambda s: [int(x) for x in s.split(",")], default=[0])
     args = parser.parse_args()

@@ -235,6 +235,8 @@ def abbreviates(a: set[str], b: set[str]) -> bool:
 
 def _close(v: str, w: str) -> bool:
     """Whether one word begins the other or contracts it (a symmetric relation)."""
+    if v[:1] != w[:1]:  # every way of being close keeps the first letter
+        return not v or not w  # but an empty word begins every word
     return w.startswith(v) or v.startswith(w) or contracts(v, w) or contracts(w, v)
 
 
